@@ -1,0 +1,166 @@
+// Package outbox is the one road every notification takes: handlers and
+// checks write notifications into storage in the same transaction as the
+// change that caused them, and the notifier delivers them, retrying until the
+// platform has accepted each exactly once.
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+// Destination names where a notification goes: a configured channel by its
+// name, or a person (by direct message) by their name.
+type Destination struct {
+	Channel string
+	Person  string
+}
+
+func (d Destination) String() string {
+	if d.Person != "" {
+		return "@" + d.Person
+	}
+	return "#" + d.Channel
+}
+
+// Notification is one message to one destination.
+type Notification struct {
+	// Key identifies the message for its whole life, e.g. "ticket:12:queue";
+	// enqueueing the same key twice sends it once.
+	Key   string
+	To    Destination
+	Reply bot.Reply
+	// Updates, when set, is the key of an earlier notification to the same
+	// destination whose message this one edits instead of posting anew.
+	Updates string
+	// Thread, when set, is the key of an earlier notification to the same
+	// destination under whose message this one replies.
+	Thread string
+}
+
+// Outbox resolves destinations to platform targets and writes them.
+type Outbox struct {
+	channels  map[string]config.Channel
+	dir       *bot.Directory
+	platforms []bot.Platform
+	clock     clock.Clock
+}
+
+// New returns an outbox for the configured channels and people. Platforms
+// that are enabled receive notifications; with none enabled (the embedded
+// default) everything goes to the log sink.
+func New(cfg *config.Config, dir *bot.Directory, clk clock.Clock) *Outbox {
+	o := &Outbox{channels: cfg.Channels, dir: dir, clock: clk}
+	if cfg.Slack.Enabled {
+		o.platforms = append(o.platforms, bot.Slack)
+	}
+	if cfg.Discord.Enabled {
+		o.platforms = append(o.platforms, bot.Discord)
+	}
+	return o
+}
+
+// Enqueue writes the notifications in the caller's transaction.
+func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
+	var rows []storage.OutboxMessage
+	now := o.clock.Now()
+	for _, n := range ns {
+		targets, err := o.targets(n.To)
+		if err != nil {
+			return fmt.Errorf("notification %s: %w", n.Key, err)
+		}
+		body, err := json.Marshal(n.Reply)
+		if err != nil {
+			return fmt.Errorf("notification %s: %w", n.Key, err)
+		}
+		for _, t := range targets {
+			tj, err := json.Marshal(t)
+			if err != nil {
+				return fmt.Errorf("notification %s: %w", n.Key, err)
+			}
+			row := storage.OutboxMessage{
+				Key:           RowKey(n.Key, t.Platform),
+				Lane:          Lane(t),
+				Platform:      string(t.Platform),
+				Target:        string(tj),
+				Body:          string(body),
+				State:         storage.OutboxPending,
+				NextAttemptAt: now,
+				CreatedAt:     now,
+			}
+			if n.Updates != "" {
+				row.UpdatesKey = RowKey(n.Updates, t.Platform)
+			}
+			if n.Thread != "" {
+				row.ThreadKey = RowKey(n.Thread, t.Platform)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return storage.EnqueueOutbox(tx, rows...)
+}
+
+// RowKey is the stored key of a notification on one platform.
+func RowKey(key string, p bot.Platform) string { return key + "@" + string(p) }
+
+// Lane is the ordering lane of a target: one platform destination.
+func Lane(t bot.Target) string {
+	if t.User != "" {
+		return string(t.Platform) + ":@" + t.User
+	}
+	if t.Channel != "" {
+		return string(t.Platform) + ":" + t.Channel
+	}
+	return string(t.Platform) + ":" + t.Name
+}
+
+// targets resolves a destination to one target per platform that can reach
+// it, or to the log sink when none can, so nothing is silently dropped.
+func (o *Outbox) targets(d Destination) ([]bot.Target, error) {
+	var out []bot.Target
+	switch {
+	case d.Person != "":
+		p, ok := o.dir.ByName(d.Person)
+		if !ok {
+			return nil, fmt.Errorf("unknown person %q", d.Person)
+		}
+		for _, pl := range o.platforms {
+			id := p.SlackID
+			if pl == bot.Discord {
+				id = p.DiscordID
+			}
+			if id != "" {
+				// One direct message, on the first platform that knows them.
+				out = append(out, bot.Target{Platform: pl, User: id, Name: "@" + p.Name})
+				break
+			}
+		}
+	case d.Channel != "":
+		ch, ok := o.channels[d.Channel]
+		if !ok {
+			return nil, fmt.Errorf("unknown channel %q (add it under channels: in the config)", d.Channel)
+		}
+		for _, pl := range o.platforms {
+			id := ch.Slack
+			if pl == bot.Discord {
+				id = ch.Discord
+			}
+			if id != "" {
+				out = append(out, bot.Target{Platform: pl, Channel: id, Name: "#" + d.Channel})
+			}
+		}
+	default:
+		return nil, fmt.Errorf("notification has no destination")
+	}
+	if len(out) == 0 {
+		out = append(out, bot.Target{Platform: bot.Log, Name: d.String()})
+	}
+	return out, nil
+}

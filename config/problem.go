@@ -1,0 +1,214 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	// Path is the key the problem is about, e.g. checks[2].every; it is
+	// empty for problems with the file as a whole.
+	Path string
+	// Message says what is wrong and, where it can, what to write instead.
+	Message string
+}
+
+// String formats the problem as "path: message".
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// Problems is every problem found in a configuration, in the order found.
+// Load, Parse and Validate return it as their error.
+type Problems []Problem
+
+// Error lists the problems, one "path: message" a line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// err returns ps as an error, or nil if there are none.
+func (ps Problems) err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+// maxProblems bounds how many problems are kept, and so the work of
+// describing them: a file with more is far from right, and a few lines of
+// YAML aliases can repeat one mistake a million times.
+const maxProblems = 500
+
+// problems collects Problems.
+type problems struct {
+	list Problems
+	more int // problems past maxProblems, counted but not described
+}
+
+func (ps *problems) addf(path, format string, args ...any) {
+	if ps.full() {
+		ps.more++
+		return
+	}
+	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// full reports whether no more problems are kept; check it before
+// working out an expensive message.
+func (ps *problems) full() bool {
+	return len(ps.list) >= maxProblems
+}
+
+// result returns the problems, with a last line that counts those not kept.
+func (ps *problems) result() Problems {
+	if ps.more == 0 {
+		return ps.list
+	}
+	return append(ps.list, Problem{Message: fmt.Sprintf("and %d more problems; fix the ones above first", ps.more)})
+}
+
+// join returns the path of key under parent: parent.key, or parent["odd key"]
+// when key is not a plain word.
+func join(parent, key string) string {
+	if !plainKey(key) {
+		return parent + "[" + strconv.Quote(key) + "]"
+	}
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// index returns the path of element i of the list at parent.
+func index(parent string, i int) string {
+	return parent + "[" + strconv.Itoa(i) + "]"
+}
+
+func plainKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// under reports whether path is p or lies below it.
+func under(path, p string) bool {
+	if !strings.HasPrefix(path, p) {
+		return false
+	}
+	rest := path[len(p):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
+}
+
+// closest returns the candidate nearest to s if it is near enough to be a
+// likely typo, or "". Case and separators do not count, and on a tie a
+// candidate that starts with s, or that s starts with, wins.
+func closest(s string, candidates []string) string {
+	if s == "" || len(s) > 64 {
+		return ""
+	}
+	ls := strings.ToLower(s)
+	best, bestScore := "", -1
+	for _, c := range candidates {
+		if normalize(c) == normalize(s) {
+			return c
+		}
+		lc := strings.ToLower(c)
+		d := distance(ls, lc)
+		prefix := min(len(ls), len(lc)) >= 3 && (strings.HasPrefix(ls, lc) || strings.HasPrefix(lc, ls))
+		switch {
+		case d <= allowed(c):
+		case prefix:
+			d = allowed(c)
+		default:
+			continue
+		}
+		score := 2 * d
+		if !prefix && !strings.HasPrefix(lc, ls) && !strings.HasPrefix(ls, lc) {
+			score++
+		}
+		if bestScore < 0 || score < bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// allowed is the edit distance up to which s counts as a typo of c.
+func allowed(c string) int {
+	switch n := len(c); {
+	case n <= 4:
+		return 1
+	case n <= 8:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// normalize folds case and drops separators, so that signingSecret,
+// SigningSecret and signing-secret all match signing_secret.
+func normalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', ' ':
+			return -1
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+// distance is the edit distance between a and b, by runes, counting an
+// insertion, a deletion, a change or a swap of two neighbours as one edit
+// (optimal string alignment).
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	// Three rows of the table: two back, one back and the current one.
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the closest candidate, or "".
+func didYouMean(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}

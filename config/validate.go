@@ -1,0 +1,628 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks the whole configuration and returns Problems listing
+// everything wrong with it, each with its key path, or nil if it is valid.
+// Parse calls it; call it again after changing a Config in Go.
+func (c *Config) Validate() error {
+	return c.withHints(c.validate()).err()
+}
+
+// validator collects the problems of one configuration.
+type validator struct {
+	problems
+	c *Config
+}
+
+func (c *Config) validate() Problems {
+	v := &validator{c: c}
+	v.listen()
+	v.log()
+	v.database()
+	v.slack()
+	v.discord()
+	v.people()
+	v.channels()
+	v.tickets()
+	v.access()
+	v.devices()
+	v.backups()
+	v.checks()
+	v.maintenance()
+	v.outbox()
+	return v.list
+}
+
+// Priorities lists the ticket priorities, lowest first.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
+func (v *validator) listen() {
+	host, port, err := net.SplitHostPort(v.c.Listen)
+	if err != nil || !validPort(port, true) || strings.ContainsAny(host, " /") {
+		v.addf("listen", "want host:port such as 127.0.0.1:8080 or :8080, got %q", v.c.Listen)
+	}
+}
+
+func (v *validator) log() {
+	v.oneOf("log.level", v.c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", v.c.Log.Format, "text", "json")
+}
+
+func (v *validator) database() {
+	db := v.c.Database
+	v.oneOf("database.driver", db.Driver, "sqlite", "postgres")
+	if db.DSN == "" {
+		v.addf("database.dsn", "required: a file name for sqlite, or a connection string such as postgres://opsbot@db/opsbot for postgres")
+	}
+	v.notNegative("database.max_open_conns", db.MaxOpenConns)
+}
+
+func (v *validator) slack() {
+	s := v.c.Slack
+	v.oneOf("slack.mode", s.Mode, "http", "socket")
+	v.apiURL("slack.api_url", s.APIURL)
+	if !s.Enabled {
+		return
+	}
+	if s.BotToken == "" {
+		v.addf("slack.bot_token", "required when slack.enabled is true")
+	}
+	switch s.Mode {
+	case "http":
+		if s.SigningSecret == "" {
+			v.addf("slack.signing_secret", "required when slack.mode is http")
+		}
+	case "socket":
+		if s.AppToken == "" {
+			v.addf("slack.app_token", "required when slack.mode is socket")
+		}
+	}
+}
+
+func (v *validator) discord() {
+	d := v.c.Discord
+	v.oneOf("discord.mode", d.Mode, "http", "gateway")
+	v.apiURL("discord.api_url", d.APIURL)
+	if d.ApplicationID != "" && !snowflake(d.ApplicationID) {
+		v.addf("discord.application_id", "want the application ID from the Discord developer portal, a number such as 100000000000000001, got %q", d.ApplicationID)
+	}
+	if d.PublicKey != "" && !hexKey(d.PublicKey) {
+		v.addf("discord.public_key", "want the application's public key from the Discord developer portal: 64 hex digits")
+	}
+	if !d.Enabled {
+		return
+	}
+	switch d.Mode {
+	case "http":
+		if d.ApplicationID == "" {
+			v.addf("discord.application_id", "required when discord.mode is http")
+		}
+		if d.PublicKey == "" {
+			v.addf("discord.public_key", "required when discord.mode is http")
+		}
+	case "gateway":
+		if d.Token == "" {
+			v.addf("discord.token", "required when discord.mode is gateway")
+		}
+	}
+}
+
+func (v *validator) apiURL(path, s string) {
+	if s != "" {
+		v.httpURL(path, s)
+	}
+}
+
+func (v *validator) people() {
+	names, slackIDs, discordIDs := seen{}, seen{}, seen{}
+	for i, p := range v.c.People {
+		path := index("people", i)
+		if v.name(join(path, "name"), p.Name) {
+			v.unique(names, join(path, "name"), p.Name, "name")
+		}
+		if p.SlackID != "" {
+			if !slackID(p.SlackID) {
+				v.addf(join(path, "slack_id"), "want a Slack member ID such as U024BE7LH (profile, more, Copy member ID), got %q", p.SlackID)
+			} else {
+				v.unique(slackIDs, join(path, "slack_id"), p.SlackID, "slack_id")
+			}
+		}
+		if p.DiscordID != "" {
+			if !snowflake(p.DiscordID) {
+				v.addf(join(path, "discord_id"), "want a Discord user ID, a number such as 100000000000000001 (Developer Mode, right-click the user, Copy User ID), got %q", p.DiscordID)
+			} else {
+				v.unique(discordIDs, join(path, "discord_id"), p.DiscordID, "discord_id")
+			}
+		}
+		if p.Email != "" && !email(p.Email) {
+			v.addf(join(path, "email"), "want an e-mail address such as alice@example.com, got %q", p.Email)
+		}
+		v.words(join(path, "roles"), p.Roles)
+		v.words(join(path, "teams"), p.Teams)
+	}
+}
+
+func (v *validator) channels() {
+	for _, name := range slices.Sorted(maps.Keys(v.c.Channels)) {
+		ch := v.c.Channels[name]
+		path := join("channels", name)
+		if !nameRE.MatchString(name) {
+			v.addf(path, "%q is not a valid channel name (%s)", name, nameRule(name))
+		}
+		if ch.Slack == "" && ch.Discord == "" {
+			v.addf(path, "set slack (a channel ID such as C01HELP), discord (a channel ID such as 200000000000000001) or both")
+		}
+		switch {
+		case ch.Slack == "":
+		case strings.HasPrefix(ch.Slack, "#"):
+			v.addf(join(path, "slack"), "want the channel ID such as C01HELP, not its name (channel details, bottom of the About tab)")
+		case !slackID(ch.Slack):
+			v.addf(join(path, "slack"), "want a Slack channel ID such as C01HELP, got %q", ch.Slack)
+		}
+		if ch.Discord != "" && !snowflake(ch.Discord) {
+			v.addf(join(path, "discord"), "want a Discord channel ID, a number such as 200000000000000001 (Developer Mode, right-click the channel, Copy Channel ID), got %q", ch.Discord)
+		}
+	}
+}
+
+func (v *validator) tickets() {
+	t := v.c.Tickets
+	names := seen{}
+	var queues []string
+	for i, q := range t.Queues {
+		path := index("tickets.queues", i)
+		if v.name(join(path, "name"), q.Name) {
+			v.unique(names, join(path, "name"), q.Name, "queue")
+		}
+		queues = append(queues, q.Name)
+		v.channelRef(join(path, "channel"), q.Channel)
+		v.words(join(path, "categories"), q.Categories)
+	}
+	if t.DefaultQueue != "" && !slices.Contains(queues, t.DefaultQueue) {
+		v.addf("tickets.default_queue", "%s", unknown("queue", t.DefaultQueue, queues, "tickets.queues"))
+	}
+	for _, prio := range slices.Sorted(maps.Keys(t.SLA)) {
+		path := join("tickets.sla", prio)
+		if !slices.Contains(Priorities, prio) {
+			v.addf(path, "unknown priority%s (use %s)", didYouMean(prio, Priorities), orList(Priorities))
+			continue
+		}
+		sla := t.SLA[prio]
+		switch {
+		case sla.FirstResponse == 0 && sla.Resolve == 0:
+			v.addf(path, "set first_response, resolve or both, e.g. {first_response: 1h, resolve: 1d}")
+		case sla.Resolve != 0 && sla.FirstResponse > sla.Resolve:
+			v.addf(join(path, "first_response"), "must not be longer than resolve (%s)", sla.Resolve)
+		}
+	}
+	if t.BusinessHours != nil {
+		v.businessHours("tickets.business_hours", *t.BusinessHours)
+	}
+}
+
+// Weekdays lists the day names that business_hours.days accepts.
+var Weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+func (v *validator) businessHours(path string, b BusinessHours) {
+	start, okStart := clock(b.Start)
+	if !okStart {
+		v.addf(join(path, "start"), "want a time of day as HH:MM such as 09:00, got %q", b.Start)
+	}
+	end, okEnd := clock(b.End)
+	if !okEnd {
+		v.addf(join(path, "end"), "want a time of day as HH:MM such as 17:00, got %q", b.End)
+	}
+	if okStart && okEnd && end <= start {
+		v.addf(join(path, "end"), "must be after start (%s)", b.Start)
+	}
+	if len(b.Days) == 0 {
+		v.addf(join(path, "days"), "required: the working days, e.g. [mon, tue, wed, thu, fri]")
+	}
+	days := seen{}
+	for i, d := range b.Days {
+		p := index(join(path, "days"), i)
+		if !slices.Contains(Weekdays, d) {
+			v.addf(p, "unknown day %q (use %s)", d, orList(Weekdays))
+			continue
+		}
+		v.unique(days, p, d, "day")
+	}
+	v.timezone(join(path, "timezone"), b.Timezone, true)
+}
+
+// clock parses HH:MM into minutes after midnight.
+func clock(s string) (int, bool) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+func (v *validator) access() {
+	a := v.c.Access
+	v.positive("access.pending_ttl", a.PendingTTL, "24h")
+	names := seen{}
+	for i, r := range a.Resources {
+		path := index("access.resources", i)
+		if v.name(join(path, "name"), r.Name) {
+			v.unique(names, join(path, "name"), r.Name, "resource")
+		}
+		v.words(join(path, "roles"), r.Roles)
+		v.approvers(path, r)
+		v.positive(join(path, "max_duration"), r.MaxDuration, "8h")
+		v.channelRef(join(path, "channel"), r.Channel)
+		v.action(join(path, "grant"), r.Grant)
+		v.action(join(path, "revoke"), r.Revoke)
+	}
+}
+
+// approvers checks that enough people can approve requests for r.
+func (v *validator) approvers(path string, r Resource) {
+	can := map[string]bool{}
+	approvers := seen{}
+	for i, name := range r.Approvers {
+		p := index(join(path, "approvers"), i)
+		if v.personRef(p, name) && v.unique(approvers, p, name, "approver") {
+			can[name] = true
+		}
+	}
+	if r.ApproverRole != "" {
+		if v.name(join(path, "approver_role"), r.ApproverRole) {
+			for _, p := range v.c.People {
+				if p.HasRole(r.ApproverRole) {
+					can[p.Name] = true
+				}
+			}
+		}
+	}
+	switch {
+	case len(r.Approvers) == 0 && r.ApproverRole == "":
+		v.addf(join(path, "approvers"), "set approvers (names from people), approver_role, or both")
+	case r.Approvals < 1:
+		v.addf(join(path, "approvals"), "must be at least 1")
+	case len(can) < r.Approvals && len(r.Approvers) == len(approvers):
+		fix := "add approvers or set approver_role"
+		if r.ApproverRole != "" {
+			fix = fmt.Sprintf("add approvers or give more people the role %q", r.ApproverRole)
+		}
+		v.addf(join(path, "approvals"), "needs %s but only %d people can approve (%s)", plural(r.Approvals, "approval"), len(can), fix)
+	}
+}
+
+func (v *validator) action(path string, a Action) {
+	var set []string
+	if a.Command != nil {
+		set = append(set, "command")
+	}
+	if a.Webhook != nil {
+		set = append(set, "webhook")
+	}
+	if a.Manual {
+		set = append(set, "manual")
+	}
+	switch len(set) {
+	case 0:
+		v.addf(path, "set one of command (an argv list), webhook ({url: ..., secret: ...}) or manual: true")
+		return
+	case 1:
+	default:
+		v.addf(path, "set only one of command, webhook or manual (found %s)", strings.Join(set, " and "))
+		return
+	}
+	switch {
+	case a.Command != nil:
+		v.argv(join(path, "command"), a.Command)
+		v.positive(join(path, "timeout"), a.Timeout, "30s")
+	case a.Webhook != nil:
+		v.httpURL(join(join(path, "webhook"), "url"), a.Webhook.URL)
+		if a.Webhook.Secret == "" {
+			v.addf(join(join(path, "webhook"), "secret"), "required: the key that signs each request, e.g. \"${GRANT_WEBHOOK_SECRET}\"")
+		}
+		v.positive(join(path, "timeout"), a.Timeout, "30s")
+	}
+}
+
+func (v *validator) outbox() {
+	o := v.c.Outbox
+	if o.Workers < 1 {
+		v.addf("outbox.workers", "must be at least 1")
+	}
+	v.positive("outbox.poll", o.Poll, "1s")
+	v.positive("outbox.max_age", o.MaxAge, "24h")
+	v.positive("outbox.max_backoff", o.MaxBackoff, "5m")
+}
+
+// Helpers shared by the sections.
+
+// seen maps a value to the path where it was first seen.
+type seen map[string]string
+
+// unique reports whether value is new in s, and a problem if it is not.
+func (v *validator) unique(s seen, path, value, what string) bool {
+	if first, ok := s[value]; ok {
+		v.addf(path, "duplicate %s %q (also at %s)", what, value, first)
+		return false
+	}
+	s[value] = path
+	return true
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// name checks a required name and reports whether it is valid.
+func (v *validator) name(path, s string) bool {
+	if s == "" {
+		v.addf(path, "required (%s)", nameRule(""))
+		return false
+	}
+	if !nameRE.MatchString(s) {
+		v.addf(path, "%q is not a valid name (%s)", s, nameRule(s))
+		return false
+	}
+	return true
+}
+
+// nameRule describes valid names, with a fixed-up s as an example.
+func nameRule(s string) string {
+	rule := "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit"
+	fixed := strings.Trim(strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s), "-._")
+	if fixed != "" && fixed != s && nameRE.MatchString(fixed) {
+		return fmt.Sprintf("%s, e.g. %q", rule, fixed)
+	}
+	return rule
+}
+
+// words checks a list of lower-case words such as roles or teams.
+func (v *validator) words(path string, list []string) {
+	s := seen{}
+	for i, w := range list {
+		p := index(path, i)
+		if v.name(p, w) {
+			v.unique(s, p, w, "entry")
+		}
+	}
+}
+
+func (v *validator) oneOf(path, value string, allowed ...string) {
+	switch {
+	case slices.Contains(allowed, value):
+	case value == "":
+		v.addf(path, "required (use %s)", orList(allowed))
+	default:
+		v.addf(path, "unknown value %q%s (use %s)", value, didYouMean(value, allowed), orList(allowed))
+	}
+}
+
+func (v *validator) positive(path string, d Duration, example string) {
+	if d <= 0 {
+		v.addf(path, "must be longer than 0, e.g. %s", example)
+	}
+}
+
+func (v *validator) notNegative(path string, n int) {
+	if n < 0 {
+		v.addf(path, "must not be negative")
+	}
+}
+
+// channelRef checks that name, if set, is a channel in channels.
+func (v *validator) channelRef(path, name string) bool {
+	if name == "" {
+		return true
+	}
+	if _, ok := v.c.Channels[name]; !ok {
+		v.addf(path, "%s", unknown("channel", name, slices.Sorted(maps.Keys(v.c.Channels)), "channels"))
+		return false
+	}
+	return true
+}
+
+// personRef checks that name is a person in people.
+func (v *validator) personRef(path, name string) bool {
+	if _, ok := v.c.Person(name); ok {
+		return true
+	}
+	var names []string
+	for _, p := range v.c.People {
+		names = append(names, p.Name)
+	}
+	v.addf(path, "%s", unknown("person", name, names, "people"))
+	return false
+}
+
+// unknown says that name is not among known, which are defined under where.
+func unknown(what, name string, known []string, where string) string {
+	if s := didYouMean(name, known); s != "" {
+		return fmt.Sprintf("unknown %s %q%s", what, name, s)
+	}
+	return fmt.Sprintf("unknown %s %q (define it under %s)", what, name, where)
+}
+
+// plural formats n and a noun, e.g. "1 approval" or "2 approvals".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// orList formats a list as "a, b or c".
+func orList(list []string) string {
+	if len(list) < 2 {
+		return strings.Join(list, "")
+	}
+	return strings.Join(list[:len(list)-1], ", ") + " or " + list[len(list)-1]
+}
+
+// argv checks a command given as a list of program and arguments.
+func (v *validator) argv(path string, argv []string) {
+	switch {
+	case len(argv) == 0:
+		v.addf(path, "required: the program and its arguments as a list, e.g. [/usr/local/bin/grant, prod-db]")
+	case argv[0] == "":
+		v.addf(index(path, 0), "the program must not be empty")
+	case len(argv) == 1 && strings.ContainsAny(strings.TrimSpace(argv[0]), " \t"):
+		v.addf(path, "looks like a shell command line; write the program and each argument as a list, e.g. [%s]",
+			strings.Join(strings.Fields(argv[0]), ", "))
+	}
+}
+
+// httpURL checks an http or https URL. It does not quote the URL, which
+// may carry a token.
+func (v *validator) httpURL(path, s string) {
+	if s == "" {
+		v.addf(path, "required: an http:// or https:// URL")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.addf(path, "want an http:// or https:// URL with a host, such as https://example.com/health")
+	}
+}
+
+func (v *validator) timezone(path, tz string, required bool) bool {
+	if tz == "" {
+		if required {
+			v.addf(path, "required: an IANA time zone such as UTC or Europe/Paris")
+		}
+		return !required
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		v.addf(path, "unknown time zone %q (use an IANA name such as UTC or Europe/Paris)", tz)
+		return false
+	}
+	return true
+}
+
+// schedule checks a cron schedule and its time zone.
+func (v *validator) schedule(path, spec, tzPath, tz string) {
+	tzOK := v.timezone(tzPath, tz, false)
+	if tz != "" && hasTZ(strings.TrimSpace(spec)) {
+		v.addf(tzPath, "the schedule names its own time zone with a CRON_TZ= prefix; keep one of them")
+		return
+	}
+	if !tzOK {
+		tz = ""
+	}
+	if _, err := ParseSchedule(spec, tz); err != nil {
+		v.addf(path, "%v", err)
+	}
+}
+
+func validPort(s string, zeroOK bool) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n <= 65535 && (n > 0 || zeroOK && n == 0) && s[0] != '+' && s[0] != '-'
+}
+
+func snowflake(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+func slackID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func hexKey(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func email(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " <>")
+}
+
+// hostname reports whether s is a valid DNS name.
+func hostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	// A name whose last label is a number is a mistyped IPv4 address.
+	_, err := strconv.Atoi(labels[len(labels)-1])
+	return err != nil
+}
+
+// host reports whether s is an IP address or a DNS name.
+func host(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	return hostname(s)
+}
+
+// hostPort reports whether s is host:port with a valid host and a port
+// from 1 to 65535.
+func hostPort(s string) bool {
+	h, p, err := net.SplitHostPort(s)
+	return err == nil && host(h) && validPort(p, false)
+}
+
+// absPath reports whether s is an absolute path.
+func absPath(s string) bool {
+	return filepath.IsAbs(s)
+}

@@ -1,0 +1,35 @@
+// Package handlers holds opsbot's domain, one sub-package per area (tickets,
+// access, devices, backups, incidents). A handler takes a bot.Request and
+// returns a bot.Reply; it never sees a platform type. This package holds what
+// every area is built from.
+package handlers
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"opsbot/bot"
+	"opsbot/checks/outbox"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+// Deps is what an area's constructor receives.
+type Deps struct {
+	Config *config.Config
+	Store  *storage.Store
+	Outbox *outbox.Outbox
+	Dir    *bot.Directory
+	Clock  clock.Clock
+	Log    *slog.Logger
+	// Reg registers the area's metrics.
+	Reg prometheus.Registerer
+}
+
+// Audit is the audit entry for a change made by a request.
+func Audit(req *bot.Request, action, subject, detail string) storage.AuditEntry {
+	return storage.AuditEntry{At: req.At, Actor: req.Person.Name, Platform: string(req.Platform),
+		Action: action, Subject: subject, Detail: detail, RequestID: req.ID}
+}

@@ -1,0 +1,287 @@
+// Command opsbot is a chat-ops bot for IT operations: helpdesk tickets,
+// access requests, device lookups, backup runs and scheduled checks, in Slack,
+// Discord or a local shell.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+
+	"opsbot/bot"
+	"opsbot/bot/shell"
+	"opsbot/checks/outbox"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/server"
+	"opsbot/storage"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// Exit codes: 0 done, 1 failed, 2 bad usage.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `opsbot — chat-ops for IT operations
+
+Usage:
+  opsbot serve   --config FILE               run everything the config enables
+  opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
+  opsbot migrate --config FILE               apply pending database migrations
+  opsbot config check --config FILE          list every problem in a config file
+  opsbot version                             print the version
+
+Run "opsbot COMMAND --help" for a command's flags.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, args[1:], stderr)
+	case "shell":
+		return shellCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprintln(stderr, "usage: opsbot config check --config FILE")
+			return exitUsage
+		}
+		return configCheckCmd(args[2:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "opsbot %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "opsbot: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// flags parses a subcommand's flags; ok is false when it printed help or an
+// error, with the exit code to return.
+func flags(name, synopsis string, args []string, stderr io.Writer, define func(*flag.FlagSet)) (code int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: opsbot %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	define(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "opsbot %s: unexpected argument %q\n", name, fs.Arg(0))
+		fs.Usage()
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// loadConfig reads the config and prints every problem it has.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot: config %s:\n%v\n", path, err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func newLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// core is what every command that talks to people needs.
+type core struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	clock  clock.Clock
+	store  *storage.Store
+	dir    *bot.Directory
+	outbox *outbox.Outbox
+	reg    *prometheus.Registry
+	router *bot.Router
+}
+
+// build opens storage and assembles the handlers and the router.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, error) {
+	c := &core{cfg: cfg, log: log, clock: clock.Real{}, reg: prometheus.NewRegistry()}
+	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store, err := storage.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	c.store = store
+	c.dir = bot.NewDirectory(cfg.People)
+	c.outbox = outbox.New(cfg, c.dir, c.clock)
+	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *core) close() {
+	if err := c.store.Close(); err != nil {
+		c.log.Error("close storage", "err", err)
+	}
+}
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
+	var path string
+	if code, ok := flags("serve", "serve --config FILE", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	log := newLogger(cfg.Log, stderr)
+	c, err := build(ctx, cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	defer c.close()
+	srv := server.New(log, c.store, c.reg)
+	if err := srv.Listen(cfg.Listen); err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
+	log.Info("opsbot started", "version", version, "database", c.store.Driver(), "listen", srv.Addr())
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("stopped", "err", err)
+		return exitFail
+	}
+	log.Info("opsbot stopped")
+	return exitOK
+}
+
+func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var path, user string
+	if code, ok := flags("shell", "shell --config FILE --user NAME", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+		fs.StringVar(&user, "user", "", "run commands as this person (a name under people:)")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	if user == "" {
+		fmt.Fprintln(stderr, "opsbot shell: --user NAME is required (a name under people: in the config)")
+		return exitUsage
+	}
+	log := newLogger(cfg.Log, stderr)
+	dir := bot.NewDirectory(cfg.People)
+	person, known := dir.ByName(user)
+	if !known || !person.Known {
+		fmt.Fprintf(stderr, "opsbot shell: nobody called %q under people: in %s (known: %v)\n", user, path, dir.Names())
+		return exitUsage
+	}
+	c, err := build(ctx, cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	defer c.close()
+	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		sh.Prompt = "opsbot> "
+	}
+	if err := sh.Run(ctx, stdin); err != nil {
+		log.Error("shell", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path string
+	if code, ok := flags("migrate", "migrate --config FILE", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	store, err := storage.Connect(ctx, cfg.Database)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot migrate: %v\n", err)
+		return exitFail
+	}
+	defer store.Close()
+	applied, err := store.Migrate(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot migrate: %v\n", err)
+		return exitFail
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "database is up to date")
+		return exitOK
+	}
+	for _, id := range applied {
+		fmt.Fprintf(stdout, "applied %s\n", id)
+	}
+	return exitOK
+}
+
+func configCheckCmd(args []string, stdout, stderr io.Writer) int {
+	var path string
+	if code, ok := flags("config check", "config check --config FILE", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+	}); !ok {
+		return code
+	}
+	if _, ok := loadConfig(path, stdout); !ok {
+		return exitFail
+	}
+	fmt.Fprintln(stdout, "config OK")
+	return exitOK
+}

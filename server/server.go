@@ -1,0 +1,125 @@
+// Package server is opsbot's HTTP listener: health, readiness and metrics,
+// with the platform adapters' endpoints mounted on the same mux.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// MaxBodyBytes bounds every request body; Slack and Discord payloads are far
+// smaller.
+const MaxBodyBytes = 1 << 20
+
+// Pinger reports whether a dependency (the database) answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// ReadyFunc adds facts to /readyz, such as whether this replica leads.
+type ReadyFunc func() map[string]string
+
+// Server is the HTTP listener.
+type Server struct {
+	mux   *http.ServeMux
+	log   *slog.Logger
+	db    Pinger
+	ready []ReadyFunc
+	srv   *http.Server
+	ln    net.Listener
+}
+
+// New builds the server with /healthz, /readyz and /metrics.
+func New(log *slog.Logger, db Pinger, gatherer prometheus.Gatherer) *Server {
+	s := &Server{mux: http.NewServeMux(), log: log, db: db}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+	return s
+}
+
+// Handle mounts a handler, as http.ServeMux patterns ("POST /slack/commands").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AddReady adds facts to the /readyz answer.
+func (s *Server) AddReady(f ReadyFunc) { s.ready = append(s.ready, f) }
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.db.Ping(r.Context()); err != nil {
+		s.log.Warn("not ready: database unreachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "database: unreachable")
+		return
+	}
+	fmt.Fprintln(w, "database: ok")
+	for _, f := range s.ready {
+		for k, v := range f() {
+			fmt.Fprintf(w, "%s: %s\n", k, v)
+		}
+	}
+}
+
+// Handler is the whole mux behind the body limit, for tests and embedding.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// Listen binds the address; Addr then reports the bound address, which
+// matters when the configured port is 0.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve runs until ctx ends, then stops accepting and gives in-flight
+// requests up to grace to finish.
+func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	s.log.Info("http listening", "addr", s.Addr())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"opsbot/config"
+
+	"opsbot/storage"
+	"opsbot/storage/storagetest"
+)
+
+func TestStorageContract(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := storagetest.Open(t, b)
+
+			t.Run("migrate is idempotent", func(t *testing.T) {
+				applied, err := s.Migrate(ctx)
+				if err != nil || len(applied) != 0 {
+					t.Fatalf("second migrate applied %v, err %v", applied, err)
+				}
+				pending, err := s.Pending(ctx)
+				if err != nil || len(pending) != 0 {
+					t.Fatalf("pending %v, err %v", pending, err)
+				}
+			})
+
+			t.Run("audit", func(t *testing.T) {
+				at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+				for i, action := range []string{"ticket.create", "ticket.assign", "access.approve"} {
+					err := s.Tx(ctx, func(tx *gorm.DB) error {
+						return storage.WriteAudit(tx, storage.AuditEntry{At: at.Add(time.Duration(i) * time.Minute),
+							Actor: "alice", Platform: "shell", Action: action, Subject: "ticket:1", Detail: "x"})
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := storage.ListAudit(ctx, s.DB, storage.AuditFilter{ActionPrefix: "ticket."})
+				if err != nil || len(got) != 2 || got[0].Action != "ticket.create" || !got[1].At.Equal(at.Add(time.Minute)) {
+					t.Fatalf("audit %+v, err %v", got, err)
+				}
+				got, err = storage.ListAudit(ctx, s.DB, storage.AuditFilter{Limit: 1})
+				if err != nil || len(got) != 1 || got[0].Action != "access.approve" {
+					t.Fatalf("audit limit %+v, err %v", got, err)
+				}
+				got, _ = storage.ListAudit(ctx, s.DB, storage.AuditFilter{SubjectPrefix: "ticket:%"})
+				if len(got) != 3 {
+					t.Fatalf("wildcards in a prefix must match literally, got %d", len(got))
+				}
+			})
+
+			t.Run("a failed transaction writes nothing", func(t *testing.T) {
+				boom := errors.New("boom")
+				err := s.Tx(ctx, func(tx *gorm.DB) error {
+					if err := storage.WriteAudit(tx, storage.AuditEntry{Actor: "bob", Platform: "shell", Action: "half"}); err != nil {
+						return err
+					}
+					return boom
+				})
+				if !errors.Is(err, boom) {
+					t.Fatal(err)
+				}
+				got, _ := storage.ListAudit(ctx, s.DB, storage.AuditFilter{Actor: "bob"})
+				if len(got) != 0 {
+					t.Fatalf("half-written record survived: %+v", got)
+				}
+			})
+
+			t.Run("outbox keys are idempotent", func(t *testing.T) {
+				now := time.Now().UTC()
+				msg := storage.OutboxMessage{Key: "k1@log", Lane: "log:#x", Platform: "log", Target: "{}", Body: `{"text":"one"}`, NextAttemptAt: now, CreatedAt: now}
+				for range 2 {
+					if err := s.Tx(ctx, func(tx *gorm.DB) error { return storage.EnqueueOutbox(tx, msg) }); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var n int64
+				s.DB.Model(&storage.OutboxMessage{}).Where("key = ?", "k1@log").Count(&n)
+				if n != 1 {
+					t.Fatalf("%d rows for one key", n)
+				}
+			})
+
+			t.Run("ping", func(t *testing.T) {
+				if err := s.Ping(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func TestOpenRejectsUnknownDriver(t *testing.T) {
+	t.Parallel()
+	_, err := storage.Open(context.Background(), config.DatabaseConfig{Driver: "mysql", DSN: "x"})
+	if err == nil || !strings.Contains(err.Error(), "use sqlite or postgres") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSQLitePragmas(t *testing.T) {
+	t.Parallel()
+	s := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	var mode string
+	var fk, timeout int
+	s.DB.Raw("PRAGMA journal_mode").Scan(&mode)
+	s.DB.Raw("PRAGMA foreign_keys").Scan(&fk)
+	s.DB.Raw("PRAGMA busy_timeout").Scan(&timeout)
+	if mode != "wal" || fk != 1 || timeout < 1000 {
+		t.Fatalf("journal_mode=%s foreign_keys=%d busy_timeout=%d", mode, fk, timeout)
+	}
+}

@@ -1,0 +1,174 @@
+// Package storage holds opsbot's gorm models and repositories. SQLite (pure
+// Go, WAL mode) is the embedded default; PostgreSQL is for teams that run
+// several replicas. Every time stored is in UTC.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"opsbot/config"
+)
+
+// Store is an open, migrated database.
+type Store struct {
+	// DB is the gorm handle; repositories take it or a transaction from Tx.
+	DB     *gorm.DB
+	driver string
+	path   string // SQLite file, for readiness checks
+}
+
+// Open connects to the configured database and applies pending migrations.
+func Open(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
+	s, err := Connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect opens the database without migrating it.
+func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	s := &Store{driver: cfg.Driver}
+	var dialector gorm.Dialector
+	switch cfg.Driver {
+	case "", "sqlite":
+		s.driver = "sqlite"
+		dsn, path := sqliteDSN(cfg.DSN)
+		s.path = path
+		dialector = sqlite.Open(dsn)
+	case "postgres":
+		dialector = postgres.Open(cfg.DSN)
+	default:
+		return nil, fmt.Errorf("open database: unknown driver %q (use sqlite or postgres)", cfg.Driver)
+	}
+	db, err := gorm.Open(dialector, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.driver, err)
+	}
+	maxOpen := cfg.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 10
+		if s.driver == "sqlite" {
+			maxOpen = 4
+		}
+	}
+	if s.path == ":memory:" {
+		maxOpen = 1
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxOpen)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s.DB = db
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", s.driver, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file name (or a DSN with its own parameters) into one
+// with WAL, a busy timeout, foreign keys and immediate write transactions.
+func sqliteDSN(dsn string) (full, path string) {
+	if dsn == "" {
+		dsn = "opsbot.db"
+	}
+	path, query, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		q = url.Values{}
+	}
+	pragmas := strings.Join(q["_pragma"], ",")
+	add := func(name, val string) {
+		if !strings.Contains(pragmas, name) {
+			q.Add("_pragma", name+"("+val+")")
+		}
+	}
+	if path != ":memory:" {
+		add("journal_mode", "WAL")
+	}
+	add("busy_timeout", "10000")
+	add("foreign_keys", "1")
+	add("synchronous", "NORMAL")
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	return path + "?" + q.Encode(), path
+}
+
+// Driver is "sqlite" or "postgres".
+func (s *Store) Driver() string { return s.driver }
+
+// Ping checks that the database answers (and, for SQLite, that its file is
+// still there), for /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.path != "" && s.path != ":memory:" {
+		if _, err := os.Stat(s.path); err != nil {
+			return fmt.Errorf("sqlite file: %w", err)
+		}
+	}
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var one int
+	if err := sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("%s ping: %w", s.driver, err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Tx runs fn in one transaction: the state change, its audit entry and its
+// notifications are written together or not at all.
+func (s *Store) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.DB.WithContext(ctx).Transaction(fn)
+}
+
+// ErrNotFound is returned by repositories for a missing record.
+var ErrNotFound = errors.New("not found")
+
+// notFound maps gorm's record-not-found to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
