@@ -25,6 +25,7 @@ import (
 	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/handlers"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -139,6 +140,9 @@ type core struct {
 	outbox *outbox.Outbox
 	reg    *prometheus.Registry
 	router *bot.Router
+	// workers is the background work serve runs until shutdown: scheduled
+	// tasks, expiries, the notifier. Each returns when ctx ends.
+	workers []func(ctx context.Context) error
 }
 
 // build opens storage and assembles the handlers and the router.
@@ -152,7 +156,11 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	c.store = store
 	c.dir = bot.NewDirectory(cfg.People)
 	c.outbox = outbox.New(cfg, c.dir, c.clock)
-	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now)
+	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
+	// Each area adds its commands (and background work) here.
+	var cmds []bot.Command
+	_ = deps
+	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -191,6 +199,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
+	for _, w := range c.workers {
+		g.Go(func() error { return w(gctx) })
+	}
 	log.Info("opsbot started", "version", version, "database", c.store.Driver(), "listen", srv.Addr())
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)

@@ -60,7 +60,9 @@ func TestRouterErrorsAndRoles(t *testing.T) {
 		Subs: []Sub{
 			{Name: "user", Run: func(context.Context, *Request) (Reply, error) { return Reply{}, Errorf("ticket #9 does not exist") }},
 			{Name: "deny", Run: func(context.Context, *Request) (Reply, error) { return Reply{}, Forbiddenf("not yours") }},
-			{Name: "boom", Run: func(context.Context, *Request) (Reply, error) { return Reply{}, errors.New("db password=hunter2 failed") }},
+			{Name: "boom", Run: func(context.Context, *Request) (Reply, error) {
+				return Reply{}, errors.New("db password=hunter2 failed")
+			}},
 			{Name: "panic", Run: func(context.Context, *Request) (Reply, error) { panic("nil map") }},
 			{Name: "admin", Roles: []string{"admin"}, Run: func(context.Context, *Request) (Reply, error) { return Text("done"), nil }},
 		},

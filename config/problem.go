@@ -106,15 +106,6 @@ func plainKey(s string) bool {
 	return true
 }
 
-// under reports whether path is p or lies below it.
-func under(path, p string) bool {
-	if !strings.HasPrefix(path, p) {
-		return false
-	}
-	rest := path[len(p):]
-	return rest == "" || rest[0] == '.' || rest[0] == '['
-}
-
 // closest returns the candidate nearest to s if it is near enough to be a
 // likely typo, or "". Case and separators do not count, and on a tie a
 // candidate that starts with s, or that s starts with, wins.

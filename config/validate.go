@@ -26,10 +26,45 @@ func (c *Config) Validate() error {
 type validator struct {
 	problems
 	c *Config
+
+	// Names that references are checked against, each built once so that
+	// checking stays linear in the size of the file.
+	known struct {
+		people, channels, queues, devices, jobs, checks, teams names
+	}
+	holders map[string]map[string]bool // role -> names of people with it
+
+	zones     map[string]bool   // time zone -> whether it loads
+	schedules map[string]string // spec and zone -> problem, "" if none
+	unknowns  map[string]string // kind and name -> message
+	stale     map[int]bool      // backup jobs reported for lacking fresh_within
+}
+
+// names is a set of names that also keeps their order.
+type names struct {
+	list []string
+	set  map[string]bool
+}
+
+func (n *names) add(s string) {
+	if n.set == nil {
+		n.set = map[string]bool{}
+	}
+	if !n.set[s] {
+		n.set[s] = true
+		n.list = append(n.list, s)
+	}
 }
 
 func (c *Config) validate() Problems {
-	v := &validator{c: c}
+	v := &validator{
+		c:         c,
+		holders:   map[string]map[string]bool{},
+		zones:     map[string]bool{},
+		schedules: map[string]string{},
+		unknowns:  map[string]string{},
+	}
+	v.index()
 	v.listen()
 	v.log()
 	v.database()
@@ -44,7 +79,59 @@ func (c *Config) validate() Problems {
 	v.checks()
 	v.maintenance()
 	v.outbox()
-	return v.list
+	return v.result()
+}
+
+// index collects the names that references are checked against.
+func (v *validator) index() {
+	c := v.c
+	for _, p := range c.People {
+		v.known.people.add(p.Name)
+		for _, t := range p.Teams {
+			v.known.teams.add(t)
+		}
+		for _, r := range p.Roles {
+			if v.holders[r] == nil {
+				v.holders[r] = map[string]bool{}
+			}
+			v.holders[r][p.Name] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Channels)) {
+		v.known.channels.add(name)
+	}
+	for _, q := range c.Tickets.Queues {
+		v.known.queues.add(q.Name)
+	}
+	for _, d := range c.Devices.Inventory {
+		v.known.devices.add(d.Name)
+	}
+	for _, j := range c.Backups.Jobs {
+		v.known.jobs.add(j.Name)
+	}
+	for _, ch := range c.Checks {
+		v.known.checks.add(ch.Name)
+	}
+}
+
+// ref checks that name is one of known, which are defined under where;
+// what says what name names, for the message.
+func (v *validator) ref(path, what, name string, known names, where string) bool {
+	if known.set[name] {
+		return true
+	}
+	if v.full() {
+		v.more++
+		return false
+	}
+	key := what + "\x00" + name
+	msg, ok := v.unknowns[key]
+	if !ok {
+		msg = unknown(what, name, known.list, where)
+		v.unknowns[key] = msg
+	}
+	v.addf(path, "%s", msg)
+	return false
 }
 
 // Priorities lists the ticket priorities, lowest first.
@@ -182,18 +269,16 @@ func (v *validator) channels() {
 func (v *validator) tickets() {
 	t := v.c.Tickets
 	names := seen{}
-	var queues []string
 	for i, q := range t.Queues {
 		path := index("tickets.queues", i)
 		if v.name(join(path, "name"), q.Name) {
 			v.unique(names, join(path, "name"), q.Name, "queue")
 		}
-		queues = append(queues, q.Name)
 		v.channelRef(join(path, "channel"), q.Channel)
 		v.words(join(path, "categories"), q.Categories)
 	}
-	if t.DefaultQueue != "" && !slices.Contains(queues, t.DefaultQueue) {
-		v.addf("tickets.default_queue", "%s", unknown("queue", t.DefaultQueue, queues, "tickets.queues"))
+	if t.DefaultQueue != "" {
+		v.ref("tickets.default_queue", "queue", t.DefaultQueue, v.known.queues, "tickets.queues")
 	}
 	for _, prio := range slices.Sorted(maps.Keys(t.SLA)) {
 		path := join("tickets.sla", prio)
@@ -273,34 +358,31 @@ func (v *validator) access() {
 
 // approvers checks that enough people can approve requests for r.
 func (v *validator) approvers(path string, r Resource) {
-	can := map[string]bool{}
+	extra := map[string]bool{} // approvers who do not hold approver_role
 	approvers := seen{}
 	for i, name := range r.Approvers {
 		p := index(join(path, "approvers"), i)
-		if v.personRef(p, name) && v.unique(approvers, p, name, "approver") {
-			can[name] = true
+		if v.personRef(p, name) && v.unique(approvers, p, name, "approver") && !v.holders[r.ApproverRole][name] {
+			extra[name] = true
 		}
 	}
-	if r.ApproverRole != "" {
-		if v.name(join(path, "approver_role"), r.ApproverRole) {
-			for _, p := range v.c.People {
-				if p.HasRole(r.ApproverRole) {
-					can[p.Name] = true
-				}
-			}
-		}
+	holders := 0
+	if r.ApproverRole != "" && v.name(join(path, "approver_role"), r.ApproverRole) {
+		holders = len(v.holders[r.ApproverRole])
 	}
 	switch {
 	case len(r.Approvers) == 0 && r.ApproverRole == "":
 		v.addf(join(path, "approvers"), "set approvers (names from people), approver_role, or both")
 	case r.Approvals < 1:
 		v.addf(join(path, "approvals"), "must be at least 1")
-	case len(can) < r.Approvals && len(r.Approvers) == len(approvers):
+	case len(r.Approvers) != len(approvers):
+		// Unknown or repeated approvers are reported already.
+	case len(extra)+holders < r.Approvals:
 		fix := "add approvers or set approver_role"
 		if r.ApproverRole != "" {
 			fix = fmt.Sprintf("add approvers or give more people the role %q", r.ApproverRole)
 		}
-		v.addf(join(path, "approvals"), "needs %s but only %d people can approve (%s)", plural(r.Approvals, "approval"), len(can), fix)
+		v.addf(join(path, "approvals"), "needs %s but only %d people can approve (%s)", plural(r.Approvals, "approval"), len(extra)+holders, fix)
 	}
 }
 
@@ -430,27 +512,12 @@ func (v *validator) notNegative(path string, n int) {
 
 // channelRef checks that name, if set, is a channel in channels.
 func (v *validator) channelRef(path, name string) bool {
-	if name == "" {
-		return true
-	}
-	if _, ok := v.c.Channels[name]; !ok {
-		v.addf(path, "%s", unknown("channel", name, slices.Sorted(maps.Keys(v.c.Channels)), "channels"))
-		return false
-	}
-	return true
+	return name == "" || v.ref(path, "channel", name, v.known.channels, "channels")
 }
 
 // personRef checks that name is a person in people.
 func (v *validator) personRef(path, name string) bool {
-	if _, ok := v.c.Person(name); ok {
-		return true
-	}
-	var names []string
-	for _, p := range v.c.People {
-		names = append(names, p.Name)
-	}
-	v.addf(path, "%s", unknown("person", name, names, "people"))
-	return false
+	return v.ref(path, "person", name, v.known.people, "people")
 }
 
 // unknown says that name is not among known, which are defined under where.
@@ -510,11 +577,16 @@ func (v *validator) timezone(path, tz string, required bool) bool {
 		}
 		return !required
 	}
-	if _, err := time.LoadLocation(tz); err != nil {
-		v.addf(path, "unknown time zone %q (use an IANA name such as UTC or Europe/Paris)", tz)
-		return false
+	ok, seen := v.zones[tz]
+	if !seen {
+		_, err := time.LoadLocation(tz)
+		ok = err == nil
+		v.zones[tz] = ok
 	}
-	return true
+	if !ok {
+		v.addf(path, "unknown time zone %q (use an IANA name such as UTC or Europe/Paris)", tz)
+	}
+	return ok
 }
 
 // schedule checks a cron schedule and its time zone.
@@ -527,8 +599,16 @@ func (v *validator) schedule(path, spec, tzPath, tz string) {
 	if !tzOK {
 		tz = ""
 	}
-	if _, err := ParseSchedule(spec, tz); err != nil {
-		v.addf(path, "%v", err)
+	key := spec + "\x00" + tz
+	msg, seen := v.schedules[key]
+	if !seen {
+		if _, err := ParseSchedule(spec, tz); err != nil {
+			msg = err.Error()
+		}
+		v.schedules[key] = msg
+	}
+	if msg != "" {
+		v.addf(path, "%s", msg)
 	}
 }
 

@@ -175,20 +175,14 @@ func (v *validator) when(path string, ch Check) {
 }
 
 func (v *validator) team(path, team string) {
-	if team == "" || !v.name(path, team) {
+	if team == "" || !v.name(path, team) || v.known.teams.set[team] {
 		return
 	}
-	var teams []string
-	for _, p := range v.c.People {
-		for _, t := range p.Teams {
-			if !slices.Contains(teams, t) {
-				teams = append(teams, t)
-			}
-		}
+	if v.full() {
+		v.more++
+		return
 	}
-	if !slices.Contains(teams, team) {
-		v.addf(path, "no person is in team %q%s (add it to someone's teams under people)", team, didYouMean(team, teams))
-	}
+	v.addf(path, "no person is in team %q%s (add it to someone's teams under people)", team, didYouMean(team, v.known.teams.list))
 }
 
 func (v *validator) escalate(path string, e Escalation) {
@@ -307,12 +301,8 @@ var oidRE = regexp.MustCompile(`^\.?[0-9]+(\.[0-9]+)+$`)
 func (v *validator) snmpCheck(path string, ch Check) {
 	if ch.Device == "" {
 		v.addf(join(path, "device"), "required: the name of a device in devices.inventory")
-	} else if _, ok := v.c.Device(ch.Device); !ok {
-		var names []string
-		for _, d := range v.c.Devices.Inventory {
-			names = append(names, d.Name)
-		}
-		v.addf(join(path, "device"), "%s", unknown("device", ch.Device, names, "devices.inventory"))
+	} else {
+		v.ref(join(path, "device"), "device", ch.Device, v.known.devices, "devices.inventory")
 	}
 	switch {
 	case ch.OID == "":
@@ -341,33 +331,24 @@ func (v *validator) freshnessCheck(path string, ch Check) {
 		v.addf(join(path, "job"), "required: the name of a job in backups.jobs")
 		return
 	}
-	for i, j := range v.c.Backups.Jobs {
-		if j.Name != ch.Job {
-			continue
-		}
-		if j.FreshWithin <= 0 {
-			v.addf(join(index("backups.jobs", i), "fresh_within"), "required because %s watches this job: how recent the last success must be, e.g. 26h", path)
-		}
+	if !v.ref(join(path, "job"), "backup job", ch.Job, v.known.jobs, "backups.jobs") {
 		return
 	}
-	var names []string
-	for _, j := range v.c.Backups.Jobs {
-		names = append(names, j.Name)
+	i := slices.IndexFunc(v.c.Backups.Jobs, func(j BackupJob) bool { return j.Name == ch.Job })
+	if v.c.Backups.Jobs[i].FreshWithin <= 0 && !v.stale[i] {
+		if v.stale == nil {
+			v.stale = map[int]bool{}
+		}
+		v.stale[i] = true
+		v.addf(join(index("backups.jobs", i), "fresh_within"), "required because %s watches this job: how recent the last success must be, e.g. 26h", path)
 	}
-	v.addf(join(path, "job"), "%s", unknown("backup job", ch.Job, names, "backups.jobs"))
 }
 
 func (v *validator) maintenance() {
-	var checks []string
-	for _, ch := range v.c.Checks {
-		checks = append(checks, ch.Name)
-	}
 	for i, m := range v.c.Maintenance {
 		path := index("maintenance", i)
 		for j, name := range m.Checks {
-			if !slices.Contains(checks, name) {
-				v.addf(index(join(path, "checks"), j), "%s", unknown("check", name, checks, "checks"))
-			}
+			v.ref(index(join(path, "checks"), j), "check", name, v.known.checks, "checks")
 		}
 		if m.Start.IsZero() {
 			v.addf(join(path, "start"), "required: an RFC 3339 time such as 2025-06-01T22:00:00Z")

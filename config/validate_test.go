@@ -266,8 +266,14 @@ func TestPaths(t *testing.T) {
 			t.Errorf("join(%q, %q) = %q, want %q", tt.parent, tt.key, got, tt.want)
 		}
 	}
-	if !under("checks[1].every", "checks[1]") || under("checks[10]", "checks[1]") || !under("a.b", "a.b") {
-		t.Error("under is wrong")
+	reported := map[string]bool{"checks[1]": true, "log.level": true}
+	for path, want := range map[string]bool{
+		"checks[1]": true, "checks[1].every": true, "checks[1].expect.status[0]": true,
+		"checks[10]": false, "checks[10].every": false, "log": false, "log.levels": false, "": false,
+	} {
+		if got := coveredBy(path, reported); got != want {
+			t.Errorf("coveredBy(%q) = %v, want %v", path, got, want)
+		}
 	}
 }
 
