@@ -164,6 +164,10 @@ type TicketsConfig struct {
 	WarnBefore Duration `yaml:"warn_before"`
 }
 
+// Priorities lists the ticket priorities, lowest first; they are the keys
+// that tickets.sla accepts.
+var Priorities = []string{"low", "normal", "high", "urgent"}
+
 // Queue is a ticket queue.
 type Queue struct {
 	// Name is the queue's unique name (key name).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,17 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	if err != nil {
 		return nil, Problems{{Message: err.Error()}}
 	}
+	c, ps := decode(root, lookupEnv)
+	c.fill()
+	ps.addNew(c.validate())
+	if len(ps.list) > 0 {
+		return nil, c.withHints(ps.result())
+	}
+	return c, nil
+}
+
+// decode decodes root, which may be nil, over the defaults.
+func decode(root *yaml.Node, lookupEnv func(string) (string, bool)) (*Config, problems) {
 	c := Default()
 	d := &decoder{lookup: lookupEnv, unset: map[string][]string{}, budget: maxValues}
 	if root != nil {
@@ -51,21 +63,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	if len(d.unset) > 0 {
 		c.unset = d.unset
 	}
-	c.fill()
-	ps := d.result()
-	reported := map[string]bool{}
-	for _, p := range ps {
-		reported[p.Path] = true
-	}
-	for _, p := range c.validate() {
-		if !coveredBy(p.Path, reported) {
-			ps = append(ps, p)
-		}
-	}
-	if len(ps) > 0 {
-		return nil, c.withHints(ps)
-	}
-	return c, nil
+	return c, d.problems
 }
 
 // parseYAML returns the root node of the single document in data, or nil
@@ -78,7 +76,7 @@ func parseYAML(data []byte) (root *yaml.Node, err error) {
 			root, err = nil, fmt.Errorf("cannot parse YAML: %v", r)
 		}
 	}()
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -125,8 +123,23 @@ var (
 	timeType     = reflect.TypeFor[time.Time]()
 )
 
-// coveredBy reports whether path, or a key above it, is in paths: a value
-// that could not be decoded is not reported again by Validate.
+// addNew adds the problems of vs, leaving out those about a value, or a
+// value inside one, that ps already has a problem with: a value that could
+// not be decoded is not reported again by Validate.
+func (ps *problems) addNew(vs problems) {
+	reported := map[string]bool{}
+	for _, p := range ps.list {
+		reported[p.Path] = true
+	}
+	for _, p := range vs.list {
+		if !coveredBy(p.Path, reported) {
+			ps.add(p)
+		}
+	}
+	ps.more += vs.more
+}
+
+// coveredBy reports whether path, or a key above it, is in paths.
 func coveredBy(path string, paths map[string]bool) bool {
 	for p := path; p != ""; p = parent(p) {
 		if paths[p] {

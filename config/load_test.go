@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -484,5 +485,38 @@ func TestSNMPVersionNumberOrString(t *testing.T) {
 		if want := strings.Trim(v, `'"`); c.Devices.SNMP.Version != want {
 			t.Errorf("version %s = %q, want %q", v, c.Devices.SNMP.Version, want)
 		}
+	}
+}
+
+func TestManyProblemsStayQuick(t *testing.T) {
+	// 1000 checks that each escalate to the same 1000 unknown people, by
+	// alias: a million problems from 170 kB.
+	const n = 1000
+	var b strings.Builder
+	b.WriteString("x-to: &to [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "nobody%d", i)
+	}
+	b.WriteString("]\npeople:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: p%d, teams: [t%d]}\n", i, i)
+	}
+	b.WriteString("checks:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: c%d, kind: tcp, address: 'h:1', every: 1m, team: tx%d, timezone: Europe/Paris, escalate: {after: 1m, to: *to}}\n", i, i)
+	}
+	start := time.Now()
+	ps := mustFail(t, b.String(), nil)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Parse took %v", d)
+	}
+	if len(ps) > maxProblems+1 {
+		t.Errorf("got %d problems, want at most %d:\n%v", len(ps), maxProblems+1, ps[maxProblems-3:])
+	}
+	if last := ps[len(ps)-1]; last.Path != "" || !strings.HasPrefix(last.Message, "and ") || !strings.Contains(last.Message, "more problems") {
+		t.Errorf("last problem = %q, want a count of the rest", last)
 	}
 }

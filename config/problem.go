@@ -63,6 +63,14 @@ func (ps *problems) addf(path, format string, args ...any) {
 	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
+func (ps *problems) add(p Problem) {
+	if ps.full() {
+		ps.more++
+		return
+	}
+	ps.list = append(ps.list, p)
+}
+
 // full reports whether no more problems are kept; check it before
 // working out an expensive message.
 func (ps *problems) full() bool {

@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/mail"
-	"net/netip"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,7 +16,8 @@ import (
 // everything wrong with it, each with its key path, or nil if it is valid.
 // Parse calls it; call it again after changing a Config in Go.
 func (c *Config) Validate() error {
-	return c.withHints(c.validate()).err()
+	ps := c.validate()
+	return c.withHints(ps.result()).err()
 }
 
 // validator collects the problems of one configuration.
@@ -40,23 +38,29 @@ type validator struct {
 	stale     map[int]bool      // backup jobs reported for lacking fresh_within
 }
 
-// names is a set of names that also keeps their order.
+// names is a list of names, such as those of the backup jobs, indexed.
 type names struct {
-	list []string
-	set  map[string]bool
+	list  []string
+	first map[string]int // name -> its first position in the list it came from
 }
 
-func (n *names) add(s string) {
-	if n.set == nil {
-		n.set = map[string]bool{}
+// add adds s, found at position i.
+func (n *names) add(s string, i int) {
+	if n.first == nil {
+		n.first = map[string]int{}
 	}
-	if !n.set[s] {
-		n.set[s] = true
+	if _, ok := n.first[s]; !ok {
+		n.first[s] = i
 		n.list = append(n.list, s)
 	}
 }
 
-func (c *Config) validate() Problems {
+func (n *names) has(s string) bool {
+	_, ok := n.first[s]
+	return ok
+}
+
+func (c *Config) validate() problems {
 	v := &validator{
 		c:         c,
 		holders:   map[string]map[string]bool{},
@@ -79,16 +83,16 @@ func (c *Config) validate() Problems {
 	v.checks()
 	v.maintenance()
 	v.outbox()
-	return v.result()
+	return v.problems
 }
 
 // index collects the names that references are checked against.
 func (v *validator) index() {
 	c := v.c
-	for _, p := range c.People {
-		v.known.people.add(p.Name)
+	for i, p := range c.People {
+		v.known.people.add(p.Name, i)
 		for _, t := range p.Teams {
-			v.known.teams.add(t)
+			v.known.teams.add(t, i)
 		}
 		for _, r := range p.Roles {
 			if v.holders[r] == nil {
@@ -97,27 +101,27 @@ func (v *validator) index() {
 			v.holders[r][p.Name] = true
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(c.Channels)) {
-		v.known.channels.add(name)
+	for i, name := range slices.Sorted(maps.Keys(c.Channels)) {
+		v.known.channels.add(name, i)
 	}
-	for _, q := range c.Tickets.Queues {
-		v.known.queues.add(q.Name)
+	for i, q := range c.Tickets.Queues {
+		v.known.queues.add(q.Name, i)
 	}
-	for _, d := range c.Devices.Inventory {
-		v.known.devices.add(d.Name)
+	for i, d := range c.Devices.Inventory {
+		v.known.devices.add(d.Name, i)
 	}
-	for _, j := range c.Backups.Jobs {
-		v.known.jobs.add(j.Name)
+	for i, j := range c.Backups.Jobs {
+		v.known.jobs.add(j.Name, i)
 	}
-	for _, ch := range c.Checks {
-		v.known.checks.add(ch.Name)
+	for i, ch := range c.Checks {
+		v.known.checks.add(ch.Name, i)
 	}
 }
 
 // ref checks that name is one of known, which are defined under where;
 // what says what name names, for the message.
 func (v *validator) ref(path, what, name string, known names, where string) bool {
-	if known.set[name] {
+	if known.has(name) {
 		return true
 	}
 	if v.full() {
@@ -133,9 +137,6 @@ func (v *validator) ref(path, what, name string, known names, where string) bool
 	v.addf(path, "%s", msg)
 	return false
 }
-
-// Priorities lists the ticket priorities, lowest first.
-var Priorities = []string{"low", "normal", "high", "urgent"}
 
 func (v *validator) listen() {
 	host, port, err := net.SplitHostPort(v.c.Listen)
@@ -299,8 +300,8 @@ func (v *validator) tickets() {
 	}
 }
 
-// Weekdays lists the day names that business_hours.days accepts.
-var Weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+// weekdays lists the day names that business_hours.days accepts.
+var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 func (v *validator) businessHours(path string, b BusinessHours) {
 	start, okStart := clock(b.Start)
@@ -320,8 +321,8 @@ func (v *validator) businessHours(path string, b BusinessHours) {
 	days := seen{}
 	for i, d := range b.Days {
 		p := index(join(path, "days"), i)
-		if !slices.Contains(Weekdays, d) {
-			v.addf(p, "unknown day %q (use %s)", d, orList(Weekdays))
+		if !slices.Contains(weekdays, d) {
+			v.addf(p, "unknown day %q (use %s)", d, orList(weekdays))
 			continue
 		}
 		v.unique(days, p, d, "day")
@@ -610,99 +611,4 @@ func (v *validator) schedule(path, spec, tzPath, tz string) {
 	if msg != "" {
 		v.addf(path, "%s", msg)
 	}
-}
-
-func validPort(s string, zeroOK bool) bool {
-	n, err := strconv.Atoi(s)
-	return err == nil && n <= 65535 && (n > 0 || zeroOK && n == 0) && s[0] != '+' && s[0] != '-'
-}
-
-func snowflake(s string) bool {
-	if s == "" || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	_, err := strconv.ParseUint(s, 10, 64)
-	return err == nil
-}
-
-func slackID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !(s[i] >= 'A' && s[i] <= 'Z' || s[i] >= '0' && s[i] <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func hexKey(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func email(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return false
-	}
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " <>")
-}
-
-// hostname reports whether s is a valid DNS name.
-func hostname(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	labels := strings.Split(s, ".")
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	// A name whose last label is a number is a mistyped IPv4 address.
-	_, err := strconv.Atoi(labels[len(labels)-1])
-	return err != nil
-}
-
-// host reports whether s is an IP address or a DNS name.
-func host(s string) bool {
-	if _, err := netip.ParseAddr(s); err == nil {
-		return true
-	}
-	return hostname(s)
-}
-
-// hostPort reports whether s is host:port with a valid host and a port
-// from 1 to 65535.
-func hostPort(s string) bool {
-	h, p, err := net.SplitHostPort(s)
-	return err == nil && host(h) && validPort(p, false)
-}
-
-// absPath reports whether s is an absolute path.
-func absPath(s string) bool {
-	return filepath.IsAbs(s)
 }

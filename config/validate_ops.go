@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,16 +13,16 @@ import (
 
 // SNMP settings that devices.snmp accepts.
 var (
-	SNMPVersions  = []string{"1", "2c", "3"}
-	AuthProtocols = []string{"MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"}
-	PrivProtocols = []string{"DES", "AES", "AES192", "AES256", "AES192C", "AES256C"}
+	snmpVersions  = []string{"1", "2c", "3"}
+	authProtocols = []string{"MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"}
+	privProtocols = []string{"DES", "AES", "AES192", "AES256", "AES192C", "AES256C"}
 )
 
-// CompareOps lists the operators of an snmp check's compare.op.
-var CompareOps = []string{"<", "<=", ">", ">=", "==", "!="}
+// compareOps lists the operators of an snmp check's compare.op.
+var compareOps = []string{"<", "<=", ">", ">=", "==", "!="}
 
-// HTTPMethods lists the methods an http check may use.
-var HTTPMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+// httpMethods lists the methods an http check may use.
+var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 func (v *validator) devices() {
 	d := v.c.Devices
@@ -60,17 +61,17 @@ func (v *validator) address(path, s string) {
 
 // snmp checks an effective SNMP profile.
 func (v *validator) snmp(path string, p SNMPProfile) {
-	v.oneOf(join(path, "version"), p.Version, SNMPVersions...)
+	v.oneOf(join(path, "version"), p.Version, snmpVersions...)
 	if p.Port < 1 || p.Port > 65535 {
 		v.addf(join(path, "port"), "want a UDP port from 1 to 65535, usually 161")
 	}
 	v.positive(join(path, "timeout"), p.Timeout, "2s")
 	v.notNegative(join(path, "retries"), p.Retries)
 	if p.AuthProtocol != "" {
-		v.oneOf(join(path, "auth_protocol"), p.AuthProtocol, AuthProtocols...)
+		v.oneOf(join(path, "auth_protocol"), p.AuthProtocol, authProtocols...)
 	}
 	if p.PrivProtocol != "" {
-		v.oneOf(join(path, "priv_protocol"), p.PrivProtocol, PrivProtocols...)
+		v.oneOf(join(path, "priv_protocol"), p.PrivProtocol, privProtocols...)
 	}
 	if p.Version != "3" {
 		return
@@ -110,7 +111,7 @@ func (v *validator) backups() {
 			v.unique(names, join(path, "name"), j.Name, "job")
 		}
 		v.argv(join(path, "command"), j.Command)
-		if j.Dir != "" && !absPath(j.Dir) {
+		if j.Dir != "" && !filepath.IsAbs(j.Dir) {
 			v.addf(join(path, "dir"), "want an absolute path such as /var/backups, got %q", j.Dir)
 		}
 		for _, k := range slices.Sorted(maps.Keys(j.Env)) {
@@ -175,7 +176,7 @@ func (v *validator) when(path string, ch Check) {
 }
 
 func (v *validator) team(path, team string) {
-	if team == "" || !v.name(path, team) || v.known.teams.set[team] {
+	if team == "" || !v.name(path, team) || v.known.teams.has(team) {
 		return
 	}
 	if v.full() {
@@ -250,7 +251,7 @@ func (v *validator) kind(path string, ch Check) {
 
 func (v *validator) httpCheck(path string, ch Check) {
 	v.httpURL(join(path, "url"), ch.URL)
-	v.oneOf(join(path, "method"), ch.Method, HTTPMethods...)
+	v.oneOf(join(path, "method"), ch.Method, httpMethods...)
 	for _, k := range slices.Sorted(maps.Keys(ch.Headers)) {
 		if !headerName(k) {
 			v.addf(join(join(path, "headers"), k), "not a valid header name (use letters, digits and -, e.g. Authorization)")
@@ -313,10 +314,10 @@ func (v *validator) snmpCheck(path string, ch Check) {
 	c := ch.Compare
 	switch {
 	case c.Op == "" && c.Value != "":
-		v.addf(join(join(path, "compare"), "op"), "required when compare.value is set (use %s)", orList(CompareOps))
+		v.addf(join(join(path, "compare"), "op"), "required when compare.value is set (use %s)", orList(compareOps))
 	case c.Op == "":
-	case !slices.Contains(CompareOps, c.Op):
-		v.oneOf(join(join(path, "compare"), "op"), c.Op, CompareOps...)
+	case !slices.Contains(compareOps, c.Op):
+		v.oneOf(join(join(path, "compare"), "op"), c.Op, compareOps...)
 	case c.Value == "":
 		v.addf(join(join(path, "compare"), "value"), "required when compare.op is set")
 	case c.Op != "==" && c.Op != "!=":
@@ -334,7 +335,7 @@ func (v *validator) freshnessCheck(path string, ch Check) {
 	if !v.ref(join(path, "job"), "backup job", ch.Job, v.known.jobs, "backups.jobs") {
 		return
 	}
-	i := slices.IndexFunc(v.c.Backups.Jobs, func(j BackupJob) bool { return j.Name == ch.Job })
+	i := v.known.jobs.first[ch.Job]
 	if v.c.Backups.Jobs[i].FreshWithin <= 0 && !v.stale[i] {
 		if v.stale == nil {
 			v.stale = map[int]bool{}
