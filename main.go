@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // cron and business-hours time zones work without system zone files
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
