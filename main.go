@@ -13,8 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	_ "time/tzdata" // cron and business-hours time zones work without system zone files
 	"time"
+	_ "time/tzdata" // cron and business-hours time zones work without system zone files
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
