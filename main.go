@@ -50,6 +50,7 @@ Usage:
   opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
+  opsbot status  --config FILE               list the replicas seen and which one leads
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -75,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return configCheckCmd(args[2:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -141,9 +144,11 @@ type core struct {
 	outbox *outbox.Outbox
 	reg    *prometheus.Registry
 	router *bot.Router
-	// workers is the background work serve runs until shutdown: scheduled
-	// tasks, expiries, the notifier. Each returns when ctx ends.
-	workers []func(ctx context.Context) error
+	// workers is background work every replica runs until shutdown (the
+	// notifier); scheduled is work only the leader runs (checks, expiries,
+	// SLA timers, backup schedules). Each returns when ctx ends.
+	workers   []func(ctx context.Context) error
+	scheduled []func(ctx context.Context) error
 }
 
 // build opens storage and assembles the handlers and the router.
@@ -193,7 +198,20 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFail
 	}
 	defer c.close()
+	release, err := c.store.LockServe()
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	defer release()
+	elector := c.store.NewElector(version, time.Duration(cfg.Leader.Interval), log, c.clock.Now)
+	c.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "opsbot_leader", Help: "1 while this replica runs the scheduled work.",
+	}, func() float64 { return map[bool]float64{true: 1}[elector.Leading()] }))
 	srv := server.New(log, c.store, c.reg)
+	srv.AddReady(func() map[string]string {
+		return map[string]string{"replica": elector.ID(), "leader": map[bool]string{true: "yes", false: "no"}[elector.Leading()]}
+	})
 	if err := srv.Listen(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return exitFail
@@ -203,6 +221,17 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	for _, w := range c.workers {
 		g.Go(func() error { return w(gctx) })
 	}
+	g.Go(func() error {
+		return elector.Run(gctx, func(ctx context.Context) error {
+			lg, lctx := errgroup.WithContext(ctx)
+			for _, w := range c.scheduled {
+				lg.Go(func() error { return w(lctx) })
+			}
+			// Lead until told to stop, even with nothing scheduled.
+			lg.Go(func() error { <-lctx.Done(); return lctx.Err() })
+			return lg.Wait()
+		})
+	})
 	log.Info("opsbot started", "version", version, "database", c.store.Driver(), "listen", srv.Addr())
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
@@ -295,5 +324,41 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "config OK")
+	return exitOK
+}
+
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path string
+	if code, ok := flags("status", "status --config FILE", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	store, err := storage.Open(ctx, cfg.Database)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
+		return exitFail
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	// A replica that has not reported for a few intervals is gone.
+	reps, err := store.Replicas(ctx, now.Add(-5*time.Duration(cfg.Leader.Interval)-10*time.Second))
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
+		return exitFail
+	}
+	if len(reps) == 0 {
+		fmt.Fprintln(stdout, "no replica is running")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%-40s %-7s %-8s %-10s %s\n", "REPLICA", "LEADER", "VERSION", "UP", "LAST SEEN")
+	for _, r := range reps {
+		fmt.Fprintf(stdout, "%-40s %-7s %-8s %-10s %s ago\n", r.ID, map[bool]string{true: "yes", false: "no"}[r.Leader],
+			r.Version, bot.FormatDuration(now.Sub(r.StartedAt)), bot.FormatDuration(now.Sub(r.SeenAt)))
+	}
 	return exitOK
 }

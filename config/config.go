@@ -47,6 +47,9 @@ type Config struct {
 	Maintenance []Maintenance `yaml:"maintenance"`
 	// Outbox tunes delivery of notifications (key outbox).
 	Outbox OutboxConfig `yaml:"outbox"`
+	// Leader tunes the election of the replica that runs scheduled work
+	// (key leader).
+	Leader LeaderConfig `yaml:"leader"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -577,6 +580,17 @@ type OutboxConfig struct {
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBackoff caps the wait between retries (key max_backoff, default 5m).
 	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
+// LeaderConfig tunes leader election. On PostgreSQL one replica holds an
+// advisory lock and runs the scheduled work; with SQLite the only replica
+// always leads.
+type LeaderConfig struct {
+	// Interval is how often the leader checks that it still holds the lock
+	// and how often the others try to take it; a new leader takes over
+	// within about one interval of the old one's connection closing (key
+	// interval, default 2s).
+	Interval Duration `yaml:"interval"`
 }
 
 // Person returns the person with the given name.

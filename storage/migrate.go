@@ -21,6 +21,7 @@ var migrations = []Migration{
 	{ID: "0001_core", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&AuditEntry{}, &OutboxMessage{})
 	}},
+	{ID: "0002_replicas", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Replica{}) }},
 }
 
 // schemaMigration records an applied migration.
@@ -38,7 +39,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	err := s.Tx(ctx, func(tx *gorm.DB) error {
 		if s.driver == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockID).Error; err != nil {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':opsbot-migrate'))").Error; err != nil {
 				return fmt.Errorf("lock schema: %w", err)
 			}
 		}
@@ -85,6 +86,3 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 	}
 	return pending, nil
 }
-
-// migrateLockID is the PostgreSQL advisory lock key for migrations.
-const migrateLockID = 0x6f7073626f74 // "opsbot"
