@@ -518,7 +518,7 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		return update{kind: "resolved", text: note, detail: fmt.Sprintf("%q", note),
 			reply:       fmt.Sprintf("Resolved ticket #%d", t.ID),
 			toRequester: msg, buttons: []bot.Button{{Label: "Reopen", Command: fmt.Sprintf("/ticket reopen %d", t.ID)}},
-			toAssignee:  fmt.Sprintf("%s resolved ticket #%d (%s)", req.Person.Mention(), t.ID, t.Summary)}, nil
+			toAssignee: fmt.Sprintf("%s resolved ticket #%d (%s)", req.Person.Mention(), t.ID, t.Summary)}, nil
 	})
 }
 
