@@ -263,7 +263,7 @@ func DueSLA(ctx context.Context, db *gorm.DB, target, action string, now time.Ti
 	}
 	var ids []int64
 	err = db.WithContext(ctx).Model(&Ticket{}).Where(col+" <= ? AND active = ?", now.UTC(), true).
-		Order(col + ", id").Limit(limit).Pluck("id", &ids).Error
+		Order(col+", id").Limit(limit).Pluck("id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find tickets due for SLA %s %s: %w", target, action, err)
 	}
