@@ -262,7 +262,10 @@ func DueSLA(ctx context.Context, db *gorm.DB, target, action string, now time.Ti
 		return nil, err
 	}
 	var ids []int64
-	err = db.WithContext(ctx).Model(&Ticket{}).Where(col+" <= ? AND active = ?", now.UTC(), true).
+	// No "active" condition: schedule clears these columns when a ticket
+	// stops being active, and this way the query is a range scan of the
+	// column's own index. ClaimSLA checks active again.
+	err = db.WithContext(ctx).Model(&Ticket{}).Where(col+" <= ?", now.UTC()).
 		Order(col+", id").Limit(limit).Pluck("id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find tickets due for SLA %s %s: %w", target, action, err)
