@@ -156,7 +156,7 @@ type TicketsConfig struct {
 	// SLA maps a priority (low, normal, high, urgent) to its targets
 	// (key sla).
 	SLA map[string]SLA `yaml:"sla"`
-	// ReopenWindow is how long a closed ticket may be reopened
+	// ReopenWindow is how long after being resolved a ticket may be reopened
 	// (key reopen_window, default 7d).
 	ReopenWindow Duration `yaml:"reopen_window"`
 	// BusinessHours, when set, makes SLA clocks run only in working hours

@@ -300,8 +300,8 @@ func (v *validator) tickets() {
 	}
 }
 
-// weekdays lists the day names that business_hours.days accepts.
-var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+// Weekdays lists the day names that business_hours.days accepts.
+var Weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 func (v *validator) businessHours(path string, b BusinessHours) {
 	start, okStart := clock(b.Start)
@@ -321,8 +321,8 @@ func (v *validator) businessHours(path string, b BusinessHours) {
 	days := seen{}
 	for i, d := range b.Days {
 		p := index(join(path, "days"), i)
-		if !slices.Contains(weekdays, d) {
-			v.addf(p, "unknown day %q (use %s)", d, orList(weekdays))
+		if !slices.Contains(Weekdays, d) {
+			v.addf(p, "unknown day %q (use %s)", d, orList(Weekdays))
 			continue
 		}
 		v.unique(days, p, d, "day")

@@ -61,9 +61,9 @@ func TestElectorPostgresFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a to step down", func() bool { return aWorking.Load() == 0 })
-	waitFor(t, "c to take over", ec.Leading)
-	if aWorking.Load()+cWorking.Load() != 1 {
-		t.Fatalf("working: a=%d c=%d", aWorking.Load(), cWorking.Load())
+	waitFor(t, "c to take over", func() bool { return ec.Leading() && cWorking.Load() == 1 })
+	if aWorking.Load() != 0 {
+		t.Fatalf("a still working after c took over")
 	}
 	reps, err := c.Replicas(context.Background(), time.Now().Add(-time.Minute))
 	if err != nil || len(reps) != 2 {

@@ -22,6 +22,7 @@ var migrations = []Migration{
 		return tx.AutoMigrate(&AuditEntry{}, &OutboxMessage{})
 	}},
 	{ID: "0002_replicas", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Replica{}) }},
+	{ID: "0010_tickets", Up: migrateTickets},
 }
 
 // schemaMigration records an applied migration.
