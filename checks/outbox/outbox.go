@@ -94,6 +94,7 @@ func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
 				State:         storage.OutboxPending,
 				NextAttemptAt: now,
 				CreatedAt:     now,
+				QueuedAt:      now,
 			}
 			if n.Updates != "" {
 				row.UpdatesKey = RowKey(n.Updates, t.Platform)
