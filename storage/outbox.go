@@ -139,7 +139,9 @@ func (s *Store) ClaimNextInLane(ctx context.Context, lane, owner string, now tim
 		if head.State != OutboxPending || head.NextAttemptAt.After(now) {
 			return nil
 		}
-		q := tx.Where("id = ? AND state = ?", head.ID, OutboxPending)
+		// Check again under the lock: another notifier may have tried it
+		// meanwhile and put it back to wait.
+		q := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC())
 		if s.driver == "postgres" {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
