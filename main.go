@@ -49,6 +49,7 @@ Usage:
   opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
+  opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -74,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return configCheckCmd(args[2:], stdout, stderr)
+	case "outbox":
+		return outboxCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -138,8 +141,11 @@ type core struct {
 	store  *storage.Store
 	dir    *bot.Directory
 	outbox *outbox.Outbox
-	reg    *prometheus.Registry
-	router *bot.Router
+	// notifier delivers the outbox: serve runs it, the shell drains it
+	// after each command. Platform adapters Register their senders on it.
+	notifier *outbox.Notifier
+	reg      *prometheus.Registry
+	router   *bot.Router
 	// workers is the background work serve runs until shutdown: scheduled
 	// tasks, expiries, the notifier. Each returns when ctx ends.
 	workers []func(ctx context.Context) error
@@ -156,6 +162,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	c.store = store
 	c.dir = bot.NewDirectory(cfg.People)
 	c.outbox = outbox.New(cfg, c.dir, c.clock)
+	c.notifier, err = outbox.NewNotifier(store, c.clock, log, c.reg, cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: log}})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	c.outbox.OnWake(c.notifier.Wake)
+	c.workers = append(c.workers, c.notifier.Run)
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
@@ -241,6 +255,16 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer c.close()
 	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
+	// The shell shows every notification, whatever platform it was for.
+	ss := &shell.Sender{Out: stdout}
+	for _, p := range []bot.Platform{bot.Log, bot.Slack, bot.Discord} {
+		c.notifier.Register(p, ss)
+	}
+	sh.AfterEach = func(ctx context.Context) {
+		if _, err := c.notifier.Drain(ctx); err != nil && ctx.Err() == nil {
+			log.Error("deliver notifications", "err", err)
+		}
+	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sh.Prompt = "opsbot> "
 	}
