@@ -126,3 +126,27 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestShellPrintsNotifications: the shell delivers what is queued after each
+// command, into its own output.
+func TestShellPrintsNotifications(t *testing.T) {
+	t.Parallel()
+	dir := exampleConfig(t)
+	out, stderr, code := opsbot(t, dir, "", "migrate", "--config", "config.example.yaml")
+	if code != 0 {
+		t.Fatalf("migrate: %d %s %s", code, out, stderr)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := cfg.Database.DSN
+	if !filepath.IsAbs(dsn) {
+		dsn = filepath.Join(dir, dsn)
+	}
+	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
+	out, stderr, code = opsbot(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+}
