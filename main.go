@@ -52,6 +52,7 @@ Usage:
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
   opsbot status  --config FILE               list the replicas seen and which one leads
+  opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -79,6 +80,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return configCheckCmd(args[2:], stdout, stderr)
 	case "status":
 		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "outbox":
+		return outboxCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -143,8 +146,12 @@ type core struct {
 	store  *storage.Store
 	dir    *bot.Directory
 	outbox *outbox.Outbox
-	reg    *prometheus.Registry
-	router *bot.Router
+	// notifier delivers the outbox: serve runs it on every replica, the
+	// shell drains it after each command. Platform adapters Register their
+	// senders on it.
+	notifier *outbox.Notifier
+	reg      *prometheus.Registry
+	router   *bot.Router
 	// workers is background work every replica runs until shutdown (the
 	// notifier); scheduled is work only the leader runs (checks, expiries,
 	// SLA timers, backup schedules). Each returns when ctx ends.
@@ -163,6 +170,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	c.store = store
 	c.dir = bot.NewDirectory(cfg.People)
 	c.outbox = outbox.New(cfg, c.dir, c.clock)
+	c.notifier, err = outbox.NewNotifier(store, c.clock, log, c.reg, cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: log}})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	c.outbox.OnWake(c.notifier.Wake)
+	c.workers = append(c.workers, c.notifier.Run)
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
@@ -278,6 +293,16 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer c.close()
 	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
+	// The shell shows every notification, whatever platform it was for.
+	ss := &shell.Sender{Out: stdout}
+	for _, p := range []bot.Platform{bot.Log, bot.Slack, bot.Discord} {
+		c.notifier.Register(p, ss)
+	}
+	sh.AfterEach = func(ctx context.Context) {
+		if _, err := c.notifier.Drain(ctx); err != nil && ctx.Err() == nil {
+			log.Error("deliver notifications", "err", err)
+		}
+	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sh.Prompt = "opsbot> "
 	}
