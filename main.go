@@ -26,6 +26,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/backups"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -143,6 +144,8 @@ type core struct {
 	// workers is the background work serve runs until shutdown: scheduled
 	// tasks, expiries, the notifier. Each returns when ctx ends.
 	workers []func(ctx context.Context) error
+	// closers run before storage closes, e.g. to let running backups end.
+	closers []func()
 }
 
 // build opens storage and assembles the handlers and the router.
@@ -159,7 +162,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
-	_ = deps
+	bh, err := backups.New(deps)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cmds = append(cmds, bh.Command())
+	c.workers = append(c.workers, bh.Run)
+	c.closers = append(c.closers, func() { bh.Drain(ctx) })
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
 		store.Close()
@@ -169,6 +179,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 }
 
 func (c *core) close() {
+	for _, f := range c.closers {
+		f()
+	}
 	if err := c.store.Close(); err != nil {
 		c.log.Error("close storage", "err", err)
 	}
