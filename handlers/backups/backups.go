@@ -284,13 +284,18 @@ func (h *Handler) launch(j *job, run storage.BackupRun) {
 	h.mu.Lock()
 	h.active[run.ID] = a
 	h.mu.Unlock()
-	run.Pid = proc.Pid()
 	go h.follow(j, a)
 }
 
 // follow heartbeats a run until it ends, then records the end.
 func (h *Handler) follow(j *job, a *active) {
-	defer close(a.done)
+	defer func() {
+		// Only once the end is recorded: waiters then read the final row.
+		h.mu.Lock()
+		delete(h.active, a.run.ID)
+		h.mu.Unlock()
+		close(a.done)
+	}()
 	ctx := context.Background()
 	if a.proc.Pid() != 0 {
 		if err := h.store.DB.WithContext(ctx).Model(&storage.BackupRun{}).Where("id = ?", a.run.ID).
@@ -335,7 +340,6 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	res := a.proc.Result()
 	h.mu.Lock()
 	cancelBy := a.cancelBy
-	delete(h.active, a.run.ID)
 	h.mu.Unlock()
 	run := a.run
 	now := h.clock.Now()
