@@ -312,7 +312,9 @@ func (h *Handler) follow(j *job, a *active) {
 			return
 		case <-t.C:
 			tail, trunc, total := a.proc.Output()
-			by, err := storage.BackupHeartbeat(ctx, h.store.DB, a.run.ID, h.owner, h.clock.Now(), j.mask.Live(tail, trunc), total)
+			hctx, cancel := context.WithTimeout(ctx, h.heartbeatEvery)
+			by, err := storage.BackupHeartbeat(hctx, h.store.DB, a.run.ID, h.owner, h.clock.Now(), j.mask.Live(tail, trunc), total)
+			cancel()
 			if err != nil {
 				h.log.Error("backup heartbeat", "job", j.Name, "run", a.run.ID, "err", err)
 				continue
@@ -368,12 +370,14 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	// A finish that cannot be written is retried: the run must not stay
 	// running, or its job could never run again until marked lost.
 	for attempt := 1; ; attempt++ {
-		err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := h.store.Tx(fctx, func(tx *gorm.DB) error {
 			if _, err := storage.FinishBackupRun(tx, run); err != nil {
 				return err
 			}
 			return h.outbox.Enqueue(tx, notification(h.finishNote(j, run)).orNone(j)...)
 		})
+		cancel()
 		if err == nil {
 			break
 		}
