@@ -27,6 +27,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/backups"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
 	"opsbot/storage"
@@ -157,6 +158,8 @@ type core struct {
 	// SLA timers, backup schedules). Each returns when ctx ends.
 	workers   []func(ctx context.Context) error
 	scheduled []func(ctx context.Context) error
+	// closers run before storage closes, e.g. to let running backups end.
+	closers []func()
 }
 
 // build opens storage and assembles the handlers and the router.
@@ -179,24 +182,39 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	c.outbox.OnWake(c.notifier.Wake)
 	c.workers = append(c.workers, c.notifier.Run)
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
-	// Each area adds its commands (and background work) here.
+	fail := func(err error) (*core, error) {
+		c.close()
+		return nil, err
+	}
+	// Each area adds its commands, its scheduled work (leader only) and its
+	// shutdown steps here.
 	var cmds []bot.Command
 	tix, err := tickets.New(deps)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	cmds = append(cmds, tix.Command())
 	c.scheduled = append(c.scheduled, tix.Run)
+
+	bh, err := backups.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, bh.Command())
+	c.scheduled = append(c.scheduled, bh.Run)
+	c.closers = append(c.closers, func() { bh.Drain(ctx) })
+
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	return c, nil
 }
 
 func (c *core) close() {
+	for _, f := range c.closers {
+		f()
+	}
 	if err := c.store.Close(); err != nil {
 		c.log.Error("close storage", "err", err)
 	}

@@ -23,6 +23,7 @@ var migrations = []Migration{
 	}},
 	{ID: "0002_replicas", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Replica{}) }},
 	{ID: "0010_tickets", Up: migrateTickets},
+	{ID: "0040_backups", Up: migrateBackups},
 }
 
 // schemaMigration records an applied migration.
