@@ -21,6 +21,9 @@ var migrations = []Migration{
 	{ID: "0001_core", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&AuditEntry{}, &OutboxMessage{})
 	}},
+	{ID: "0020_access", Up: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&AccessRequest{}, &AccessApproval{})
+	}},
 }
 
 // schemaMigration records an applied migration.
