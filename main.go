@@ -26,6 +26,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/access"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -159,7 +160,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
-	_ = deps
+	accessH, err := access.New(deps)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cmds = append(cmds, accessH.Command())
+	c.workers = append(c.workers, accessH.Run)
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
 		store.Close()
