@@ -364,7 +364,9 @@ func TestDeny(t *testing.T) {
 		f.expect("dave", `/access request prod-db --for 1h --reason "x"`, "Requested #1")
 		f.expect("bob", "/access deny 1", "missing --reason")
 		// The Deny button carries a complete command.
-		var card struct{ Buttons []struct{ Label, Command string } }
+		var card struct {
+			Buttons []struct{ Label, Command string }
+		}
 		if err := json.Unmarshal([]byte(f.outbox("access:1:post@")[0].Body), &card); err != nil {
 			t.Fatal(err)
 		}
