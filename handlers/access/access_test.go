@@ -77,7 +77,7 @@ access:
       grant: {manual: true}
 `
 
-func newFixture(t *testing.T, b storagetest.Backend, hook string) *fixture {
+func newFixture(t testing.TB, b storagetest.Backend, hook string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	script, err := filepath.Abs("testdata/record.sh")
@@ -686,6 +686,12 @@ func (wr *webhookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wr.events = append(wr.events, ev)
 }
 
+func (wr *webhookReceiver) setFail(on bool) {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	wr.fail = on
+}
+
 func TestWebhookGrantAndRevoke(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, b storagetest.Backend) {
@@ -695,12 +701,12 @@ func TestWebhookGrantAndRevoke(t *testing.T) {
 		f := newFixture(t, b, srv.URL)
 		wr.now = f.Clock.Now
 		f.expect("dave", `/access request idm --for 1h --reason "ldap"`, "Requested #1")
-		wr.fail = true
+		wr.setFail(true)
 		f.expect("bob", "/access approve 1", "the grant failed")
 		if r := f.request(1); !strings.Contains(r.LastError, "HTTP 503: idm is down") {
 			t.Errorf("last error = %q", r.LastError)
 		}
-		wr.fail = false
+		wr.setFail(false)
 		f.Clock.Advance(time.Minute)
 		f.tick()
 		f.state(1, storage.AccessActive)
@@ -734,5 +740,36 @@ func TestWebhookWrongSecretFails(t *testing.T) {
 	f.expect("bob", "/access approve 1", "the grant failed")
 	if r := f.request(1); !strings.Contains(r.LastError, "HTTP 401: bad signature") || strings.Contains(r.LastError, "s3cret") {
 		t.Errorf("last error = %q", r.LastError)
+	}
+}
+
+// BenchmarkRequestApproveRevoke measures one full cycle on SQLite: request,
+// approve (grant command runs), revoke (revoke command runs).
+func BenchmarkRequestApproveRevoke(b *testing.B) {
+	f := newFixture(b, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(b)}, "")
+	var id int64
+	for b.Loop() {
+		id++
+		f.expect("dave", `/access request prod-db --for 1h --reason "bench"`, "Requested")
+		f.expect("bob", fmt.Sprintf("/access approve %d", id), "Granted")
+		f.expect("dave", fmt.Sprintf("/access revoke %d", id), "revoked")
+	}
+}
+
+// BenchmarkTickIdle measures a Tick with 200 active grants none of which is due.
+func BenchmarkTickIdle(b *testing.B) {
+	f := newFixture(b, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(b)}, "")
+	now := f.Clock.Now()
+	exp := now.Add(8 * time.Hour)
+	for i := 0; i < 200; i++ {
+		r := &storage.AccessRequest{Resource: "prod-db", Role: "read", Requester: "dave", State: storage.AccessActive,
+			Duration: 8 * time.Hour, ApprovalsNeeded: 1, PendingUntil: now, GrantedAt: &now, ExpiresAt: &exp, Warned: true,
+			CreatedAt: now, UpdatedAt: now}
+		if err := storage.CreateAccessRequest(f.Deps.Store.DB, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		f.tick()
 	}
 }
