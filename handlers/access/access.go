@@ -202,13 +202,15 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 		PendingUntil: now.Add(time.Duration(h.cfg.Access.PendingTTL)), CreatedAt: now, UpdatedAt: now}
 	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
 		open, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: r.Requester,
-			Resources: []string{res.Name}, States: openStates, Limit: 1})
+			Resources: []string{res.Name}, States: openStates})
 		if err != nil {
 			return err
 		}
-		if len(open) > 0 && open[0].Role == role {
-			return bot.Errorf("You already have #%d for %s (%s, %s); see /access show %d.",
-				open[0].ID, res.Name, role, stateText(open[0].State), open[0].ID)
+		for _, o := range open {
+			if o.Role == role {
+				return bot.Errorf("You already have #%d for %s (%s, %s); see /access show %d.",
+					o.ID, res.Name, role, stateText(o.State), o.ID)
+			}
 		}
 		if err := storage.CreateAccessRequest(tx, r); err != nil {
 			return err
