@@ -27,6 +27,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/access"
 	"opsbot/handlers/backups"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
@@ -203,6 +204,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	cmds = append(cmds, bh.Command())
 	c.scheduled = append(c.scheduled, bh.Run)
 	c.closers = append(c.closers, func() { bh.Drain(ctx) })
+
+	ah, err := access.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, ah.Command())
+	c.scheduled = append(c.scheduled, ah.Run)
 
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {

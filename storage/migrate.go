@@ -23,6 +23,9 @@ var migrations = []Migration{
 	}},
 	{ID: "0002_replicas", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Replica{}) }},
 	{ID: "0010_tickets", Up: migrateTickets},
+	{ID: "0020_access", Up: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&AccessRequest{}, &AccessApproval{})
+	}},
 	{ID: "0040_backups", Up: migrateBackups},
 }
 
