@@ -26,6 +26,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/devices"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -49,6 +50,7 @@ Usage:
   opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
+  opsbot devices import --config FILE F.csv  add or update devices from a CSV file
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -68,6 +70,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return shellCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return devicesCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "usage: opsbot config check --config FILE")
@@ -159,7 +163,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
-	_ = deps
+	dev, err := devices.New(deps)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cmds = append(cmds, dev.Command())
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
 		store.Close()

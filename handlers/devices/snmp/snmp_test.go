@@ -74,9 +74,15 @@ func TestAgent(t *testing.T) {
 		reason string
 	}{
 		{"wrong community", a.Port, func(p *snmp.Profile) { p.Community = "bad-community-x" }, snmp.ErrTimeout, "no answer"},
-		{"v3 wrong auth passphrase", a.Port, func(p *snmp.Profile) { p.Version, p.User, p.AuthProtocol, p.AuthPassphrase, p.PrivProtocol, p.PrivPassphrase = "3", a.Options.User, "SHA", "not-the-passphrase", "AES", a.Options.PrivPassphrase }, snmp.ErrAuth, "wrong authentication passphrase"},
-		{"v3 wrong priv passphrase", a.Port, func(p *snmp.Profile) { p.Version, p.User, p.AuthProtocol, p.AuthPassphrase, p.PrivProtocol, p.PrivPassphrase = "3", a.Options.User, "SHA", a.Options.AuthPassphrase, "AES", "not-the-passphrase" }, snmp.ErrTimeout, "no answer"},
-		{"v3 unknown user", a.Port, func(p *snmp.Profile) { p.Version, p.User, p.AuthProtocol, p.AuthPassphrase = "3", "nobody", "SHA", "whatever-123" }, snmp.ErrAuth, "unknown user"},
+		{"v3 wrong auth passphrase", a.Port, func(p *snmp.Profile) {
+			p.Version, p.User, p.AuthProtocol, p.AuthPassphrase, p.PrivProtocol, p.PrivPassphrase = "3", a.Options.User, "SHA", "not-the-passphrase", "AES", a.Options.PrivPassphrase
+		}, snmp.ErrAuth, "wrong authentication passphrase"},
+		{"v3 wrong priv passphrase", a.Port, func(p *snmp.Profile) {
+			p.Version, p.User, p.AuthProtocol, p.AuthPassphrase, p.PrivProtocol, p.PrivPassphrase = "3", a.Options.User, "SHA", a.Options.AuthPassphrase, "AES", "not-the-passphrase"
+		}, snmp.ErrTimeout, "no answer"},
+		{"v3 unknown user", a.Port, func(p *snmp.Profile) {
+			p.Version, p.User, p.AuthProtocol, p.AuthPassphrase = "3", "nobody", "SHA", "whatever-123"
+		}, snmp.ErrAuth, "unknown user"},
 		{"nothing listens", snmptest.FreeUDPPort(t), func(*snmp.Profile) {}, snmp.ErrUnreachable, "nothing listens"},
 	}
 	for _, tc := range fail {
