@@ -329,9 +329,9 @@ func (h *Handler) snmpFailed(reply bot.Reply, d storage.Device, p snmp.Profile, 
 	}
 	switch {
 	case errors.Is(err, snmp.ErrTimeout):
-		reply.Text = fmt.Sprintf("%s did not answer SNMP within %s", title(d), bot.FormatDuration(p.Budget()))
+		reply.Text = fmt.Sprintf("%s did not answer SNMP within %s", title(d), duration(p.Budget()))
 		if p.Retries > 0 {
-			reply.Text += fmt.Sprintf(" (%d tries of %s)", p.Retries+1, bot.FormatDuration(p.Timeout))
+			reply.Text += fmt.Sprintf(" (%d tries of %s)", p.Retries+1, duration(p.Timeout))
 		}
 		reply.Text += ". Check the address, firewalls and the community or v3 credentials (" + p.String() + ")."
 	case errors.Is(err, snmp.ErrAuth):
@@ -383,6 +383,14 @@ func bytesText(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// duration formats a timeout: 300ms, 2s, 1m30s.
+func duration(d time.Duration) string {
+	if d%time.Second != 0 {
+		return d.String()
+	}
+	return bot.FormatDuration(d)
 }
 
 // humanDuration is an uptime such as "12d 3h 4m".

@@ -301,7 +301,7 @@ func dialResult(ctx context.Context, host string, port int, timeout time.Duratio
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("%d/tcp: cannot resolve %s", port, host), portSilent
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return fmt.Sprintf("%d/tcp no answer within %s", port, bot.FormatDuration(timeout)), portSilent
+		return fmt.Sprintf("%d/tcp no answer within %s", port, duration(timeout)), portSilent
 	case strings.Contains(err.Error(), "refused"):
 		return fmt.Sprintf("%d/tcp closed (connection refused: the host is up)", port), portClosed
 	default:
