@@ -172,13 +172,20 @@ func (ix *Index) suggest(q string, n int) []string {
 		name string
 		dist int
 	}
+	if len(q) > 128 {
+		return nil // no device name is that long
+	}
 	maxDist := max(2, len(q)/3)
 	var cands []cand
+	var buf []int
 	for i, name := range ix.lower {
 		if abs(len(name)-len(q)) > maxDist {
 			continue
 		}
-		if d := distance(q, name, maxDist); d <= maxDist {
+		if need := 2 * (len(name) + 1); len(buf) < need {
+			buf = make([]int, need*2)
+		}
+		if d := distance(q, name, maxDist, buf); d <= maxDist {
 			cands = append(cands, cand{ix.devs[i].Name, d})
 		}
 	}
@@ -197,24 +204,35 @@ func abs(n int) int {
 	return n
 }
 
-// distance is the Levenshtein distance of a and b, or more than limit once
-// it is certain to exceed it.
-func distance(a, b string, limit int) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+// distance is the byte-wise Levenshtein distance of a and b (names are
+// ASCII), or limit+1 once it is certain to exceed limit. buf is scratch
+// space of at least 2*(len(b)+1) ints, reused across calls.
+func distance(a, b string, limit int, buf []int) int {
+	prev, cur := buf[:len(b)+1], buf[len(b)+1:2*(len(b)+1)]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	// Only cells within limit of the diagonal can stay within limit: a band.
+	for i := 1; i <= len(a); i++ {
+		lo, hi := max(1, i-limit), min(len(b), i+limit)
 		cur[0] = i
-		best := cur[0]
-		for j := 1; j <= len(rb); j++ {
+		if lo > 1 {
+			cur[lo-1] = limit + 1
+		}
+		best := limit + 1
+		if lo == 1 {
+			best = cur[0]
+		}
+		for j := lo; j <= hi; j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			up := limit + 1
+			if j <= i-1+limit {
+				up = prev[j] + 1
+			}
+			cur[j] = min(up, cur[j-1]+1, prev[j-1]+cost)
 			best = min(best, cur[j])
 		}
 		if best > limit {
@@ -222,5 +240,8 @@ func distance(a, b string, limit int) int {
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	if abs(len(a)-len(b)) > limit {
+		return limit + 1
+	}
+	return prev[len(b)]
 }
