@@ -47,10 +47,6 @@ func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.
 	if err != nil {
 		return ImportResult{}, err
 	}
-	configNames := map[string]bool{}
-	for _, d := range cfg.Devices.Inventory {
-		configNames[d.Name] = true
-	}
 	var res ImportResult
 	err = store.Tx(ctx, func(tx *gorm.DB) error {
 		existing, err := storage.ListDevices(ctx, tx)
@@ -63,7 +59,9 @@ func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.
 		}
 		var problems []string
 		for _, row := range rows {
-			if old, ok := byName[row.fields.Name]; configNames[row.fields.Name] || ok && old.Source == storage.DeviceFromConfig {
+			// A device the running config no longer lists but the last
+			// start still synced is a config device until the next start.
+			if old, ok := byName[row.fields.Name]; ok && old.Source == storage.DeviceFromConfig {
 				problems = append(problems, fmt.Sprintf("line %d: %s comes from the config file (devices.inventory); change it there, or rename the row", row.line, row.fields.Name))
 			}
 		}
@@ -173,6 +171,9 @@ func parseCSV(r io.Reader, cfg *config.Config) ([]csvRow, error) {
 			Notes: get(rec, "notes"), Profile: get(rec, "profile")}
 		for _, p := range f.check(cfg) {
 			problems = append(problems, fmt.Sprintf("line %d: %s", line, p))
+		}
+		if slices.ContainsFunc(cfg.Devices.Inventory, func(d config.Device) bool { return d.Name == f.Name }) {
+			problems = append(problems, fmt.Sprintf("line %d: %s comes from the config file (devices.inventory); change it there, or rename the row", line, f.Name))
 		}
 		if first, dup := seen[f.Name]; dup && f.Name != "" {
 			problems = append(problems, fmt.Sprintf("line %d: %s is already on line %d", line, f.Name, first))

@@ -49,10 +49,10 @@ func TestLookup10000(t *testing.T) {
 		{"2001:db8::9", ByAddress, 1, "sw-0009-hq", ""},
 		{"2001:0db8:0:0::9", ByAddress, 1, "sw-0009-hq", ""},
 		{"::ffff:10.0.0.43", ByAddress, 1, "sw-0042-hq", ""},
-		{"10.0.3.0/24", ByCIDR, 225, "sw-0750-hq", ""},         // 250 per /24, minus the IPv6 tenth
-		{"10.0.0.0/16", ByCIDR, 9000, "sw-0000-hq", ""},        // every IPv4 device
-		{"10.0.3.7/24", ByCIDR, 225, "sw-0750-hq", ""},         // host bits are ignored
-		{"2001:db8::/112", ByCIDR, 1000, "sw-0009-hq", ""},     // every IPv6 device
+		{"10.0.3.0/24", ByCIDR, 225, "sw-0750-hq", ""},     // 250 per /24, minus the IPv6 tenth
+		{"10.0.0.0/16", ByCIDR, 9000, "sw-0000-hq", ""},    // every IPv4 device
+		{"10.0.3.7/24", ByCIDR, 225, "sw-0750-hq", ""},     // host bits are ignored
+		{"2001:db8::/112", ByCIDR, 1000, "sw-0009-hq", ""}, // every IPv6 device
 		{"192.168.0.0/16", ByCIDR, 0, "", ""},
 		{"tag:core", ByTag, 2500, "sw-0000-hq", ""},
 		{"tag:floor7", ByTag, 500, "sw-0007-lab", ""},
