@@ -312,7 +312,7 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		if err != nil {
 			return h.snmpFailed(reply, d, p, err), nil
 		}
-		reply.Text = interfaceTable(ifs, 50)
+		reply.Fields = append(reply.Fields, bot.Field{Name: "Interfaces", Value: interfaceTable(ifs, 50)})
 	}
 	return reply, nil
 }

@@ -156,3 +156,30 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseCSV(f *testing.F) {
+	for _, s := range []string{
+		"name,address\nsw-1,10.0.0.1\n",
+		"name,address,kind,site,owner,tags,notes\nsw-1,10.0.0.1,switch,hq,it,a;b,\"x, y\"\n",
+		"name,address\n\"sw-1,10.0.0.1\n",
+		"\ufeffName,ADDRESS,profile\nsw-1,::1,branch\n",
+		"name,address,notes\nsw-1,10.0.0.1,\"a\"\"b\"\n",
+	} {
+		f.Add(s)
+	}
+	cfg := testConfig()
+	f.Fuzz(func(t *testing.T, s string) {
+		rows, err := parseCSV(strings.NewReader(s), cfg)
+		if err != nil {
+			if _, ok := err.(*ImportError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		for _, r := range rows {
+			if p := r.fields.check(cfg); len(p) > 0 {
+				t.Fatalf("row %d accepted with problems %v", r.line, p)
+			}
+		}
+	})
+}
