@@ -29,6 +29,7 @@ import (
 	"opsbot/handlers"
 	"opsbot/handlers/access"
 	"opsbot/handlers/backups"
+	"opsbot/handlers/devices"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
 	"opsbot/storage"
@@ -55,6 +56,7 @@ Usage:
   opsbot config check --config FILE          list every problem in a config file
   opsbot status  --config FILE               list the replicas seen and which one leads
   opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
+  opsbot devices import --config FILE F.csv  add or update devices from a CSV file
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -74,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return shellCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return devicesCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "usage: opsbot config check --config FILE")
@@ -204,6 +208,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	cmds = append(cmds, bh.Command())
 	c.scheduled = append(c.scheduled, bh.Run)
 	c.closers = append(c.closers, func() { bh.Drain(ctx) })
+
+	dev, err := devices.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, dev.Command())
 
 	ah, err := access.New(deps)
 	if err != nil {

@@ -277,6 +277,23 @@ type DevicesConfig struct {
 	// MaxConcurrent limits simultaneous SNMP queries
 	// (key max_concurrent, default 16).
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// Profiles names SNMP profiles that devices added from chat or CSV may
+	// use instead of the default; each is written over devices.snmp field
+	// by field (key profiles).
+	Profiles map[string]SNMPProfile `yaml:"profiles"`
+}
+
+// Profile returns the effective named profile (devices.snmp with
+// devices.profiles.NAME written over it); "" is the default profile.
+func (d DevicesConfig) Profile(name string) (SNMPProfile, bool) {
+	if name == "" {
+		return d.SNMP, true
+	}
+	p, ok := d.Profiles[name]
+	if !ok {
+		return SNMPProfile{}, false
+	}
+	return d.SNMP.merge(p), true
 }
 
 // SNMPProfile holds the settings for talking SNMP to a device.

@@ -26,6 +26,7 @@ var migrations = []Migration{
 	{ID: "0020_access", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&AccessRequest{}, &AccessApproval{})
 	}},
+	{ID: "0030_devices", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Device{}) }},
 	{ID: "0040_backups", Up: migrateBackups},
 }
 
