@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"opsbot/bot"
+	"opsbot/bot/discord"
 	"opsbot/bot/shell"
 	"opsbot/checks/outbox"
 	"opsbot/clock"
@@ -49,6 +50,8 @@ Usage:
   opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
+  opsbot discord register --config FILE [--guild ID]
+                                             publish the slash commands to Discord
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -74,6 +77,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		return configCheckCmd(args[2:], stdout, stderr)
+	case "discord":
+		if len(args) < 2 || args[1] != "register" {
+			fmt.Fprintln(stderr, "usage: opsbot discord register --config FILE [--guild ID]")
+			return exitUsage
+		}
+		return discordRegisterCmd(ctx, args[2:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -197,6 +206,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return exitFail
 	}
+	if cfg.Discord.Enabled {
+		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{})
+		if err != nil {
+			log.Error("start", "err", err)
+			return exitFail
+		}
+		if cfg.Discord.Mode != "gateway" {
+			srv.Handle("POST /discord/interactions", d)
+		}
+		c.workers = append(c.workers, d.Run)
+		// notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
 	for _, w := range c.workers {
@@ -294,5 +315,36 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "config OK")
+	return exitOK
+}
+
+func discordRegisterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path, guild string
+	if code, ok := flags("discord register", "discord register --config FILE [--guild ID]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+		fs.StringVar(&guild, "guild", "", "register in this server only (shows at once); global when empty")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	c, err := build(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	defer c.close()
+	n, err := discord.Register(ctx, cfg.Discord, guild, c.router.Commands(), discord.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	where := "globally (Discord may take a while to show them)"
+	if guild != "" {
+		where = "in server " + guild
+	}
+	fmt.Fprintf(stdout, "registered %d commands %s\n", n, where)
 	return exitOK
 }

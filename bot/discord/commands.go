@@ -17,12 +17,12 @@ import (
 
 // Discord's limits on application commands.
 const (
-	maxCommands    = 100
-	maxOptions     = 25
-	maxChoices     = 25
-	maxNameLen     = 32
+	maxCommands           = 100
+	maxOptions            = 25
+	maxChoices            = 25
+	maxNameLen            = 32
 	maxCommandDescription = 100
-	maxChoiceLen   = 100
+	maxChoiceLen          = 100
 )
 
 // DefaultSub is the name under which a command's default subcommand (the

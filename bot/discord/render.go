@@ -13,18 +13,18 @@ import (
 
 // Discord's limits on what a message may hold; past them the API answers 400.
 const (
-	maxContent     = 2000
-	maxTitle       = 256
+	maxContent          = 2000
+	maxTitle            = 256
 	maxEmbedDescription = 4096
-	maxFields      = 25
-	maxFieldName   = 256
-	maxFieldValue  = 1024
-	maxFooter      = 2048
-	maxEmbedTotal  = 6000
-	maxLabel       = 80
-	maxCustomID    = 100
-	buttonsPerRow  = 5
-	maxRows        = 5
+	maxFields           = 25
+	maxFieldName        = 256
+	maxFieldValue       = 1024
+	maxFooter           = 2048
+	maxEmbedTotal       = 6000
+	maxLabel            = 80
+	maxCustomID         = 100
+	buttonsPerRow       = 5
+	maxRows             = 5
 )
 
 // Embed colours by severity.
@@ -53,8 +53,8 @@ type Message struct {
 	Stored map[string]string `json:"-"`
 }
 
-// Render turns a reply into a Discord message: a plain text reply as
-// content, anything richer as one embed (title, description, fields inline
+// Render turns a reply into a Discord message: a plain text reply (or an
+// empty one) as content, anything richer as one embed (title, description, fields inline
 // when short, colour by severity, footer) with the buttons in action rows.
 // Everything is cut to Discord's limits so the API never refuses it.
 func Render(r bot.Reply) Message {
@@ -67,12 +67,8 @@ func Render(r bot.Reply) Message {
 	case plain && utf8.RuneCountInString(r.Text) <= maxContent:
 		m.Content = r.Text
 	default:
+		// Content would repeat the embed above it, so it stays empty.
 		m.Embeds = append(m.Embeds, embed(r))
-		// Notifications and push previews show content, not embeds.
-		m.Content = cut(r.Fallback(), maxContent)
-		if plain {
-			m.Content = cut(r.Text, 200)
-		}
 	}
 	m.Components, m.Stored = buttons(r.Buttons)
 	return m
