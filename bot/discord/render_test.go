@@ -17,8 +17,8 @@ import (
 
 // renderFixtures are the same replies the other adapters' golden files use.
 var renderFixtures = map[string]bot.Reply{
-	"plain":  {Text: "Ticket #12 is yours."},
-	"empty":  {},
+	"plain": {Text: "Ticket #12 is yours."},
+	"empty": {},
 	"ticket": {Title: "Ticket #12: VPN drops", Text: "Filed by @alice", Severity: bot.SeverityWarning, Footer: "queue it · SLA 1h",
 		Fields: []bot.Field{{Name: "Priority", Value: "high", Short: true}, {Name: "Status", Value: "open", Short: true}, {Name: "Notes", Value: ""}},
 		Buttons: []bot.Button{{Label: "Take", Command: "/ticket take 12", Style: bot.ButtonPrimary},
