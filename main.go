@@ -216,7 +216,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			srv.Handle("POST /discord/interactions", d)
 		}
 		c.workers = append(c.workers, d.Run)
-		// notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
+		// Once the notifier (issue 3) is merged:
+		// c.notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })

@@ -47,7 +47,7 @@ type call struct {
 // it checks the bot token where Discord does, drops messages whose nonce it
 // has seen (enforce_nonce), and answers 429 when told to.
 type fakeDiscord struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu      sync.Mutex
@@ -59,7 +59,7 @@ type fakeDiscord struct {
 	got     chan call
 }
 
-func newFake(t *testing.T) *fakeDiscord {
+func newFake(t testing.TB) *fakeDiscord {
 	f := &fakeDiscord{t: t, nonces: map[string]string{}, next: 700000000000000000, got: make(chan call, 64)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -205,7 +205,7 @@ func testConfig(apiURL, pub string) *config.Config {
 	}
 }
 
-func newEnv(t *testing.T, b storagetest.Backend) *testEnv {
+func newEnv(t testing.TB, b storagetest.Backend) *testEnv {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -302,7 +302,7 @@ func testCommands(d handlers.Deps, env *testEnv) []bot.Command {
 
 // post signs body with the test key at the given time and sends it to the
 // adapter's HTTP handler.
-func (e *testEnv) post(t *testing.T, body []byte, at time.Time, key ed25519.PrivateKey) *httptest.ResponseRecorder {
+func (e *testEnv) post(t testing.TB, body []byte, at time.Time, key ed25519.PrivateKey) *httptest.ResponseRecorder {
 	t.Helper()
 	ts := strconv.FormatInt(at.Unix(), 10)
 	sig := ed25519.Sign(key, append([]byte(ts), body...))
