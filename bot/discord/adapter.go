@@ -55,6 +55,38 @@ type Adapter struct {
 	mu   sync.Mutex
 	base context.Context
 	wg   sync.WaitGroup
+	// seen holds the ids of recent interactions, so a captured request
+	// replayed within the timestamp window runs once.
+	seen map[string]time.Time
+}
+
+// maxSeen bounds the replay memory.
+const maxSeen = 20000
+
+// replayed records an interaction id and reports whether it came before.
+func (a *Adapter) replayed(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.clock.Now()
+	if a.seen == nil {
+		a.seen = map[string]time.Time{}
+	}
+	if _, ok := a.seen[id]; ok {
+		return true
+	}
+	if len(a.seen) >= maxSeen {
+		for k, at := range a.seen {
+			if now.Sub(at) > 2*MaxSkew {
+				delete(a.seen, k)
+			}
+		}
+		if len(a.seen) >= maxSeen {
+			// A flood of fresh ids: forget the lot rather than grow.
+			clear(a.seen)
+		}
+	}
+	a.seen[id] = now
+	return false
 }
 
 // Options are the adapter's optional parts; tests set them.
@@ -108,6 +140,11 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Warn("undecodable interaction", "err", err)
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
+		return
+	}
+	if it.Type != discordgo.InteractionPing && a.replayed(it.ID) {
+		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
+		http.Error(w, "interaction already handled", http.StatusUnauthorized)
 		return
 	}
 	if a.cfg.ApplicationID != "" && it.AppID != "" && it.AppID != a.cfg.ApplicationID {

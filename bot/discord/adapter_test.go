@@ -117,7 +117,7 @@ func TestRefusedRequestsRunNothing(t *testing.T) {
 func TestSlowCommandDefersThenEditsOriginal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storagetest.Backends(t)[0])
-	resp := response(t, e.post(t, slash(aliceID, "slow"), e.Clock.Now(), e.priv))
+	resp := response(t, e.post(t, slashID("900000000000000001", aliceID, "slow"), e.Clock.Now(), e.priv))
 	if resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource || resp.Data.Flags != discordgo.MessageFlagsEphemeral {
 		t.Fatalf("want deferred type 5, got %+v", resp)
 	}
@@ -136,7 +136,7 @@ func TestOverrunningCommandDefers(t *testing.T) {
 	e := newEnv(t, storagetest.Backends(t)[0])
 	e.adapter.Budget = time.Millisecond
 	// /block waits for release, so it cannot finish inside the budget.
-	resp := response(t, e.post(t, slash(aliceID, "block", opt("public", discordgo.ApplicationCommandOptionBoolean, true)), e.Clock.Now(), e.priv))
+	resp := response(t, e.post(t, slashID("900000000000000001", aliceID, "block", opt("public", discordgo.ApplicationCommandOptionBoolean, true)), e.Clock.Now(), e.priv))
 	if resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource {
 		t.Fatalf("want deferred type 5, got %+v", resp)
 	}
@@ -156,7 +156,7 @@ func TestOverrunningCommandDefers(t *testing.T) {
 func TestLateAnswerGoesThroughOutbox(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storagetest.Backends(t)[0])
-	resp := response(t, e.post(t, slash(bobID, "slow", opt("advance", discordgo.ApplicationCommandOptionString, "20m")), e.Clock.Now(), e.priv))
+	resp := response(t, e.post(t, slashID("900000000000000001", bobID, "slow", opt("advance", discordgo.ApplicationCommandOptionString, "20m")), e.Clock.Now(), e.priv))
 	if resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource {
 		t.Fatalf("want deferred, got %+v", resp)
 	}
@@ -260,7 +260,7 @@ func TestBadInputIsAnsweredPlainly(t *testing.T) {
 func TestGatewayInteractionAnswersThroughCallback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storagetest.Backends(t)[0])
-	it, err := DecodeInteraction(slash(aliceID, "note", sub("add", opt("text", discordgo.ApplicationCommandOptionString, "from the gateway"))))
+	it, err := DecodeInteraction(slashID("900000000000000001", aliceID, "note", sub("add", opt("text", discordgo.ApplicationCommandOptionString, "from the gateway"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,3 +276,16 @@ func TestGatewayInteractionAnswersThroughCallback(t *testing.T) {
 
 var _ = handlertest.Start
 var _ = storage.ErrNotFound
+
+func TestReplayedInteractionRunsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storagetest.Backends(t)[0])
+	body := slash(aliceID, "note", sub("add", opt("text", discordgo.ApplicationCommandOptionString, "once")))
+	response(t, e.post(t, body, e.Clock.Now(), e.priv))
+	if rec := e.post(t, body, e.Clock.Now(), e.priv); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("replay: %d", rec.Code)
+	}
+	if a := e.Audit(); len(a) != 1 {
+		t.Fatalf("audit %+v", a)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,10 +315,25 @@ func (e *testEnv) post(t testing.TB, body []byte, at time.Time, key ed25519.Priv
 	return rec
 }
 
-// slash builds an application command interaction from alice (or who).
+// ids numbers interactions after the first, which tests refer to by id.
+var ids atomic.Int64
+
+func nextID() string {
+	n := ids.Add(1)
+	if n == 1 {
+		return "900000000000000001"
+	}
+	return strconv.FormatInt(910000000000000000+n, 10)
+}
+
+// slash builds an application command interaction from who.
 func slash(who, name string, opts ...*discordgo.ApplicationCommandInteractionDataOption) []byte {
+	return slashID(nextID(), who, name, opts...)
+}
+
+func slashID(id, who, name string, opts ...*discordgo.ApplicationCommandInteractionDataOption) []byte {
 	it := map[string]any{
-		"id": "900000000000000001", "application_id": testApp, "type": 2, "token": "itoken-abc", "version": 1,
+		"id": id, "application_id": testApp, "type": 2, "token": "itoken-abc", "version": 1,
 		"channel_id": channelID, "guild_id": "400000000000000001",
 		"member": map[string]any{"user": map[string]any{"id": who, "username": "x"}},
 		"data":   map[string]any{"id": "1", "name": name, "type": 1, "options": opts},
@@ -328,7 +344,7 @@ func slash(who, name string, opts ...*discordgo.ApplicationCommandInteractionDat
 
 func click(who, customID string) []byte {
 	it := map[string]any{
-		"id": "900000000000000002", "application_id": testApp, "type": 3, "token": "itoken-click", "version": 1,
+		"id": nextID(), "application_id": testApp, "type": 3, "token": "itoken-click", "version": 1,
 		"channel_id": channelID, "user": map[string]any{"id": who},
 		"message": map[string]any{"id": "700000000000000042", "channel_id": channelID},
 		"data":    map[string]any{"custom_id": customID, "component_type": 2},
