@@ -22,6 +22,7 @@ import (
 	"golang.org/x/term"
 
 	"opsbot/bot"
+	"opsbot/bot/discord"
 	"opsbot/bot/shell"
 	"opsbot/checks/outbox"
 	"opsbot/clock"
@@ -57,6 +58,8 @@ Usage:
   opsbot status  --config FILE               list the replicas seen and which one leads
   opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
   opsbot devices import --config FILE F.csv  add or update devices from a CSV file
+  opsbot discord register --config FILE [--guild ID]
+                                             publish the slash commands to Discord
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -88,6 +91,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "outbox":
 		return outboxCmd(ctx, args[1:], stdout, stderr)
+	case "discord":
+		if len(args) < 2 || args[1] != "register" {
+			fmt.Fprintln(stderr, "usage: opsbot discord register --config FILE [--guild ID]")
+			return exitUsage
+		}
+		return discordRegisterCmd(ctx, args[2:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -274,6 +283,18 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return exitFail
 	}
+	if cfg.Discord.Enabled {
+		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{})
+		if err != nil {
+			log.Error("start", "err", err)
+			return exitFail
+		}
+		if cfg.Discord.Mode != "gateway" {
+			srv.Handle("POST /discord/interactions", d)
+		}
+		c.workers = append(c.workers, d.Run)
+		c.notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
 	for _, w := range c.workers {
@@ -428,5 +449,36 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "%-40s %-7s %-8s %-10s %s ago\n", r.ID, map[bool]string{true: "yes", false: "no"}[r.Leader],
 			r.Version, bot.FormatDuration(now.Sub(r.StartedAt)), bot.FormatDuration(now.Sub(r.SeenAt)))
 	}
+	return exitOK
+}
+
+func discordRegisterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path, guild string
+	if code, ok := flags("discord register", "discord register --config FILE [--guild ID]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+		fs.StringVar(&guild, "guild", "", "register in this server only (shows at once); global when empty")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	c, err := build(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	defer c.close()
+	n, err := discord.Register(ctx, cfg.Discord, guild, c.router.Commands(), discord.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	where := "globally (Discord may take a while to show them)"
+	if guild != "" {
+		where = "in server " + guild
+	}
+	fmt.Fprintf(stdout, "registered %d commands %s\n", n, where)
 	return exitOK
 }
