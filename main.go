@@ -22,6 +22,7 @@ import (
 
 	"opsbot/bot"
 	"opsbot/bot/shell"
+	slackbot "opsbot/bot/slack"
 	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
@@ -196,6 +197,13 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := srv.Listen(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return exitFail
+	}
+	if cfg.Slack.Enabled {
+		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log})
+		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions
+		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
+		slackSender := slackbot.NewSender(cfg.Slack, log)
+		_ = slackSender // notifier.Register(bot.Slack, slackSender) — enable once the notifier (issue 3) is merged
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
