@@ -555,3 +555,35 @@ func TestSocketModeEnvelopes(t *testing.T) {
 		t.Errorf("socket command ran %d times", n)
 	}
 }
+
+func TestSecretsNeverLoggedOrReplied(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	var bodies strings.Builder
+	// A forged request, a stale one, a failing response_url, a malformed
+	// socket envelope.
+	rec := h.post("/slack/commands", h.command("U0ALICE", "/note", "x", "T1"), func(r *http.Request) {
+		r.Header.Set("X-Slack-Signature", "v0="+strings.Repeat("11", 32))
+	})
+	bodies.WriteString(rec.Body.String())
+	h.clock.Advance(-10 * time.Minute)
+	rec = h.post("/slack/commands", h.command("U0ALICE", "/note", "x", "T2"), func(r *http.Request) { h.clock.Advance(10 * time.Minute) })
+	bodies.WriteString(rec.Body.String())
+	form := h.command("U0ALICE", "/slow", "", "T3")
+	form.Set("response_url", strings.Replace(h.hookURL, "/commands/T0/1/abc", "/expired", 1))
+	bodies.WriteString(h.post("/slack/commands", form, nil).Body.String())
+	close(h.release)
+	h.a.Wait()
+	h.a.socketEvent(context.Background(), &fakeAcker{}, socketmode.Event{Type: socketmode.EventTypeSlashCommand,
+		Request: &socketmode.Request{Type: socketmode.RequestTypeSlashCommands, Payload: json.RawMessage(`{`)}})
+	h.a.log.Info("config", "slack", h.a.cfg)
+	logs := h.logs.String()
+	for _, secret := range []string{testSecret, testToken} {
+		if strings.Contains(logs, secret) || strings.Contains(bodies.String(), secret) {
+			t.Errorf("secret %q… leaked:\n%s\n%s", secret[:6], logs, bodies.String())
+		}
+	}
+	if !strings.Contains(logs, "slack request refused") || !strings.Contains(logs, "response_url failed") {
+		t.Errorf("expected failures were not logged:\n%s", logs)
+	}
+}
