@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -30,23 +31,45 @@ func (a *Adapter) runSocket(ctx context.Context) error {
 	api := slack.New(a.cfg.BotToken.Reveal(), slack.OptionAppLevelToken(a.cfg.AppToken.Reveal()),
 		slack.OptionAPIURL(apiURL(a.cfg.APIURL)))
 	sm := socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))
-	errc := make(chan error, 1)
-	go func() { errc <- sm.RunContext(ctx) }()
+	go a.keepConnected(ctx, sm)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-errc:
-			if ctx.Err() != nil {
-				return nil
+		case evt := <-sm.Events:
+			if evt.Request == nil {
+				a.socketEvent(ctx, sm, evt)
+				continue
 			}
-			return fmt.Errorf("slack socket mode: %w", err)
-		case evt, ok := <-sm.Events:
-			if !ok {
-				return nil
-			}
-			a.socketEvent(ctx, sm, evt)
+			// Envelopes are served side by side, as HTTP requests are: one
+			// command waiting out its budget holds up no other.
+			a.inflight.Add(1)
+			go func() {
+				defer a.inflight.Done()
+				a.socketEvent(ctx, sm, evt)
+			}()
 		}
+	}
+}
+
+// keepConnected runs the Socket Mode client until ctx ends. slack-go
+// reconnects by itself when a connection drops; when it gives up (Slack
+// unreachable, token refused) this waits, doubling up to a minute, and
+// starts it again rather than take the whole process down.
+func (a *Adapter) keepConnected(ctx context.Context, sm *socketmode.Client) {
+	wait := time.Second
+	for ctx.Err() == nil {
+		err := sm.RunContext(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Error("slack socket mode stopped; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
 	}
 }
 
