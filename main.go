@@ -24,6 +24,7 @@ import (
 	"opsbot/bot"
 	"opsbot/bot/discord"
 	"opsbot/bot/shell"
+	slackbot "opsbot/bot/slack"
 	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
@@ -282,6 +283,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := srv.Listen(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return exitFail
+	}
+	if cfg.Slack.Enabled {
+		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log})
+		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions
+		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
+		c.notifier.Register(bot.Slack, slackbot.NewSender(cfg.Slack, log))
 	}
 	if cfg.Discord.Enabled {
 		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{})
