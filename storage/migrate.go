@@ -21,6 +21,7 @@ var migrations = []Migration{
 	{ID: "0001_core", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&AuditEntry{}, &OutboxMessage{})
 	}},
+	{ID: "0050_checks", Up: migrateChecks},
 }
 
 // schemaMigration records an applied migration.
