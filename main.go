@@ -27,6 +27,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/incidents"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -160,7 +161,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	// Each area adds its commands (and background work) here.
 	var cmds []bot.Command
-	_ = deps
+	inc, err := incidents.New(deps)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cmds = append(cmds, inc.Commands()...)
+	c.workers = append(c.workers, inc.Run)
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
 		store.Close()
