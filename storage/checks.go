@@ -77,7 +77,8 @@ type Incident struct {
 	// EscalationStep is how many escalation targets were notified.
 	EscalationStep int `gorm:"not null;default:0"`
 	Reopens        int `gorm:"not null;default:0"`
-	UpdatedAt      time.Time
+	// ChangedAt is when the incident last changed (from the injected clock).
+	ChangedAt time.Time
 }
 
 // IncidentEvent is one line of an incident's timeline.

@@ -265,7 +265,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 		switch a.Kind {
 		case checks.ActOpen:
 			in := storage.Incident{Check: c.Name, Kind: c.Kind, Channel: c.Channel, State: storage.IncidentOpen,
-				OpenedAt: now, FailingSince: ns.FailingSince, Error: res.Error, UpdatedAt: now}
+				OpenedAt: now, FailingSince: ns.FailingSince, Error: res.Error, ChangedAt: now}
 			if err := storage.CreateIncident(tx, &in); err != nil {
 				return err
 			}
@@ -365,7 +365,7 @@ func (h *Handler) post(tx *gorm.DB, in storage.Incident) error {
 // its post, keyed by the revision so it is queued once.
 func (h *Handler) edit(tx *gorm.DB, in *storage.Incident, now time.Time) error {
 	in.Rev++
-	in.UpdatedAt = now
+	in.ChangedAt = now
 	if err := storage.SaveIncident(tx, in); err != nil {
 		return err
 	}
