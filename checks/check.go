@@ -41,6 +41,8 @@ type Env struct {
 	// RootCAs, when set, replaces the system roots for http and tls checks
 	// (tests with their own certificate authority).
 	RootCAs *x509.CertPool
+	// Transports, when set, shares HTTP connections among http checks.
+	Transports *Transports
 }
 
 // Constructor builds a check of one kind from its config.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"opsbot/config"
@@ -40,15 +42,7 @@ func newHTTP(c config.Check, env Env) (Check, error) {
 	if c.Method == "" {
 		h.cfg.Method = http.MethodGet
 	}
-	// One transport per check: connections are kept alive between runs,
-	// which is what makes thousands of checks cheap.
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		TLSClientConfig:     &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify, RootCAs: env.RootCAs},
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     2 * time.Minute,
-		TLSHandshakeTimeout: time.Duration(c.Timeout),
-	}
+	tr := env.Transports.get(c.InsecureSkipVerify, env.RootCAs, time.Duration(c.Timeout))
 	h.client = &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -59,6 +53,49 @@ func newHTTP(c config.Check, env Env) (Check, error) {
 		},
 	}
 	return h, nil
+}
+
+// Transports shares HTTP transports (and so kept-alive connections) among
+// http checks with the same TLS settings: thousands of checks against a few
+// hosts then hold a few connections each, not one per check.
+type Transports struct {
+	mu sync.Mutex
+	m  map[transportKey]*http.Transport
+}
+
+type transportKey struct {
+	insecure bool
+	roots    *x509.CertPool
+}
+
+// NewTransports returns an empty transport cache.
+func NewTransports() *Transports { return &Transports{m: map[transportKey]*http.Transport{}} }
+
+// get returns the shared transport for the settings; a nil cache gives
+// every check its own.
+func (t *Transports) get(insecure bool, roots *x509.CertPool, handshake time.Duration) *http.Transport {
+	mk := func() *http.Transport {
+		return &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: insecure, RootCAs: roots},
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     2 * time.Minute,
+			TLSHandshakeTimeout: max(handshake, 10*time.Second),
+		}
+	}
+	if t == nil {
+		return mk()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := transportKey{insecure, roots}
+	if tr, ok := t.m[k]; ok {
+		return tr
+	}
+	tr := mk()
+	t.m[k] = tr
+	return tr
 }
 
 func (h *httpCheck) Run(ctx context.Context) Result {

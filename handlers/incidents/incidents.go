@@ -47,6 +47,9 @@ func New(d handlers.Deps) (*Handler, error) {
 // certificate authority); Config, DB and Clock are filled in from d.
 func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 	env.Config, env.DB, env.Clock = d.Config, d.Store.DB, d.Clock
+	if env.Transports == nil {
+		env.Transports = checks.NewTransports()
+	}
 	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings
