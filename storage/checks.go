@@ -104,16 +104,25 @@ func migrateChecks(tx *gorm.DB) error {
 // zero state when the check never ran). On PostgreSQL the row is locked so
 // two writers serialise; SQLite write transactions are already exclusive.
 func LockCheckState(tx *gorm.DB, check string) (CheckState, error) {
-	// Make sure the row exists so there is something to lock.
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&CheckState{Check: check}).Error; err != nil {
-		return CheckState{}, fmt.Errorf("create state of check %s: %w", check, err)
+	read := func() (CheckState, error) {
+		var st CheckState
+		q := tx
+		if tx.Dialector.Name() == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		err := q.Where("\"check\" = ?", check).Take(&st).Error
+		return st, err
 	}
-	var st CheckState
-	q := tx
-	if tx.Dialector.Name() == "postgres" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	st, err := read()
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// First run: create the row (another writer may race us to it),
+		// then lock it.
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&CheckState{Check: check}).Error; err != nil {
+			return CheckState{}, fmt.Errorf("create state of check %s: %w", check, err)
+		}
+		st, err = read()
 	}
-	if err := q.Where("\"check\" = ?", check).First(&st).Error; err != nil {
+	if err != nil {
 		return CheckState{}, fmt.Errorf("read state of check %s: %w", check, err)
 	}
 	return st, nil
