@@ -22,12 +22,18 @@ import (
 	"golang.org/x/term"
 
 	"opsbot/bot"
+	"opsbot/bot/discord"
 	"opsbot/bot/shell"
+	slackbot "opsbot/bot/slack"
 	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/access"
+	"opsbot/handlers/backups"
+	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
+	"opsbot/handlers/tickets"
 	"opsbot/server"
 	"opsbot/storage"
 )
@@ -51,6 +57,11 @@ Usage:
   opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
   opsbot migrate --config FILE               apply pending database migrations
   opsbot config check --config FILE          list every problem in a config file
+  opsbot status  --config FILE               list the replicas seen and which one leads
+  opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
+  opsbot devices import --config FILE F.csv  add or update devices from a CSV file
+  opsbot discord register --config FILE [--guild ID]
+                                             publish the slash commands to Discord
   opsbot version                             print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
@@ -70,12 +81,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return shellCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return devicesCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprintln(stderr, "usage: opsbot config check --config FILE")
 			return exitUsage
 		}
 		return configCheckCmd(args[2:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "outbox":
+		return outboxCmd(ctx, args[1:], stdout, stderr)
+	case "discord":
+		if len(args) < 2 || args[1] != "register" {
+			fmt.Fprintln(stderr, "usage: opsbot discord register --config FILE [--guild ID]")
+			return exitUsage
+		}
+		return discordRegisterCmd(ctx, args[2:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "opsbot %s\n", version)
 		return exitOK
@@ -140,11 +163,19 @@ type core struct {
 	store  *storage.Store
 	dir    *bot.Directory
 	outbox *outbox.Outbox
-	reg    *prometheus.Registry
-	router *bot.Router
-	// workers is the background work serve runs until shutdown: scheduled
-	// tasks, expiries, the notifier. Each returns when ctx ends.
-	workers []func(ctx context.Context) error
+	// notifier delivers the outbox: serve runs it on every replica, the
+	// shell drains it after each command. Platform adapters Register their
+	// senders on it.
+	notifier *outbox.Notifier
+	reg      *prometheus.Registry
+	router   *bot.Router
+	// workers is background work every replica runs until shutdown (the
+	// notifier); scheduled is work only the leader runs (checks, expiries,
+	// SLA timers, backup schedules). Each returns when ctx ends.
+	workers   []func(ctx context.Context) error
+	scheduled []func(ctx context.Context) error
+	// closers run before storage closes, e.g. to let running backups end.
+	closers []func()
 }
 
 // build opens storage and assembles the handlers and the router.
@@ -158,25 +189,68 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	c.store = store
 	c.dir = bot.NewDirectory(cfg.People)
 	c.outbox = outbox.New(cfg, c.dir, c.clock)
-	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
-	// Each area adds its commands (and background work) here.
-	var cmds []bot.Command
-	inc, err := incidents.New(deps)
+	c.notifier, err = outbox.NewNotifier(store, c.clock, log, c.reg, cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: log}})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	c.outbox.OnWake(c.notifier.Wake)
+	c.workers = append(c.workers, c.notifier.Run)
+	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
+	fail := func(err error) (*core, error) {
+		c.close()
+		return nil, err
+	}
+	// Each area adds its commands, its scheduled work (leader only) and its
+	// shutdown steps here.
+	var cmds []bot.Command
+	tix, err := tickets.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, tix.Command())
+	c.scheduled = append(c.scheduled, tix.Run)
+
+	bh, err := backups.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, bh.Command())
+	c.scheduled = append(c.scheduled, bh.Run)
+	c.closers = append(c.closers, func() { bh.Drain(ctx) })
+
+	dev, err := devices.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, dev.Command())
+
+	ah, err := access.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, ah.Command())
+	c.scheduled = append(c.scheduled, ah.Run)
+
+	inc, err := incidents.New(deps)
+	if err != nil {
+		return fail(err)
+	}
 	cmds = append(cmds, inc.Commands()...)
-	c.workers = append(c.workers, inc.Run)
+	c.scheduled = append(c.scheduled, inc.Run)
+
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	return c, nil
 }
 
 func (c *core) close() {
+	for _, f := range c.closers {
+		f()
+	}
 	if err := c.store.Close(); err != nil {
 		c.log.Error("close storage", "err", err)
 	}
@@ -200,16 +274,58 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFail
 	}
 	defer c.close()
+	release, err := c.store.LockServe()
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	defer release()
+	elector := c.store.NewElector(version, time.Duration(cfg.Leader.Interval), log, c.clock.Now)
+	c.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "opsbot_leader", Help: "1 while this replica runs the scheduled work.",
+	}, func() float64 { return map[bool]float64{true: 1}[elector.Leading()] }))
 	srv := server.New(log, c.store, c.reg)
+	srv.AddReady(func() map[string]string {
+		return map[string]string{"replica": elector.ID(), "leader": map[bool]string{true: "yes", false: "no"}[elector.Leading()]}
+	})
 	if err := srv.Listen(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return exitFail
+	}
+	if cfg.Slack.Enabled {
+		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log})
+		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions
+		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
+		c.notifier.Register(bot.Slack, slackbot.NewSender(cfg.Slack, log))
+	}
+	if cfg.Discord.Enabled {
+		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{})
+		if err != nil {
+			log.Error("start", "err", err)
+			return exitFail
+		}
+		if cfg.Discord.Mode != "gateway" {
+			srv.Handle("POST /discord/interactions", d)
+		}
+		c.workers = append(c.workers, d.Run)
+		c.notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, 10*time.Second) })
 	for _, w := range c.workers {
 		g.Go(func() error { return w(gctx) })
 	}
+	g.Go(func() error {
+		return elector.Run(gctx, func(ctx context.Context) error {
+			lg, lctx := errgroup.WithContext(ctx)
+			for _, w := range c.scheduled {
+				lg.Go(func() error { return w(lctx) })
+			}
+			// Lead until told to stop, even with nothing scheduled.
+			lg.Go(func() error { <-lctx.Done(); return lctx.Err() })
+			return lg.Wait()
+		})
+	})
 	log.Info("opsbot started", "version", version, "database", c.store.Driver(), "listen", srv.Addr())
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
@@ -249,6 +365,16 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer c.close()
 	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
+	// The shell shows every notification, whatever platform it was for.
+	ss := &shell.Sender{Out: stdout}
+	for _, p := range []bot.Platform{bot.Log, bot.Slack, bot.Discord} {
+		c.notifier.Register(p, ss)
+	}
+	sh.AfterEach = func(ctx context.Context) {
+		if _, err := c.notifier.Drain(ctx); err != nil && ctx.Err() == nil {
+			log.Error("deliver notifications", "err", err)
+		}
+	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sh.Prompt = "opsbot> "
 	}
@@ -302,5 +428,72 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "config OK")
+	return exitOK
+}
+
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path string
+	if code, ok := flags("status", "status --config FILE", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	store, err := storage.Open(ctx, cfg.Database)
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
+		return exitFail
+	}
+	defer store.Close()
+	now := time.Now().UTC()
+	// A replica that has not reported for a few intervals is gone.
+	reps, err := store.Replicas(ctx, now.Add(-5*time.Duration(cfg.Leader.Interval)-10*time.Second))
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
+		return exitFail
+	}
+	if len(reps) == 0 {
+		fmt.Fprintln(stdout, "no replica is running")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%-40s %-7s %-8s %-10s %s\n", "REPLICA", "LEADER", "VERSION", "UP", "LAST SEEN")
+	for _, r := range reps {
+		fmt.Fprintf(stdout, "%-40s %-7s %-8s %-10s %s ago\n", r.ID, map[bool]string{true: "yes", false: "no"}[r.Leader],
+			r.Version, bot.FormatDuration(now.Sub(r.StartedAt)), bot.FormatDuration(now.Sub(r.SeenAt)))
+	}
+	return exitOK
+}
+
+func discordRegisterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var path, guild string
+	if code, ok := flags("discord register", "discord register --config FILE [--guild ID]", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
+		fs.StringVar(&guild, "guild", "", "register in this server only (shows at once); global when empty")
+	}); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(path, stderr)
+	if !ok {
+		return exitFail
+	}
+	c, err := build(ctx, cfg, newLogger(cfg.Log, stderr))
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	defer c.close()
+	n, err := discord.Register(ctx, cfg.Discord, guild, c.router.Commands(), discord.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
+		return exitFail
+	}
+	where := "globally (Discord may take a while to show them)"
+	if guild != "" {
+		where = "in server " + guild
+	}
+	fmt.Fprintf(stdout, "registered %d commands %s\n", n, where)
 	return exitOK
 }

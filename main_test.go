@@ -401,3 +401,54 @@ func (p *proxy) stop() {
 	}
 	p.conns = nil
 }
+
+func TestSecondSQLiteServerRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\n"
+	first := serve(t, dir, cfg)
+	out, stderr, code := opsbot(t, dir, "", "serve", "--config", "opsbot.yaml")
+	if code != 1 || !strings.Contains(stderr, "SQLite allows one replica") {
+		t.Fatalf("second serve: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, body := first.get(t, "/readyz"); code != 200 || !strings.Contains(body, "leader: yes") {
+		t.Errorf("/readyz of the only replica: %d %q", code, body)
+	}
+	out, _, code = opsbot(t, dir, "", "status", "--config", "opsbot.yaml")
+	if code != 0 || !strings.Contains(out, "REPLICA") || !strings.Contains(out, " yes ") {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+}
+
+// TestTicketsThroughShell walks a ticket through its life with the real
+// binary, one `opsbot shell` per person on one SQLite file: dave files,
+// bob (no helpdesk role) is refused, carol works it, dave reopens.
+func TestTicketsThroughShell(t *testing.T) {
+	t.Parallel()
+	dir := exampleConfig(t)
+	steps := []struct {
+		user, in string
+		want     []string
+	}{
+		{"dave", "/ticket new \"VPN drops every hour\" --priority high --category network\n/ticket list\n",
+			[]string{"Filed ticket #1: VPN drops every hour", "Priority:           high", "it / network", "#1  new"}},
+		{"bob", "/ticket show 1\n/ticket take 1\n/ticket list\n",
+			[]string{"ticket #1 not found or not yours", "/ticket take needs the helpdesk role", "No tickets match"}},
+		{"carol", "/ticket list --open\n/ticket take #1\n/ticket comment 1 \"Reinstall the client please\"\n/ticket close 1\n/ticket resolve 1 \"Reinstalled\"\n",
+			[]string{"#1  new", "Ticket #1 is assigned to @carol", "Commented on #1", "resolve it first", "Resolved ticket #1"}},
+		{"dave", "/ticket reopen 1\n/ticket show 1\n/ticket show 99\n",
+			[]string{"Reopened ticket #1", "@carol commented: Reinstall the client please", "@dave reopened it [resolved → open]",
+				"ticket #99 does not exist; /ticket list shows yours"}},
+	}
+	for _, s := range steps {
+		out, stderr, code := opsbot(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", s.user, code, out, stderr)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", s.user, w, out)
+			}
+		}
+	}
+}

@@ -50,6 +50,9 @@ type Config struct {
 	CheckSettings CheckSettings `yaml:"check_settings"`
 	// Outbox tunes delivery of notifications (key outbox).
 	Outbox OutboxConfig `yaml:"outbox"`
+	// Leader tunes the election of the replica that runs scheduled work
+	// (key leader).
+	Leader LeaderConfig `yaml:"leader"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -156,7 +159,7 @@ type TicketsConfig struct {
 	// SLA maps a priority (low, normal, high, urgent) to its targets
 	// (key sla).
 	SLA map[string]SLA `yaml:"sla"`
-	// ReopenWindow is how long a closed ticket may be reopened
+	// ReopenWindow is how long after being resolved a ticket may be reopened
 	// (key reopen_window, default 7d).
 	ReopenWindow Duration `yaml:"reopen_window"`
 	// BusinessHours, when set, makes SLA clocks run only in working hours
@@ -277,6 +280,23 @@ type DevicesConfig struct {
 	// MaxConcurrent limits simultaneous SNMP queries
 	// (key max_concurrent, default 16).
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// Profiles names SNMP profiles that devices added from chat or CSV may
+	// use instead of the default; each is written over devices.snmp field
+	// by field (key profiles).
+	Profiles map[string]SNMPProfile `yaml:"profiles"`
+}
+
+// Profile returns the effective named profile (devices.snmp with
+// devices.profiles.NAME written over it); "" is the default profile.
+func (d DevicesConfig) Profile(name string) (SNMPProfile, bool) {
+	if name == "" {
+		return d.SNMP, true
+	}
+	p, ok := d.Profiles[name]
+	if !ok {
+		return SNMPProfile{}, false
+	}
+	return d.SNMP.merge(p), true
 }
 
 // SNMPProfile holds the settings for talking SNMP to a device.
@@ -596,6 +616,17 @@ type OutboxConfig struct {
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBackoff caps the wait between retries (key max_backoff, default 5m).
 	MaxBackoff Duration `yaml:"max_backoff"`
+}
+
+// LeaderConfig tunes leader election. On PostgreSQL one replica holds an
+// advisory lock and runs the scheduled work; with SQLite the only replica
+// always leads.
+type LeaderConfig struct {
+	// Interval is how often the leader checks that it still holds the lock
+	// and how often the others try to take it; a new leader takes over
+	// within about one interval of the old one's connection closing (key
+	// interval, default 2s).
+	Interval Duration `yaml:"interval"`
 }
 
 // Person returns the person with the given name.

@@ -42,6 +42,7 @@ func (c *Config) setDefaults() {
 		MaxAge:     Duration(24 * time.Hour),
 		MaxBackoff: Duration(5 * time.Minute),
 	}
+	c.Leader.Interval = Duration(2 * time.Second)
 }
 
 func (b *BusinessHours) setDefaults() {

@@ -301,8 +301,8 @@ func (v *validator) tickets() {
 	}
 }
 
-// weekdays lists the day names that business_hours.days accepts.
-var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+// Weekdays lists the day names that business_hours.days accepts.
+var Weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 func (v *validator) businessHours(path string, b BusinessHours) {
 	start, okStart := clock(b.Start)
@@ -322,8 +322,8 @@ func (v *validator) businessHours(path string, b BusinessHours) {
 	days := seen{}
 	for i, d := range b.Days {
 		p := index(join(path, "days"), i)
-		if !slices.Contains(weekdays, d) {
-			v.addf(p, "unknown day %q (use %s)", d, orList(weekdays))
+		if !slices.Contains(Weekdays, d) {
+			v.addf(p, "unknown day %q (use %s)", d, orList(Weekdays))
 			continue
 		}
 		v.unique(days, p, d, "day")
@@ -439,6 +439,7 @@ func (v *validator) outbox() {
 	v.positive("outbox.poll", o.Poll, "1s")
 	v.positive("outbox.max_age", o.MaxAge, "24h")
 	v.positive("outbox.max_backoff", o.MaxBackoff, "5m")
+	v.positive("leader.interval", v.c.Leader.Interval, "2s")
 }
 
 // Helpers shared by the sections.

@@ -45,6 +45,17 @@ func (v *validator) devices() {
 			v.snmp(join(path, "snmp"), dev.SNMP(d.SNMP))
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(d.Profiles)) {
+		path := "devices.profiles." + name
+		if !nameRE.MatchString(name) {
+			v.addf(path, "%q is not a valid profile name (%s)", name, nameRule(name))
+			continue
+		}
+		if defaultOK {
+			p, _ := d.Profile(name)
+			v.snmp(path, p)
+		}
+	}
 }
 
 func (v *validator) address(path, s string) {

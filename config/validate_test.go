@@ -119,6 +119,8 @@ func TestValidate(t *testing.T) {
 		{"snmp priv needs auth", func(c *Config) { c.Devices.Inventory[0].SNMPOverride.AuthProtocol = "" }, "devices.inventory[0].snmp.priv_protocol", "needs auth_protocol too"},
 		{"snmp auth passphrase", func(c *Config) { c.Devices.Inventory[0].SNMPOverride.AuthPassphrase = "" }, "devices.inventory[0].snmp.auth_passphrase", "required when auth_protocol is set"},
 		{"snmp priv passphrase short", func(c *Config) { c.Devices.Inventory[0].SNMPOverride.PrivPassphrase = "short" }, "devices.inventory[0].snmp.priv_passphrase", "must be at least 8 characters long"},
+		{"snmp profile name", func(c *Config) { c.Devices.Profiles = map[string]SNMPProfile{"Branch Office": {}} }, "devices.profiles.Branch Office", `is not a valid profile name`},
+		{"snmp profile merged", func(c *Config) { c.Devices.Profiles = map[string]SNMPProfile{"v3": {Version: "3"}} }, "devices.profiles.v3.user", "required when version is 3"},
 		{"device name", func(c *Config) { c.Devices.Inventory[1].Name = "" }, "devices.inventory[1].name", "required"},
 		{"device duplicate", func(c *Config) { c.Devices.Inventory[1].Name = "core-sw-1" }, "devices.inventory[1].name", `duplicate device "core-sw-1"`},
 		{"device address", func(c *Config) { c.Devices.Inventory[1].Address = "" }, "devices.inventory[1].address", "required"},

@@ -21,7 +21,16 @@ var migrations = []Migration{
 	{ID: "0001_core", Up: func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&AuditEntry{}, &OutboxMessage{})
 	}},
+	{ID: "0002_replicas", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Replica{}) }},
+	{ID: "0010_tickets", Up: migrateTickets},
+	{ID: "0020_access", Up: func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&AccessRequest{}, &AccessApproval{})
+	}},
+	{ID: "0030_devices", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Device{}) }},
+	{ID: "0040_backups", Up: migrateBackups},
 	{ID: "0050_checks", Up: migrateChecks},
+	{ID: "0060_slack", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
+	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
 }
 
 // schemaMigration records an applied migration.
@@ -39,7 +48,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	err := s.Tx(ctx, func(tx *gorm.DB) error {
 		if s.driver == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockID).Error; err != nil {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':opsbot-migrate'))").Error; err != nil {
 				return fmt.Errorf("lock schema: %w", err)
 			}
 		}
@@ -86,6 +95,3 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 	}
 	return pending, nil
 }
-
-// migrateLockID is the PostgreSQL advisory lock key for migrations.
-const migrateLockID = 0x6f7073626f74 // "opsbot"

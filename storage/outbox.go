@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +19,9 @@ const (
 	OutboxDropped = "dropped"
 )
 
+// OutboxStates lists every state, for validating operators' filters.
+var OutboxStates = []string{OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxDropped}
+
 // OutboxMessage is one notification to one platform destination, written in
 // the same transaction as the state change that caused it and delivered by
 // the notifier.
@@ -27,7 +32,7 @@ type OutboxMessage struct {
 	Key string `gorm:"size:255;not null;uniqueIndex"`
 	// Lane orders delivery: messages in one lane (platform and channel or
 	// person) go out one at a time, in ID order.
-	Lane     string `gorm:"size:255;not null;index:idx_outbox_lane_state,priority:1"`
+	Lane     string `gorm:"size:255;not null;index:idx_outbox_state_lane,priority:2"`
 	Platform string `gorm:"size:16;not null"`
 	// Target is the JSON of a bot.Target; Body the JSON of a bot.Reply.
 	Target string `gorm:"type:text;not null"`
@@ -36,17 +41,26 @@ type OutboxMessage struct {
 	// whose thread it replies in.
 	UpdatesKey    string    `gorm:"size:255"`
 	ThreadKey     string    `gorm:"size:255"`
-	State         string    `gorm:"size:16;not null;index:idx_outbox_lane_state,priority:2;index:idx_outbox_due,priority:1"`
+	State         string    `gorm:"size:16;not null;index:idx_outbox_state_lane,priority:1"`
 	Attempts      int       `gorm:"not null;default:0"`
-	NextAttemptAt time.Time `gorm:"not null;index:idx_outbox_due,priority:2"`
+	NextAttemptAt time.Time `gorm:"not null"`
 	LastError     string    `gorm:"type:text"`
+	// Uncertain is set when the last attempt ended without knowing whether
+	// the platform accepted the message (a timeout, a crash while sending);
+	// the next attempt asks the platform first.
+	Uncertain bool `gorm:"not null;default:false"`
 	// MessageChannel and MessageID are the platform's reference once sent.
 	MessageChannel string `gorm:"size:64"`
 	MessageID      string `gorm:"size:64"`
-	ClaimedBy      string `gorm:"size:64"`
-	ClaimedUntil   *time.Time
-	CreatedAt      time.Time `gorm:"not null;index"`
-	SentAt         *time.Time
+	// ClaimedBy and ClaimedUntil are the lease of the notifier sending the
+	// message; a lease that runs out (the process died) lets another take it.
+	ClaimedBy    string `gorm:"size:64"`
+	ClaimedUntil *time.Time
+	CreatedAt    time.Time `gorm:"not null;index"`
+	// QueuedAt is when the message was queued or an operator last retried
+	// it; the notifier gives up max_age after it.
+	QueuedAt time.Time `gorm:"not null"`
+	SentAt   *time.Time
 }
 
 // EnqueueOutbox inserts messages in the caller's transaction; a message whose
@@ -61,6 +75,10 @@ func EnqueueOutbox(tx *gorm.DB, msgs ...OutboxMessage) error {
 			msgs[i].State = OutboxPending
 		}
 		msgs[i].CreatedAt = msgs[i].CreatedAt.UTC()
+		if msgs[i].QueuedAt.IsZero() {
+			msgs[i].QueuedAt = msgs[i].CreatedAt
+		}
+		msgs[i].QueuedAt = msgs[i].QueuedAt.UTC()
 		msgs[i].NextAttemptAt = msgs[i].NextAttemptAt.UTC()
 	}
 	err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).Create(&msgs).Error
@@ -68,4 +86,262 @@ func EnqueueOutbox(tx *gorm.DB, msgs ...OutboxMessage) error {
 		return fmt.Errorf("enqueue notification %s: %w", msgs[0].Key, err)
 	}
 	return nil
+}
+
+// ClaimOutbox leases up to limit messages that are due at now and head their
+// lane (no older message of the lane is pending or sending), marking them
+// sending for owner until now+lease. A message whose lease ran out while
+// sending is claimed again and marked Uncertain. On PostgreSQL the rows are
+// locked with SKIP LOCKED, so replicas claiming at once never share a row.
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+	var claimed []OutboxMessage
+	err := s.Tx(ctx, func(tx *gorm.DB) error {
+		lock := ""
+		if s.driver == "postgres" {
+			lock = " FOR UPDATE OF m SKIP LOCKED"
+		}
+		q := `SELECT m.* FROM outbox_messages m
+JOIN (SELECT lane, MIN(id) AS id FROM outbox_messages WHERE state IN ('pending', 'sending') GROUP BY lane) h ON h.id = m.id
+WHERE (m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?)
+ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
+		if err := tx.Raw(q, now.UTC(), now.UTC(), limit).Scan(&claimed).Error; err != nil {
+			return fmt.Errorf("find due notifications: %w", err)
+		}
+		for i := range claimed {
+			if err := claim(tx, &claimed[i], owner, now, lease); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// ClaimNextInLane leases the head of lane if it is due, after the caller
+// finished the message before it: a worker keeps draining one lane without
+// going back to the queue. It returns nil when the head is not due or is
+// someone else's.
+func (s *Store) ClaimNextInLane(ctx context.Context, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
+	var out *OutboxMessage
+	err := s.Tx(ctx, func(tx *gorm.DB) error {
+		var head OutboxMessage
+		err := tx.Where("lane = ? AND state IN ?", lane, []string{OutboxPending, OutboxSending}).
+			Order("id").Limit(1).Take(&head).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find next notification in %s: %w", lane, err)
+		}
+		if head.State != OutboxPending || head.NextAttemptAt.After(now) {
+			return nil
+		}
+		// Check again under the lock: another notifier may have tried it
+		// meanwhile and put it back to wait.
+		q := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC())
+		if s.driver == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		var locked []OutboxMessage
+		if err := q.Find(&locked).Error; err != nil {
+			return fmt.Errorf("lock notification %d: %w", head.ID, err)
+		}
+		if len(locked) == 0 {
+			return nil
+		}
+		if err := claim(tx, &locked[0], owner, now, lease); err != nil {
+			return err
+		}
+		out = &locked[0]
+		return nil
+	})
+	return out, err
+}
+
+func claim(tx *gorm.DB, m *OutboxMessage, owner string, now time.Time, lease time.Duration) error {
+	until := now.Add(lease).UTC()
+	if m.State == OutboxSending {
+		// The last sender's lease ran out: it may have been accepted.
+		m.Uncertain = true
+	}
+	m.State = OutboxSending
+	m.ClaimedBy = owner
+	m.ClaimedUntil = &until
+	m.Attempts++
+	err := tx.Model(&OutboxMessage{}).Where("id = ?", m.ID).Updates(map[string]any{
+		"state": OutboxSending, "claimed_by": owner, "claimed_until": until,
+		"attempts": m.Attempts, "uncertain": m.Uncertain,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("claim notification %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// OutboxOutcome is what the notifier learnt from one attempt.
+type OutboxOutcome struct {
+	// State is sent, pending (retry at NextAttemptAt) or failed.
+	State         string
+	NextAttemptAt time.Time
+	LastError     string
+	Uncertain     bool
+	// Attempts, when not nil, replaces the count (a wait that was no attempt).
+	Attempts       *int
+	MessageChannel string
+	MessageID      string
+	At             time.Time
+}
+
+// FinishOutbox records an attempt's outcome, if owner still holds the claim.
+// It reports false when the claim was lost (the lease ran out and another
+// notifier took the message, or an operator dropped it).
+func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o OutboxOutcome) (bool, error) {
+	set := map[string]any{
+		"state": o.State, "last_error": o.LastError, "uncertain": o.Uncertain,
+		"claimed_by": "", "claimed_until": nil,
+	}
+	switch o.State {
+	case OutboxSent:
+		at := o.At.UTC()
+		set["sent_at"] = at
+		set["message_channel"] = o.MessageChannel
+		set["message_id"] = o.MessageID
+	case OutboxPending:
+		set["next_attempt_at"] = o.NextAttemptAt.UTC()
+	}
+	if o.Attempts != nil {
+		set["attempts"] = *o.Attempts
+	}
+	res := s.DB.WithContext(ctx).Model(&OutboxMessage{}).
+		Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
+	if res.Error != nil {
+		return false, fmt.Errorf("record outcome of notification %d: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// OutboxByKey returns the message with the key.
+func (s *Store) OutboxByKey(ctx context.Context, key string) (OutboxMessage, error) {
+	var m OutboxMessage
+	err := s.DB.WithContext(ctx).Where("key = ?", key).Take(&m).Error
+	if err != nil {
+		return m, fmt.Errorf("find notification %s: %w", key, notFound(err))
+	}
+	return m, nil
+}
+
+// OutboxStat is the backlog of one platform.
+type OutboxStat struct {
+	Platform string
+	Queued   int
+	Oldest   time.Time
+}
+
+// OutboxBacklog counts pending and sending messages per platform, with the
+// oldest one's queue time.
+func (s *Store) OutboxBacklog(ctx context.Context) ([]OutboxStat, error) {
+	var rows []struct {
+		Platform string
+		N        int
+		Oldest   string
+	}
+	// MIN over a time column comes back as text on SQLite; scan it as such.
+	err := s.DB.WithContext(ctx).Model(&OutboxMessage{}).
+		Select("platform, COUNT(*) AS n, MIN(created_at) AS oldest").
+		Where("state IN ?", []string{OutboxPending, OutboxSending}).Group("platform").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("count queued notifications: %w", err)
+	}
+	out := make([]OutboxStat, 0, len(rows))
+	for _, r := range rows {
+		st := OutboxStat{Platform: r.Platform, Queued: r.N}
+		st.Oldest, _ = parseDBTime(r.Oldest)
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func parseDBTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unreadable time %q", s)
+}
+
+// ListOutbox returns the newest messages first, of one state when state is
+// not empty.
+func (s *Store) ListOutbox(ctx context.Context, state string, limit int) ([]OutboxMessage, error) {
+	q := s.DB.WithContext(ctx).Order("id DESC").Limit(limit)
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	var out []OutboxMessage
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	return out, nil
+}
+
+// ErrOutboxState is returned when an operator's action does not fit the
+// message's state (retrying a sent message).
+var ErrOutboxState = errors.New("not possible in this state")
+
+// RetryOutbox puts a failed, dropped or waiting message back to pending, due
+// now, with a fresh max_age.
+func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (OutboxMessage, error) {
+	var m OutboxMessage
+	err := s.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("find notification %d: %w", id, notFound(err))
+		}
+		switch m.State {
+		case OutboxSent:
+			return fmt.Errorf("notification %d was sent: %w", id, ErrOutboxState)
+		case OutboxSending:
+			return fmt.Errorf("notification %d is being sent: %w", id, ErrOutboxState)
+		}
+		m.State, m.NextAttemptAt, m.QueuedAt = OutboxPending, now.UTC(), now.UTC()
+		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{
+			"state": OutboxPending, "next_attempt_at": m.NextAttemptAt, "queued_at": m.QueuedAt,
+		}).Error
+	})
+	return m, err
+}
+
+// RetryFailedOutbox puts every failed message back to pending, due now, and
+// returns how many.
+func (s *Store) RetryFailedOutbox(ctx context.Context, now time.Time) (int64, error) {
+	res := s.DB.WithContext(ctx).Model(&OutboxMessage{}).Where("state = ?", OutboxFailed).
+		Updates(map[string]any{"state": OutboxPending, "next_attempt_at": now.UTC(), "queued_at": now.UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("retry failed notifications: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// DropOutbox gives up on a message that was not sent: it is never tried
+// again and no longer holds up its lane.
+func (s *Store) DropOutbox(ctx context.Context, id int64) (OutboxMessage, error) {
+	var m OutboxMessage
+	err := s.Tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("find notification %d: %w", id, notFound(err))
+		}
+		switch m.State {
+		case OutboxSent:
+			return fmt.Errorf("notification %d was sent: %w", id, ErrOutboxState)
+		case OutboxDropped:
+			return fmt.Errorf("notification %d is already dropped: %w", id, ErrOutboxState)
+		}
+		m.State = OutboxDropped
+		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{
+			"state": OutboxDropped, "claimed_by": "", "claimed_until": nil,
+		}).Error
+	})
+	return m, err
 }

@@ -51,6 +51,20 @@ type Outbox struct {
 	dir       *bot.Directory
 	platforms []bot.Platform
 	clock     clock.Clock
+	wake      func()
+}
+
+// OnWake sets what Wake calls: the notifier's Wake, so enqueued messages go
+// out without waiting for the next poll.
+func (o *Outbox) OnWake(f func()) { o.wake = f }
+
+// Wake tells the notifier, if one runs in this process, that messages were
+// committed. Calling it is optional (the notifier polls) and must come after
+// the transaction commits.
+func (o *Outbox) Wake() {
+	if o.wake != nil {
+		o.wake()
+	}
 }
 
 // New returns an outbox for the configured channels and people. Platforms
@@ -94,6 +108,7 @@ func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
 				State:         storage.OutboxPending,
 				NextAttemptAt: now,
 				CreatedAt:     now,
+				QueuedAt:      now,
 			}
 			if n.Updates != "" {
 				row.UpdatesKey = RowKey(n.Updates, t.Platform)

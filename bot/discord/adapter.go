@@ -1,0 +1,492 @@
+// Package discord is the Discord adapter: slash commands and button clicks
+// arrive as signed HTTP interactions (or over the gateway), run through the
+// router as the person who sent them, and are answered within Discord's
+// three seconds; replies render as embeds with buttons. It also sends the
+// outbox's notifications. Nothing else in opsbot imports discordgo.
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/checks/outbox"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+// DefaultBudget is how long a command may run before the answer is
+// deferred: Discord waits three seconds for the first response.
+const DefaultBudget = 1500 * time.Millisecond
+
+// tokenLife is how long an interaction token may edit its response; Discord
+// allows 15 minutes, less a margin for the call itself.
+const tokenLife = 14 * time.Minute
+
+// maxInteractionBody bounds a request body; interactions are a few KiB.
+const maxInteractionBody = 1 << 20
+
+// Adapter handles Discord interactions, over HTTP (ServeHTTP) or the gateway
+// (Run in gateway mode).
+type Adapter struct {
+	router *bot.Router
+	table  map[string]bot.Command
+	db     *gorm.DB
+	api    *client
+	cfg    config.DiscordConfig
+	verify *Verifier
+	clock  clock.Clock
+	log    *slog.Logger
+	// Budget is how long a command runs before the answer is deferred.
+	Budget time.Duration
+
+	mu   sync.Mutex
+	base context.Context
+	wg   sync.WaitGroup
+	// seen holds the ids of recent interactions, so a captured request
+	// replayed within the timestamp window runs once.
+	seen map[string]time.Time
+}
+
+// maxSeen bounds the replay memory.
+const maxSeen = 20000
+
+// replayed records an interaction id and reports whether it came before.
+func (a *Adapter) replayed(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.clock.Now()
+	if a.seen == nil {
+		a.seen = map[string]time.Time{}
+	}
+	if _, ok := a.seen[id]; ok {
+		return true
+	}
+	if len(a.seen) >= maxSeen {
+		for k, at := range a.seen {
+			if now.Sub(at) > 2*MaxSkew {
+				delete(a.seen, k)
+			}
+		}
+		if len(a.seen) >= maxSeen {
+			// A flood of fresh ids: forget the lot rather than grow.
+			clear(a.seen)
+		}
+	}
+	a.seen[id] = now
+	return false
+}
+
+// Options are the adapter's optional parts; tests set them.
+type Options struct {
+	// HTTPClient makes the REST calls; a client with a timeout when nil.
+	HTTPClient *http.Client
+}
+
+// New builds the adapter over the router's command table. The store keeps
+// long button commands and the fallback notifications of answers that
+// outlived their interaction.
+func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
+	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, cfg: cfg, clock: clk,
+		log: log.With("platform", "discord"), Budget: DefaultBudget,
+		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient)}
+	for _, c := range router.Commands() {
+		a.table[c.Name] = c
+	}
+	if cfg.Mode != "gateway" || cfg.PublicKey != "" {
+		v, err := NewVerifier(cfg.PublicKey, clk.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.verify = v
+	}
+	return a, nil
+}
+
+// responder delivers the first response to an interaction.
+type responder func(ctx context.Context, resp *discordgo.InteractionResponse) error
+
+// ServeHTTP is POST /discord/interactions: it verifies the signature and
+// timestamp, then answers the interaction. A forged or stale request gets
+// 401 and runs nothing.
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxInteractionBody+1))
+	if err != nil || len(body) > maxInteractionBody {
+		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if a.verify == nil {
+		http.Error(w, "discord.public_key is not configured", http.StatusUnauthorized)
+		return
+	}
+	if err := a.verify.Verify(r.Header.Get("X-Signature-Ed25519"), r.Header.Get("X-Signature-Timestamp"), body); err != nil {
+		a.log.Warn("refused interaction", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	it, err := DecodeInteraction(body)
+	if err != nil {
+		a.log.Warn("undecodable interaction", "err", err)
+		http.Error(w, "malformed interaction", http.StatusBadRequest)
+		return
+	}
+	if it.Type != discordgo.InteractionPing && a.replayed(it.ID) {
+		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
+		http.Error(w, "interaction already handled", http.StatusUnauthorized)
+		return
+	}
+	if a.cfg.ApplicationID != "" && it.AppID != "" && it.AppID != a.cfg.ApplicationID {
+		a.log.Warn("interaction for another application", "application_id", it.AppID)
+		http.Error(w, "interaction for another application", http.StatusBadRequest)
+		return
+	}
+	a.dispatch(r.Context(), it, func(_ context.Context, resp *discordgo.InteractionResponse) error {
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(resp); err != nil {
+			return fmt.Errorf("write interaction response: %w", err)
+		}
+		// The response must reach Discord before a deferred answer edits it.
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		return nil
+	})
+}
+
+// DecodeInteraction parses an interaction body; the data of commands and
+// clicks must be present.
+func DecodeInteraction(body []byte) (*discordgo.Interaction, error) {
+	var it discordgo.Interaction
+	if err := json.Unmarshal(body, &it); err != nil {
+		return nil, fmt.Errorf("decode interaction: %w", err)
+	}
+	if it.Type == 0 {
+		return nil, errors.New("decode interaction: no type")
+	}
+	return &it, nil
+}
+
+// dispatch answers one interaction through respond, exactly once, and
+// leaves any deferred work running in the background.
+func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respond responder) {
+	reply := func(r bot.Reply) {
+		if err := respond(ctx, a.response(ctx, r, false)); err != nil {
+			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
+		}
+	}
+	switch it.Type {
+	case discordgo.InteractionPing:
+		if err := respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionResponsePong}); err != nil {
+			a.log.Error("answer ping", "err", err)
+		}
+	case discordgo.InteractionApplicationCommand:
+		data, ok := it.Data.(discordgo.ApplicationCommandInteractionData)
+		if !ok {
+			reply(bot.Reply{Text: "That command arrived without its options; try again.", Severity: bot.SeverityDanger})
+			return
+		}
+		line, err := CommandLine(a.table, data)
+		a.run(ctx, it, line, err, false, respond)
+	case discordgo.InteractionMessageComponent:
+		data, ok := it.Data.(discordgo.MessageComponentInteractionData)
+		if !ok {
+			reply(bot.Reply{Text: "That button arrived without its command; try again.", Severity: bot.SeverityDanger})
+			return
+		}
+		line, err := a.buttonCommand(ctx, data.CustomID)
+		a.run(ctx, it, line, err, true, respond)
+	default:
+		reply(bot.Reply{Text: "opsbot does not handle this kind of interaction; type /help.", Severity: bot.SeverityDanger})
+	}
+}
+
+// buttonCommand is the text command a button's custom_id stands for.
+func (a *Adapter) buttonCommand(ctx context.Context, id string) (string, error) {
+	if len(id) > 0 && id[0] == '/' {
+		return id, nil
+	}
+	if hash, ok := cutPrefix(id, buttonPrefix); ok && len(hash) <= 64 {
+		cmd, err := storage.DiscordButtonCommand(ctx, a.db, hash)
+		if errors.Is(err, storage.ErrNotFound) {
+			return "", bot.Errorf("this button is no longer known; type the command instead (/help lists them)")
+		}
+		if err != nil {
+			return "", fmt.Errorf("button %s: %w", hash, err)
+		}
+		return cmd, nil
+	}
+	return "", bot.Errorf("this button carries no command; type the command instead (/help lists them)")
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+// invoker is the Discord user behind an interaction: the member in a
+// guild, the user in a direct message.
+func invoker(it *discordgo.Interaction) (string, bool) {
+	if it.Member != nil && it.Member.User != nil && snowflake(it.Member.User.ID) {
+		return it.Member.User.ID, true
+	}
+	if it.User != nil && snowflake(it.User.ID) {
+		return it.User.ID, true
+	}
+	return "", false
+}
+
+// run parses line and runs it as the invoker, answering within the budget:
+// at once when the command is quick, else deferred and edited later.
+func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line string, lineErr error, click bool, respond responder) {
+	answer := func(r bot.Reply, click bool) {
+		if err := respond(ctx, a.response(ctx, r, click)); err != nil {
+			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
+		}
+	}
+	if lineErr != nil {
+		if ue, ok := bot.AsUserError(lineErr); ok {
+			answer(bot.Reply{Text: ue.Msg, Severity: bot.SeverityDanger}, false)
+			return
+		}
+		a.log.Error("read interaction", "interaction", it.ID, "err", lineErr)
+		answer(bot.Reply{Text: "Something went wrong on our side; try again in a moment.", Severity: bot.SeverityDanger}, false)
+		return
+	}
+	userID, ok := invoker(it)
+	if !ok {
+		answer(bot.Reply{Text: "Discord did not say who you are; try again.", Severity: bot.SeverityDanger}, false)
+		return
+	}
+	route := bot.Route{Platform: bot.Discord, Channel: it.ChannelID, Token: it.Token}
+	if click && it.Message != nil {
+		route.MessageID = it.Message.ID
+	}
+	at := a.clock.Now()
+	call := a.router.Parse(bot.Incoming{Platform: bot.Discord, Person: a.router.Directory().ByDiscord(userID),
+		Channel: it.ChannelID, Line: line, Route: route, At: at})
+	bg := a.background()
+	defer a.wg.Done()
+	if call.Slow() {
+		if err := respond(ctx, deferred(click)); err != nil {
+			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
+			return
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.finish(bg, it, userID, at, a.router.Run(bg, call), click)
+		}()
+		return
+	}
+	done := make(chan bot.Reply, 1)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		done <- a.router.Run(bg, call)
+	}()
+	timer := time.NewTimer(a.Budget)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		answer(r, click)
+	case <-timer.C:
+		if err := respond(ctx, deferred(click)); err != nil {
+			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.finish(bg, it, userID, at, <-done, click)
+		}()
+	}
+}
+
+// background is the context deferred work runs in: it outlives the HTTP
+// request and ends when Run's context does. It counts one unit of work on
+// the wait group, which the caller releases.
+func (a *Adapter) background() context.Context {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wg.Add(1)
+	if a.base == nil {
+		return context.Background()
+	}
+	return a.base
+}
+
+// failed reports whether a reply is an error meant only for its reader.
+func failed(r bot.Reply) bool { return r.Severity == bot.SeverityDanger && !r.InChannel }
+
+// response is the immediate answer: a click updates the clicked message
+// (type 7) unless it failed, which would wipe a shared message, so failures
+// and commands answer with a new message (type 4), ephemeral unless the
+// reply is for the channel.
+func (a *Adapter) response(ctx context.Context, r bot.Reply, click bool) *discordgo.InteractionResponse {
+	m := a.render(ctx, r)
+	data := &discordgo.InteractionResponseData{Content: m.Content, Embeds: m.Embeds, Components: m.Components,
+		AllowedMentions: m.AllowedMentions}
+	if click && !failed(r) {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseUpdateMessage, Data: data}
+	}
+	if !r.InChannel {
+		data.Flags = discordgo.MessageFlagsEphemeral
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource, Data: data}
+}
+
+// deferred acknowledges now and answers later: type 6 keeps the clicked
+// message until it is edited, type 5 shows "thinking…" to the invoker only.
+func deferred(click bool) *discordgo.InteractionResponse {
+	if click {
+		return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate}
+	}
+	return &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{Flags: discordgo.MessageFlagsEphemeral}}
+}
+
+// render renders a reply and saves the commands of its long buttons; a
+// failure to save is logged and the message still goes out.
+func (a *Adapter) render(ctx context.Context, r bot.Reply) Message {
+	m := Render(r)
+	saveButtons(ctx, a.db, a.clock, a.log, m)
+	return m
+}
+
+func saveButtons(ctx context.Context, db *gorm.DB, clk clock.Clock, log *slog.Logger, m Message) {
+	for hash, cmd := range m.Stored {
+		if err := storage.SaveDiscordButton(ctx, db, hash, cmd, clk.Now()); err != nil {
+			log.Error("save button command", "err", err)
+		}
+	}
+}
+
+// finish delivers a deferred answer by editing the original response while
+// the interaction token is valid; after that, or when the edit fails, the
+// answer goes through the outbox: to the channel when it is for the
+// channel, else to the invoker by direct message.
+func (a *Adapter) finish(ctx context.Context, it *discordgo.Interaction, userID string, at time.Time, r bot.Reply, click bool) {
+	if a.clock.Now().Sub(at) < tokenLife {
+		err := a.editOriginal(ctx, it, r, click)
+		if err == nil {
+			return
+		}
+		a.log.Warn("edit interaction response; sending through the outbox", "interaction", it.ID, "err", err)
+	}
+	t := bot.Target{Platform: bot.Discord, User: userID, Name: "discord:" + userID}
+	if r.InChannel && it.ChannelID != "" {
+		t = bot.Target{Platform: bot.Discord, Channel: it.ChannelID, Name: "discord channel " + it.ChannelID}
+	}
+	if err := a.enqueue(ctx, "discord:interaction:"+cut(it.ID, 40), t, r); err != nil {
+		a.log.Error("queue deferred answer", "interaction", it.ID, "err", err)
+	}
+}
+
+func (a *Adapter) editOriginal(ctx context.Context, it *discordgo.Interaction, r bot.Reply, click bool) error {
+	appID := it.AppID
+	if appID == "" {
+		appID = a.cfg.ApplicationID
+	}
+	hook := "/webhooks/" + url.PathEscape(appID) + "/" + url.PathEscape(it.Token)
+	m := a.render(ctx, r)
+	if click && failed(r) {
+		// Keep the clicked message; tell only the clicker.
+		return a.api.do(ctx, "send follow-up", http.MethodPost, hook, false, followup{Message: m, Flags: discordgo.MessageFlagsEphemeral}, nil)
+	}
+	if r.InChannel && !click {
+		// The deferral was ephemeral; the channel sees a follow-up.
+		if err := a.api.do(ctx, "send follow-up", http.MethodPost, hook, false, followup{Message: m}, nil); err != nil {
+			return err
+		}
+		m = Render(bot.Reply{Text: "Done; the answer is in the channel."})
+	}
+	return a.api.do(ctx, "edit interaction response", http.MethodPatch, hook+"/messages/@original", false, m, nil)
+}
+
+// followup is a message sent through the interaction's webhook.
+type followup struct {
+	Message
+	Flags discordgo.MessageFlags `json:"flags,omitempty"`
+}
+
+// enqueue writes one notification to the outbox table directly: the
+// destination is a Discord id, not a configured channel or person name.
+func (a *Adapter) enqueue(ctx context.Context, key string, t bot.Target, r bot.Reply) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode reply: %w", err)
+	}
+	tj, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode target: %w", err)
+	}
+	now := a.clock.Now()
+	return storage.EnqueueOutbox(a.db.WithContext(ctx), storage.OutboxMessage{
+		Key: outbox.RowKey(key, bot.Discord), Lane: outbox.Lane(t), Platform: string(bot.Discord),
+		Target: string(tj), Body: string(body), State: storage.OutboxPending, NextAttemptAt: now, CreatedAt: now})
+}
+
+// Run keeps the adapter's background work alive until ctx ends; in gateway
+// mode it holds the gateway connection (discordgo reconnects it) and answers
+// interactions through the REST callback.
+func (a *Adapter) Run(ctx context.Context) error {
+	a.mu.Lock()
+	a.base = ctx
+	a.mu.Unlock()
+	defer a.wg.Wait()
+	if a.cfg.Mode != "gateway" {
+		<-ctx.Done()
+		return nil
+	}
+	s, err := discordgo.New("Bot " + a.cfg.Token.Reveal())
+	if err != nil {
+		return errors.New("discord gateway: cannot build the session")
+	}
+	s.Identify.Intents = discordgo.IntentsNone
+	s.ShouldReconnectOnError = true
+	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.OnInteraction(ctx, ic.Interaction) })
+	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
+		err := s.Open()
+		if err == nil {
+			break
+		}
+		// discordgo's errors do not carry the token, but stay terse anyway.
+		a.log.Error("discord gateway: connect failed; retrying", "err", err.Error(), "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	a.log.Info("discord gateway connected")
+	<-ctx.Done()
+	if err := s.Close(); err != nil {
+		a.log.Warn("discord gateway: close", "err", err)
+	}
+	return nil
+}
+
+// OnInteraction answers an interaction that arrived over the gateway, with
+// the same handling as HTTP; the response goes through the REST callback.
+func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) {
+	if it == nil {
+		return
+	}
+	a.dispatch(ctx, it, func(ctx context.Context, resp *discordgo.InteractionResponse) error {
+		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
+		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
+	})
+}

@@ -1,0 +1,186 @@
+package discord
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"opsbot/bot"
+)
+
+// Discord's limits on what a message may hold; past them the API answers 400.
+const (
+	maxContent          = 2000
+	maxTitle            = 256
+	maxEmbedDescription = 4096
+	maxFields           = 25
+	maxFieldName        = 256
+	maxFieldValue       = 1024
+	maxFooter           = 2048
+	maxEmbedTotal       = 6000
+	maxLabel            = 80
+	maxCustomID         = 100
+	buttonsPerRow       = 5
+	maxRows             = 5
+)
+
+// Embed colours by severity.
+var severityColour = map[bot.Severity]int{
+	bot.SeverityInfo:    0x3498DB,
+	bot.SeveritySuccess: 0x2ECC71,
+	bot.SeverityWarning: 0xF1C40F,
+	bot.SeverityDanger:  0xE74C3C,
+}
+
+// buttonPrefix marks a custom_id that holds a hash of a command too long
+// for the custom_id itself; the command is in the discord_buttons table.
+const buttonPrefix = "cmd:"
+
+// Message is a rendered reply: what goes into a channel message, an
+// interaction response or an edit.
+type Message struct {
+	Content    string                       `json:"content"`
+	Embeds     []*discordgo.MessageEmbed    `json:"embeds"`
+	Components []discordgo.MessageComponent `json:"components"`
+	// AllowedMentions is always empty: text from people (a ticket summary
+	// saying @everyone) must not ping anyone.
+	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
+	// Stored maps the hashes of commands too long for a custom_id to the
+	// commands, which must be saved before the message is sent.
+	Stored map[string]string `json:"-"`
+}
+
+// Render turns a reply into a Discord message: a plain text reply (or an
+// empty one) as content, anything richer as one embed (title, description, fields inline
+// when short, colour by severity, footer) with the buttons in action rows.
+// Everything is cut to Discord's limits so the API never refuses it.
+func Render(r bot.Reply) Message {
+	m := Message{Embeds: []*discordgo.MessageEmbed{}, Components: []discordgo.MessageComponent{},
+		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}
+	plain := r.Title == "" && len(r.Fields) == 0 && r.Footer == "" && r.Severity == bot.SeverityNone
+	switch {
+	case plain && r.Text == "" && len(r.Buttons) == 0:
+		m.Content = "(no reply)"
+	case plain && utf8.RuneCountInString(r.Text) <= maxContent:
+		m.Content = r.Text
+	default:
+		// Content would repeat the embed above it, so it stays empty.
+		m.Embeds = append(m.Embeds, embed(r))
+	}
+	m.Components, m.Stored = buttons(r.Buttons)
+	return m
+}
+
+func embed(r bot.Reply) *discordgo.MessageEmbed {
+	budget := maxEmbedTotal
+	take := func(s string, limit int) string {
+		s = cut(s, min(limit, budget))
+		budget -= utf8.RuneCountInString(s)
+		return s
+	}
+	e := &discordgo.MessageEmbed{Color: severityColour[r.Severity]}
+	e.Title = take(r.Title, maxTitle)
+	if r.Footer != "" {
+		e.Footer = &discordgo.MessageEmbedFooter{Text: take(r.Footer, maxFooter)}
+	}
+	e.Description = take(r.Text, maxEmbedDescription)
+	for i, f := range r.Fields {
+		if i == maxFields || budget < 2 {
+			break
+		}
+		name, value := orBlank(f.Name), orBlank(f.Value)
+		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
+			Name: take(name, maxFieldName), Value: take(value, maxFieldValue), Inline: f.Short})
+	}
+	return e
+}
+
+// orBlank stands in for an empty field name or value, which Discord refuses.
+func orBlank(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "\u200b"
+	}
+	return s
+}
+
+// buttons lays buttons out five to a row, at most five rows. A command that
+// fits in a custom_id travels in it; a longer one is stored by hash. A
+// repeated command is dropped: custom_ids must be unique in a message.
+func buttons(bs []bot.Button) ([]discordgo.MessageComponent, map[string]string) {
+	rows := []discordgo.MessageComponent{}
+	var stored map[string]string
+	var row []discordgo.MessageComponent
+	seen := map[string]bool{}
+	n := 0
+	for _, b := range bs {
+		cmd := strings.TrimSpace(b.Command)
+		if cmd == "" || seen[cmd] || n == buttonsPerRow*maxRows {
+			continue
+		}
+		seen[cmd] = true
+		n++
+		id, long := CustomID(cmd)
+		if long {
+			if stored == nil {
+				stored = map[string]string{}
+			}
+			stored[strings.TrimPrefix(id, buttonPrefix)] = cmd
+		}
+		row = append(row, discordgo.Button{Label: cut(orLabel(b), maxLabel), Style: buttonStyle(b.Style), CustomID: id})
+		if len(row) == buttonsPerRow {
+			rows = append(rows, discordgo.ActionsRow{Components: row})
+			row = nil
+		}
+	}
+	if len(row) > 0 {
+		rows = append(rows, discordgo.ActionsRow{Components: row})
+	}
+	return rows, stored
+}
+
+func orLabel(b bot.Button) string {
+	if strings.TrimSpace(b.Label) == "" {
+		return b.Command
+	}
+	return b.Label
+}
+
+func buttonStyle(s bot.ButtonStyle) discordgo.ButtonStyle {
+	switch s {
+	case bot.ButtonPrimary:
+		return discordgo.PrimaryButton
+	case bot.ButtonDanger:
+		return discordgo.DangerButton
+	default:
+		return discordgo.SecondaryButton
+	}
+}
+
+// CustomID is the custom_id of a button that runs command: the command
+// itself when it fits, else "cmd:" and a hash of it, with long true.
+func CustomID(command string) (id string, long bool) {
+	if len(command) <= maxCustomID {
+		return command, false
+	}
+	return buttonPrefix + buttonHash(command), true
+}
+
+func buttonHash(command string) string {
+	sum := sha256.Sum256([]byte(command))
+	return hex.EncodeToString(sum[:16])
+}
+
+// cut shortens s to at most n characters, ending in an ellipsis when cut.
+func cut(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,328 @@
+// Package slack is opsbot's Slack adapter: slash commands and button clicks
+// over HTTP (signed requests) or Socket Mode, replies rendered as Block Kit,
+// and the outbox's Sender for messages. It is the only package that imports
+// slack-go.
+package slack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"opsbot/bot"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+// DefaultBudget is how long a command may run before the adapter stops
+// waiting, acknowledges, and delivers the reply later: well inside Slack's
+// three seconds.
+const DefaultBudget = 1500 * time.Millisecond
+
+// maxBody bounds a request body, as the server does; Slack's are a few KiB.
+const maxBody = 1 << 20
+
+// seenFor is how long a handled request is remembered; Slack retries
+// within minutes and refuses timestamps older than MaxSkew anyway.
+const seenFor = time.Hour
+
+// Options configure an Adapter.
+type Options struct {
+	Config config.SlackConfig
+	Router *bot.Router
+	Store  *storage.Store
+	Clock  clock.Clock
+	Log    *slog.Logger
+	// Budget overrides DefaultBudget, for tests.
+	Budget time.Duration
+	// HTTPClient posts to response_url; a client with a 10 s timeout when nil.
+	HTTPClient *http.Client
+}
+
+// Adapter receives slash commands and button clicks and answers them.
+type Adapter struct {
+	cfg      config.SlackConfig
+	router   *bot.Router
+	dir      *bot.Directory
+	store    *storage.Store
+	clock    clock.Clock
+	log      *slog.Logger
+	verifier *Verifier
+	budget   time.Duration
+	client   *http.Client
+
+	// base outlives single requests: replies delivered after the HTTP
+	// answer run under it, and Run cancels it on shutdown once they finish.
+	base     context.Context
+	stopBase context.CancelFunc
+	inflight sync.WaitGroup
+}
+
+// New builds an adapter; Mount and Run put it to work.
+func New(o Options) *Adapter {
+	a := &Adapter{cfg: o.Config, router: o.Router, dir: o.Router.Directory(), store: o.Store, clock: o.Clock,
+		log: o.Log.With("platform", "slack"), budget: o.Budget, client: o.HTTPClient}
+	if a.budget <= 0 {
+		a.budget = DefaultBudget
+	}
+	if a.client == nil {
+		a.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	a.verifier = NewVerifier(o.Config.SigningSecret, o.Clock.Now)
+	a.base, a.stopBase = context.WithCancel(context.Background())
+	return a
+}
+
+// Mounter is where the HTTP endpoints go: server.Server.
+type Mounter interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Mount adds POST /slack/commands and POST /slack/interactions in HTTP
+// mode; in Socket Mode Slack reaches no URL, so it adds nothing.
+func (a *Adapter) Mount(m Mounter) {
+	if a.cfg.Mode == "socket" {
+		return
+	}
+	m.Handle("POST /slack/commands", http.HandlerFunc(a.serveCommand))
+	m.Handle("POST /slack/interactions", http.HandlerFunc(a.serveInteraction))
+}
+
+// Tick forgets handled requests older than an hour. Idempotent, and safe on
+// several replicas at once.
+func (a *Adapter) Tick(ctx context.Context) error {
+	_, err := storage.PruneSlackRequests(ctx, a.store.DB, a.clock.Now().Add(-seenFor))
+	return err
+}
+
+// Run prunes the seen requests every few minutes and, in Socket Mode, holds
+// the connection to Slack. When ctx ends it waits (up to 10 s) for replies
+// still being delivered.
+func (a *Adapter) Run(ctx context.Context) error {
+	defer a.drain(10 * time.Second)
+	errc := make(chan error, 1)
+	if a.cfg.Mode == "socket" {
+		go func() { errc <- a.runSocket(ctx) }()
+	}
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if err := a.Tick(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("prune handled slack requests", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// drain waits for background deliveries, then cancels what is left.
+func (a *Adapter) drain(grace time.Duration) {
+	done := make(chan struct{})
+	go func() { a.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		a.log.Warn("shutting down with slack replies still in flight")
+	}
+	a.stopBase()
+}
+
+// Wait blocks until every reply handed to the background is delivered; tests
+// use it.
+func (a *Adapter) Wait() { a.inflight.Wait() }
+
+// readVerified reads the body and checks its signature before anything else
+// looks at it. On failure it has answered and returns false.
+func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		http.Error(w, "cannot read request body", http.StatusBadRequest)
+		return nil, false
+	}
+	if err := a.verifier.Verify(r.Header, body); err != nil {
+		a.log.Warn("slack request refused", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
+		http.Error(w, "invalid or missing Slack signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+// requestKey names a request for deduplication: its trigger_id, which
+// retries share, or else its timestamp and signature.
+func requestKey(kind, triggerID string, h http.Header) string {
+	id := triggerID
+	if id == "" && h != nil {
+		id = h.Get("X-Slack-Request-Timestamp") + ":" + h.Get("X-Slack-Signature")
+	}
+	sum := sha256.Sum256([]byte(kind + ":" + id))
+	return hex.EncodeToString(sum[:])
+}
+
+// Command is the part of a slash command opsbot reads.
+type Command struct {
+	UserID      string `json:"user_id"`
+	ChannelID   string `json:"channel_id"`
+	Command     string `json:"command"`
+	Text        string `json:"text"`
+	ResponseURL string `json:"response_url"`
+	TriggerID   string `json:"trigger_id"`
+}
+
+func slashFromForm(f url.Values) Command {
+	return Command{UserID: f.Get("user_id"), ChannelID: f.Get("channel_id"), Command: f.Get("command"),
+		Text: f.Get("text"), ResponseURL: f.Get("response_url"), TriggerID: f.Get("trigger_id")}
+}
+
+// ParseCommand reads a verified slash command body.
+func ParseCommand(body []byte) (Command, error) {
+	f, err := url.ParseQuery(string(body))
+	if err != nil {
+		return Command{}, fmt.Errorf("parse slash command form: %w", err)
+	}
+	sc := slashFromForm(f)
+	if sc.UserID == "" || sc.Command == "" {
+		return Command{}, errors.New("slash command without user_id or command")
+	}
+	return sc, nil
+}
+
+func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readVerified(w, r)
+	if !ok {
+		return
+	}
+	sc, err := ParseCommand(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	msg, err := a.command(r.Context(), sc, requestKey("command", sc.TriggerID, r.Header))
+	if err != nil {
+		a.log.Error("slack command", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if msg == nil {
+		// A retry of a request already handled: acknowledge, show nothing.
+		return
+	}
+	_ = json.NewEncoder(w).Encode(msg)
+}
+
+// command handles a verified slash command and returns the immediate answer,
+// or nil for a retry of one already handled.
+func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.WebhookMessage, error) {
+	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		a.log.Info("slack retry acknowledged, not run again", "user", sc.UserID)
+		return nil, nil
+	}
+	line := Unescape(sc.Text)
+	if sc.Command != "" {
+		line = sc.Command + " " + line
+	}
+	call := a.router.Parse(bot.Incoming{
+		Platform: bot.Slack,
+		Person:   a.dir.BySlack(sc.UserID),
+		Channel:  sc.ChannelID,
+		Line:     line,
+		Route:    bot.Route{Platform: bot.Slack, Channel: sc.ChannelID, ResponseURL: sc.ResponseURL},
+		At:       a.clock.Now(),
+	})
+	late := func(ctx context.Context, reply bot.Reply) {
+		// Replace the ephemeral acknowledgement when the answer is
+		// ephemeral too; an in-channel answer is a new message.
+		a.deliver(ctx, call.Req, reply, Render(reply).Webhook(!reply.InChannel))
+	}
+	if call.Slow() {
+		a.background(func(ctx context.Context) { late(ctx, a.router.Run(ctx, call)) })
+		return ack(call.AckText()), nil
+	}
+	reply, done := a.runWithin(call, late)
+	if !done {
+		return ack(call.AckText()), nil
+	}
+	return Render(reply).Webhook(false), nil
+}
+
+func ack(text string) *slack.WebhookMessage {
+	return &slack.WebhookMessage{ResponseType: "ephemeral", Text: escape(text)}
+}
+
+// background runs fn under the adapter's base context, counted so shutdown
+// waits for it.
+func (a *Adapter) background(fn func(ctx context.Context)) {
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		ctx, cancel := context.WithTimeout(a.base, 5*time.Minute)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+// runWithin runs the call and waits up to the budget. When it finishes in
+// time its reply is returned; otherwise late receives the reply when it is
+// ready and runWithin returns at once.
+func (a *Adapter) runWithin(call *bot.Call, late func(context.Context, bot.Reply)) (bot.Reply, bool) {
+	result := make(chan bot.Reply, 1)
+	var mu sync.Mutex
+	waiting := true
+	a.background(func(ctx context.Context) {
+		reply := a.router.Run(ctx, call)
+		mu.Lock()
+		if waiting {
+			result <- reply
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		late(ctx, reply)
+	})
+	timer := time.NewTimer(a.budget)
+	defer timer.Stop()
+	select {
+	case reply := <-result:
+		return reply, true
+	case <-timer.C:
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case reply := <-result:
+		// Finished just as the budget ran out: still answer directly.
+		return reply, true
+	default:
+		waiting = false
+		return bot.Reply{}, false
+	}
+}

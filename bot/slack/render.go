@@ -1,0 +1,155 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"opsbot/bot"
+)
+
+// Block Kit limits; longer content is cut with an ellipsis rather than
+// rejected by Slack.
+const (
+	maxHeader      = 150
+	maxSectionText = 3000
+	maxFieldText   = 2000
+	maxFields      = 10
+	maxButtons     = 25
+	maxButtonLabel = 75
+	maxButtonValue = 2000
+	maxFallback    = 3000
+)
+
+// Message is a reply in Slack's shape: plain-text fallback plus blocks.
+type Message struct {
+	Text   string
+	Blocks []slack.Block
+	// InChannel shows the message to the whole channel.
+	InChannel bool
+}
+
+// severityEmoji marks a reply's severity at the start of its first block;
+// emoji work the same in ephemeral replies, messages and updates, where an
+// attachment colour bar would not.
+var severityEmoji = map[bot.Severity]string{
+	bot.SeverityInfo:    ":large_blue_circle:",
+	bot.SeveritySuccess: ":large_green_circle:",
+	bot.SeverityWarning: ":large_orange_circle:",
+	bot.SeverityDanger:  ":red_circle:",
+}
+
+// Render turns a platform-neutral reply into Block Kit: a header for the
+// title, a section for the text, sections for the fields, a context for the
+// footer and an actions block whose buttons carry their text commands.
+func Render(r bot.Reply) Message {
+	m := Message{InChannel: r.InChannel}
+	emoji := severityEmoji[r.Severity]
+	m.Text = cut(escape(r.Fallback()), maxFallback)
+	if emoji != "" {
+		m.Text = emoji + " " + m.Text
+	}
+	if r.Title != "" {
+		title := r.Title
+		if emoji != "" {
+			title = emoji + " " + title
+			emoji = ""
+		}
+		m.Blocks = append(m.Blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(title, maxHeader), true, false)))
+	}
+	if r.Text != "" {
+		text := escape(r.Text)
+		if emoji != "" {
+			text = emoji + " " + text
+		}
+		m.Blocks = append(m.Blocks, section(text))
+	}
+	var short []*slack.TextBlockObject
+	flush := func() {
+		for len(short) > 0 {
+			n := min(len(short), maxFields)
+			m.Blocks = append(m.Blocks, slack.NewSectionBlock(nil, short[:n], nil))
+			short = short[n:]
+		}
+	}
+	for _, f := range r.Fields {
+		text := fmt.Sprintf("*%s*\n%s", escape(f.Name), escape(f.Value))
+		if f.Short {
+			short = append(short, slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxFieldText), false, false))
+			continue
+		}
+		flush()
+		m.Blocks = append(m.Blocks, section(text))
+	}
+	flush()
+	if r.Footer != "" {
+		m.Blocks = append(m.Blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, cut(escape(r.Footer), maxFieldText), false, false)))
+	}
+	if len(r.Buttons) > 0 {
+		var els []slack.BlockElement
+		for i, b := range r.Buttons[:min(len(r.Buttons), maxButtons)] {
+			if len(b.Command) > maxButtonValue {
+				// A cut command would run something else; leave it out.
+				continue
+			}
+			btn := slack.NewButtonBlockElement(fmt.Sprintf("opsbot_%d", i), b.Command,
+				slack.NewTextBlockObject(slack.PlainTextType, cut(b.Label, maxButtonLabel), true, false))
+			switch b.Style {
+			case bot.ButtonPrimary:
+				btn.Style = slack.StylePrimary
+			case bot.ButtonDanger:
+				btn.Style = slack.StyleDanger
+			}
+			els = append(els, btn)
+		}
+		if len(els) > 0 {
+			m.Blocks = append(m.Blocks, slack.NewActionBlock("opsbot_actions", els...))
+		}
+	}
+	if m.Text == "" {
+		// Slack refuses a message without text or blocks.
+		m.Text = " "
+	}
+	return m
+}
+
+func section(text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxSectionText), false, false), nil, nil)
+}
+
+// Webhook is the message as a response_url body or an HTTP command answer.
+func (m Message) Webhook(replaceOriginal bool) *slack.WebhookMessage {
+	w := &slack.WebhookMessage{Text: m.Text, ResponseType: "ephemeral", ReplaceOriginal: replaceOriginal}
+	if m.InChannel {
+		w.ResponseType = "in_channel"
+	}
+	if len(m.Blocks) > 0 {
+		w.Blocks = &slack.Blocks{BlockSet: m.Blocks}
+	}
+	return w
+}
+
+// escaper turns the three characters Slack's mrkdwn treats as markup into
+// entities, so user text cannot form links or mentions.
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func escape(s string) string { return escaper.Replace(s) }
+
+// unescaper undoes Slack's escaping of command text.
+var unescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+// Unescape turns the entities Slack puts into command text back into the
+// characters the person typed.
+func Unescape(s string) string { return unescaper.Replace(s) }
+
+// cut shortens s to at most n characters, ending with an ellipsis when cut,
+// without splitting a UTF-8 sequence.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

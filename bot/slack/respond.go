@@ -1,0 +1,224 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/slack-go/slack"
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/checks/outbox"
+	"opsbot/storage"
+)
+
+// deliver sends a reply that came after the acknowledgement to the request's
+// response_url; when that fails (expired after 30 minutes, five uses, or
+// Slack unreachable) the reply goes through the outbox instead: to the
+// channel when the team should see it, else to the person directly.
+func (a *Adapter) deliver(ctx context.Context, req *bot.Request, reply bot.Reply, msg *slack.WebhookMessage) {
+	if req.Route.ResponseURL != "" {
+		err := a.postResponse(ctx, req.Route.ResponseURL, msg)
+		if err == nil {
+			return
+		}
+		a.log.Warn("response_url failed, sending through the outbox", "request_id", req.ID, "err", err)
+	}
+	if err := a.fallback(ctx, req, reply); err != nil {
+		a.log.Error("reply lost: response_url and outbox both failed", "request_id", req.ID, "command", req.Name(), "err", err)
+	}
+}
+
+// postResponse posts a message to a response_url. Errors never include the
+// URL: it works as a credential for half an hour.
+func (a *Adapter) postResponse(ctx context.Context, rawURL string, msg *slack.WebhookMessage) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("response_url is not an http(s) URL")
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return errors.New("build response_url request")
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(hreq)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("post to response_url on %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("post to response_url on %s: HTTP %d %q", u.Host, resp.StatusCode, text)
+	}
+	return nil
+}
+
+// fallback queues the reply as a message in the outbox.
+func (a *Adapter) fallback(ctx context.Context, req *bot.Request, reply bot.Reply) error {
+	t := bot.Target{Platform: bot.Slack, Channel: req.Channel, Thread: req.Route.Thread, Name: req.Channel}
+	if !reply.InChannel || req.Channel == "" {
+		if req.Person.SlackID == "" {
+			return errors.New("no channel and no Slack user to send the reply to")
+		}
+		// A personal reply stays personal: a direct message.
+		t = bot.Target{Platform: bot.Slack, User: req.Person.SlackID, Name: req.Person.Mention()}
+	}
+	tj, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode target: %w", err)
+	}
+	bj, err := json.Marshal(reply)
+	if err != nil {
+		return fmt.Errorf("encode reply: %w", err)
+	}
+	now := a.clock.Now()
+	row := storage.OutboxMessage{Key: outbox.RowKey("slack-reply:"+req.ID, bot.Slack), Lane: outbox.Lane(t),
+		Platform: string(bot.Slack), Target: string(tj), Body: string(bj), NextAttemptAt: now, CreatedAt: now}
+	// The request's own context may be over; the row must still be written.
+	ctx = context.WithoutCancel(ctx)
+	return a.store.Tx(ctx, func(tx *gorm.DB) error { return storage.EnqueueOutbox(tx, row) })
+}
+
+// Interaction is the part of an interaction payload opsbot reads.
+type Interaction struct {
+	Type        string `json:"type"`
+	TriggerID   string `json:"trigger_id"`
+	ResponseURL string `json:"response_url"`
+	User        struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	Channel struct {
+		ID string `json:"id"`
+	} `json:"channel"`
+	Container struct {
+		MessageTS string `json:"message_ts"`
+		ThreadTS  string `json:"thread_ts"`
+	} `json:"container"`
+	Message struct {
+		TS       string `json:"ts"`
+		ThreadTS string `json:"thread_ts"`
+	} `json:"message"`
+	Actions []struct {
+		ActionID string `json:"action_id"`
+		Value    string `json:"value"`
+		Text     struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	} `json:"actions"`
+}
+
+// ParseInteraction reads a verified interaction body: a form whose payload
+// field holds JSON. It reports ok=false for interactions opsbot ignores
+// (anything but a button click).
+func ParseInteraction(body []byte) (p Interaction, ok bool, err error) {
+	f, err := url.ParseQuery(string(body))
+	if err != nil {
+		return p, false, fmt.Errorf("parse interaction form: %w", err)
+	}
+	raw := f.Get("payload")
+	if raw == "" {
+		return p, false, errors.New("interaction without payload")
+	}
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return p, false, fmt.Errorf("parse interaction payload: %w", err)
+	}
+	if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" {
+		return p, false, nil
+	}
+	if p.User.ID == "" {
+		return p, false, errors.New("interaction without user.id")
+	}
+	return p, true, nil
+}
+
+func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	body, ok := a.readVerified(w, r)
+	if !ok {
+		return
+	}
+	p, run, err := ParseInteraction(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if run {
+		if err := a.click(r.Context(), p, requestKey("interaction", p.TriggerID, r.Header)); err != nil {
+			a.log.Error("slack button click", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// click runs the command a button carries, as the person who clicked, and
+// updates the message through response_url in the background: Slack ignores
+// the body of the answer to a click.
+func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
+	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
+	if err != nil {
+		return err
+	}
+	if !first {
+		a.log.Info("slack retry acknowledged, not run again", "user", p.User.ID)
+		return nil
+	}
+	act := p.Actions[0]
+	thread := p.Message.ThreadTS
+	if thread == "" {
+		thread = p.Container.ThreadTS
+	}
+	messageTS := p.Container.MessageTS
+	if messageTS == "" {
+		messageTS = p.Message.TS
+	}
+	call := a.router.Parse(bot.Incoming{
+		Platform: bot.Slack,
+		Person:   a.dir.BySlack(p.User.ID),
+		Channel:  p.Channel.ID,
+		Line:     act.Value,
+		Route: bot.Route{Platform: bot.Slack, Channel: p.Channel.ID, ResponseURL: p.ResponseURL,
+			Thread: thread, MessageID: messageTS},
+		At: a.clock.Now(),
+	})
+	a.background(func(ctx context.Context) {
+		reply := a.router.Run(ctx, call)
+		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, act.Text.Text, reply))
+	})
+	return nil
+}
+
+// clickUpdate is what a click's reply does to the message that carried the
+// button. A refusal or mistake goes to the clicker alone and leaves the
+// message and its buttons for someone who may; any other outcome replaces the
+// message, marked with who clicked what.
+func clickUpdate(req *bot.Request, label string, reply bot.Reply) *slack.WebhookMessage {
+	if reply.Severity == bot.SeverityDanger && !reply.InChannel {
+		return Render(reply).Webhook(false)
+	}
+	note := req.Person.Mention() + " clicked " + label
+	if label == "" {
+		note = "by " + req.Person.Mention()
+	}
+	if reply.Footer != "" {
+		reply.Footer += " · " + note
+	} else {
+		reply.Footer = note
+	}
+	reply.InChannel = true
+	return Render(reply).Webhook(true)
+}

@@ -1,0 +1,496 @@
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"opsbot/bot"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+const (
+	// lease is how long a claimed message is ours; a notifier that dies
+	// while sending lets another take its messages once it runs out. It is
+	// far longer than sendTimeout, so a live sender never loses its claim.
+	lease = 2 * time.Minute
+	// sendTimeout bounds one call to a platform.
+	sendTimeout = 30 * time.Second
+	// recordTimeout bounds writing an outcome, even while stopping.
+	recordTimeout = 10 * time.Second
+	// laneRun is how many messages a worker sends in one lane before going
+	// back to the queue, so one busy channel does not starve the others.
+	laneRun = 32
+	// waitStep is how long a message that waits for the message it edits
+	// or threads under sleeps before it looks again.
+	waitStep = time.Second
+)
+
+// Notifier drains the outbox: it claims due messages, sends each through the
+// sender of its platform, and records the outcome, retrying with backoff
+// until the platform accepted the message or max_age has passed.
+type Notifier struct {
+	store *storage.Store
+	clock clock.Clock
+	log   *slog.Logger
+	cfg   config.OutboxConfig
+	// id names this notifier in claims (ClaimedBy).
+	id   string
+	wake chan struct{}
+
+	mu      sync.RWMutex
+	senders map[bot.Platform]bot.Sender
+
+	queued  *prometheus.GaugeVec
+	oldest  *prometheus.GaugeVec
+	sent    *prometheus.CounterVec
+	retries *prometheus.CounterVec
+	failed  *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// NewNotifier returns a notifier over the store's outbox that sends through
+// senders (more can be added with Register). reg may be nil.
+func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg prometheus.Registerer,
+	cfg config.OutboxConfig, senders map[bot.Platform]bot.Sender) (*Notifier, error) {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = config.Duration(time.Second)
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = config.Duration(5 * time.Minute)
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = config.Duration(24 * time.Hour)
+	}
+	n := &Notifier{store: store, clock: clk, log: log, cfg: cfg, id: notifierID(),
+		wake: make(chan struct{}, 1), senders: map[bot.Platform]bot.Sender{}}
+	for p, s := range senders {
+		n.senders[p] = s
+	}
+	n.queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "opsbot_outbox_queued",
+		Help: "Notifications waiting to be sent (pending or being sent)."}, []string{"platform"})
+	n.oldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "opsbot_outbox_oldest_pending_seconds",
+		Help: "Age of the oldest notification not yet sent."}, []string{"platform"})
+	n.sent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_sent_total",
+		Help: "Notifications the platform accepted."}, []string{"platform"})
+	n.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_retries_total",
+		Help: "Failed sends that will be tried again."}, []string{"platform"})
+	n.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_failed_total",
+		Help: "Notifications given up on: reason permanent (the platform refused) or max_age (retried too long)."},
+		[]string{"platform", "reason"})
+	n.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "opsbot_outbox_delivery_seconds",
+		Help:    "Time from enqueue to the platform accepting a notification.",
+		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800}}, []string{"platform"})
+	if reg != nil {
+		for _, c := range []prometheus.Collector{n.queued, n.oldest, n.sent, n.retries, n.failed, n.latency} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("register outbox metrics: %w", err)
+			}
+		}
+	}
+	return n, nil
+}
+
+// notifierID is unique per process and notifier: host, pid and a random tail.
+func notifierID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	return id
+}
+
+// Register makes s the sender for platform p; the Slack and Discord adapters
+// call it at start-up. A message for a platform with no sender waits (and is
+// retried) until one is registered or max_age passes.
+func (n *Notifier) Register(p bot.Platform, s bot.Sender) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.senders[p] = s
+}
+
+func (n *Notifier) sender(p bot.Platform) bot.Sender {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.senders[p]
+}
+
+// Wake asks a running notifier to look for work now instead of at the next
+// poll; callers may call it after committing a transaction that enqueued.
+// It never blocks.
+func (n *Notifier) Wake() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox every poll interval, or sooner when woken, until ctx
+// ends.
+func (n *Notifier) Run(ctx context.Context) error {
+	n.log.Info("notifier started", "workers", n.cfg.Workers, "poll", time.Duration(n.cfg.Poll).String(), "id", n.id)
+	t := time.NewTicker(time.Duration(n.cfg.Poll))
+	defer t.Stop()
+	for {
+		if _, err := n.Drain(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("drain outbox", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-n.wake:
+		}
+	}
+}
+
+// Drain sends every message that is due now, with up to outbox.workers sends
+// at once and one at a time per lane, and returns how many the platforms
+// accepted. It returns when nothing due is left or ctx ends; messages that
+// were rescheduled wait for a later Drain.
+func (n *Notifier) Drain(ctx context.Context) (int, error) {
+	var sent atomic.Int64
+	done := make(chan struct{}, n.cfg.Workers)
+	inflight := 0
+	var drainErr error
+	for ctx.Err() == nil {
+		var batch []storage.OutboxMessage
+		if free := n.cfg.Workers - inflight; free > 0 {
+			var err error
+			batch, err = n.store.ClaimOutbox(ctx, n.id, n.clock.Now(), lease, free)
+			if err != nil {
+				if ctx.Err() == nil {
+					drainErr = err
+				}
+				break
+			}
+		}
+		for _, m := range batch {
+			inflight++
+			go func() {
+				defer func() { done <- struct{}{} }()
+				sent.Add(int64(n.work(ctx, m)))
+			}()
+		}
+		if inflight == 0 {
+			break
+		}
+		if len(batch) == 0 || inflight == n.cfg.Workers {
+			select {
+			case <-done:
+				inflight--
+			case <-ctx.Done():
+			}
+		}
+	}
+	for ; inflight > 0; inflight-- {
+		<-done
+	}
+	if drainErr == nil {
+		drainErr = ctx.Err()
+	}
+	n.updateBacklog(ctx)
+	return int(sent.Load()), drainErr
+}
+
+// work delivers m and then, while they are due, the next messages of its
+// lane, and returns how many were sent.
+func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
+	sent := 0
+	for i := 0; ; i++ {
+		if !n.deliver(ctx, m) {
+			return sent
+		}
+		sent++
+		if i+1 >= laneRun || ctx.Err() != nil {
+			return sent
+		}
+		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("claim next notification", "lane", m.Lane, "err", err)
+			}
+			return sent
+		}
+		if next == nil {
+			return sent
+		}
+		m = *next
+	}
+}
+
+// deliver makes one attempt at m, records its outcome, and reports whether
+// the platform now has the message.
+func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	var to bot.Target
+	var reply bot.Reply
+	if err := json.Unmarshal([]byte(m.Target), &to); err != nil {
+		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable target: %w", err))
+		return false
+	}
+	if err := json.Unmarshal([]byte(m.Body), &reply); err != nil {
+		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable message: %w", err))
+		return false
+	}
+	sender := n.sender(bot.Platform(m.Platform))
+	if sender == nil {
+		n.retry(ctx, rctx, m, fmt.Errorf("no sender for platform %q is registered", m.Platform), m.Uncertain)
+		return false
+	}
+	var edit *bot.MessageRef
+	if m.ThreadKey != "" {
+		ref, wait, err := n.original(rctx, m.ThreadKey)
+		if err != nil || wait {
+			n.postpone(rctx, m, err)
+			return false
+		}
+		if ref != nil {
+			to.Thread = ref.ID
+		}
+	}
+	if m.UpdatesKey != "" {
+		ref, wait, err := n.original(rctx, m.UpdatesKey)
+		if err != nil || wait {
+			n.postpone(rctx, m, err)
+			return false
+		}
+		// With no original (it failed or was dropped) the update is posted
+		// as a new message, so its news is not lost.
+		edit = ref
+	}
+	out := bot.Outgoing{Key: m.Key, Reply: reply}
+	sctx, scancel := context.WithTimeout(ctx, sendTimeout)
+	defer scancel()
+	var ref bot.MessageRef
+	var err error
+	found := false
+	// uncertain stays true while the platform may have the message: until
+	// a Find says it has not, or a send fails with the sender's word that
+	// it was refused.
+	uncertain := m.Uncertain
+	if edit == nil && m.Uncertain {
+		if f, ok := sender.(bot.Finder); ok {
+			ref, found, err = f.Find(sctx, to, m.Key)
+			if err == nil && !found {
+				uncertain = false
+			}
+			if found {
+				n.log.Info("notification was already accepted; not posting again", "key", m.Key, "to", to.Name)
+			}
+		}
+	}
+	switch {
+	case err != nil || found:
+	case edit != nil:
+		err = sender.Update(sctx, *edit, out)
+		ref = *edit
+	default:
+		ref, err = sender.Post(sctx, to, out)
+		var se *bot.SendError
+		uncertain = err != nil && (!errors.As(err, &se) || ctx.Err() != nil)
+	}
+	if err != nil {
+		n.retry(ctx, rctx, m, err, uncertain)
+		return false
+	}
+	now := n.clock.Now()
+	ok, rerr := n.store.FinishOutbox(rctx, m.ID, n.id, storage.OutboxOutcome{State: storage.OutboxSent,
+		MessageChannel: ref.Channel, MessageID: ref.ID, At: now})
+	if rerr != nil || !ok {
+		// The platform has it; whoever holds the message now asks it first.
+		n.log.Error("notification sent but its outcome was not recorded", "key", m.Key, "lost_claim", !ok, "err", rerr)
+		return false
+	}
+	n.sent.WithLabelValues(m.Platform).Inc()
+	n.latency.WithLabelValues(m.Platform).Observe(now.Sub(m.CreatedAt).Seconds())
+	return true
+}
+
+// original finds the message an update edits or a reply threads under: its
+// reference once sent, wait while it is still to be sent, nil when it never
+// will be (failed, dropped or unknown).
+func (n *Notifier) original(ctx context.Context, key string) (ref *bot.MessageRef, wait bool, err error) {
+	o, err := n.store.OutboxByKey(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	switch o.State {
+	case storage.OutboxSent:
+		return &bot.MessageRef{Channel: o.MessageChannel, ID: o.MessageID}, false, nil
+	case storage.OutboxPending, storage.OutboxSending:
+		return nil, true, nil
+	}
+	return nil, false, nil
+}
+
+// postpone puts m back to wait for its original without counting an attempt.
+func (n *Notifier) postpone(ctx context.Context, m storage.OutboxMessage, err error) {
+	now := n.clock.Now()
+	if now.Sub(m.QueuedAt) >= time.Duration(n.cfg.MaxAge) {
+		n.fail(ctx, m, "max_age", errors.New("the message it edits or replies to was never sent"))
+		return
+	}
+	attempts := m.Attempts - 1
+	o := storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: now.Add(waitStep),
+		Uncertain: m.Uncertain, Attempts: &attempts, LastError: m.LastError}
+	if err != nil {
+		o.LastError = err.Error()
+	}
+	n.record(ctx, m, o)
+}
+
+// retry reschedules m after a failed send: exactly after the platform's
+// Retry-After when it gave one, else after an exponential backoff with
+// jitter; or gives up when the failure is permanent or m is too old.
+// uncertain says the platform may have accepted m after all, so the next
+// attempt asks it first.
+func (n *Notifier) retry(ctx, rctx context.Context, m storage.OutboxMessage, err error, uncertain bool) {
+	retry, wait := bot.RetryInfo(err)
+	if ctx.Err() != nil {
+		retry, wait = true, 0
+	}
+	if !retry {
+		n.fail(rctx, m, "permanent", err)
+		return
+	}
+	now := n.clock.Now()
+	if ctx.Err() == nil && now.Sub(m.QueuedAt) >= time.Duration(n.cfg.MaxAge) {
+		n.fail(rctx, m, "max_age", err)
+		return
+	}
+	next := now.Add(wait)
+	switch {
+	case ctx.Err() != nil:
+		// Stopping: leave it due for the next notifier.
+		next = now
+	case wait <= 0:
+		next = now.Add(n.backoff(m.Attempts))
+	}
+	n.retries.WithLabelValues(m.Platform).Inc()
+	n.log.Warn("notification not sent; will retry", "key", m.Key, "lane", m.Lane, "attempt", m.Attempts,
+		"retry_at", next, "err", err)
+	n.record(rctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: next,
+		LastError: errText(err), Uncertain: uncertain})
+}
+
+// backoff is the wait before attempt+1: doubling from one second, capped at
+// max_backoff, with half of it random so senders that failed together do
+// not retry together.
+func (n *Notifier) backoff(attempts int) time.Duration {
+	limit := time.Duration(n.cfg.MaxBackoff)
+	d := time.Second << min(max(attempts-1, 0), 30)
+	if d > limit || d <= 0 {
+		d = limit
+	}
+	half := d / 2
+	return half + time.Duration(mrand.Int64N(int64(d-half)+1))
+}
+
+func (n *Notifier) fail(ctx context.Context, m storage.OutboxMessage, reason string, err error) {
+	if reason == "max_age" {
+		n.log.Error("giving up on notification: not sent within outbox.max_age", "key", m.Key, "lane", m.Lane,
+			"attempts", m.Attempts, "queued_at", m.QueuedAt, "max_age", time.Duration(n.cfg.MaxAge).String(), "err", err)
+	} else {
+		n.log.Error("notification failed permanently", "key", m.Key, "lane", m.Lane, "attempts", m.Attempts, "err", err)
+	}
+	n.failed.WithLabelValues(m.Platform, reason).Inc()
+	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxFailed, LastError: errText(err), Uncertain: m.Uncertain})
+}
+
+func (n *Notifier) record(ctx context.Context, m storage.OutboxMessage, o storage.OutboxOutcome) {
+	ok, err := n.store.FinishOutbox(ctx, m.ID, n.id, o)
+	if err != nil {
+		n.log.Error("record notification outcome", "key", m.Key, "err", err)
+	} else if !ok {
+		n.log.Warn("notification claim lost before its outcome was recorded", "key", m.Key)
+	}
+}
+
+// errText is an error for LastError, cut to a readable length.
+func errText(err error) string {
+	s := err.Error()
+	if len(s) > 1000 {
+		s = s[:1000] + "…"
+	}
+	return s
+}
+
+// updateBacklog sets the queue gauges from the database.
+func (n *Notifier) updateBacklog(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	stats, err := n.store.OutboxBacklog(ctx)
+	if err != nil {
+		n.log.Error("outbox backlog", "err", err)
+		return
+	}
+	n.queued.Reset()
+	n.oldest.Reset()
+	now := n.clock.Now()
+	for _, s := range stats {
+		n.queued.WithLabelValues(s.Platform).Set(float64(s.Queued))
+		if !s.Oldest.IsZero() {
+			n.oldest.WithLabelValues(s.Platform).Set(max(now.Sub(s.Oldest).Seconds(), 0))
+		}
+	}
+}
+
+// Metrics are the notifier's collectors.
+type Metrics struct {
+	Queued, Oldest        *prometheus.GaugeVec
+	Sent, Retries, Failed *prometheus.CounterVec
+	Latency               *prometheus.HistogramVec
+}
+
+// Metrics returns the notifier's collectors, for tests and status pages.
+func (n *Notifier) Metrics() Metrics {
+	return Metrics{Queued: n.queued, Oldest: n.oldest, Sent: n.sent, Retries: n.retries, Failed: n.failed, Latency: n.latency}
+}
+
+// LogSender is the sink for the embedded default: each notification becomes
+// one log line with its destination and fallback text.
+type LogSender struct {
+	Log *slog.Logger
+}
+
+var _ bot.Sender = (*LogSender)(nil)
+
+// Post logs the message; its reference is its key.
+func (s *LogSender) Post(_ context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
+	args := []any{"to", to.Name, "key", msg.Key, "text", msg.Reply.Fallback()}
+	if to.Thread != "" {
+		args = append(args, "thread", to.Thread)
+	}
+	s.Log.Info("notification", args...)
+	return bot.MessageRef{Channel: to.Name, ID: msg.Key}, nil
+}
+
+// Update logs the new content of an earlier message.
+func (s *LogSender) Update(_ context.Context, ref bot.MessageRef, msg bot.Outgoing) error {
+	s.Log.Info("notification updated", "to", ref.Channel, "message", ref.ID, "key", msg.Key, "text", msg.Reply.Fallback())
+	return nil
+}

@@ -1,0 +1,602 @@
+// Package access handles access requests: a person asks for a role on a
+// configured resource for a limited time, approvers approve or deny from chat,
+// the grant action runs once enough distinct approvers agreed, and the revoke
+// action runs when the time is up, retried until it succeeds.
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/checks/outbox"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/handlers"
+	"opsbot/handlers/access/action"
+	"opsbot/storage"
+)
+
+// Limits on what a request may carry.
+const (
+	maxReason = 1000
+	maxNote   = 500
+	// maxGrantAttempts is how often a failing grant is tried before opsbot
+	// gives up and runs the revoke action to clean up.
+	maxGrantAttempts = 5
+	// system is the actor of changes opsbot makes on its own.
+	system = "opsbot"
+)
+
+// denyButtonReason is the reason a Deny button gives: a button cannot ask
+// for text, so it carries a complete command with a fixed reason.
+const denyButtonReason = "denied from button"
+
+// Handler serves /access and runs expiries.
+type Handler struct {
+	cfg    *config.Config
+	store  *storage.Store
+	out    *outbox.Outbox
+	dir    *bot.Directory
+	clock  clock.Clock
+	log    *slog.Logger
+	runner *action.Runner
+	// Interval is how often Run calls Tick.
+	Interval time.Duration
+}
+
+// New builds the access handler.
+func New(d handlers.Deps) (*Handler, error) {
+	if d.Store == nil || d.Outbox == nil || d.Dir == nil || d.Clock == nil || d.Config == nil {
+		return nil, errors.New("access: missing dependencies")
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{cfg: d.Config, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock,
+		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now}, Interval: 10 * time.Second}, nil
+}
+
+// Command is the /access command table.
+func (h *Handler) Command() bot.Command {
+	id := []bot.Param{{Name: "id", Kind: bot.KindID, Required: true}}
+	dur := bot.Param{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 8h (at most the resource's max_duration)"}
+	return bot.Command{Name: "access", Summary: "Ask for temporary access, approve it, revoke it", Subs: []bot.Sub{
+		{Name: "request", Summary: "Ask for access to a resource for a limited time",
+			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Required: true, Placeholder: "RESOURCE"}},
+			Flags: []bot.Param{{Name: "role", Kind: bot.KindString, Placeholder: "ROLE", Help: "one of the resource's roles (default the first)"},
+				dur, {Name: "reason", Kind: bot.KindString, Placeholder: `"TEXT"`, Help: "why you need it"}},
+			Run: h.request},
+		{Name: "list", Summary: "List open requests you can see",
+			Flags: []bot.Param{{Name: "mine", Kind: bot.KindBool}, {Name: "pending", Kind: bot.KindBool}, {Name: "active", Kind: bot.KindBool}},
+			Run:   h.list},
+		{Name: "show", Summary: "Show one request", Args: id, Run: h.show},
+		{Name: "approve", Summary: "Approve a request (or its extension)", Args: id,
+			Flags: []bot.Param{{Name: "note", Kind: bot.KindString, Placeholder: `"TEXT"`}},
+			Slow:  true, Ack: func(*bot.Request) string { return "Recording your approval…" }, Run: h.approve},
+		{Name: "deny", Summary: "Deny a request (or its extension)", Args: id,
+			Flags: []bot.Param{{Name: "reason", Kind: bot.KindString, Required: true, Placeholder: `"TEXT"`}}, Run: h.deny},
+		{Name: "revoke", Summary: "End access now, or withdraw a pending request", Args: id,
+			Slow: true, Ack: func(*bot.Request) string { return "Revoking…" }, Run: h.revoke},
+		{Name: "extend", Summary: "Ask for more time on active access (needs approval again)", Args: id,
+			Flags: []bot.Param{dur}, Run: h.extend},
+		{Name: "done", Summary: "Confirm a manual grant or revoke was carried out", Args: id, Run: h.done},
+		{Name: "resources", Summary: "List what you can ask access to", Run: h.resources},
+		{Name: "audit", Summary: "Show the access audit log", Roles: []string{"admin"},
+			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Placeholder: "RESOURCE"}}, Run: h.audit},
+	}}
+}
+
+// resource finds a configured resource or says which ones exist.
+func (h *Handler) resource(name string) (config.Resource, error) {
+	if r, ok := h.cfg.Resource(name); ok {
+		return r, nil
+	}
+	var names []string
+	for _, r := range h.cfg.Access.Resources {
+		names = append(names, r.Name)
+	}
+	if len(names) == 0 {
+		return config.Resource{}, bot.Errorf("No resources are configured for access requests; ask an admin to add some under access.resources.")
+	}
+	msg := fmt.Sprintf("There is no resource %q.", name)
+	if c := closest(strings.ToLower(name), names); c != "" {
+		msg += fmt.Sprintf(" Did you mean %s?", c)
+	}
+	return config.Resource{}, bot.Errorf("%s Resources: %s (see /access resources).", msg, strings.Join(names, ", "))
+}
+
+// approvers lists who may approve requests for res, sorted.
+func (h *Handler) approvers(res config.Resource) []string {
+	names := slices.Clone(res.Approvers)
+	if res.ApproverRole != "" {
+		for _, p := range h.dir.WithRole(res.ApproverRole) {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// canApprove reports whether p may approve requests for res.
+func canApprove(res config.Resource, p bot.Person) bool {
+	if !p.Known {
+		return false
+	}
+	return slices.Contains(res.Approvers, p.Name) || (res.ApproverRole != "" && p.HasRole(res.ApproverRole))
+}
+
+// canSee reports whether p may see request r.
+func (h *Handler) canSee(r *storage.AccessRequest, p bot.Person) bool {
+	if r.Requester == p.Name || (p.Known && p.HasRole("admin")) {
+		return true
+	}
+	res, ok := h.cfg.Resource(r.Resource)
+	return ok && canApprove(res, p)
+}
+
+// load reads request id for person p, refusing those p may not see.
+func (h *Handler) load(ctx context.Context, db *gorm.DB, id int64, p bot.Person, lock bool) (*storage.AccessRequest, error) {
+	var r *storage.AccessRequest
+	var err error
+	if lock {
+		r, err = storage.LockAccessRequest(db, id)
+	} else {
+		r, err = storage.GetAccessRequest(db.WithContext(ctx), id)
+	}
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !h.canSee(r, p)) {
+		return nil, bot.Errorf("There is no access request #%d you can see; /access list shows yours.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load access request %d: %w", id, err)
+	}
+	return r, nil
+}
+
+func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	res, err := h.resource(req.String("resource"))
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	role := req.String("role")
+	switch {
+	case role == "" && len(res.Roles) > 0:
+		role = res.Roles[0]
+	case role != "" && !slices.Contains(res.Roles, role):
+		if len(res.Roles) == 0 {
+			return bot.Reply{}, bot.Errorf("%s has no roles to choose from; leave out --role.", res.Name)
+		}
+		return bot.Reply{}, bot.Errorf("%s has no role %q; choose one of %s with --role.", res.Name, role, strings.Join(res.Roles, ", "))
+	}
+	d := req.Duration("for")
+	if max := time.Duration(res.MaxDuration); d > max {
+		return bot.Reply{}, bot.Errorf("--for %s is longer than %s allows; the maximum is %s. Try --for %s.",
+			bot.FormatDuration(d), res.Name, bot.FormatDuration(max), bot.FormatDuration(max))
+	}
+	reason := strings.TrimSpace(req.String("reason"))
+	if res.ReasonRequired && reason == "" {
+		return bot.Reply{}, bot.Errorf(`%s needs a reason: add --reason "why you need it".`, res.Name)
+	}
+	if n := len([]rune(reason)); n > maxReason {
+		return bot.Reply{}, bot.Errorf("The reason is %d characters long; keep it under %d.", n, maxReason)
+	}
+	others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == req.Person.Name })
+	if len(others) < res.Approvals {
+		return bot.Reply{}, bot.Errorf("%s needs %d approvals but only %d people other than you can approve; ask an admin to add approvers.",
+			res.Name, res.Approvals, len(others))
+	}
+	now := h.clock.Now()
+	r := &storage.AccessRequest{Resource: res.Name, Role: role, Requester: req.Person.Name, Email: req.Person.Email,
+		SlackID: req.Person.SlackID, DiscordID: req.Person.DiscordID, Reason: reason, Channel: res.Channel,
+		Duration: d, State: storage.AccessPending, ApprovalsNeeded: res.Approvals,
+		PendingUntil: now.Add(time.Duration(h.cfg.Access.PendingTTL)), CreatedAt: now, UpdatedAt: now}
+	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
+		open, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: r.Requester,
+			Resources: []string{res.Name}, States: openStates})
+		if err != nil {
+			return err
+		}
+		for _, o := range open {
+			if o.Role == role {
+				return bot.Errorf("You already have #%d for %s (%s, %s); see /access show %d.",
+					o.ID, res.Name, role, stateText(o.State), o.ID)
+			}
+		}
+		if err := storage.CreateAccessRequest(tx, r); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("role=%s for=%s reason=%q", role, bot.FormatDuration(d), reason)
+		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.request", subject(r), detail)); err != nil {
+			return err
+		}
+		var ns []outbox.Notification
+		if r.Channel != "" {
+			ns = append(ns, outbox.Notification{Key: postKey(r.ID), To: outbox.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
+		}
+		ask := h.card(r, nil)
+		ask.Text = fmt.Sprintf("%s asks for %s on %s for %s. You can approve it.", mention(r.Requester), role, res.Name, bot.FormatDuration(d))
+		for _, a := range others {
+			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: outbox.Destination{Person: a}, Reply: ask})
+		}
+		return h.enqueue(tx, ns...)
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	return bot.Reply{Title: fmt.Sprintf("Requested #%d: %s (%s) for %s", r.ID, res.Name, role, bot.FormatDuration(d)),
+		Text: fmt.Sprintf("Waiting for %s from %s. You will hear back here; /access show %d shows progress.",
+			plural(res.Approvals, "approval"), mentions(others), r.ID), Severity: bot.SeverityInfo}, nil
+}
+
+// openStates are the states of a request that is not finished.
+var openStates = []string{storage.AccessPending, storage.AccessGranting, storage.AccessGrantFailed, storage.AccessAwaitingManual,
+	storage.AccessActive, storage.AccessRevoking, storage.AccessRevokeFailed, storage.AccessManualRevoke}
+
+// activeStates hold access, or might.
+var activeStates = []string{storage.AccessGranting, storage.AccessGrantFailed, storage.AccessAwaitingManual,
+	storage.AccessActive, storage.AccessRevoking, storage.AccessRevokeFailed, storage.AccessManualRevoke}
+
+func (h *Handler) approve(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	note := strings.TrimSpace(req.String("note"))
+	if n := len([]rune(note)); n > maxNote {
+		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it under %d.", n, maxNote)
+	}
+	var reply bot.Reply
+	runGrant := false
+	err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		r, err := h.load(ctx, tx, id, req.Person, true)
+		if err != nil {
+			return err
+		}
+		res, err := h.configured(r)
+		if err != nil {
+			return err
+		}
+		now := h.clock.Now()
+		ext := r.State == storage.AccessActive && r.ExtendUntil != nil
+		switch {
+		case r.State == storage.AccessPending && !now.Before(r.PendingUntil),
+			ext && !now.Before(*r.ExtendUntil):
+			return bot.Errorf("#%d waited too long for approval and has expired; the requester can ask again.", id)
+		case r.State == storage.AccessAwaitingManual:
+			return bot.Errorf("#%d is approved and waits for the manual grant; once done, type /access done %d.", id, id)
+		case r.State != storage.AccessPending && !ext:
+			return bot.Errorf("#%d is %s; there is nothing to approve.", id, stateText(r.State))
+		}
+		if r.Requester == req.Person.Name {
+			return bot.Forbiddenf("You cannot approve your own request #%d; another approver has to.", id)
+		}
+		if !canApprove(res, req.Person) {
+			return bot.Forbiddenf("You are not an approver for %s (%s).", res.Name, approverText(res))
+		}
+		err = storage.AddAccessApproval(tx, &storage.AccessApproval{RequestID: r.ID, Round: r.Round, Approver: req.Person.Name, Note: note, At: now})
+		if errors.Is(err, storage.ErrDuplicate) {
+			return bot.Errorf("You have already approved #%d; it needs approval from someone else.", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.approve", subject(r), fmt.Sprintf("round=%d note=%q", r.Round, note))); err != nil {
+			return err
+		}
+		approvals, err := storage.AccessApprovals(tx, r.ID, r.Round)
+		if err != nil {
+			return err
+		}
+		var ns []outbox.Notification
+		switch {
+		case len(approvals) < r.ApprovalsNeeded:
+			reply = bot.Reply{Text: fmt.Sprintf("Approved #%d (%d of %d). Waiting for %s from someone else.", id,
+				len(approvals), r.ApprovalsNeeded, plural(r.ApprovalsNeeded-len(approvals), "more approval")), Severity: bot.SeverityInfo}
+		case ext:
+			*r.ExpiresAt = r.ExpiresAt.Add(r.ExtendFor)
+			added := r.ExtendFor
+			r.ExtendFor, r.ExtendUntil, r.Warned = 0, nil, false
+			if err := storage.WriteAudit(tx, systemAudit(now, "access.extended", subject(r), fmt.Sprintf("by=%s until=%s", bot.FormatDuration(added), stamp(*r.ExpiresAt)))); err != nil {
+				return err
+			}
+			ns = append(ns, h.tell(r, "extended", bot.Reply{Title: fmt.Sprintf("Extended #%d: %s (%s)", r.ID, r.Resource, r.Role),
+				Text: fmt.Sprintf("Your access now lasts until %s.", stamp(*r.ExpiresAt)), Severity: bot.SeveritySuccess}))
+			reply = bot.Reply{Text: fmt.Sprintf("Approved the extension of #%d; it now ends %s.", id, stamp(*r.ExpiresAt)), Severity: bot.SeveritySuccess}
+		default:
+			r.State, r.Attempts, r.NextAttemptAt = storage.AccessGranting, 0, &now
+			runGrant = true
+			if err := storage.WriteAudit(tx, systemAudit(now, "access.approved", subject(r), "approvers="+strings.Join(approverNames(approvals), ","))); err != nil {
+				return err
+			}
+		}
+		r.UpdatedAt = now
+		if err := storage.SaveAccessRequest(tx, r); err != nil {
+			return err
+		}
+		ns = append(ns, h.edit(r, approvals))
+		return h.enqueue(tx, ns...)
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if runGrant {
+		if err := h.process(ctx, id); err != nil {
+			h.log.Error("grant after approval", "id", id, "err", err)
+		}
+		r, err := storage.GetAccessRequest(h.store.DB.WithContext(ctx), id)
+		if err != nil {
+			return bot.Reply{}, fmt.Errorf("reload access request %d: %w", id, err)
+		}
+		reply = bot.Reply{Text: fmt.Sprintf("Approved #%d. %s", id, outcomeText(r)), Severity: severity(r.State)}
+	}
+	return reply, nil
+}
+
+func (h *Handler) deny(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	reason := strings.TrimSpace(req.String("reason"))
+	if reason == "" {
+		return bot.Reply{}, bot.Errorf(`Say why: /access deny %d --reason "why not".`, id)
+	}
+	if n := len([]rune(reason)); n > maxReason {
+		return bot.Reply{}, bot.Errorf("The reason is %d characters long; keep it under %d.", n, maxReason)
+	}
+	var reply bot.Reply
+	err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		r, err := h.load(ctx, tx, id, req.Person, true)
+		if err != nil {
+			return err
+		}
+		res, err := h.configured(r)
+		if err != nil {
+			return err
+		}
+		ext := r.State == storage.AccessActive && r.ExtendUntil != nil
+		if r.State != storage.AccessPending && !ext {
+			return bot.Errorf("#%d is %s; only a pending request or extension can be denied.", id, stateText(r.State))
+		}
+		if r.Requester == req.Person.Name {
+			return bot.Forbiddenf("You cannot decide on your own request #%d; to withdraw it, type /access revoke %d.", id, id)
+		}
+		if !canApprove(res, req.Person) {
+			return bot.Forbiddenf("You are not an approver for %s (%s).", res.Name, approverText(res))
+		}
+		now := h.clock.Now()
+		var told bot.Reply
+		if ext {
+			r.ExtendFor, r.ExtendUntil = 0, nil
+			told = bot.Reply{Title: fmt.Sprintf("Extension of #%d denied", r.ID), Severity: bot.SeverityWarning,
+				Text: fmt.Sprintf("%s denied more time on %s: %s. Your access still ends %s.", req.Person.Mention(), r.Resource, reason, stamp(*r.ExpiresAt))}
+			reply = bot.Reply{Text: fmt.Sprintf("Denied the extension of #%d.", id)}
+		} else {
+			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessDenied, &now, req.Person.Name, reason
+			told = bot.Reply{Title: fmt.Sprintf("Access request #%d denied", r.ID), Severity: bot.SeverityWarning,
+				Text: fmt.Sprintf("%s denied %s on %s: %s", req.Person.Mention(), r.Role, r.Resource, reason)}
+			reply = bot.Reply{Text: fmt.Sprintf("Denied #%d; %s has been told.", id, mention(r.Requester))}
+		}
+		r.UpdatedAt = now
+		if err := storage.SaveAccessRequest(tx, r); err != nil {
+			return err
+		}
+		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.deny", subject(r), fmt.Sprintf("round=%d reason=%q", r.Round, reason))); err != nil {
+			return err
+		}
+		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
+		if err != nil {
+			return err
+		}
+		return h.enqueue(tx, h.edit(r, approvals), h.tell(r, "denied", told))
+	})
+	return reply, err
+}
+
+func (h *Handler) revoke(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	var reply bot.Reply
+	run := false
+	err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		r, err := h.load(ctx, tx, id, req.Person, true)
+		if err != nil {
+			return err
+		}
+		res, known := h.cfg.Resource(r.Resource)
+		if r.Requester != req.Person.Name && !req.Person.HasRole("admin") && !(known && canApprove(res, req.Person)) {
+			return bot.Forbiddenf("Only %s, an approver of %s or an admin can revoke #%d.", mention(r.Requester), r.Resource, id)
+		}
+		now := h.clock.Now()
+		action := "access.revoke_requested"
+		switch r.State {
+		case storage.AccessPending:
+			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessCancelled, &now, req.Person.Name, "withdrawn"
+			action = "access.cancel"
+			reply = bot.Reply{Text: fmt.Sprintf("Withdrew #%d; nothing was granted.", id)}
+		case storage.AccessGranting, storage.AccessGrantFailed:
+			if r.ClaimedUntil != nil && now.Before(*r.ClaimedUntil) {
+				return bot.Errorf("The grant of #%d is running right now; try /access revoke %d again in a minute.", id, id)
+			}
+			fallthrough
+		case storage.AccessActive, storage.AccessAwaitingManual:
+			r.State, r.Attempts, r.NextAttemptAt, r.LastError = storage.AccessRevoking, 0, &now, ""
+			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = req.Person.Name, "revoked by "+req.Person.Mention(), 0, nil
+			run = true
+		case storage.AccessRevoking, storage.AccessRevokeFailed, storage.AccessManualRevoke:
+			return bot.Errorf("#%d is already being revoked (%s); /access show %d has the details.", id, stateText(r.State), id)
+		default:
+			return bot.Errorf("#%d is %s; there is nothing to revoke.", id, stateText(r.State))
+		}
+		r.UpdatedAt = now
+		if err := storage.SaveAccessRequest(tx, r); err != nil {
+			return err
+		}
+		if err := storage.WriteAudit(tx, handlers.Audit(req, action, subject(r), "state="+r.State)); err != nil {
+			return err
+		}
+		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
+		if err != nil {
+			return err
+		}
+		return h.enqueue(tx, h.edit(r, approvals))
+	})
+	if err != nil || !run {
+		return reply, err
+	}
+	if err := h.process(ctx, id); err != nil {
+		h.log.Error("revoke", "id", id, "err", err)
+	}
+	r, err := storage.GetAccessRequest(h.store.DB.WithContext(ctx), id)
+	if err != nil {
+		return bot.Reply{}, fmt.Errorf("reload access request %d: %w", id, err)
+	}
+	return bot.Reply{Text: fmt.Sprintf("#%d: %s", id, outcomeText(r)), Severity: severity(r.State)}, nil
+}
+
+func (h *Handler) extend(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	d := req.Duration("for")
+	var reply bot.Reply
+	err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		r, err := h.load(ctx, tx, id, req.Person, true)
+		if err != nil {
+			return err
+		}
+		if r.Requester != req.Person.Name {
+			return bot.Forbiddenf("Only %s can ask to extend #%d.", mention(r.Requester), id)
+		}
+		res, err := h.configured(r)
+		if err != nil {
+			return err
+		}
+		if r.State != storage.AccessActive {
+			return bot.Errorf("#%d is %s; only active access can be extended. Ask anew with /access request %s.", id, stateText(r.State), r.Resource)
+		}
+		if r.ExtendUntil != nil {
+			return bot.Errorf("#%d already has an extension of %s waiting for approval.", id, bot.FormatDuration(r.ExtendFor))
+		}
+		if max := time.Duration(res.MaxDuration); d > max {
+			return bot.Errorf("--for %s is longer than %s allows; the maximum is %s. Try --for %s.",
+				bot.FormatDuration(d), res.Name, bot.FormatDuration(max), bot.FormatDuration(max))
+		}
+		now := h.clock.Now()
+		until := now.Add(time.Duration(h.cfg.Access.PendingTTL))
+		r.Round++
+		r.ExtendFor, r.ExtendUntil, r.UpdatedAt = d, &until, now
+		if err := storage.SaveAccessRequest(tx, r); err != nil {
+			return err
+		}
+		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.extend", subject(r), fmt.Sprintf("round=%d for=%s", r.Round, bot.FormatDuration(d)))); err != nil {
+			return err
+		}
+		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
+		if err != nil {
+			return err
+		}
+		ask := h.card(r, approvals)
+		ask.Text = fmt.Sprintf("%s asks for %s more on %s (%s). You can approve it.", mention(r.Requester), bot.FormatDuration(d), r.Resource, r.Role)
+		ns := []outbox.Notification{h.edit(r, approvals)}
+		others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == r.Requester })
+		for _, a := range others {
+			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r%d:ask:%s", r.ID, r.Round, a), To: outbox.Destination{Person: a}, Reply: ask})
+		}
+		if r.Channel != "" {
+			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r%d:ask", r.ID, r.Round), To: outbox.Destination{Channel: r.Channel}, Reply: ask, Thread: postKey(r.ID)})
+		}
+		reply = bot.Reply{Text: fmt.Sprintf("Asked for %s more on #%d; waiting for %s from %s.", bot.FormatDuration(d), id,
+			plural(r.ApprovalsNeeded, "approval"), mentions(others)), Severity: bot.SeverityInfo}
+		return h.enqueue(tx, ns...)
+	})
+	return reply, err
+}
+
+func (h *Handler) done(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	var reply bot.Reply
+	err := h.store.Tx(ctx, func(tx *gorm.DB) error {
+		r, err := h.load(ctx, tx, id, req.Person, true)
+		if err != nil {
+			return err
+		}
+		res, err := h.configured(r)
+		if err != nil {
+			return err
+		}
+		if !canApprove(res, req.Person) || r.Requester == req.Person.Name {
+			return bot.Forbiddenf("Only an approver of %s other than the requester can confirm #%d (%s).", res.Name, id, approverText(res))
+		}
+		now := h.clock.Now()
+		var told bot.Reply
+		var act string
+		switch r.State {
+		case storage.AccessAwaitingManual:
+			exp := now.Add(r.Duration)
+			r.State, r.GrantedAt, r.ExpiresAt = storage.AccessActive, &now, &exp
+			act = "access.grant"
+			told = grantedReply(r)
+			reply = bot.Reply{Text: fmt.Sprintf("Marked #%d granted; it will be revoked %s.", id, stamp(exp)), Severity: bot.SeveritySuccess}
+		case storage.AccessManualRevoke:
+			r.State, r.ClosedAt = finalRevokeState(r), &now
+			act = "access.revoke"
+			told = revokedReply(r)
+			reply = bot.Reply{Text: fmt.Sprintf("Marked #%d revoked.", id), Severity: bot.SeveritySuccess}
+		default:
+			return bot.Errorf("#%d is %s; /access done is for a grant or revoke done by hand.", id, stateText(r.State))
+		}
+		r.UpdatedAt = now
+		if err := storage.SaveAccessRequest(tx, r); err != nil {
+			return err
+		}
+		if err := storage.WriteAudit(tx, handlers.Audit(req, act, subject(r), "manual; state="+r.State)); err != nil {
+			return err
+		}
+		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
+		if err != nil {
+			return err
+		}
+		return h.enqueue(tx, h.edit(r, approvals), h.tell(r, "done", told))
+	})
+	return reply, err
+}
+
+// configured is the request's resource, which must still be configured for
+// decisions on it.
+func (h *Handler) configured(r *storage.AccessRequest) (config.Resource, error) {
+	res, ok := h.cfg.Resource(r.Resource)
+	if !ok {
+		return config.Resource{}, bot.Errorf("%s is no longer configured, so #%d cannot be changed from chat; ask an admin.", r.Resource, r.ID)
+	}
+	return res, nil
+}
+
+func subject(r *storage.AccessRequest) string { return fmt.Sprintf("access:%s:%d", r.Resource, r.ID) }
+
+func postKey(id int64) string { return fmt.Sprintf("access:%d:post", id) }
+
+// edit is the channel message of r, edited to show its state now.
+func (h *Handler) edit(r *storage.AccessRequest, approvals []storage.AccessApproval) outbox.Notification {
+	if r.Channel == "" {
+		return outbox.Notification{}
+	}
+	return outbox.Notification{Key: fmt.Sprintf("access:%d:card:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
+		Reply: h.card(r, approvals), Updates: postKey(r.ID)}
+}
+
+// tell is a direct message to the requester about r.
+func (h *Handler) tell(r *storage.AccessRequest, what string, reply bot.Reply) outbox.Notification {
+	return outbox.Notification{Key: fmt.Sprintf("access:%d:%s:%d", r.ID, what, r.Seq), To: outbox.Destination{Person: r.Requester}, Reply: reply}
+}
+
+func systemAudit(at time.Time, action, subj, detail string) storage.AuditEntry {
+	return storage.AuditEntry{At: at, Actor: system, Platform: "system", Action: action, Subject: subj, Detail: detail}
+}
+
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

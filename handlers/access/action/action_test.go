@@ -1,0 +1,93 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"opsbot/config"
+)
+
+func TestSignFormat(t *testing.T) {
+	t.Parallel()
+	// HMAC-SHA256("key", "1700000000.{}") computed independently with openssl:
+	// printf '1700000000.{}' | openssl dgst -sha256 -hmac key
+	got := Sign([]byte("key"), "1700000000", []byte("{}"))
+	if got != "sha256=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae" {
+		t.Fatalf("signature %q", got)
+	}
+	if !Verify([]byte("key"), "1700000000", []byte("{}"), got) || Verify([]byte("key"), "1700000001", []byte("{}"), got) {
+		t.Fatal("verify does not bind the timestamp")
+	}
+}
+
+func TestCommandOutcomes(t *testing.T) {
+	t.Parallel()
+	f := Fields{Action: "grant", RequestID: 7, Reason: "$(touch /tmp/x)"}
+	cases := []struct {
+		name    string
+		argv    []string
+		timeout time.Duration
+		want    string
+	}{
+		{"ok", []string{"true"}, time.Second, ""},
+		{"exit status and last line", []string{"sh", "-c", "echo first; echo 'no such role' >&2; exit 4"}, time.Second, "exit status 4: no such role"},
+		{"timeout kills the group", []string{"sh", "-c", "sleep 30 & sleep 30"}, 200 * time.Millisecond, "timed out"},
+		{"missing program", []string{"/nonexistent/grant"}, time.Second, "no such file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := &Runner{}
+			start := time.Now()
+			err := r.Run(context.Background(), config.Action{Command: c.argv, Timeout: config.Duration(c.timeout)}, f)
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("the timeout did not stop the command and its children")
+			}
+		})
+	}
+}
+
+func TestManual(t *testing.T) {
+	t.Parallel()
+	if err := (&Runner{}).Run(context.Background(), config.Action{Manual: true}, Fields{}); !errors.Is(err, ErrManual) {
+		t.Fatal(err)
+	}
+}
+
+func TestWebhookErrorsHideQuery(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
+	}))
+	defer srv.Close()
+	w := &config.Webhook{URL: srv.URL + "/grant?token=topsecret", Secret: "k"}
+	err := (&Runner{}).Run(context.Background(), config.Action{Webhook: w, Timeout: config.Duration(time.Second)}, Fields{Action: "grant"})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 302") || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("err = %v", err)
+	}
+	w.URL = "http://127.0.0.1:1/grant?token=topsecret"
+	err = (&Runner{}).Run(context.Background(), config.Action{Webhook: w, Timeout: config.Duration(time.Second)}, Fields{Action: "grant"})
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// BenchmarkCommandAction measures one grant command run (fork+exec of true).
+func BenchmarkCommandAction(b *testing.B) {
+	r := &Runner{}
+	a := config.Action{Command: []string{"true"}, Timeout: config.Duration(10 * time.Second)}
+	f := Fields{Action: "grant", RequestID: 1, Resource: "prod-db", User: "dave"}
+	for b.Loop() {
+		if err := r.Run(context.Background(), a, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
