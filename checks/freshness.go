@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,11 +10,11 @@ import (
 
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/storage"
 )
 
-// freshnessCheck reads the newest successful run of a backup job from the
-// backups area's table. Until that area's table exists the check fails
-// with a message that says so.
+// freshnessCheck fails when a backup job's newest successful run is older
+// than the job's fresh_within.
 type freshnessCheck struct {
 	job    string
 	within time.Duration
@@ -39,25 +40,20 @@ func newFreshness(c config.Check, env Env) (Check, error) {
 	return f, nil
 }
 
-// lastBackupSuccess reads when a job last finished successfully from the
-// backups area's backup_runs table (migration 0040_backups). It reads the
-// table by name so that checks do not depend on the backups package.
+// lastBackupSuccess reads when a job last finished successfully, from the
+// backups area's runs.
 func lastBackupSuccess(ctx context.Context, db *gorm.DB, job string) (time.Time, bool, error) {
-	db = db.WithContext(ctx)
-	if !db.Migrator().HasTable("backup_runs") {
-		return time.Time{}, false, fmt.Errorf("no backup_runs table: the backups area is not installed")
+	r, err := storage.LatestBackupRun(ctx, db, job, storage.BackupSucceeded)
+	if errors.Is(err, storage.ErrNotFound) {
+		return time.Time{}, false, nil
 	}
-	var rows []struct{ FinishedAt *time.Time }
-	err := db.Table("backup_runs").Select("finished_at").
-		Where("job = ? AND state = ? AND finished_at IS NOT NULL", job, "succeeded").
-		Order("finished_at DESC").Limit(1).Scan(&rows).Error
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	if len(rows) == 0 || rows[0].FinishedAt == nil {
-		return time.Time{}, false, nil
+	if r.FinishedAt == nil {
+		return r.StartedAt.UTC(), true, nil
 	}
-	return rows[0].FinishedAt.UTC(), true, nil
+	return r.FinishedAt.UTC(), true, nil
 }
 
 func (f *freshnessCheck) Run(ctx context.Context) Result {
