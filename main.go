@@ -53,16 +53,16 @@ const (
 const usage = `opsbot — chat-ops for IT operations
 
 Usage:
-  opsbot serve   --config FILE               run everything the config enables
-  opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
-  opsbot migrate --config FILE               apply pending database migrations
-  opsbot config check --config FILE          list every problem in a config file
-  opsbot status  --config FILE               list the replicas seen and which one leads
-  opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
-  opsbot devices import --config FILE F.csv  add or update devices from a CSV file
-  opsbot discord register --config FILE [--guild ID]
-                                             publish the slash commands to Discord
-  opsbot version                             print the version
+  opsbot serve    --config FILE                  run everything the config enables
+  opsbot shell    --config FILE --user NAME      run commands from standard input as NAME
+  opsbot migrate  --config FILE                  apply pending database migrations
+  opsbot config check --config FILE              list every problem in a config file
+  opsbot status   --config FILE                  list the replicas seen and which one leads
+  opsbot outbox   list|retry|drop --config FILE  inspect and steer queued notifications
+  opsbot devices  import --config FILE F.csv     add or update devices from a CSV file
+  opsbot discord  register --config FILE [--guild ID]
+                                                 publish the slash commands to Discord
+  opsbot version                                 print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
 `
