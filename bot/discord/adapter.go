@@ -47,6 +47,7 @@ type Adapter struct {
 	api    *client
 	cfg    config.DiscordConfig
 	verify *Verifier
+	intake bot.Intake
 	clock  clock.Clock
 	log    *slog.Logger
 	// Budget is how long a command runs before the answer is deferred.
@@ -93,6 +94,9 @@ func (a *Adapter) replayed(id string) bool {
 type Options struct {
 	// HTTPClient makes the REST calls; a client with a timeout when nil.
 	HTTPClient *http.Client
+	// Intake files tickets from messages ("Create ticket") and, in gateway
+	// mode, records replies to them as comments.
+	Intake bot.Intake
 }
 
 // New builds the adapter over the router's command table. The store keeps
@@ -101,7 +105,7 @@ type Options struct {
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget,
-		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient)}
+		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake}
 	for _, c := range router.Commands() {
 		a.table[c.Name] = c
 	}
@@ -197,8 +201,14 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 			reply(bot.Reply{Text: "That command arrived without its options; try again.", Severity: bot.SeverityDanger})
 			return
 		}
+		if data.CommandType == discordgo.MessageApplicationCommand {
+			a.createTicket(ctx, it, data, respond)
+			return
+		}
 		line, err := CommandLine(a.table, data)
 		a.run(ctx, it, line, err, false, respond)
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		a.autocomplete(ctx, it, respond)
 	case discordgo.InteractionMessageComponent:
 		data, ok := it.Data.(discordgo.MessageComponentInteractionData)
 		if !ok {
