@@ -468,6 +468,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	s.Identify.Intents = discordgo.IntentsNone
 	s.ShouldReconnectOnError = true
 	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.OnInteraction(ctx, ic.Interaction) })
+	if a.intake != nil {
+		// Replies to a ticket's message become comments; reading their text
+		// needs the privileged Message Content intent.
+		s.Identify.Intents = discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+		s.AddHandler(func(_ *discordgo.Session, mc *discordgo.MessageCreate) { a.OnMessage(ctx, mc.Message) })
+	}
 	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
 		err := s.Open()
 		if err == nil {
@@ -499,4 +505,23 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
 	})
+}
+
+// OnMessage passes a gateway message that replies to another message (the
+// source of a ticket, if it is one) to the intake as a thread reply. Only
+// gateway mode sees messages; HTTP interactions carry none.
+func (a *Adapter) OnMessage(ctx context.Context, m *discordgo.Message) {
+	if a.intake == nil || m == nil || m.Author == nil || m.MessageReference == nil || !snowflake(m.Author.ID) {
+		return
+	}
+	ref := m.MessageReference
+	if !snowflake(ref.MessageID) || ref.ChannelID != "" && ref.ChannelID != m.ChannelID {
+		return
+	}
+	err := a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Discord, Channel: m.ChannelID, Guild: m.GuildID, ID: m.ID,
+		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: m.Content,
+		Link: MessageLink(m.GuildID, m.ChannelID, m.ID)})
+	if err != nil {
+		a.log.Error("discord thread reply", "message", m.ID, "err", err)
+	}
 }
