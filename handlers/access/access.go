@@ -73,7 +73,7 @@ func (h *Handler) Command() bot.Command {
 	dur := bot.Param{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 8h (at most the resource's max_duration)"}
 	return bot.Command{Name: "access", Summary: "Ask for temporary access, approve it, revoke it", Subs: []bot.Sub{
 		{Name: "request", Summary: "Ask for access to a resource for a limited time",
-			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Required: true, Placeholder: "RESOURCE"}},
+			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Required: true, Placeholder: "RESOURCE", Complete: h.completeResource}},
 			Flags: []bot.Param{{Name: "role", Kind: bot.KindString, Placeholder: "ROLE", Help: "one of the resource's roles (default the first)"},
 				dur, {Name: "reason", Kind: bot.KindString, Placeholder: `"TEXT"`, Help: "why you need it"}},
 			Run: h.request},
@@ -599,4 +599,17 @@ func newToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// completeResource suggests configured resources whose name contains what
+// was typed, for type-ahead menus.
+func (h *Handler) completeResource(_ context.Context, _ bot.Person, prefix string) []bot.Choice {
+	prefix = strings.ToLower(prefix)
+	var out []bot.Choice
+	for _, r := range h.cfg.Access.Resources {
+		if strings.Contains(strings.ToLower(r.Name), prefix) && len(out) < 25 {
+			out = append(out, bot.Choice{Label: r.Name, Value: r.Name})
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -105,7 +106,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 				}
 				return h.enqueue(tx, h.tell(r, "warn", bot.Reply{Title: fmt.Sprintf("Your access #%d ends soon", r.ID), Severity: bot.SeverityWarning,
 					Text:    fmt.Sprintf("%s (%s) will be revoked %s.", r.Resource, r.Role, stamp(*r.ExpiresAt)),
-					Buttons: []bot.Button{{Label: "Extend 1h", Command: fmt.Sprintf("/access extend %d --for 1h", r.ID)}}}))
+					Buttons: []bot.Button{h.extendButton(r)}}))
 			})
 	}
 	sweep("expire grant", "state = ? AND expires_at <= ?", []any{storage.AccessActive, now},
@@ -117,6 +118,9 @@ func (h *Handler) Tick(ctx context.Context) error {
 			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = system, "time is up", 0, nil
 			return h.save(tx, r, now, "access.expire", "grant time is up; revoking", "", bot.Reply{})
 		})
+	if err := h.digest(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	ids, err := storage.DueAccessActions(ctx, h.store.DB, now)
 	if err != nil {
 		errs = append(errs, err)
@@ -316,4 +320,68 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 	}
 	ns = append(ns, h.edit(r, approvals))
 	return h.enqueue(tx, ns...)
+}
+
+// extendButton asks for as much time again as was granted, capped at the
+// resource's max_duration; the extension needs a new approval.
+func (h *Handler) extendButton(r *storage.AccessRequest) bot.Button {
+	d := r.Duration
+	if res, ok := h.cfg.Resource(r.Resource); ok && time.Duration(res.MaxDuration) > 0 {
+		d = min(d, time.Duration(res.MaxDuration))
+	}
+	if d <= 0 {
+		d = time.Hour
+	}
+	return bot.Button{Label: "Extend " + bot.FormatDuration(d), Style: bot.ButtonPrimary,
+		Command: fmt.Sprintf("/access extend %d --for %s", r.ID, bot.FormatDuration(d))}
+}
+
+// digest sends each approver, once a day (key access:digest:DATE:person),
+// the active grants of the resources they approve, per resource. The key
+// makes a second pass, or a second process, the same day send nothing new.
+func (h *Handler) digest(ctx context.Context, now time.Time) error {
+	active, err := storage.ActiveAccessRequests(ctx, h.store.DB)
+	if err != nil || len(active) == 0 {
+		return err
+	}
+	byResource := map[string][]storage.AccessRequest{}
+	for _, r := range active {
+		byResource[r.Resource] = append(byResource[r.Resource], r)
+	}
+	texts := map[string]*strings.Builder{}
+	var people []string
+	for _, res := range h.cfg.Access.Resources {
+		grants := byResource[res.Name]
+		if len(grants) == 0 {
+			continue
+		}
+		for _, who := range h.approvers(res) {
+			b, ok := texts[who]
+			if !ok {
+				b = &strings.Builder{}
+				texts[who] = b
+				people = append(people, who)
+			}
+			fmt.Fprintf(b, "*%s*: %s\n", res.Name, plural(len(grants), "active grant"))
+			for _, g := range grants {
+				fmt.Fprintf(b, "  #%d @%s (%s) until %s\n", g.ID, g.Requester, g.Role, stamp(*g.ExpiresAt))
+			}
+		}
+	}
+	if len(people) == 0 {
+		return nil
+	}
+	date := now.UTC().Format("2006-01-02")
+	return h.store.Tx(ctx, func(tx *gorm.DB) error {
+		var ns []outbox.Notification
+		for _, who := range people {
+			if _, ok := h.dir.ByName(who); !ok {
+				continue
+			}
+			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:digest:%s:%s", date, who), To: outbox.Destination{Person: who},
+				Reply: bot.Reply{Title: "Active access grants, " + date, Text: strings.TrimRight(texts[who].String(), "\n"),
+					Footer: "/access revoke N ends one early"}})
+		}
+		return h.out.Enqueue(tx, ns...)
+	})
 }

@@ -104,6 +104,9 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{}, err
 	}
 	var b strings.Builder
+	if t.Description != "" {
+		b.WriteString(t.Description + "\n\n")
+	}
 	if total > int64(len(events)) {
 		fmt.Fprintf(&b, "(%d earlier entries not shown)\n", total-int64(len(events)))
 	}
