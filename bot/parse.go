@@ -288,6 +288,10 @@ func (b binder) value(p Param, raw, label string) (any, error) {
 		if err != nil || d <= 0 {
 			return nil, Errorf("%s must be a duration such as 30m, 8h or 7d, not %q", label, raw)
 		}
+		if d < time.Second {
+			// Replies show whole seconds; nobody means less in chat.
+			return nil, Errorf("%s must be at least 1s, not %q; try 30m, 8h or 7d", label, raw)
+		}
 		return d, nil
 	case KindPerson:
 		return b.person(raw, label)
