@@ -261,7 +261,9 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 func (b binder) value(p Param, raw, label string) (any, error) {
 	switch p.Kind {
 	case KindString, KindText:
-		if blank(raw) {
+		if strings.TrimSpace(raw) != "" && blank(raw) {
+			// Only invisible characters (zero-width spaces): empty, as plain
+			// white space already is to every check that trims.
 			return "", nil
 		}
 		return raw, nil

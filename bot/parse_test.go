@@ -187,7 +187,8 @@ func TestHostileInput(t *testing.T) {
 	sub := Sub{
 		Args: []Param{{Name: "id", Kind: KindID, Required: true}, {Name: "text", Kind: KindText, Required: true}},
 		Flags: []Param{{Name: "reason", Kind: KindString}, {Name: "priority", Kind: KindChoice, Choices: []string{"low", "high"}},
-			{Name: "limit", Kind: KindInt}, {Name: "category", Kind: KindString}, {Name: "for", Kind: KindDuration}},
+			{Name: "limit", Kind: KindInt}, {Name: "category", Kind: KindString}, {Name: "for", Kind: KindDuration},
+			{Name: "who", Kind: KindPerson}},
 	}
 	b := binder{dir: testDir()}
 	accept := []struct {
@@ -201,6 +202,7 @@ func TestHostileInput(t *testing.T) {
 			return v["text"] == "family \U0001F468\u200d\U0001F469\u200d\U0001F467"
 		}},
 		{"1 שלום עולם", func(v map[string]any) bool { return v["text"] == "שלום עולם" }},
+		{"1 x --who <@18446744073709551615>", func(v map[string]any) bool { return v["who"].(Person).Name == "discord:18446744073709551615" }},
 		{"1 x --for 1.5s", func(v map[string]any) bool { return v["for"] == 1500*time.Millisecond }},
 	}
 	for _, tt := range accept {
@@ -222,6 +224,8 @@ func TestHostileInput(t *testing.T) {
 		{"1 \u2066isolate\u2069", "direction"},
 		{"#99999999999999999999 x", `#99999999999999999999 is too large`},
 		{"1 x --limit 99999999999999999999", "--limit: 99999999999999999999 is too large"},
+		{"1 x --who <@99999999999999999999>", "is not a mention of a person"},
+		{"1 x --who @discord:18446744073709551616", "nobody called"},
 		{"1 x --for 1ns", `--for must be at least 1s, not "1ns"`},
 		{"1 x --for 500ms", `--for must be at least 1s, not "500ms"`},
 		{"1 x --priority --category chairs", "--priority needs a value"},
