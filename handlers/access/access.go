@@ -192,8 +192,16 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == req.Person.Name })
 	if len(others) < res.Approvals {
-		return bot.Reply{}, bot.Errorf("%s needs %d approvals but only %d people other than you can approve; ask an admin to add approvers.",
-			res.Name, res.Approvals, len(others))
+		who := "nobody"
+		switch len(others) {
+		case 0:
+		case 1:
+			who = "only 1 person"
+		default:
+			who = fmt.Sprintf("only %d people", len(others))
+		}
+		return bot.Reply{}, bot.Errorf("%s needs %s but %s other than you can approve; ask an admin to add approvers.",
+			res.Name, plural(res.Approvals, "approval"), who)
 	}
 	now := h.clock.Now()
 	r := &storage.AccessRequest{Resource: res.Name, Role: role, Requester: req.Person.Name, Email: req.Person.Email,

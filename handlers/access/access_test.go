@@ -819,6 +819,8 @@ func TestReplyWording(t *testing.T) {
 			t.Errorf("empty role shown:\n%s", got)
 		}
 
+		f.expect("bob", "/access request lab --for 1h", "lab needs 1 approval but nobody other than you can approve")
+
 		f.failing("grant", true)
 		f.expect("dave", `/access request prod-db --for 1h --reason "x"`, "Requested #2: prod-db (read) for 1h")
 		if out := f.expect("bob", "/access approve 2", "#2: Approved, but the grant failed (1 attempt) and is being retried."); strings.Contains(out, "Approved #2. Approved") {
