@@ -806,6 +806,11 @@ func TestReplyWording(t *testing.T) {
 		f := newFixture(t, b, "")
 		got := f.expect("dave", "/access request lab --for 2h", "Requested #1: lab for 2h")
 		got += f.expect("dave", "/access show 1", "Access request #1: lab\n")
+		// The requester is offered what they can do, not the approvers' buttons.
+		if out := f.expect("dave", "/access show 1", "[Withdraw] /access revoke 1"); strings.Contains(out, "/access approve") || strings.Contains(out, "/access deny") {
+			t.Errorf("the requester is offered Approve/Deny:\n%s", out)
+		}
+		f.expect("bob", "/access show 1", "[Approve] /access approve 1")
 		got += f.expect("dave", "/access list --mine", "#1 lab for @dave, 2h: pending")
 		got += f.expect("bob", "/access approve 1", "#1: Approved; an approver grants it by hand")
 		got += f.expect("bob", "/access done 1", "Marked #1 granted")

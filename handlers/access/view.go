@@ -75,6 +75,14 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		// for the approvers who fix it (README), not for the requester.
 		reply.Fields = slices.DeleteFunc(reply.Fields, func(f bot.Field) bool { return f.Name == lastErrorField })
 	}
+	if res, ok := h.cfg.Resource(r.Resource); r.Requester == req.Person.Name || !(ok && canApprove(res, req.Person)) {
+		// Approve, Deny and Done are the approvers' buttons; the requester
+		// may withdraw a pending request instead.
+		reply.Buttons = slices.DeleteFunc(reply.Buttons, func(b bot.Button) bool { return b.Label != "Revoke" })
+		if r.Requester == req.Person.Name && r.State == storage.AccessPending {
+			reply.Buttons = append(reply.Buttons, bot.Button{Label: "Withdraw", Command: fmt.Sprintf("/access revoke %d", r.ID)})
+		}
+	}
 	for _, a := range approvals {
 		line := fmt.Sprintf("%s approved %s", mention(a.Approver), stamp(a.At))
 		if a.Note != "" {
