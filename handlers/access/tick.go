@@ -80,7 +80,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessExpired, &now, system, "nobody decided in time"
 			return h.save(tx, r, now, "access.expire_pending", "no decision within pending_ttl", "expired", bot.Reply{
 				Title: fmt.Sprintf("Access request #%d expired", r.ID), Severity: bot.SeverityWarning,
-				Text: fmt.Sprintf("Nobody decided on %s for %s in time. Ask again with /access request %s if you still need it.", r.Role, r.Resource, r.Resource)})
+				Text: fmt.Sprintf("Nobody decided on %s in time. Ask again with /access request %s if you still need it.", grantOf(r.Role, r.Resource), r.Resource)})
 		})
 	sweep("expire extension", "state = ? AND extend_until <= ?", []any{storage.AccessActive, now},
 		func(tx *gorm.DB, r *storage.AccessRequest) error {
@@ -105,7 +105,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 					return err
 				}
 				return h.enqueue(tx, h.tell(r, "warn", bot.Reply{Title: fmt.Sprintf("Your access #%d ends soon", r.ID), Severity: bot.SeverityWarning,
-					Text:    fmt.Sprintf("%s (%s) will be revoked %s.", r.Resource, r.Role, stamp(*r.ExpiresAt)),
+					Text:    fmt.Sprintf("%s will be revoked %s.", named(r.Resource, r.Role), stamp(*r.ExpiresAt)),
 					Buttons: []bot.Button{h.extendButton(r)}}))
 			})
 	}
@@ -268,7 +268,7 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		if r.Channel != "" {
 			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:manual:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
 				Thread: postKey(r.ID), Reply: bot.Reply{Title: fmt.Sprintf("Grant #%d by hand", r.ID), Severity: bot.SeverityWarning,
-					Text:    fmt.Sprintf("Give %s %s on %s, then confirm.", mention(r.Requester), r.Role, r.Resource),
+					Text:    fmt.Sprintf("Give %s %s, then confirm.", mention(r.Requester), grantOf(r.Role, r.Resource)),
 					Buttons: []bot.Button{{Label: "Done", Command: fmt.Sprintf("/access done %d", r.ID), Style: bot.ButtonPrimary}}}})
 		}
 	case f.Action == "grant":
@@ -279,18 +279,18 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 			r.State, r.GaveUp, r.Attempts, r.NextAttemptAt = storage.AccessRevoking, true, 0, &now
 			r.ClosedBy, r.CloseReason = system, "grant failed"
 			loud(fmt.Sprintf("Grant of #%d failed %d times; giving up", r.ID, maxGrantAttempts),
-				fmt.Sprintf("%s on %s for %s: %s. Running the revoke action to clean up any partial access.", r.Role, r.Resource, mention(r.Requester), r.LastError), bot.SeverityDanger)
+				fmt.Sprintf("%s for %s: %s. Running the revoke action to clean up any partial access.", grantOf(r.Role, r.Resource), mention(r.Requester), r.LastError), bot.SeverityDanger)
 			ns = append(ns, h.tell(r, "grant-failed", bot.Reply{Title: fmt.Sprintf("Access #%d could not be granted", r.ID), Severity: bot.SeverityDanger,
-				Text: fmt.Sprintf("Granting %s on %s failed; the approvers have been told. Ask again later.", r.Role, r.Resource)}))
+				Text: fmt.Sprintf("Granting %s failed; the approvers have been told. Ask again later.", grantOf(r.Role, r.Resource))}))
 		} else {
 			next := now.Add(backoff(r.Attempts))
 			r.State, r.NextAttemptAt = storage.AccessGrantFailed, &next
 			loud(fmt.Sprintf("Grant of #%d failed (attempt %d of %d)", r.ID, r.Attempts, maxGrantAttempts),
-				fmt.Sprintf("%s on %s for %s: %s. Retrying %s.", r.Role, r.Resource, mention(r.Requester), r.LastError, stamp(next)), bot.SeverityDanger)
+				fmt.Sprintf("%s for %s: %s. Retrying %s.", grantOf(r.Role, r.Resource), mention(r.Requester), r.LastError, stamp(next)), bot.SeverityDanger)
 		}
 	case runErr == nil:
 		if r.Attempts > 0 {
-			loud(fmt.Sprintf("Revoke of #%d succeeded", r.ID), fmt.Sprintf("After %d failed attempts, %s no longer has %s on %s.", r.Attempts, mention(r.Requester), r.Role, r.Resource), bot.SeveritySuccess)
+			loud(fmt.Sprintf("Revoke of #%d succeeded", r.ID), fmt.Sprintf("After %s, %s no longer has %s.", plural(r.Attempts, "failed attempt"), mention(r.Requester), grantOf(r.Role, r.Resource)), bot.SeveritySuccess)
 		}
 		r.State, r.ClosedAt, r.Attempts, r.NextAttemptAt, r.LastError = finalRevokeState(r), &now, 0, nil, ""
 		act, detail = "access.revoke", "reason="+r.CloseReason
@@ -299,7 +299,7 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		r.State, r.NextAttemptAt = storage.AccessManualRevoke, nil
 		act, detail = "access.revoke_manual", "waiting for an approver to revoke by hand"
 		loud(fmt.Sprintf("Revoke #%d by hand now", r.ID),
-			fmt.Sprintf("Take %s on %s away from %s, then type /access done %d.", r.Role, r.Resource, mention(r.Requester), r.ID), bot.SeverityDanger,
+			fmt.Sprintf("Take %s away from %s, then type /access done %d.", grantOf(r.Role, r.Resource), mention(r.Requester), r.ID), bot.SeverityDanger,
 			bot.Button{Label: "Done", Command: fmt.Sprintf("/access done %d", r.ID), Style: bot.ButtonPrimary})
 	default:
 		r.Attempts++
@@ -308,8 +308,8 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		r.State, r.NextAttemptAt = storage.AccessRevokeFailed, &next
 		act, detail = "access.revoke_failed", fmt.Sprintf("attempt=%d error=%q", r.Attempts, r.LastError)
 		loud(fmt.Sprintf("REVOKE OF #%d FAILED: access is still in place", r.ID),
-			fmt.Sprintf("%s still has %s on %s. Attempt %d failed: %s. Retrying %s, and until it works; fix the cause or revoke by hand.",
-				mention(r.Requester), r.Role, r.Resource, r.Attempts, r.LastError, stamp(next)), bot.SeverityDanger)
+			fmt.Sprintf("%s still has %s. Attempt %d failed: %s. Retrying %s, and until it works; fix the cause or revoke by hand.",
+				mention(r.Requester), grantOf(r.Role, r.Resource), r.Attempts, r.LastError, stamp(next)), bot.SeverityDanger)
 	}
 	h.log.Info("access action", "id", r.ID, "action", f.Action, "state", r.State, "err", runErr)
 	if err := storage.SaveAccessRequest(tx, r); err != nil {
