@@ -350,7 +350,8 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	run.DurationMS = res.Elapsed.Milliseconds()
 	run.Output = j.mask.Output(res.Output, res.Truncated)
 	run.OutputBytes = res.Total
-	if res.StartErr == nil {
+	// A process killed by a signal has no exit code; Why says what stopped it.
+	if res.StartErr == nil && res.ExitCode >= 0 {
 		code := res.ExitCode
 		run.ExitCode = &code
 	}

@@ -305,7 +305,7 @@ func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if len(shown) < len(out) || r.OutputBytes > int64(len(out)) {
 		title += fmt.Sprintf(" (last %d of %d bytes)", len(shown), max(r.OutputBytes, int64(len(out))))
 	}
-	return bot.Reply{Title: title, Text: "```\n" + shown + "\n```"}, nil
+	return bot.Reply{Title: title, Text: "```\n" + strings.TrimRight(shown, "\n") + "\n```"}, nil
 }
 
 func (h *Handler) localRun(id int64) *active {
