@@ -251,6 +251,14 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	if code, body := s.get(t, "/readyz"); code != 200 || !strings.Contains(body, "database: ok") {
 		t.Errorf("/readyz %d %q", code, body)
 	}
+	// GET / is the status page DESIGN.md promises; other paths stay 404.
+	if code, body := s.get(t, "/"); code != 200 || !strings.Contains(body, "opsbot") || !strings.Contains(body, "database: ok") ||
+		!strings.Contains(body, "leader: ") || !strings.Contains(body, "/metrics") {
+		t.Errorf("/ %d %q", code, body)
+	}
+	if code, _ := s.get(t, "/nope"); code != 404 {
+		t.Errorf("/nope %d, want 404", code)
+	}
 	code, body := s.get(t, "/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics %d", code)
