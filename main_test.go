@@ -88,6 +88,27 @@ func TestShellEndToEnd(t *testing.T) {
 	}
 }
 
+// TestShellLongLine: a line past any limit is refused like any bad command,
+// and the shell goes on with the next one.
+func TestShellLongLine(t *testing.T) {
+	t.Parallel()
+	dir := exampleConfig(t)
+	in := "/device lookup " + strings.Repeat("a", 200000) + "\n/help device\n" + strings.Repeat("b", 9000) + "\n/help backup"
+	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%.500s\nstderr:\n%.500s", code, out, stderr)
+	}
+	for _, want := range []string{"that command is 200015 characters long; the limit is 8000", "/device lookup QUERY",
+		"that command is 9000 characters long", "/backup run JOB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%.2000s", want, out)
+		}
+	}
+	if len(out) > 20000 {
+		t.Errorf("the shell echoed the long lines: %d bytes of output", len(out))
+	}
+}
+
 func TestShellUnknownUser(t *testing.T) {
 	t.Parallel()
 	dir := exampleConfig(t)

@@ -7,6 +7,7 @@ package shell
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -31,24 +32,35 @@ type Adapter struct {
 // Run reads lines until EOF or ctx ends. Blank lines and lines starting with
 // # are skipped.
 func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), bot.MaxLineLength*4)
+	r := bufio.NewReaderSize(in, 64*1024)
 	for {
 		if a.Prompt != "" {
 			fmt.Fprint(a.Out, a.Prompt)
 		}
-		if !sc.Scan() {
+		raw, size, err := readLine(r, maxRead)
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if err != nil {
+			return fmt.Errorf("read commands: %w", err)
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		reply := a.Router.Handle(ctx, bot.Incoming{Platform: bot.Shell, Person: a.Person, Channel: "shell",
-			Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
+		var reply bot.Reply
+		if size > maxRead {
+			// Too long to keep: refused as the router refuses a long line,
+			// without holding it in memory.
+			reply = bot.Reply{Severity: bot.SeverityDanger,
+				Text: fmt.Sprintf("that command is %d characters long; the limit is %d", size, bot.MaxLineLength)}
+		} else {
+			line := strings.TrimSpace(raw)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			reply = a.Router.Handle(ctx, bot.Incoming{Platform: bot.Shell, Person: a.Person, Channel: "shell",
+				Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
+		}
 		fmt.Fprint(a.Out, Render(reply))
 		if a.AfterEach != nil {
 			a.AfterEach(ctx)
@@ -57,10 +69,43 @@ func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 	if a.Prompt != "" {
 		fmt.Fprintln(a.Out)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read commands: %w", err)
-	}
 	return nil
+}
+
+// maxRead is the longest line the shell keeps; the router refuses anything
+// over bot.MaxLineLength itself, with its own message.
+const maxRead = bot.MaxLineLength * 4
+
+// readLine reads one line without its line end. A line longer than max is
+// read to its end but not kept: line is then empty and size its length.
+// At the end of the input it returns io.EOF.
+func readLine(r *bufio.Reader, max int) (line string, size int, err error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		size += len(chunk)
+		if size <= max+2 { // room for "\r\n"
+			buf = append(buf, chunk...)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && size > 0:
+			err = nil
+		case err != nil:
+			return "", 0, err
+		}
+		if strings.HasSuffix(string(chunk), "\n") {
+			size--
+			if strings.HasSuffix(string(chunk), "\r\n") {
+				size--
+			}
+		}
+		if size > max {
+			return "", size, nil
+		}
+		return strings.TrimRight(string(buf), "\r\n"), size, nil
+	}
 }
 
 // Render prints a reply as readable plain text: the title, the text, the
