@@ -559,7 +559,7 @@ func (h *Handler) job(name string) (*job, error) {
 	if len(h.names) == 0 {
 		return nil, bot.Errorf("No backup jobs are configured (add them under backups.jobs in the config).")
 	}
-	msg := fmt.Sprintf("No backup job called %q.", name)
+	msg := fmt.Sprintf("No backup job called %q.", clip(name, 64))
 	if c := closest(name, h.names); c != "" {
 		msg += fmt.Sprintf(" Did you mean %s?", c)
 	}

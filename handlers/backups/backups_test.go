@@ -596,6 +596,8 @@ func TestRefusalsAndErrors(t *testing.T) {
 		{"bob", "/backup history nope", `No backup job called "nope"`},
 		{"bob", "/backup history ok --limit 0", "--limit must be between 1 and 100"},
 		{"bob", "/backup status #99", "There is no backup run #99"},
+		{"bob", "/backup status #abc", `"#abc" is not a run number`},
+		{"bob", "/backup status #0", `"#0" is not a run number`},
 		{"bob", "/backup log 99", "There is no backup run #99"},
 		{"bob", "/backup cancel x", "Usage: /backup cancel RUN"},
 		{"bob", "/backup status", "No backups are running"},
