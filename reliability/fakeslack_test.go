@@ -33,7 +33,7 @@ type fakeSlack struct {
 	mode       slackMode
 	retryAfter string // with limit: answer this many posts with 429 and this Retry-After
 	limit      int
-	lose       int // accept this many posts, then drop the connection before answering
+	lose       int            // accept this many posts, then drop the connection before answering
 	posts      map[string]int // accepted chat.postMessage calls by metadata key
 	order      []string       // keys in the order accepted
 	history    map[string][]map[string]any
