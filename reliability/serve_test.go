@@ -221,6 +221,28 @@ func (p *proc) click(t *testing.T, user, line, responseURL string) (int, string)
 	return p.postSlack(t, "/slack/interactions", []byte(url.Values{"payload": {string(payload)}}.Encode()), signingSecret, time.Now())
 }
 
+// trySlash is slash without a test: it returns transport errors.
+func (p *proc) trySlash(user, line string) (int, string, error) {
+	name, text, _ := strings.Cut(line, " ")
+	body := []byte(url.Values{"user_id": {user}, "channel_id": {"C01HELP"}, "command": {name}, "text": {text},
+		"trigger_id": {randomID()}}.Encode())
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	for k, v := range slackbot.SignatureHeaders(signingSecret, time.Now(), body) {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
 func (p *proc) postSlack(t *testing.T, path string, body []byte, secret string, at time.Time) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+path, bytes.NewReader(body))
