@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	slackbot "opsbot/bot/slack"
+	"opsbot/config"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -460,4 +464,81 @@ func connectionFailed(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// TestScheduledWorkStopsOnStepDown runs the real scheduled work (checks,
+// SLA timers, access expiry, backup schedules) under the elector, cuts the
+// leader's lock connection from outside, and checks that every scheduled
+// worker returns, that the checks stop running, and that the replica leads
+// again and the checks run again once it retakes the lock.
+func TestScheduledWorkStopsOnStepDown(t *testing.T) {
+	pg, ok := storagetest.Postgres(t)
+	if !ok {
+		t.Skip("OPSBOT_TEST_POSTGRES not set")
+	}
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(target.Close)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, fmt.Sprintf(`listen: 127.0.0.1:0
+database: {driver: postgres, dsn: %q}
+leader: {interval: 200ms}
+checks:
+  - {name: web, kind: http, url: %q, every: 1s, timeout: 1s}
+`, pg.DSN, target.URL))
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := build(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if len(c.scheduled) < 4 {
+		t.Fatalf("%d scheduled workers, want checks, tickets, access and backups", len(c.scheduled))
+	}
+	var running atomic.Int32
+	elector := c.store.NewElector("test", time.Duration(cfg.Leader.Interval), log, time.Now)
+	done := make(chan error, 1)
+	go func() {
+		done <- elector.Run(ctx, func(ctx context.Context) error {
+			g, gctx := errgroup.WithContext(ctx)
+			for _, w := range c.scheduled {
+				g.Go(func() error {
+					running.Add(1)
+					defer running.Add(-1)
+					return w(gctx)
+				})
+			}
+			return g.Wait()
+		})
+	}()
+	all := int32(len(c.scheduled))
+	waitUntil(t, 10*time.Second, "every scheduled worker to start", func() bool { return running.Load() == all })
+	waitUntil(t, 10*time.Second, "the check to run", func() bool { return hits.Load() > 0 })
+	for range 2 {
+		// The lock's connection dies, as on a network cut.
+		cut := time.Now()
+		if err := c.store.DB.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = (hashtext(current_schema() || ':opsbot-leader'))::oid AND granted`).Error; err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "every scheduled worker to return", func() bool { return running.Load() == 0 })
+		stopped := time.Since(cut)
+		ran := hits.Load()
+		fmt.Printf("replicas: scheduled work stopped %s after the lock connection died (leader.interval 200ms)\n", stopped.Round(time.Millisecond))
+		// Nothing scheduled runs now; the replica campaigns and leads again.
+		waitUntil(t, 10*time.Second, "the replica to lead again", func() bool { return running.Load() == all && elector.Leading() })
+		waitUntil(t, 10*time.Second, "the check to run again", func() bool { return hits.Load() > ran })
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("elector: %v", err)
+	}
+	if running.Load() != 0 {
+		t.Fatal("scheduled work still running after shutdown")
+	}
 }
