@@ -341,8 +341,18 @@ func TestReplicasFailover(t *testing.T) {
 	waitUntil(t, 30*time.Second, "every incident to resolve", func() bool {
 		return count(`SELECT count(*) FROM incidents WHERE state <> 'resolved'`) == 0
 	})
+	drainStart := time.Now()
 	waitUntil(t, 30*time.Second, "the outbox to drain", func() bool {
-		return count(`SELECT count(*) FROM outbox_messages WHERE state IN ('pending', 'sending')`) == 0
+		n := count(`SELECT count(*) FROM outbox_messages WHERE state IN ('pending', 'sending')`)
+		if n > 0 && time.Since(drainStart) > 28*time.Second {
+			var left []storage.OutboxMessage
+			store.DB.Where("state IN ?", []string{"pending", "sending"}).Limit(5).Find(&left)
+			for _, m := range left {
+				t.Logf("left: %s %s attempts %d next %s claimed %v by %s uncertain %v: %s", m.Key, m.State, m.Attempts,
+					m.NextAttemptAt, m.ClaimedUntil, m.ClaimedBy, m.Uncertain, m.LastError)
+			}
+		}
+		return n == 0
 	})
 
 	// Every incident: one per check, posted exactly once.
