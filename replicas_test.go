@@ -99,7 +99,7 @@ func (f *replicaSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.next++
 		ch := r.Form.Get("channel")
 		ts := fmt.Sprintf("1700000000.%06d", f.next)
-		msg := map[string]any{"type": "message", "ts": ts, "text": r.Form.Get("text"),
+		msg := map[string]any{"type": "message", "ts": ts, "text": r.Form.Get("text"), "thread_ts": r.Form.Get("thread_ts"),
 			"metadata": map[string]any{"event_type": meta.EventType, "event_payload": meta.EventPayload}}
 		f.history[ch] = append([]map[string]any{msg}, f.history[ch]...)
 		reply(map[string]any{"ok": true, "channel": ch, "ts": ts})
@@ -118,7 +118,13 @@ func (f *replicaSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(map[string]any{"ok": true, "messages": msgs})
 	case "conversations.replies":
-		reply(map[string]any{"ok": true, "messages": []any{}})
+		var msgs []map[string]any
+		for _, m := range f.history[r.Form.Get("channel")] {
+			if m["thread_ts"] == r.Form.Get("ts") {
+				msgs = append(msgs, m)
+			}
+		}
+		reply(map[string]any{"ok": true, "messages": msgs})
 	default:
 		reply(map[string]any{"ok": false, "error": "unknown_method"})
 	}
