@@ -310,8 +310,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		if cfg.Discord.Mode != "gateway" {
 			srv.Handle("POST /discord/interactions", d)
+			c.workers = append(c.workers, d.Run)
+		} else {
+			// Every gateway session of a bot receives every interaction:
+			// one connection, the leader's, or each replica would run it.
+			c.scheduled = append(c.scheduled, d.Run)
 		}
-		c.workers = append(c.workers, d.Run)
 		c.notifier.Register(bot.Discord, discord.NewSender(cfg.Discord, c.store, c.clock, log, discord.Options{}))
 	}
 	g, gctx := errgroup.WithContext(ctx)

@@ -30,6 +30,7 @@ var migrations = []Migration{
 	{ID: "0040_backups", Up: migrateBackups},
 	{ID: "0050_checks", Up: migrateChecks},
 	{ID: "0060_slack", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
+	{ID: "0061_slack_replies", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
 	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
 	{ID: "0080_intake", Up: migrateIntake},
 }

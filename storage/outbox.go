@@ -223,6 +223,18 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o Outb
 	return res.RowsAffected == 1, nil
 }
 
+// RenewOutbox extends owner's leases on the messages it is sending to until
+// and returns how many it extended: a live notifier keeps its claims, a
+// dead one's run out soon.
+func (s *Store) RenewOutbox(ctx context.Context, owner string, until time.Time) (int64, error) {
+	res := s.DB.WithContext(ctx).Model(&OutboxMessage{}).
+		Where("state = ? AND claimed_by = ?", OutboxSending, owner).Update("claimed_until", until.UTC())
+	if res.Error != nil {
+		return 0, fmt.Errorf("renew notification leases of %s: %w", owner, res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
 // OutboxByKey returns the message with the key.
 func (s *Store) OutboxByKey(ctx context.Context, key string) (OutboxMessage, error) {
 	var m OutboxMessage

@@ -16,6 +16,10 @@ type SlackRequest struct {
 	// signature when it has none.
 	Key    string    `gorm:"primaryKey;size:128"`
 	SeenAt time.Time `gorm:"not null;index"`
+	// Reply is the answer the first attempt gave (JSON), once it gave one:
+	// a retry that a load balancer sends to another replica after the
+	// first one's connection broke gets the same answer.
+	Reply string `gorm:"type:text"`
 }
 
 // ClaimSlackRequest records key as handled and reports whether this call was
@@ -37,4 +41,28 @@ func PruneSlackRequests(ctx context.Context, db *gorm.DB, before time.Time) (int
 		return 0, fmt.Errorf("prune slack requests: %w", res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// SaveSlackReply records the answer given to the request with key.
+func SaveSlackReply(ctx context.Context, db *gorm.DB, key, reply string) error {
+	err := db.WithContext(ctx).Model(&SlackRequest{}).Where("key = ?", key).Update("reply", reply).Error
+	if err != nil {
+		return fmt.Errorf("record slack reply: %w", err)
+	}
+	return nil
+}
+
+// SlackReply returns the answer recorded for the request with key: empty
+// when the first attempt has not answered (it is still running, or its
+// replica stopped first).
+func SlackReply(ctx context.Context, db *gorm.DB, key string) (string, error) {
+	var replies []string
+	err := db.WithContext(ctx).Model(&SlackRequest{}).Where("key = ?", key).Pluck("reply", &replies).Error
+	if err != nil {
+		return "", fmt.Errorf("read slack reply: %w", err)
+	}
+	if len(replies) == 0 {
+		return "", nil
+	}
+	return replies[0], nil
 }

@@ -255,16 +255,16 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(msg)
 }
 
-// command handles a verified slash command and returns the immediate answer,
-// or nil for a retry of one already handled.
+// command handles a verified slash command and returns the immediate answer;
+// a retry of one already handled is not run again but gets its answer.
 func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.WebhookMessage, error) {
 	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
 	if err != nil {
 		return nil, err
 	}
 	if !first {
-		a.log.Info("slack retry acknowledged, not run again", "user", sc.UserID)
-		return nil, nil
+		a.log.Info("slack retry answered, not run again", "user", sc.UserID)
+		return a.earlierAnswer(ctx, key)
 	}
 	line := Unescape(sc.Text)
 	if sc.Command != "" {
@@ -285,13 +285,43 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 	}
 	if call.Slow() {
 		a.background(func(ctx context.Context) { late(ctx, a.router.Run(ctx, call)) })
-		return ack(call.AckText()), nil
+		return a.remember(ctx, key, ack(call.AckText())), nil
 	}
 	reply, done := a.runWithin(call, late)
 	if !done {
-		return ack(call.AckText()), nil
+		return a.remember(ctx, key, ack(call.AckText())), nil
 	}
-	return Render(reply).Webhook(false), nil
+	return a.remember(ctx, key, Render(reply).Webhook(false)), nil
+}
+
+// remember records msg as the answer to the request with key, so a retry
+// reaching any replica gets it too, and returns msg. Failing to record is
+// only logged: the answer still goes out.
+func (a *Adapter) remember(ctx context.Context, key string, msg *slack.WebhookMessage) *slack.WebhookMessage {
+	b, err := json.Marshal(msg)
+	if err == nil {
+		err = storage.SaveSlackReply(context.WithoutCancel(ctx), a.store.DB, key, string(b))
+	}
+	if err != nil {
+		a.log.Warn("record slack answer for retries", "err", err)
+	}
+	return msg
+}
+
+// earlierAnswer is the answer to a retry: the first attempt's, or, when it
+// gave none (it is still running, or its replica stopped first), a note
+// saying so rather than a blank.
+func (a *Adapter) earlierAnswer(ctx context.Context, key string) (*slack.WebhookMessage, error) {
+	stored, err := storage.SlackReply(ctx, a.store.DB, key)
+	if err != nil {
+		return nil, err
+	}
+	var msg slack.WebhookMessage
+	if stored != "" && json.Unmarshal([]byte(stored), &msg) == nil {
+		return &msg, nil
+	}
+	return ack("opsbot received this command before and has not answered it yet (it may still be running, " +
+		"or the server handling it stopped). Check whether it took effect before sending it again."), nil
 }
 
 // tryAgain answers a request that could not be recorded.

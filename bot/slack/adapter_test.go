@@ -328,17 +328,32 @@ func TestRetryIsNotRunTwice(t *testing.T) {
 			mux := http.NewServeMux()
 			other.Mount(muxMounter{mux})
 			form := h.command("U0ALICE", "/note", "once", "TRIGGER-1")
-			if rec := h.post("/slack/commands", form, nil); rec.Code != 200 {
-				t.Fatalf("first: %d", rec.Code)
+			first := h.post("/slack/commands", form, nil)
+			if first.Code != 200 || first.Body.Len() == 0 {
+				t.Fatalf("first: %d %q", first.Code, first.Body)
 			}
 			h.clock.Advance(3 * time.Second)
+			// A retry, on this replica or another, gets the first answer.
 			for i, target := range []http.Handler{h.http, mux} {
 				h.http, target = target, h.http
 				rec := h.post("/slack/commands", form, func(r *http.Request) { r.Header.Set("X-Slack-Retry-Num", "1") })
 				h.http = target
-				if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != "" {
-					t.Errorf("retry %d: %d %q, want empty 200", i, rec.Code, rec.Body)
+				if rec.Code != http.StatusOK || rec.Body.String() != first.Body.String() {
+					t.Errorf("retry %d: %d %q, want the first answer %q", i, rec.Code, rec.Body, first.Body)
 				}
+			}
+			if n := len(h.audit()); n != 1 {
+				t.Fatalf("ran %d times", n)
+			}
+			// A request whose first attempt never answered (its replica
+			// died while running it) is not run again either, and says so.
+			lost := h.command("U0ALICE", "/note", "lost", "TRIGGER-2")
+			if _, err := storage.ClaimSlackRequest(context.Background(), h.store.DB, requestKey("command", "TRIGGER-2", nil), h.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			rec := h.post("/slack/commands", lost, nil)
+			if got := decode(t, rec); rec.Code != 200 || got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "has not answered it yet") {
+				t.Errorf("retry of an unanswered request: %d %+v", rec.Code, got)
 			}
 			if n := len(h.audit()); n != 1 {
 				t.Fatalf("ran %d times", n)
@@ -534,7 +549,7 @@ func TestSocketModeEnvelopes(t *testing.T) {
 	click := clickForm(h, "U0BOB", "Approve", "/approve 3", "S2").Get("payload")
 	h.a.socketEvent(context.Background(), sm, socketmode.Event{Type: socketmode.EventTypeInteractive,
 		Request: &socketmode.Request{Type: socketmode.RequestTypeInteractive, EnvelopeID: "E2", Payload: json.RawMessage(click)}})
-	// A redelivered envelope is acknowledged and not run again.
+	// A redelivered envelope is answered and not run again.
 	h.a.socketEvent(context.Background(), sm, socketmode.Event{Type: socketmode.EventTypeSlashCommand,
 		Request: &socketmode.Request{Type: socketmode.RequestTypeSlashCommands, EnvelopeID: "E3", Payload: cmd, RetryAttempt: 1}})
 	h.a.socketEvent(context.Background(), sm, socketmode.Event{Type: socketmode.EventTypeSlashCommand,
@@ -545,7 +560,11 @@ func TestSocketModeEnvelopes(t *testing.T) {
 	if m, err := json.Marshal(sm.acks[0]); err != nil || !strings.Contains(string(m), "via socket") {
 		t.Errorf("command ack payload = %s", m)
 	}
-	if sm.acks[1] != nil || sm.acks[2] != nil || sm.acks[3] != nil {
+	// The redelivery gets the first answer again.
+	if m, err := json.Marshal(sm.acks[2]); err != nil || !strings.Contains(string(m), "via socket") {
+		t.Errorf("redelivered command ack payload = %s", m)
+	}
+	if sm.acks[1] != nil || sm.acks[3] != nil {
 		t.Errorf("acks = %v", sm.acks)
 	}
 	if got := h.hook(); !strings.Contains(got.Text, "Approved #3 by @bob") {

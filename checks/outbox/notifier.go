@@ -24,9 +24,13 @@ import (
 
 const (
 	// lease is how long a claimed message is ours; a notifier that dies
-	// while sending lets another take its messages once it runs out. It is
-	// far longer than sendTimeout, so a live sender never loses its claim.
-	lease = 2 * time.Minute
+	// while sending lets another take its messages once it runs out. A
+	// live notifier renews its leases every renewEvery while it sends, so
+	// a send may take longer than the lease; a dead replica's messages
+	// (and the lanes behind them) wait at most a lease.
+	lease = 15 * time.Second
+	// renewEvery is how often a draining notifier extends its leases.
+	renewEvery = lease / 3
 	// sendTimeout bounds one call to a platform.
 	sendTimeout = 30 * time.Second
 	// recordTimeout bounds writing an outcome, even while stopping.
@@ -168,6 +172,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 // accepted. It returns when nothing due is left or ctx ends; messages that
 // were rescheduled wait for a later Drain.
 func (n *Notifier) Drain(ctx context.Context) (int, error) {
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); n.renewLeases(renewCtx) }()
+	// Sends still finishing after ctx ends keep their claims until they
+	// have recorded their outcome.
+	defer func() { stopRenew(); <-renewed }()
 	var sent atomic.Int64
 	done := make(chan struct{}, n.cfg.Workers)
 	inflight := 0
@@ -210,6 +220,23 @@ func (n *Notifier) Drain(ctx context.Context) (int, error) {
 	}
 	n.updateBacklog(ctx)
 	return int(sent.Load()), drainErr
+}
+
+// renewLeases extends this notifier's leases every renewEvery until ctx
+// ends.
+func (n *Notifier) renewLeases(ctx context.Context) {
+	t := time.NewTicker(renewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.store.RenewOutbox(ctx, n.id, n.clock.Now().Add(lease)); err != nil && ctx.Err() == nil {
+				n.log.Warn("renew notification leases", "err", err)
+			}
+		}
+	}
 }
 
 // work delivers m and then, while they are due, the next messages of its

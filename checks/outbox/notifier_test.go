@@ -629,3 +629,39 @@ func TestOperatorRetryAndDrop(t *testing.T) {
 		})
 	}
 }
+
+// TestRenewedLeaseHolds: a live notifier renews its claims, so another
+// cannot take them when the first lease runs out; once renewals stop (the
+// process died) the message is taken one lease later, as uncertain.
+func TestRenewedLeaseHolds(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			e.messages(t, 1, 1)
+			ctx := context.Background()
+			const lease = 15 * time.Second
+			claimed, err := e.store.ClaimOutbox(ctx, "live", e.clock.Now(), lease, 1)
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claim: %v %v", claimed, err)
+			}
+			e.clock.Advance(10 * time.Second)
+			if n, err := e.store.RenewOutbox(ctx, "live", e.clock.Now().Add(lease)); err != nil || n != 1 {
+				t.Fatalf("renew: %d %v", n, err)
+			}
+			if n, err := e.store.RenewOutbox(ctx, "other", e.clock.Now().Add(lease)); err != nil || n != 0 {
+				t.Fatalf("renew by another owner: %d %v", n, err)
+			}
+			e.clock.Advance(10 * time.Second) // past the first lease, inside the renewed one
+			if got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1); err != nil || len(got) != 0 {
+				t.Fatalf("claimed a renewed lease: %v %v", got, err)
+			}
+			e.clock.Advance(lease)
+			got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1)
+			if err != nil || len(got) != 1 || !got[0].Uncertain {
+				t.Fatalf("after the renewed lease ran out: %+v %v", got, err)
+			}
+		})
+	}
+}
