@@ -32,6 +32,7 @@ import (
 	"opsbot/handlers/access"
 	"opsbot/handlers/backups"
 	"opsbot/handlers/devices"
+	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
 	"opsbot/storage"
@@ -231,6 +232,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	}
 	cmds = append(cmds, ah.Command())
 	c.scheduled = append(c.scheduled, ah.Run)
+
+	inc, err := incidents.New(deps)
+	if err != nil {
+		return fail(err)
+	}
+	cmds = append(cmds, inc.Commands()...)
+	c.scheduled = append(c.scheduled, inc.Run)
 
 	c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	if err != nil {

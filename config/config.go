@@ -45,6 +45,9 @@ type Config struct {
 	// Maintenance lists windows in which checks do not raise incidents
 	// (key maintenance).
 	Maintenance []Maintenance `yaml:"maintenance"`
+	// CheckSettings tunes the check scheduler and incidents
+	// (key check_settings).
+	CheckSettings CheckSettings `yaml:"check_settings"`
 	// Outbox tunes delivery of notifications (key outbox).
 	Outbox OutboxConfig `yaml:"outbox"`
 	// Leader tunes the election of the replica that runs scheduled work
@@ -587,6 +590,22 @@ func (m Maintenance) Covers(check string, t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// CheckSettings tunes the check scheduler and incidents.
+type CheckSettings struct {
+	// Workers is how many checks run at once (key workers, default 64).
+	Workers int `yaml:"workers"`
+	// Retention is how long the result of every run is kept
+	// (key retention, default 7d).
+	Retention Duration `yaml:"retention"`
+	// RemindEvery is how often an open incident's post is edited to say it
+	// is still failing (key remind_every, default 30m).
+	RemindEvery Duration `yaml:"remind_every"`
+	// FlapWindow: a check that fails again within this time of its
+	// incident resolving reopens that incident instead of posting a new one
+	// (key flap_window, default 1h).
+	FlapWindow Duration `yaml:"flap_window"`
 }
 
 // OutboxConfig tunes delivery of notifications.

@@ -30,6 +30,12 @@ func (c *Config) setDefaults() {
 	c.Devices.MaxConcurrent = 16
 	c.Backups.OutputLimit = 65536
 	c.Backups.KillGrace = Duration(10 * time.Second)
+	c.CheckSettings = CheckSettings{
+		Workers:     64,
+		Retention:   Duration(7 * 24 * time.Hour),
+		RemindEvery: Duration(30 * time.Minute),
+		FlapWindow:  Duration(time.Hour),
+	}
 	c.Outbox = OutboxConfig{
 		Workers:    4,
 		Poll:       Duration(time.Second),

@@ -82,6 +82,7 @@ func (c *Config) validate() problems {
 	v.backups()
 	v.checks()
 	v.maintenance()
+	v.checkSettings()
 	v.outbox()
 	v.statusPage()
 	return v.problems
@@ -419,6 +420,16 @@ func (v *validator) action(path string, a Action) {
 		}
 		v.positive(join(path, "timeout"), a.Timeout, "30s")
 	}
+}
+
+func (v *validator) checkSettings() {
+	s := v.c.CheckSettings
+	if s.Workers < 1 {
+		v.addf("check_settings.workers", "must be at least 1")
+	}
+	v.positive("check_settings.retention", s.Retention, "7d")
+	v.positive("check_settings.remind_every", s.RemindEvery, "30m")
+	v.positive("check_settings.flap_window", s.FlapWindow, "1h")
 }
 
 func (v *validator) outbox() {

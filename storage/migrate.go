@@ -28,6 +28,7 @@ var migrations = []Migration{
 	}},
 	{ID: "0030_devices", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&Device{}) }},
 	{ID: "0040_backups", Up: migrateBackups},
+	{ID: "0050_checks", Up: migrateChecks},
 	{ID: "0060_slack", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
 	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
 }

@@ -1,0 +1,164 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"opsbot/config"
+)
+
+// maxRedirects caps how many redirects an http check follows.
+const maxRedirects = 5
+
+// maxBody is how much of a response body an http check reads.
+const maxBody = 1 << 20
+
+type httpCheck struct {
+	cfg    config.Check
+	client *http.Client
+	re     *regexp.Regexp
+}
+
+func newHTTP(c config.Check, env Env) (Check, error) {
+	h := &httpCheck{cfg: c}
+	if c.Expect.BodyRegex != "" {
+		re, err := regexp.Compile(c.Expect.BodyRegex)
+		if err != nil {
+			return nil, fmt.Errorf("expect.body_regex: %w", err)
+		}
+		h.re = re
+	}
+	if c.Method == "" {
+		h.cfg.Method = http.MethodGet
+	}
+	tr := env.Transports.get(c.InsecureSkipVerify, env.RootCAs, time.Duration(c.Timeout))
+	h.client = &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			return nil
+		},
+	}
+	return h, nil
+}
+
+// Transports shares HTTP transports (and so kept-alive connections) among
+// http checks with the same TLS settings: thousands of checks against a few
+// hosts then hold a few connections each, not one per check.
+type Transports struct {
+	mu sync.Mutex
+	m  map[transportKey]*http.Transport
+}
+
+type transportKey struct {
+	insecure bool
+	roots    *x509.CertPool
+}
+
+// NewTransports returns an empty transport cache.
+func NewTransports() *Transports { return &Transports{m: map[transportKey]*http.Transport{}} }
+
+// get returns the shared transport for the settings; a nil cache gives
+// every check its own.
+func (t *Transports) get(insecure bool, roots *x509.CertPool, handshake time.Duration) *http.Transport {
+	mk := func() *http.Transport {
+		return &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     &tls.Config{InsecureSkipVerify: insecure, RootCAs: roots},
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     2 * time.Minute,
+			TLSHandshakeTimeout: max(handshake, 10*time.Second),
+		}
+	}
+	if t == nil {
+		return mk()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := transportKey{insecure, roots}
+	if tr, ok := t.m[k]; ok {
+		return tr
+	}
+	tr := mk()
+	t.m[k] = tr
+	return tr
+}
+
+func (h *httpCheck) Run(ctx context.Context) Result {
+	start := time.Now()
+	var body io.Reader
+	if h.cfg.Body != "" {
+		body = strings.NewReader(h.cfg.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, h.cfg.Method, h.cfg.URL, body)
+	if err != nil {
+		return fail(start, "build request: %v", err)
+	}
+	for k, v := range h.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("User-Agent", "opsbot-check")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fail(start, "%s %s: no answer within %s", h.cfg.Method, h.cfg.URL, h.cfg.Timeout)
+		}
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) && ue.Unwrap() != nil {
+			err = ue.Unwrap()
+		}
+		return fail(start, "%s %s: %v", h.cfg.Method, h.cfg.URL, err)
+	}
+	defer resp.Body.Close()
+	var buf []byte
+	if h.cfg.Expect.BodyContains != "" || h.re != nil {
+		buf, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if err != nil {
+			return fail(start, "read body of %s: %v", h.cfg.URL, timeoutErr(ctx, err))
+		}
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	}
+	lat := time.Since(start)
+	if !h.statusOK(resp.StatusCode) {
+		return Result{Error: fmt.Sprintf("%s answered %s, want %s", h.cfg.URL, resp.Status, h.wantStatus()), Latency: lat}
+	}
+	if s := h.cfg.Expect.BodyContains; s != "" && !bytes.Contains(buf, []byte(s)) {
+		return Result{Error: fmt.Sprintf("body of %s does not contain %q", h.cfg.URL, s), Latency: lat}
+	}
+	if h.re != nil && !h.re.Match(buf) {
+		return Result{Error: fmt.Sprintf("body of %s does not match %q", h.cfg.URL, h.cfg.Expect.BodyRegex), Latency: lat}
+	}
+	if m := time.Duration(h.cfg.MaxLatency); m > 0 && lat > m {
+		return Result{Error: fmt.Sprintf("%s took %s, more than max_latency %s", h.cfg.URL, lat.Round(time.Millisecond), m), Latency: lat}
+	}
+	return Result{OK: true, Latency: lat}
+}
+
+func (h *httpCheck) statusOK(code int) bool {
+	if len(h.cfg.Expect.Status) == 0 {
+		return code >= 200 && code < 400
+	}
+	return slices.Contains(h.cfg.Expect.Status, code)
+}
+
+func (h *httpCheck) wantStatus() string {
+	if len(h.cfg.Expect.Status) == 0 {
+		return "200-399"
+	}
+	return strings.Trim(fmt.Sprint(h.cfg.Expect.Status), "[]")
+}

@@ -1,0 +1,145 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"opsbot/clock"
+	"opsbot/config"
+)
+
+// fn is a Check made of a function.
+type fn func(ctx context.Context) Result
+
+func (f fn) Run(ctx context.Context) Result { return f(ctx) }
+
+func TestSchedulerSpreadsAndRunsDue(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	fc := clock.NewFake(start)
+	var mu sync.Mutex
+	runs := map[string]int{}
+	s := NewScheduler(fc, 8, func(_ context.Context, r Run) error {
+		mu.Lock()
+		runs[r.Job.Name]++
+		mu.Unlock()
+		if r.Started.Before(r.Scheduled) {
+			t.Errorf("%s started before it was due", r.Job.Name)
+		}
+		return nil
+	}, nil)
+	const n = 1000
+	seconds := map[int64]int{}
+	for i := range n {
+		name := fmt.Sprintf("check-%d", i)
+		if err := s.Add(Job{Name: name, Kind: "http", Every: time.Minute, Timeout: time.Second,
+			Check: fn(func(context.Context) Result { return Result{OK: true} })}); err != nil {
+			t.Fatal(err)
+		}
+		next, _ := s.NextRun(name)
+		if !next.After(start) || next.After(start.Add(time.Minute)) {
+			t.Fatalf("%s first runs at %v, not within the next minute", name, next)
+		}
+		seconds[next.Unix()]++
+	}
+	// Spread: no second of the minute gets more than a few times its share.
+	for sec, c := range seconds {
+		if c > 4*n/60 {
+			t.Errorf("%d checks start in second %d", c, sec)
+		}
+	}
+	if err := s.Add(Job{Name: "check-1", Every: time.Minute, Check: fn(nil)}); err == nil {
+		t.Error("a duplicate name was accepted")
+	}
+	// Step through two minutes a second at a time: every check runs twice.
+	total := 0
+	for range 120 {
+		fc.Advance(time.Second)
+		total += s.RunDue(context.Background())
+	}
+	if total != 2*n {
+		t.Errorf("%d runs in two minutes, want %d", total, 2*n)
+	}
+	for name, c := range runs {
+		if c != 2 {
+			t.Errorf("%s ran %d times", name, c)
+		}
+	}
+	// The spread is deterministic: a new scheduler puts a check at the same offset.
+	s2 := NewScheduler(fc, 1, nil, nil)
+	_ = s2.Add(Job{Name: "check-7", Every: time.Minute, Check: fn(nil)})
+	a, _ := s.NextRun("check-7")
+	b, _ := s2.NextRun("check-7")
+	if !a.Equal(b) {
+		t.Errorf("next run %v vs %v after restart", a, b)
+	}
+}
+
+func TestSchedulerSkipsOverlap(t *testing.T) {
+	t.Parallel()
+	fc := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	var recorded int
+	var mu sync.Mutex
+	s := NewScheduler(fc, 4, func(context.Context, Run) error { mu.Lock(); recorded++; mu.Unlock(); return nil }, nil)
+	_ = s.Add(Job{Name: "slow", Kind: "command", Every: 10 * time.Second, Timeout: time.Minute,
+		Check: fn(func(ctx context.Context) Result { started <- struct{}{}; <-release; return Result{OK: true} })})
+	next, _ := s.NextRun("slow")
+	fc.Set(next)
+	done := make(chan int)
+	go func() { done <- s.RunDue(context.Background()) }()
+	<-started
+	// Still running: the next two slots are skipped, and so is a manual run.
+	fc.Advance(10 * time.Second)
+	if n := s.RunDue(context.Background()); n != 0 {
+		t.Errorf("an overlapping run started (%d)", n)
+	}
+	if _, err := s.RunNow(context.Background(), "slow"); err != ErrRunning {
+		t.Errorf("RunNow while running: %v", err)
+	}
+	close(release)
+	if n := <-done; n != 1 {
+		t.Errorf("first pass ran %d", n)
+	}
+	fc.Advance(10 * time.Second)
+	if n := s.RunDue(context.Background()); n != 1 {
+		t.Errorf("after it finished, %d ran", n)
+	}
+	if _, err := s.RunNow(context.Background(), "nope"); err != ErrUnknownCheck {
+		t.Errorf("RunNow unknown: %v", err)
+	}
+	if recorded != 2 {
+		t.Errorf("recorded %d runs", recorded)
+	}
+}
+
+func TestJobForSchedule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		c     config.Check
+		every time.Duration
+		err   bool
+	}{
+		{c: config.Check{Name: "a", Kind: "tcp", Address: "127.0.0.1:1", Every: config.Duration(time.Minute)}, every: time.Minute},
+		{c: config.Check{Name: "b", Kind: "tcp", Address: "127.0.0.1:1", Schedule: "@every 1m"}, every: time.Minute},
+		{c: config.Check{Name: "c", Kind: "tcp", Address: "127.0.0.1:1", Schedule: "*/5 * * * *", Timezone: "Europe/Paris"}},
+		{c: config.Check{Name: "d", Kind: "tcp", Address: "127.0.0.1:1", Schedule: "nonsense"}, err: true},
+	}
+	for _, tt := range tests {
+		j, err := JobFor(tt.c, Env{})
+		if (err != nil) != tt.err {
+			t.Errorf("%s: err %v", tt.c.Name, err)
+			continue
+		}
+		if err == nil && j.Every != tt.every {
+			t.Errorf("%s: every %v want %v", tt.c.Name, j.Every, tt.every)
+		}
+		if err == nil && tt.every == 0 && j.Schedule == nil {
+			t.Errorf("%s: no schedule", tt.c.Name)
+		}
+	}
+}

@@ -1,0 +1,412 @@
+package incidents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/checks"
+	"opsbot/handlers"
+	"opsbot/storage"
+)
+
+// maxSilence caps /incident silence --for.
+const maxSilence = 30 * 24 * time.Hour
+
+// listLimit caps the lines of /incident list and /check list.
+const listLimit = 50
+
+// Command is /incident.
+func (h *Handler) Command() bot.Command {
+	id := bot.Param{Name: "id", Kind: bot.KindID, Required: true}
+	return bot.Command{Name: "incident", Summary: "Incidents raised by checks", Subs: []bot.Sub{
+		{Name: "list", Summary: "Open incidents (--all: recent ones too)", Run: h.list,
+			Flags: []bot.Param{{Name: "all", Kind: bot.KindBool, Help: "include resolved incidents"}}},
+		{Name: "show", Summary: "An incident and its timeline", Args: []bot.Param{id}, Run: h.show},
+		{Name: "ack", Summary: "Acknowledge an incident (stops escalation)", Args: []bot.Param{id},
+			Roles: []string{"oncall"}, Run: h.ack},
+		{Name: "resolve", Summary: "Resolve an incident by hand", Roles: []string{"oncall"}, Run: h.resolve,
+			Args: []bot.Param{id, {Name: "note", Kind: bot.KindText}}},
+		{Name: "silence", Summary: "Open no incidents for a check for a while", Roles: []string{"oncall"}, Run: h.silence,
+			Args:  []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}},
+			Flags: []bot.Param{{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 2h"}}},
+	}}
+}
+
+// CheckCommand is /check.
+func (h *Handler) CheckCommand() bot.Command {
+	return bot.Command{Name: "check", Summary: "Scheduled checks", Subs: []bot.Sub{
+		{Name: "list", Summary: "Every check: status, last result, latency", Run: h.checkList},
+		{Name: "run", Summary: "Run a check now and show the result", Roles: []string{"oncall"}, Slow: true,
+			Args: []bot.Param{{Name: "name", Kind: bot.KindString, Required: true, Placeholder: "NAME"}},
+			Ack:  func(r *bot.Request) string { return "Running check " + r.String("name") + "…" },
+			Run:  h.checkRun},
+	}}
+}
+
+// Commands returns /incident and /check.
+func (h *Handler) Commands() []bot.Command { return []bot.Command{h.Command(), h.CheckCommand()} }
+
+func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	all := req.Bool("all")
+	ins, err := storage.ListIncidents(ctx, h.d.Store.DB, all, listLimit+1)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if len(ins) == 0 {
+		if all {
+			return bot.Text("No incidents yet."), nil
+		}
+		return bot.Text("No open incidents. (/incident list --all shows resolved ones too.)"), nil
+	}
+	var b strings.Builder
+	now := h.d.Clock.Now()
+	for i, in := range ins {
+		if i == listLimit {
+			b.WriteString("… and more; /incident show N for one\n")
+			break
+		}
+		fmt.Fprintf(&b, "#%d %s %s — %s, %s\n", in.ID, stateMark(in), in.Check, stateText(in, now), oneLine(in.Error, 80))
+	}
+	title := "Open incidents"
+	if all {
+		title = "Recent incidents"
+	}
+	return bot.Reply{Title: title, Text: strings.TrimRight(b.String(), "\n")}, nil
+}
+
+func (h *Handler) get(ctx context.Context, id int64) (storage.Incident, error) {
+	in, err := storage.GetIncident(h.d.Store.DB.WithContext(ctx), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return in, bot.Errorf("There is no incident #%d. Type /incident list to see open incidents.", id)
+	}
+	return in, err
+}
+
+func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	in, err := h.get(ctx, req.Int("id"))
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	evs, err := storage.IncidentEvents(ctx, h.d.Store.DB, in.ID)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	r := h.render(in, h.d.Clock.Now())
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%s %s", e.At.Format("2006-01-02 15:04:05Z"), e.Kind)
+		if e.Actor != "" {
+			fmt.Fprintf(&b, " by @%s", e.Actor)
+		}
+		if e.Detail != "" {
+			fmt.Fprintf(&b, ": %s", oneLine(e.Detail, 200))
+		}
+		b.WriteByte('\n')
+	}
+	r.Fields = append(r.Fields, bot.Field{Name: "Timeline", Value: strings.TrimRight(b.String(), "\n")})
+	return r, nil
+}
+
+func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	now := h.d.Clock.Now()
+	var out storage.Incident
+	var already bool
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		in, err := storage.GetIncident(tx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return bot.Errorf("There is no incident #%d. Type /incident list to see open incidents.", id)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case in.State == storage.IncidentResolved:
+			return bot.Errorf("Incident #%d is resolved already; nothing to acknowledge.", id)
+		case in.AckedBy != "":
+			out, already = in, true
+			return nil
+		}
+		at := now
+		in.State, in.AckedBy, in.AckedAt = storage.IncidentAcked, req.Person.Name, &at
+		if err := event(tx, in.ID, now, "acknowledged", req.Person.Name, ""); err != nil {
+			return err
+		}
+		if err := h.edit(tx, &in, now); err != nil {
+			return err
+		}
+		out = in
+		return storage.WriteAudit(tx, handlers.Audit(req, "incident.ack", fmt.Sprintf("incident:%d", id), in.Check))
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if already {
+		return bot.Text(fmt.Sprintf("Incident #%d was acknowledged already by @%s.", id, out.AckedBy)), nil
+	}
+	return bot.Reply{Text: fmt.Sprintf("Acknowledged incident #%d (%s); escalation stopped.", id, out.Check),
+		Severity: bot.SeverityInfo, InChannel: true}, nil
+}
+
+func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	id := req.Int("id")
+	note := strings.TrimSpace(req.String("note"))
+	if len(note) > 1000 {
+		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it under 1000.", len(note))
+	}
+	now := h.d.Clock.Now()
+	var out storage.Incident
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		in, err := storage.GetIncident(tx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return bot.Errorf("There is no incident #%d. Type /incident list to see open incidents.", id)
+		}
+		if err != nil {
+			return err
+		}
+		if in.State == storage.IncidentResolved {
+			return bot.Errorf("Incident #%d is resolved already.", id)
+		}
+		// Lock the check's state first, in the same order as a check run.
+		st, err := storage.LockCheckState(tx, in.Check)
+		if err != nil {
+			return err
+		}
+		at := now
+		in.State, in.ResolvedAt, in.ResolvedBy, in.Note = storage.IncidentResolved, &at, req.Person.Name, note
+		if err := event(tx, in.ID, now, "resolved", req.Person.Name, note); err != nil {
+			return err
+		}
+		if err := h.edit(tx, &in, now); err != nil {
+			return err
+		}
+		if st.IncidentID == in.ID {
+			// A check still failing needs its full count of failures again.
+			st.IncidentID, st.Failures, st.FailingSince = 0, 0, nil
+		}
+		st.LastIncidentID = in.ID
+		if err := storage.SaveCheckState(tx, &st); err != nil {
+			return err
+		}
+		out = in
+		return storage.WriteAudit(tx, handlers.Audit(req, "incident.resolve", fmt.Sprintf("incident:%d", id), note))
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	return bot.Reply{Text: fmt.Sprintf("Resolved incident #%d (%s).", id, out.Check), Severity: bot.SeveritySuccess, InChannel: true}, nil
+}
+
+func (h *Handler) unknownCheck(name string) error {
+	hint := "Type /check list to see them."
+	for _, n := range h.names {
+		if strings.EqualFold(n, name) || strings.HasPrefix(n, name) {
+			hint = fmt.Sprintf("Did you mean %s? Type /check list to see them all.", n)
+			break
+		}
+	}
+	return bot.Errorf("There is no check named %q. %s", oneLine(name, 60), hint)
+}
+
+func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	name := req.String("check")
+	if _, ok := h.checks[name]; !ok {
+		return bot.Reply{}, h.unknownCheck(name)
+	}
+	d := req.Duration("for")
+	if d < time.Minute || d > maxSilence {
+		return bot.Reply{}, bot.Errorf("Silence for between 1m and 30d, e.g. /incident silence %s --for 2h.", name)
+	}
+	now := h.d.Clock.Now()
+	until := now.Add(d)
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, name)
+		if err != nil {
+			return err
+		}
+		st.SilencedUntil, st.SilencedBy = &until, req.Person.Name
+		if st.IncidentID != 0 {
+			if err := event(tx, st.IncidentID, now, "silenced", req.Person.Name, "for "+human(d)); err != nil {
+				return err
+			}
+		}
+		if err := storage.SaveCheckState(tx, &st); err != nil {
+			return err
+		}
+		return storage.WriteAudit(tx, handlers.Audit(req, "check.silence", "check:"+name, "for "+d.String()))
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	return bot.Reply{Text: fmt.Sprintf("Check %s is silenced until %s (%s): no incidents open, no reminders or escalation.",
+		name, until.Format("2006-01-02 15:04Z"), human(d)), Severity: bot.SeverityInfo, InChannel: true}, nil
+}
+
+func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	if len(h.names) == 0 {
+		return bot.Text("No checks are configured (add them under checks: in the config)."), nil
+	}
+	states, err := storage.CheckStates(ctx, h.d.Store.DB)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	now := h.d.Clock.Now()
+	var bad, good []string
+	for _, n := range h.names {
+		c := h.checks[n]
+		st, ran := states[n]
+		line := fmt.Sprintf("%s (%s): ", n, c.Kind)
+		switch {
+		case !ran || st.LastAt == nil:
+			line += "not run yet"
+		default:
+			mark := "ok"
+			if !st.LastOK {
+				mark = "FAILING: " + oneLine(st.LastError, 80)
+			}
+			line += fmt.Sprintf("%s, %s ago, %dms", mark, human(now.Sub(*st.LastAt)), st.LastLatency)
+		}
+		if st.IncidentID != 0 {
+			line += fmt.Sprintf(", incident #%d", st.IncidentID)
+		}
+		if h.silenced(n, st, now) {
+			line += ", silenced"
+		}
+		if ran && st.LastAt != nil && !st.LastOK {
+			bad = append(bad, "✗ "+line)
+		} else {
+			good = append(good, "✓ "+line)
+		}
+	}
+	lines := append(bad, good...)
+	more := 0
+	if len(lines) > listLimit {
+		more = len(lines) - listLimit
+		lines = lines[:listLimit]
+	}
+	text := strings.Join(lines, "\n")
+	if more > 0 {
+		text += fmt.Sprintf("\n… and %d more", more)
+	}
+	return bot.Reply{Title: fmt.Sprintf("Checks: %d failing of %d", len(bad), len(h.names)), Text: text}, nil
+}
+
+func (h *Handler) checkRun(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	name := req.String("name")
+	if _, ok := h.checks[name]; !ok {
+		return bot.Reply{}, h.unknownCheck(name)
+	}
+	run, err := h.sched.RunNow(ctx, name)
+	switch {
+	case errors.Is(err, checks.ErrRunning):
+		return bot.Reply{}, bot.Errorf("Check %s is running right now; wait a moment and type /check run %s again.", name, name)
+	case err != nil:
+		return bot.Reply{}, fmt.Errorf("run check %s: %w", name, err)
+	}
+	r := run.Result
+	if r.OK {
+		return bot.Reply{Text: fmt.Sprintf("Check %s: ok in %dms.", name, r.Latency.Milliseconds()), Severity: bot.SeveritySuccess}, nil
+	}
+	return bot.Reply{Text: fmt.Sprintf("Check %s: FAILED after %dms: %s", name, r.Latency.Milliseconds(), r.Error),
+		Severity: bot.SeverityDanger}, nil
+}
+
+// render is an incident's post as of now.
+func (h *Handler) render(in storage.Incident, now time.Time) bot.Reply {
+	r := bot.Reply{InChannel: true, Footer: fmt.Sprintf("incident #%d · check %s (%s)", in.ID, in.Check, in.Kind)}
+	since := in.FailingSince.Format("2006-01-02 15:04Z")
+	switch in.State {
+	case storage.IncidentResolved:
+		r.Severity = bot.SeveritySuccess
+		r.Title = fmt.Sprintf("Resolved: %s (incident #%d)", in.Check, in.ID)
+		end := now
+		if in.ResolvedAt != nil {
+			end = *in.ResolvedAt
+		}
+		how := "recovered"
+		if in.ResolvedBy != "" {
+			how = "resolved by @" + in.ResolvedBy
+		}
+		r.Text = fmt.Sprintf("%s after %s of downtime (failing since %s).", how, human(end.Sub(in.FailingSince)), since)
+		if in.Note != "" {
+			r.Fields = append(r.Fields, bot.Field{Name: "Note", Value: in.Note})
+		}
+		r.Fields = append(r.Fields, bot.Field{Name: "Last error", Value: oneLine(in.Error, 300)})
+		return r
+	case storage.IncidentAcked:
+		r.Severity = bot.SeverityWarning
+		r.Title = fmt.Sprintf("%s is failing (incident #%d) — acknowledged by @%s", in.Check, in.ID, in.AckedBy)
+	default:
+		r.Severity = bot.SeverityDanger
+		r.Title = fmt.Sprintf("%s is failing (incident #%d)", in.Check, in.ID)
+	}
+	r.Text = fmt.Sprintf("Failing since %s (%s).", since, human(now.Sub(in.FailingSince)))
+	if in.LastReminderAt != nil {
+		r.Text = fmt.Sprintf("Still failing after %s (since %s).", human(now.Sub(in.FailingSince)), since)
+	}
+	if in.Reopens > 0 {
+		r.Text += fmt.Sprintf(" Reopened %d time(s).", in.Reopens)
+	}
+	r.Fields = append(r.Fields, bot.Field{Name: "Error", Value: oneLine(in.Error, 300)})
+	r.Buttons = []bot.Button{
+		{Label: "Resolve", Command: fmt.Sprintf("/incident resolve %d", in.ID)},
+		{Label: "Silence 1h", Command: fmt.Sprintf("/incident silence %s --for 1h", in.Check)},
+	}
+	if in.AckedBy == "" {
+		r.Buttons = append([]bot.Button{{Label: "Ack", Command: fmt.Sprintf("/incident ack %d", in.ID), Style: bot.ButtonPrimary}}, r.Buttons...)
+	}
+	return r
+}
+
+func stateMark(in storage.Incident) string {
+	switch in.State {
+	case storage.IncidentResolved:
+		return "[resolved]"
+	case storage.IncidentAcked:
+		return "[acked]"
+	default:
+		return "[OPEN]"
+	}
+}
+
+func stateText(in storage.Incident, now time.Time) string {
+	switch {
+	case in.State == storage.IncidentResolved && in.ResolvedAt != nil:
+		return "down " + human(in.ResolvedAt.Sub(in.FailingSince))
+	case in.AckedBy != "":
+		return fmt.Sprintf("failing %s, acked by @%s", human(now.Sub(in.FailingSince)), in.AckedBy)
+	default:
+		return "failing " + human(now.Sub(in.FailingSince))
+	}
+}
+
+// human is a duration for people: 45s, 12m, 3h20m, 2d4h.
+func human(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
+
+// oneLine flattens s and cuts it to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,401 @@
+// Package incidents runs the scheduled checks and turns what they find into
+// incidents: it records every result, drives the incident state machine,
+// posts one message per incident through the outbox and edits it as the
+// incident changes, and answers /incident and /check.
+package incidents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gorm.io/gorm"
+
+	"opsbot/bot"
+	"opsbot/checks"
+	"opsbot/checks/outbox"
+	"opsbot/config"
+	"opsbot/handlers"
+	"opsbot/storage"
+)
+
+// tickEvery is how often Run looks at open incidents for reminders and
+// escalation, and prunes old results.
+const tickEvery = 30 * time.Second
+
+// pruneBatch is how many old results one delete removes.
+const pruneBatch = 5000
+
+// Handler owns the checks' scheduler and the incidents.
+type Handler struct {
+	d      handlers.Deps
+	set    config.CheckSettings
+	checks map[string]config.Check
+	names  []string
+	sched  *checks.Scheduler
+}
+
+// New builds the checks from the configuration and their scheduler.
+func New(d handlers.Deps) (*Handler, error) {
+	return NewWithEnv(d, checks.Env{})
+}
+
+// NewWithEnv is New with extra check environment (tests pass their own
+// certificate authority); Config, DB and Clock are filled in from d.
+func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
+	env.Config, env.DB, env.Clock = d.Config, d.Store.DB, d.Clock
+	if env.Transports == nil {
+		env.Transports = checks.NewTransports()
+	}
+	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}}
+	if h.set.Workers < 1 {
+		h.set = config.Default().CheckSettings
+	}
+	h.sched = checks.NewScheduler(d.Clock, h.set.Workers, h.Record, checks.NewMetrics(d.Reg))
+	var errs []error
+	for _, c := range d.Config.Checks {
+		j, err := checks.JobFor(c, env)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := h.sched.Add(j); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.checks[c.Name] = c
+		h.names = append(h.names, c.Name)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Strings(h.names)
+	if d.Reg != nil {
+		g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "opsbot_incidents_open", Help: "Incidents not resolved."},
+			func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				n, err := storage.CountOpenIncidents(ctx, d.Store.DB)
+				if err != nil {
+					return 0
+				}
+				return float64(n)
+			})
+		if err := d.Reg.Register(g); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("register incident metrics: %w", err)
+			}
+		}
+	}
+	return h, nil
+}
+
+// Scheduler is the checks' scheduler (tests drive it with RunDue).
+func (h *Handler) Scheduler() *checks.Scheduler { return h.sched }
+
+// Run runs the scheduler and, every 30 seconds, Tick, until ctx ends.
+func (h *Handler) Run(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Run(ctx) }()
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return ctx.Err()
+		case <-t.C:
+			if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
+				h.d.Log.Error("incident tick", "err", err)
+			}
+		}
+	}
+}
+
+// Tick does one pass at the clock's now: reminders and escalation of open
+// incidents, and pruning of results older than the retention. It is
+// idempotent: every change is keyed, so two passes (or two processes) at
+// the same time post nothing twice.
+func (h *Handler) Tick(ctx context.Context) error {
+	now := h.d.Clock.Now()
+	open, err := storage.ListIncidents(ctx, h.d.Store.DB, false, 10000)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range open {
+		c, ok := h.checks[in.Check]
+		if !ok {
+			continue // removed from the config: it stays open until resolved by hand
+		}
+		err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+			st, err := storage.LockCheckState(tx, c.Name)
+			if err != nil {
+				return err
+			}
+			return h.step(tx, c, &st, nil, now)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("incident #%d: %w", in.ID, err))
+		}
+	}
+	before := now.Add(-time.Duration(h.set.Retention))
+	for range 100 {
+		n, err := storage.PruneCheckResults(ctx, h.d.Store.DB, before, pruneBatch)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Record stores one run's result and takes the incident state machine one
+// step, in one transaction with the notifications it causes: a crash at
+// any point leaves either all of it or none.
+func (h *Handler) Record(ctx context.Context, run checks.Run) error {
+	c, ok := h.checks[run.Job.Name]
+	if !ok {
+		return fmt.Errorf("record result: unknown check %s", run.Job.Name)
+	}
+	now := h.d.Clock.Now()
+	res := run.Result
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, c.Name)
+		if err != nil {
+			return err
+		}
+		r := storage.CheckResult{Check: c.Name, At: now, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
+			Error: res.Error, Manual: run.Manual}
+		if err := storage.AddCheckResult(tx, &r); err != nil {
+			return err
+		}
+		return h.step(tx, c, &st, &res, now)
+	})
+	if err != nil {
+		h.d.Log.Error("record check result", "check", c.Name, "err", err)
+	}
+	return err
+}
+
+// policy is the state machine's view of a check's config.
+func (h *Handler) policy(c config.Check) checks.Policy {
+	p := checks.Policy{Failures: c.Failures, Successes: c.Successes,
+		RemindEvery: time.Duration(h.set.RemindEvery), FlapWindow: time.Duration(h.set.FlapWindow)}
+	if c.Escalate != nil {
+		p.EscalateAfter, p.EscalateTo = time.Duration(c.Escalate.After), c.Escalate.To
+	}
+	return p
+}
+
+// silenced reports whether the check is silenced or in maintenance at t.
+func (h *Handler) silenced(name string, st storage.CheckState, t time.Time) bool {
+	if st.SilencedUntil != nil && t.Before(*st.SilencedUntil) {
+		return true
+	}
+	for _, m := range h.d.Config.Maintenance {
+		if m.Covers(name, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func view(in *storage.Incident) *checks.Incident {
+	if in == nil {
+		return nil
+	}
+	v := &checks.Incident{ID: in.ID, PostedAt: in.OpenedAt, LastUpdate: in.OpenedAt, Acked: in.AckedBy != "",
+		EscalationStep: in.EscalationStep}
+	if in.LastReminderAt != nil && in.LastReminderAt.After(v.LastUpdate) {
+		v.LastUpdate = *in.LastReminderAt
+	}
+	if in.ResolvedAt != nil {
+		v.ResolvedAt = *in.ResolvedAt
+	}
+	return v
+}
+
+// step runs the state machine for one check inside tx and carries out its
+// actions; res is nil when only time has passed.
+func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res *checks.Result, now time.Time) error {
+	var open, last *storage.Incident
+	if st.IncidentID != 0 {
+		in, err := storage.GetIncident(tx, st.IncidentID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if err == nil && in.State != storage.IncidentResolved {
+			open = &in
+		} else {
+			st.IncidentID = 0
+		}
+	}
+	if open == nil && st.LastIncidentID != 0 {
+		in, err := storage.GetIncident(tx, st.LastIncidentID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if err == nil && in.State == storage.IncidentResolved {
+			last = &in
+		}
+	}
+	ms := checks.State{Failures: st.Failures, Successes: st.Successes, Open: view(open), Last: view(last),
+		Silenced: h.silenced(c.Name, *st, now)}
+	if st.FailingSince != nil {
+		ms.FailingSince = *st.FailingSince
+	}
+	ns, acts := checks.Step(ms, res, now, h.policy(c))
+	st.Failures, st.Successes = ns.Failures, ns.Successes
+	st.FailingSince = nil
+	if !ns.FailingSince.IsZero() {
+		fs := ns.FailingSince
+		st.FailingSince = &fs
+	}
+	if res != nil {
+		at := now
+		st.LastAt, st.LastOK, st.LastError, st.LastLatency = &at, res.OK, res.Error, res.Latency.Milliseconds()
+	}
+	cur, edit := open, false
+	for _, a := range acts {
+		switch a.Kind {
+		case checks.ActOpen:
+			in := storage.Incident{Check: c.Name, Kind: c.Kind, Channel: c.Channel, State: storage.IncidentOpen,
+				OpenedAt: now, FailingSince: ns.FailingSince, Error: res.Error, ChangedAt: now}
+			if err := storage.CreateIncident(tx, &in); err != nil {
+				return err
+			}
+			cur = &in
+			st.IncidentID, st.LastIncidentID = in.ID, in.ID
+			if err := event(tx, in.ID, now, "opened", "", fmt.Sprintf("after %d failures: %s", ns.Failures, res.Error)); err != nil {
+				return err
+			}
+			if err := h.post(tx, in); err != nil {
+				return err
+			}
+		case checks.ActReopen:
+			in := *last
+			in.State, in.AckedBy, in.AckedAt, in.ResolvedAt, in.ResolvedBy, in.Note = storage.IncidentOpen, "", nil, nil, "", ""
+			in.OpenedAt, in.FailingSince, in.Error, in.EscalationStep, in.LastReminderAt = now, ns.FailingSince, res.Error, 0, nil
+			in.Reopens++
+			cur, edit = &in, true
+			st.IncidentID, st.LastIncidentID = in.ID, in.ID
+			if err := event(tx, in.ID, now, "reopened", "", res.Error); err != nil {
+				return err
+			}
+			// At most one "reopened" reply per flap window, however often it flaps.
+			window := int64(h.set.FlapWindow)
+			if err := h.notify(tx, outbox.Notification{
+				Key:    fmt.Sprintf("incident:%d:reopened:%d", in.ID, now.UnixNano()/max(window, 1)),
+				To:     outbox.Destination{Channel: in.Channel},
+				Thread: openKey(in.ID),
+				Reply: bot.Reply{Text: fmt.Sprintf("Incident #%d reopened: %s is failing again (%s)", in.ID, in.Check, in.Error),
+					Severity: bot.SeverityDanger},
+			}); err != nil {
+				return err
+			}
+		case checks.ActResolve:
+			cur.State, edit = storage.IncidentResolved, true
+			at := now
+			cur.ResolvedAt = &at
+			st.IncidentID = 0
+			if err := event(tx, cur.ID, now, "resolved", "", "recovered after "+human(now.Sub(cur.FailingSince))+" of downtime"); err != nil {
+				return err
+			}
+		case checks.ActRemind:
+			at := now
+			cur.LastReminderAt, edit = &at, true
+			if res != nil && !res.OK {
+				cur.Error = res.Error
+			}
+			if err := event(tx, cur.ID, now, "reminder", "", "still failing after "+human(now.Sub(cur.FailingSince))); err != nil {
+				return err
+			}
+		case checks.ActEscalate:
+			cur.EscalationStep = a.Step
+			if err := event(tx, cur.ID, now, "escalated", "", "to "+a.Target); err != nil {
+				return err
+			}
+			if err := h.escalate(tx, *cur, a, now); err != nil {
+				return err
+			}
+		}
+	}
+	if cur != nil && len(acts) > 0 {
+		if edit {
+			if err := h.edit(tx, cur, now); err != nil {
+				return err
+			}
+		} else if err := storage.SaveIncident(tx, cur); err != nil {
+			return err
+		}
+	}
+	return storage.SaveCheckState(tx, st)
+}
+
+// event appends a line to an incident's timeline.
+func event(tx *gorm.DB, id int64, at time.Time, kind, actor, detail string) error {
+	return storage.AddIncidentEvent(tx, &storage.IncidentEvent{IncidentID: id, At: at, Kind: kind, Actor: actor, Detail: detail})
+}
+
+// openKey is the outbox key of an incident's one post; every later change
+// edits it.
+func openKey(id int64) string { return fmt.Sprintf("incident:%d:open", id) }
+
+// notify enqueues n unless it has no channel to go to (a check without a
+// channel records incidents and escalates, but posts nowhere).
+func (h *Handler) notify(tx *gorm.DB, n outbox.Notification) error {
+	if n.To.Channel == "" && n.To.Person == "" {
+		return nil
+	}
+	return h.d.Outbox.Enqueue(tx, n)
+}
+
+// post enqueues an incident's one post.
+func (h *Handler) post(tx *gorm.DB, in storage.Incident) error {
+	return h.notify(tx, outbox.Notification{Key: openKey(in.ID), To: outbox.Destination{Channel: in.Channel},
+		Reply: h.render(in, in.OpenedAt)})
+}
+
+// edit saves the incident with its next revision and enqueues the edit of
+// its post, keyed by the revision so it is queued once.
+func (h *Handler) edit(tx *gorm.DB, in *storage.Incident, now time.Time) error {
+	in.Rev++
+	in.ChangedAt = now
+	if err := storage.SaveIncident(tx, in); err != nil {
+		return err
+	}
+	return h.notify(tx, outbox.Notification{Key: fmt.Sprintf("incident:%d:rev:%d", in.ID, in.Rev),
+		To: outbox.Destination{Channel: in.Channel}, Updates: openKey(in.ID), Reply: h.render(*in, now)})
+}
+
+// escalate notifies one escalation target: a person by direct message, or
+// channel:NAME.
+func (h *Handler) escalate(tx *gorm.DB, in storage.Incident, a checks.Action, now time.Time) error {
+	to := outbox.Destination{Person: a.Target}
+	if name, ok := cutChannel(a.Target); ok {
+		to = outbox.Destination{Channel: name}
+	}
+	r := h.render(in, now)
+	r.Title = fmt.Sprintf("Escalated: incident #%d not acknowledged after %s", in.ID, human(now.Sub(in.OpenedAt)))
+	return h.notify(tx, outbox.Notification{
+		Key:   fmt.Sprintf("incident:%d:escalate:%d:%d", in.ID, in.Reopens, a.Step),
+		To:    to,
+		Reply: r,
+	})
+}
+
+func cutChannel(s string) (string, bool) {
+	const p = "channel:"
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return "", false
+}

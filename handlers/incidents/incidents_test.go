@@ -1,0 +1,315 @@
+package incidents
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"opsbot/checks"
+	"opsbot/config"
+	"opsbot/handlers/handlertest"
+	"opsbot/storage"
+	"opsbot/storage/storagetest"
+)
+
+// service is a loopback HTTP service that tests switch between healthy and
+// failing.
+type service struct{ failing atomic.Bool }
+
+func (s *service) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	if s.failing.Load() {
+		http.Error(w, "database down", http.StatusInternalServerError)
+		return
+	}
+	w.Write([]byte("ok"))
+}
+
+func testConfig(url string) *config.Config {
+	cfg := config.Default()
+	cfg.People = []config.Person{
+		{Name: "alice", Roles: []string{"admin"}},
+		{Name: "bob", Roles: []string{"oncall"}},
+		{Name: "carol"},
+	}
+	cfg.Channels = map[string]config.Channel{"ops": {}, "mgmt": {}}
+	cfg.Checks = []config.Check{{Name: "web", Kind: config.KindHTTP, URL: url, Method: "GET",
+		Every: config.Duration(30 * time.Second), Timeout: config.Duration(2 * time.Second), Channel: "ops",
+		Failures: 2, Successes: 1,
+		Escalate: &config.Escalation{After: config.Duration(10 * time.Minute), To: []string{"bob", "channel:mgmt"}}}}
+	return cfg
+}
+
+type rig struct {
+	t   *testing.T
+	env *handlertest.Env
+	h   *Handler
+	svc *service
+}
+
+func newRig(t *testing.T, b storagetest.Backend) *rig {
+	svc := &service{}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+	env := handlertest.New(t, b, testConfig(srv.URL+"/healthz"))
+	r := &rig{t: t, env: env, svc: svc}
+	r.restart()
+	return r
+}
+
+// restart builds a new handler on the same database, as a new process would.
+func (r *rig) restart() {
+	h, err := New(r.env.Deps)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.h = h
+	r.env.Use(h.Commands()...)
+}
+
+// run moves the clock to the check's next slot and runs what is due.
+func (r *rig) run() {
+	r.t.Helper()
+	next, ok := r.h.Scheduler().NextRun("web")
+	if !ok {
+		r.t.Fatal("web is not scheduled")
+	}
+	if next.After(r.env.Clock.Now()) {
+		r.env.Clock.Set(next)
+	}
+	if n := r.h.Scheduler().RunDue(context.Background()); n != 1 {
+		r.t.Fatalf("%d checks ran, want 1", n)
+	}
+}
+
+func (r *rig) tick(d time.Duration) {
+	r.t.Helper()
+	r.env.Clock.Advance(d)
+	if err := r.h.Tick(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func keys(msgs []storage.OutboxMessage) []string {
+	var out []string
+	for _, m := range msgs {
+		k := m.Key
+		if m.UpdatesKey != "" {
+			k += " edits " + m.UpdatesKey
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func (r *rig) wantOutbox(want ...string) {
+	r.t.Helper()
+	got := keys(r.env.Outbox())
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		r.t.Fatalf("outbox:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestIncidentLifecycle(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, b)
+			ctx := context.Background()
+
+			r.run()
+			r.wantOutbox() // quiet when all is well
+
+			r.svc.failing.Store(true)
+			r.run()
+			r.wantOutbox() // one failure is not an incident
+			r.run()
+			open := "incident:1:open@log"
+			r.wantOutbox(open)
+			msgs := r.env.Outbox()
+			for _, s := range []string{"web is failing (incident #1)", "500 Internal Server Error", "/incident ack 1", "/incident resolve 1", "/incident silence web --for 1h"} {
+				if !strings.Contains(msgs[0].Body, s) {
+					t.Errorf("post lacks %q: %s", s, msgs[0].Body)
+				}
+			}
+			r.run()
+			r.run()
+			r.wantOutbox(open) // still failing: no post per failure
+
+			// A restart in the middle keeps the incident and posts nothing twice.
+			r.restart()
+			r.run()
+			r.wantOutbox(open)
+			if txt := r.env.Text("carol", "/incident list"); !strings.Contains(txt, "#1 [OPEN] web") {
+				t.Errorf("list: %s", txt)
+			}
+
+			// Escalation: not acknowledged within 10m notifies bob.
+			r.tick(10 * time.Minute)
+			r.tick(time.Minute)
+			r.wantOutbox(open, "incident:1:escalate:0:1@log")
+			// Ack stops escalation and edits the post.
+			if txt := r.env.Text("carol", "/incident ack 1"); !strings.Contains(txt, "oncall") {
+				t.Errorf("carol acked: %s", txt)
+			}
+			if txt := r.env.Text("bob", "/incident ack 1"); !strings.Contains(txt, "Acknowledged incident #1") {
+				t.Errorf("ack: %s", txt)
+			}
+			if txt := r.env.Text("bob", "/incident ack #1"); !strings.Contains(txt, "acknowledged already by @bob") {
+				t.Errorf("second ack: %s", txt)
+			}
+			r.wantOutbox(open, "incident:1:escalate:0:1@log", "incident:1:rev:1@log edits "+open)
+			r.tick(30 * time.Minute)
+			msgs = r.env.Outbox()
+			for _, m := range msgs[3:] {
+				if strings.Contains(m.Key, "escalate") {
+					t.Errorf("escalated after ack: %s", m.Key)
+				}
+			}
+			// The 30m reminder edits the same post.
+			if len(msgs) != 4 || msgs[3].UpdatesKey != open || !strings.Contains(msgs[3].Body, "Still failing after") {
+				t.Errorf("reminder: %v", keys(msgs))
+			}
+
+			// Recovery edits the post once.
+			r.svc.failing.Store(false)
+			r.run()
+			msgs = r.env.Outbox()
+			last := msgs[len(msgs)-1]
+			if last.UpdatesKey != open || !strings.Contains(last.Body, "Resolved: web") || !strings.Contains(last.Body, "of downtime") {
+				t.Errorf("recovery: %s %s", last.Key, last.Body)
+			}
+			n := len(msgs)
+			r.run()
+			if len(r.env.Outbox()) != n {
+				t.Error("a healthy run posted")
+			}
+			if txt := r.env.Text("carol", "/incident show 1"); !strings.Contains(txt, "opened") || !strings.Contains(txt, "acknowledged by @bob") || !strings.Contains(txt, "resolved") {
+				t.Errorf("show: %s", txt)
+			}
+
+			// Silence suppresses posts: failing while silenced opens nothing.
+			if txt := r.env.Text("carol", "/incident silence web --for 2h"); !strings.Contains(txt, "oncall") {
+				t.Errorf("carol silenced: %s", txt)
+			}
+			if txt := r.env.Text("bob", "/incident silence web --for 2h"); !strings.Contains(txt, "silenced until") {
+				t.Errorf("silence: %s", txt)
+			}
+			r.svc.failing.Store(true)
+			for range 5 {
+				r.run()
+			}
+			if len(r.env.Outbox()) != n {
+				t.Errorf("posted while silenced: %v", keys(r.env.Outbox())[n:])
+			}
+			// When the silence ends the still-failing check opens a new incident (outside the flap window).
+			r.env.Clock.Advance(2 * time.Hour)
+			r.run()
+			msgs = r.env.Outbox()
+			if len(msgs) != n+1 || msgs[n].Key != "incident:2:open@log" {
+				t.Errorf("after silence: %v", keys(msgs)[n:])
+			}
+			// Manual resolve with a note, by an admin.
+			if txt := r.env.Text("alice", `/incident resolve 2 "restarted the pod"`); !strings.Contains(txt, "Resolved incident #2") {
+				t.Errorf("resolve: %s", txt)
+			}
+			if txt := r.env.Text("alice", "/incident resolve 2"); !strings.Contains(txt, "resolved already") {
+				t.Errorf("resolve twice: %s", txt)
+			}
+			// Flapping: failing again at once reopens #2 after the normal threshold, editing its post.
+			r.run()
+			r.run()
+			msgs = r.env.Outbox()
+			var reopened int
+			for _, m := range msgs {
+				if strings.Contains(m.Key, "incident:2:reopened") {
+					reopened++
+				}
+				if strings.HasPrefix(m.Key, "incident:3") {
+					t.Errorf("flapping opened a new incident: %s", m.Key)
+				}
+			}
+			if reopened != 1 {
+				t.Errorf("reopened replies %d: %v", reopened, keys(msgs))
+			}
+			ins, err := storage.ListIncidents(ctx, r.env.Deps.Store.DB, true, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ins) != 2 || ins[0].State != storage.IncidentOpen || ins[0].Reopens != 1 {
+				t.Errorf("incidents: %+v", ins)
+			}
+			if txt := r.env.Text("carol", "/check list"); !strings.Contains(txt, "web (http): FAILING") || !strings.Contains(txt, "incident #2") {
+				t.Errorf("check list: %s", txt)
+			}
+		})
+	}
+}
+
+func TestCommandsRejectBadInput(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, b)
+			tests := []struct{ who, line, want string }{
+				{"carol", "/incident show 99", "There is no incident #99"},
+				{"bob", "/incident ack 99", "There is no incident #99"},
+				{"bob", "/incident silence nope --for 1h", `no check named "nope"`},
+				{"bob", "/incident silence we --for 1h", "Did you mean web?"},
+				{"bob", "/incident silence web --for 90d", "between 1m and 30d"},
+				{"carol", "/check run web", "oncall"},
+				{"bob", "/check run nope", `no check named "nope"`},
+				{"carol", "/incident list", "No open incidents"},
+				{"carol", "/incident list --all", "No incidents yet"},
+				{"carol", "/check list", "web (http): not run yet"},
+			}
+			for _, tt := range tests {
+				if txt := r.env.Text(tt.who, tt.line); !strings.Contains(txt, tt.want) {
+					t.Errorf("%s: %q\ngot: %s", tt.line, tt.want, txt)
+				}
+			}
+			// /check run runs now and feeds the state machine.
+			r.svc.failing.Store(true)
+			if txt := r.env.Text("bob", "/check run web"); !strings.Contains(txt, "FAILED") {
+				t.Errorf("check run: %s", txt)
+			}
+			if txt := r.env.Text("bob", "/check run web"); !strings.Contains(txt, "FAILED") {
+				t.Errorf("check run: %s", txt)
+			}
+			r.wantOutbox("incident:1:open@log")
+			if n, _ := storage.CountCheckResults(context.Background(), r.env.Deps.Store.DB, "web"); n != 2 {
+				t.Errorf("%d results", n)
+			}
+		})
+	}
+}
+
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, b)
+			for range 4 {
+				r.run()
+			}
+			r.tick(7*24*time.Hour - 2*time.Minute)
+			db := r.env.Deps.Store.DB
+			if n, _ := storage.CountCheckResults(context.Background(), db, ""); n != 4 {
+				t.Errorf("pruned too early: %d left", n)
+			}
+			r.run()
+			r.tick(3 * time.Minute)
+			if n, _ := storage.CountCheckResults(context.Background(), db, ""); n != 1 {
+				t.Errorf("after retention %d left, want 1", n)
+			}
+		})
+	}
+}
+
+var _ checks.Sink = (*Handler)(nil).Record

@@ -1,0 +1,258 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Incident states.
+const (
+	IncidentOpen     = "open"
+	IncidentAcked    = "acknowledged"
+	IncidentResolved = "resolved"
+)
+
+// CheckResult is the outcome of one run of a check, kept for the
+// configured retention and then pruned.
+type CheckResult struct {
+	ID    int64     `gorm:"primaryKey"`
+	Check string    `gorm:"size:100;not null;index:idx_check_results_check_at,priority:1"`
+	At    time.Time `gorm:"not null;index:idx_check_results_check_at,priority:2;index"`
+	OK    bool      `gorm:"not null"`
+	// LatencyMS is how long the run took, in milliseconds.
+	LatencyMS int64  `gorm:"not null"`
+	Error     string `gorm:"type:text"`
+	// Manual is true for runs started with /check run.
+	Manual bool `gorm:"not null;default:false"`
+}
+
+// CheckState is what the incident state machine remembers about one check
+// between runs.
+type CheckState struct {
+	Check string `gorm:"primaryKey;size:100"`
+	// Failures and Successes count the latest run of one outcome.
+	Failures  int `gorm:"not null;default:0"`
+	Successes int `gorm:"not null;default:0"`
+	// FailingSince is when the current run of failures began.
+	FailingSince *time.Time
+	LastAt       *time.Time
+	LastOK       bool   `gorm:"not null;default:false"`
+	LastError    string `gorm:"type:text"`
+	LastLatency  int64  `gorm:"not null;default:0"`
+	// IncidentID is the open incident, 0 when none.
+	IncidentID int64 `gorm:"not null;default:0"`
+	// LastIncidentID is the most recent incident, open or not, for flap
+	// damping.
+	LastIncidentID int64 `gorm:"not null;default:0"`
+	SilencedUntil  *time.Time
+	SilencedBy     string `gorm:"size:100"`
+}
+
+// Incident is a check that failed long enough to tell people. At most one
+// incident per check is not resolved (a partial unique index enforces it).
+type Incident struct {
+	ID           int64     `gorm:"primaryKey"`
+	Check        string    `gorm:"size:100;not null;index"`
+	Kind         string    `gorm:"size:32;not null"`
+	Channel      string    `gorm:"size:100;not null"`
+	State        string    `gorm:"size:16;not null;index"`
+	OpenedAt     time.Time `gorm:"not null;index"`
+	FailingSince time.Time `gorm:"not null"`
+	// Error is the latest failure's message.
+	Error      string `gorm:"type:text"`
+	AckedBy    string `gorm:"size:100"`
+	AckedAt    *time.Time
+	ResolvedAt *time.Time
+	ResolvedBy string `gorm:"size:100"`
+	Note       string `gorm:"type:text"`
+	// Rev counts edits of the incident's post; each edit's outbox key
+	// carries it, so an edit is queued once.
+	Rev            int `gorm:"not null;default:0"`
+	LastReminderAt *time.Time
+	// EscalationStep is how many escalation targets were notified.
+	EscalationStep int `gorm:"not null;default:0"`
+	Reopens        int `gorm:"not null;default:0"`
+	// ChangedAt is when the incident last changed (from the injected clock).
+	ChangedAt time.Time
+}
+
+// IncidentEvent is one line of an incident's timeline.
+type IncidentEvent struct {
+	ID         int64     `gorm:"primaryKey"`
+	IncidentID int64     `gorm:"not null;index"`
+	At         time.Time `gorm:"not null"`
+	Kind       string    `gorm:"size:32;not null"`
+	Actor      string    `gorm:"size:100"`
+	Detail     string    `gorm:"type:text"`
+}
+
+func migrateChecks(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&CheckResult{}, &CheckState{}, &Incident{}, &IncidentEvent{}); err != nil {
+		return err
+	}
+	// One incident per check that is not resolved; both SQLite and
+	// PostgreSQL support partial indexes.
+	return tx.Exec("CREATE UNIQUE INDEX IF NOT EXISTS idx_incidents_one_open ON incidents (\"check\") WHERE state <> 'resolved'").Error
+}
+
+// LockCheckState reads a check's state for update inside tx (a new,
+// zero state when the check never ran). On PostgreSQL the row is locked so
+// two writers serialise; SQLite write transactions are already exclusive.
+func LockCheckState(tx *gorm.DB, check string) (CheckState, error) {
+	read := func() (CheckState, error) {
+		var st CheckState
+		q := tx
+		if tx.Dialector.Name() == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		err := q.Where("\"check\" = ?", check).Take(&st).Error
+		return st, err
+	}
+	st, err := read()
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// First run: create the row (another writer may race us to it),
+		// then lock it.
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&CheckState{Check: check}).Error; err != nil {
+			return CheckState{}, fmt.Errorf("create state of check %s: %w", check, err)
+		}
+		st, err = read()
+	}
+	if err != nil {
+		return CheckState{}, fmt.Errorf("read state of check %s: %w", check, err)
+	}
+	return st, nil
+}
+
+// SaveCheckState writes a check's state.
+func SaveCheckState(tx *gorm.DB, st *CheckState) error {
+	if err := tx.Save(st).Error; err != nil {
+		return fmt.Errorf("save state of check %s: %w", st.Check, err)
+	}
+	return nil
+}
+
+// CheckStates returns the state of every check that ever ran, by name.
+func CheckStates(ctx context.Context, db *gorm.DB) (map[string]CheckState, error) {
+	var rows []CheckState
+	if err := db.WithContext(ctx).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list check states: %w", err)
+	}
+	out := make(map[string]CheckState, len(rows))
+	for _, r := range rows {
+		out[r.Check] = r
+	}
+	return out, nil
+}
+
+// AddCheckResult records one run.
+func AddCheckResult(tx *gorm.DB, r *CheckResult) error {
+	r.At = r.At.UTC()
+	if err := tx.Create(r).Error; err != nil {
+		return fmt.Errorf("record result of check %s: %w", r.Check, err)
+	}
+	return nil
+}
+
+// PruneCheckResults deletes results older than before, at most limit rows
+// per call so one pass never holds the database for long; it returns how
+// many it deleted.
+func PruneCheckResults(ctx context.Context, db *gorm.DB, before time.Time, limit int) (int64, error) {
+	sub := db.Model(&CheckResult{}).Select("id").Where("at < ?", before.UTC()).Order("id").Limit(limit)
+	res := db.WithContext(ctx).Where("id IN (?)", sub).Delete(&CheckResult{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune check results: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// CountCheckResults counts the stored results of a check ("" for all).
+func CountCheckResults(ctx context.Context, db *gorm.DB, check string) (int64, error) {
+	var n int64
+	q := db.WithContext(ctx).Model(&CheckResult{})
+	if check != "" {
+		q = q.Where("\"check\" = ?", check)
+	}
+	if err := q.Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count check results: %w", err)
+	}
+	return n, nil
+}
+
+// CreateIncident inserts a new incident.
+func CreateIncident(tx *gorm.DB, in *Incident) error {
+	if err := tx.Create(in).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return fmt.Errorf("open incident for check %s: one is already open: %w", in.Check, err)
+		}
+		return fmt.Errorf("open incident for check %s: %w", in.Check, err)
+	}
+	return nil
+}
+
+// SaveIncident writes an incident.
+func SaveIncident(tx *gorm.DB, in *Incident) error {
+	if err := tx.Save(in).Error; err != nil {
+		return fmt.Errorf("save incident #%d: %w", in.ID, err)
+	}
+	return nil
+}
+
+// GetIncident reads one incident; ErrNotFound when there is none. Inside a
+// PostgreSQL transaction the row is locked.
+func GetIncident(tx *gorm.DB, id int64) (Incident, error) {
+	var in Incident
+	q := tx
+	if tx.Dialector.Name() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.First(&in, id).Error; err != nil {
+		return Incident{}, notFound(err)
+	}
+	return in, nil
+}
+
+// ListIncidents returns incidents, newest first: only unresolved ones, or
+// all, at most limit.
+func ListIncidents(ctx context.Context, db *gorm.DB, all bool, limit int) ([]Incident, error) {
+	var out []Incident
+	q := db.WithContext(ctx).Order("id DESC").Limit(limit)
+	if !all {
+		q = q.Where("state <> ?", IncidentResolved)
+	}
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return out, nil
+}
+
+// CountOpenIncidents counts incidents that are not resolved.
+func CountOpenIncidents(ctx context.Context, db *gorm.DB) (int64, error) {
+	var n int64
+	if err := db.WithContext(ctx).Model(&Incident{}).Where("state <> ?", IncidentResolved).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count open incidents: %w", err)
+	}
+	return n, nil
+}
+
+// AddIncidentEvent appends to an incident's timeline.
+func AddIncidentEvent(tx *gorm.DB, e *IncidentEvent) error {
+	e.At = e.At.UTC()
+	if err := tx.Create(e).Error; err != nil {
+		return fmt.Errorf("add event to incident #%d: %w", e.IncidentID, err)
+	}
+	return nil
+}
+
+// IncidentEvents returns an incident's timeline, oldest first.
+func IncidentEvents(ctx context.Context, db *gorm.DB, id int64) ([]IncidentEvent, error) {
+	var out []IncidentEvent
+	if err := db.WithContext(ctx).Where("incident_id = ?", id).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("read timeline of incident #%d: %w", id, err)
+	}
+	return out, nil
+}
