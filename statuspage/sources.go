@@ -2,6 +2,8 @@ package statuspage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -12,31 +14,152 @@ import (
 	"opsbot/storage"
 )
 
-// StoreSources reads the sections from the database and the config. The
-// checks section lists the configured checks; until check results are
-// stored it shows them as not run yet, and incidents are unavailable.
+// StoreSources reads every section from the database and the config.
 func StoreSources(cfg *config.Config, db *gorm.DB) Sources {
 	return Sources{
-		Checks:  ConfiguredChecks{Config: cfg.Checks},
-		Backups: &StoreBackups{Jobs: cfg.Backups.Jobs, DB: db},
+		Checks:    &StoreChecks{Config: cfg.Checks, DB: db},
+		Incidents: &StoreIncidents{DB: db},
+		Backups:   &StoreBackups{Jobs: cfg.Backups.Jobs, DB: db},
 		Tickets: &StoreTickets{DB: db},
 		Access:  &StoreAccess{DB: db},
 	}
 }
 
-// ConfiguredChecks lists the configured checks with no results: the
-// fallback while no CheckSource reads results from storage.
-type ConfiguredChecks struct {
+// Chart resolution: the last 24 hours in 48 slices of 30 minutes.
+const (
+	window  = 24 * time.Hour
+	slice   = 30 * time.Minute
+	nSlices = int(window / slice)
+)
+
+// StoreChecks reads the configured checks' state and results.
+type StoreChecks struct {
 	Config []config.Check
+	DB     *gorm.DB
 }
 
-// Checks returns each configured check in the unknown state.
-func (c ConfiguredChecks) Checks(_ context.Context, _ time.Time) ([]Check, error) {
-	out := make([]Check, 0, len(c.Config))
-	for _, ch := range c.Config {
-		out = append(out, Check{Name: ch.Name, Kind: ch.Kind, State: StateUnknown, Latency: []Bucket{}})
+// Checks returns every configured check, in config order, with its state
+// and its last 24 hours: two queries whatever the number of checks and
+// results (the results are summed up by the database).
+func (s *StoreChecks) Checks(ctx context.Context, now time.Time) ([]Check, error) {
+	states, err := storage.CheckStates(ctx, s.DB)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(s.Config))
+	for i, c := range s.Config {
+		names[i] = c.Name
+	}
+	start := now.UTC().Truncate(time.Second).Add(-window)
+	sums, err := storage.CheckBuckets(ctx, s.DB, names, start, slice)
+	if err != nil {
+		return nil, err
+	}
+	byCheck := map[string][]storage.CheckBucket{}
+	for _, b := range sums {
+		byCheck[b.Check] = append(byCheck[b.Check], b)
+	}
+	out := make([]Check, 0, len(s.Config))
+	for _, c := range s.Config {
+		ch := Check{Name: c.Name, Kind: c.Kind, State: StateUnknown}
+		if st, ok := states[c.Name]; ok && st.LastAt != nil {
+			ch.State = StateDown
+			if st.LastOK {
+				ch.State = StateUp
+			} else {
+				ch.LastError = Redact(st.LastError)
+			}
+			ch.LastAt, ch.LastOK, ch.LastLatencyMS = utc(st.LastAt), &st.LastOK, &st.LastLatency
+			ch.IncidentID = st.IncidentID
+		}
+		ch.Latency, ch.UptimePercent = chart(start, byCheck[c.Name])
+		out = append(out, ch)
 	}
 	return out, nil
+}
+
+// chart spreads a check's sums over the 48 slices and works out uptime.
+func chart(start time.Time, sums []storage.CheckBucket) ([]Bucket, *float64) {
+	out := make([]Bucket, nSlices)
+	sumMS := make([]float64, nSlices)
+	var runs, fails int64
+	for i := range out {
+		out[i].Start = start.Add(time.Duration(i) * slice)
+	}
+	for _, s := range sums {
+		// A result at the very end of the window may land one past it.
+		i := min(max(s.Bucket, 0), nSlices-1)
+		out[i].Runs += s.Runs
+		out[i].Failures += s.Failures
+		sumMS[i] += s.AvgLatencyMS * float64(s.Runs)
+		runs += s.Runs
+		fails += s.Failures
+	}
+	for i := range out {
+		if out[i].Runs > 0 {
+			ms := int64(sumMS[i]/float64(out[i].Runs) + 0.5)
+			out[i].AvgLatencyMS = &ms
+		}
+	}
+	if runs == 0 {
+		return out, nil
+	}
+	up := float64(runs-fails) * 100 / float64(runs)
+	return out, &up
+}
+
+// timelineShown bounds an incident page; older events are counted.
+const timelineShown = 500
+
+// StoreIncidents reads incidents from the database.
+type StoreIncidents struct {
+	DB *gorm.DB
+}
+
+// openShown bounds the open incidents listed on the page.
+const openShown = 100
+
+// OpenIncidents returns the unresolved incidents, newest first.
+func (s *StoreIncidents) OpenIncidents(ctx context.Context, now time.Time) ([]Incident, error) {
+	ins, err := storage.ListIncidents(ctx, s.DB, false, openShown)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Incident, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, incident(in, now))
+	}
+	return out, nil
+}
+
+// Incident returns one incident and its timeline.
+func (s *StoreIncidents) Incident(ctx context.Context, id int64, now time.Time) (IncidentDetail, error) {
+	in, err := storage.ReadIncident(ctx, s.DB, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return IncidentDetail{}, fmt.Errorf("incident #%d: %w", id, ErrNoIncident)
+	}
+	if err != nil {
+		return IncidentDetail{}, err
+	}
+	events, total, err := storage.IncidentTimeline(ctx, s.DB, id, timelineShown)
+	if err != nil {
+		return IncidentDetail{}, err
+	}
+	d := IncidentDetail{Incident: incident(in, now), Events: make([]Event, 0, len(events)), EarlierEvents: total - int64(len(events))}
+	for _, e := range events {
+		d.Events = append(d.Events, Event{At: e.At.UTC(), Kind: e.Kind, Actor: e.Actor, Detail: Redact(e.Detail)})
+	}
+	return d, nil
+}
+
+func incident(in storage.Incident, now time.Time) Incident {
+	end := now
+	if in.ResolvedAt != nil {
+		end = *in.ResolvedAt
+	}
+	return Incident{ID: in.ID, Check: in.Check, State: in.State, OpenedAt: in.OpenedAt.UTC(),
+		AgeSeconds: int64(max(end.Sub(in.OpenedAt), 0) / time.Second), AckedBy: in.AckedBy, AckedAt: utc(in.AckedAt),
+		ResolvedAt: utc(in.ResolvedAt), ResolvedBy: in.ResolvedBy, Error: Redact(in.Error)}
 }
 
 // StoreBackups reads the backup jobs' runs from the database.

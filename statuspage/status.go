@@ -76,7 +76,10 @@ type Incident struct {
 // IncidentDetail is one incident with its timeline.
 type IncidentDetail struct {
 	Incident
+	// Events is the timeline, oldest first: the newest 500 at most.
 	Events []Event `json:"events"`
+	// EarlierEvents counts the older events left out.
+	EarlierEvents int64 `json:"earlier_events"`
 }
 
 // Event is one line of an incident's timeline.
@@ -164,7 +167,7 @@ type CheckSource interface {
 
 // IncidentSource lists open incidents and reads one incident's timeline.
 type IncidentSource interface {
-	// OpenIncidents returns the incidents not yet resolved, oldest first.
+	// OpenIncidents returns the incidents not yet resolved, newest first.
 	OpenIncidents(ctx context.Context, now time.Time) ([]Incident, error)
 	// Incident returns one incident; an error wrapping ErrNoIncident when
 	// there is none with that number.

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -83,4 +84,75 @@ func LatestBackupRuns(ctx context.Context, db *gorm.DB, jobs []string) (map[stri
 		out[r.Job] = r
 	}
 	return out, nil
+}
+
+// CheckBucket sums up one check's results in one time slice.
+type CheckBucket struct {
+	Check string
+	// Bucket is the slice's index from start: 0 is the oldest.
+	Bucket   int
+	Runs     int64
+	Failures int64
+	// AvgLatencyMS is the mean latency of the runs.
+	AvgLatencyMS float64
+}
+
+// CheckBuckets sums up the results of checks from start on, in slices of
+// width, aggregated by the database (the (check, at) index bounds the
+// scan): what the status page's latency charts and uptime need, without
+// reading each result.
+func CheckBuckets(ctx context.Context, db *gorm.DB, checks []string, start time.Time, width time.Duration) ([]CheckBucket, error) {
+	if len(checks) == 0 {
+		return nil, nil
+	}
+	// Whole seconds: SQLite's date functions are exact to the second only.
+	start = start.UTC().Truncate(time.Second)
+	var bucket string
+	var args []any
+	switch db.Dialector.Name() {
+	case "postgres":
+		bucket = fmt.Sprintf("CAST(FLOOR(EXTRACT(EPOCH FROM (at - CAST(@start AS timestamptz))) / %d) AS integer)", int64(width/time.Second))
+		args = append(args, map[string]any{"start": start})
+	default:
+		// SQLite stores times as text that strftime reads, rounded to the
+		// millisecond; %s truncates to the second, which floors since
+		// at >= start. A result at the very end may land in one slice
+		// past the last: callers clamp.
+		bucket = fmt.Sprintf("((CAST(strftime('%%s', at) AS integer) - %d) / %d)", start.Unix(), int64(width/time.Second))
+	}
+	var out []CheckBucket
+	err := db.WithContext(ctx).Model(&CheckResult{}).
+		Select(`"check", `+bucket+` AS bucket, COUNT(*) AS runs,
+			SUM(CASE WHEN ok THEN 0 ELSE 1 END) AS failures, AVG(latency_ms) AS avg_latency_ms`, args...).
+		Where(`"check" IN ? AND at >= ?`, checks, start).
+		Group(`"check", bucket`).Order(`"check", bucket`).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sum up check results: %w", err)
+	}
+	return out, nil
+}
+
+// ReadIncident reads one incident without locking it; ErrNotFound when
+// there is none.
+func ReadIncident(ctx context.Context, db *gorm.DB, id int64) (Incident, error) {
+	var in Incident
+	if err := db.WithContext(ctx).Take(&in, id).Error; err != nil {
+		return Incident{}, fmt.Errorf("read incident #%d: %w", id, notFound(err))
+	}
+	return in, nil
+}
+
+// IncidentTimeline returns the newest limit events of an incident, oldest
+// first, and how many there are in all.
+func IncidentTimeline(ctx context.Context, db *gorm.DB, id int64, limit int) ([]IncidentEvent, int64, error) {
+	var total int64
+	if err := db.WithContext(ctx).Model(&IncidentEvent{}).Where("incident_id = ?", id).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("count timeline of incident #%d: %w", id, err)
+	}
+	var out []IncidentEvent
+	if err := db.WithContext(ctx).Where("incident_id = ?", id).Order("id DESC").Limit(limit).Find(&out).Error; err != nil {
+		return nil, 0, fmt.Errorf("read timeline of incident #%d: %w", id, err)
+	}
+	slices.Reverse(out)
+	return out, total, nil
 }

@@ -96,3 +96,53 @@ func TestStatusAggregates(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckBuckets(t *testing.T) {
+	t.Parallel()
+	start := t0.Add(-24 * time.Hour)
+	results := []storage.CheckResult{
+		{Check: "web", At: start.Add(-time.Second), OK: false, LatencyMS: 999}, // before the window
+		{Check: "web", At: start, OK: true, LatencyMS: 10},
+		{Check: "web", At: start.Add(29*time.Minute + 59*time.Second + 999*time.Millisecond), OK: false, LatencyMS: 30},
+		{Check: "web", At: start.Add(30 * time.Minute), OK: true, LatencyMS: 7},
+		{Check: "web", At: t0.Add(-time.Millisecond), OK: true, LatencyMS: 5}, // SQLite times are exact to the ms
+		{Check: "db", At: t0.Add(-time.Hour + 123456789), OK: false, LatencyMS: 2},
+		{Check: "other", At: t0.Add(-time.Hour), OK: true, LatencyMS: 1}, // not asked for
+	}
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s := storagetest.Open(t, b)
+			ctx := context.Background()
+			err := s.Tx(ctx, func(tx *gorm.DB) error {
+				for _, r := range results {
+					if err := storage.AddCheckResult(tx, &r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := storage.CheckBuckets(ctx, s.DB, []string{"web", "db"}, start, 30*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []storage.CheckBucket{
+				{Check: "db", Bucket: 46, Runs: 1, Failures: 1, AvgLatencyMS: 2},
+				{Check: "web", Bucket: 0, Runs: 2, Failures: 1, AvgLatencyMS: 20},
+				{Check: "web", Bucket: 1, Runs: 1, AvgLatencyMS: 7},
+				{Check: "web", Bucket: 47, Runs: 1, AvgLatencyMS: 5},
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %+v, want %+v", got, want)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("bucket %d: got %+v, want %+v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
