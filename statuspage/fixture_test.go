@@ -90,7 +90,9 @@ type fakeIncidents struct {
 	detail IncidentDetail
 }
 
-func (f *fakeIncidents) OpenIncidents(context.Context, time.Time) ([]Incident, error) { return f.open, nil }
+func (f *fakeIncidents) OpenIncidents(context.Context, time.Time) ([]Incident, error) {
+	return f.open, nil
+}
 
 func (f *fakeIncidents) Incident(_ context.Context, id int64, _ time.Time) (IncidentDetail, error) {
 	if id != f.detail.ID {

@@ -20,8 +20,8 @@ func StoreSources(cfg *config.Config, db *gorm.DB) Sources {
 		Checks:    &StoreChecks{Config: cfg.Checks, DB: db},
 		Incidents: &StoreIncidents{DB: db},
 		Backups:   &StoreBackups{Jobs: cfg.Backups.Jobs, DB: db},
-		Tickets: &StoreTickets{DB: db},
-		Access:  &StoreAccess{DB: db},
+		Tickets:   &StoreTickets{DB: db},
+		Access:    &StoreAccess{DB: db},
 	}
 }
 
