@@ -35,6 +35,8 @@ type Server struct {
 	ready []ReadyFunc
 	srv   *http.Server
 	ln    net.Listener
+	// metrics serves /metrics; GuardMetrics may wrap it.
+	metrics http.Handler
 }
 
 // New builds the server with /healthz, /readyz and /metrics.
@@ -45,9 +47,14 @@ func New(log *slog.Logger, db Pinger, gatherer prometheus.Gatherer) *Server {
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+	s.metrics = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)})
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.metrics.ServeHTTP(w, r) })
 	return s
 }
+
+// GuardMetrics puts /metrics behind guard, such as the status page's
+// credentials. Call it before Serve.
+func (s *Server) GuardMetrics(guard func(http.Handler) http.Handler) { s.metrics = guard(s.metrics) }
 
 // Handle mounts a handler, as http.ServeMux patterns ("POST /slack/commands").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
