@@ -302,8 +302,11 @@ func percent(p *float64) string {
 }
 
 func millis(ms *int64) string {
-	if ms == nil {
+	switch {
+	case ms == nil:
 		return "—"
+	case *ms == 0:
+		return "<1 ms"
 	}
 	return fmt.Sprintf("%d ms", *ms)
 }
