@@ -54,16 +54,16 @@ const (
 const usage = `opsbot — chat-ops for IT operations
 
 Usage:
-  opsbot serve   --config FILE               run everything the config enables
-  opsbot shell   --config FILE --user NAME   run commands from standard input as NAME
-  opsbot migrate --config FILE               apply pending database migrations
-  opsbot config check --config FILE          list every problem in a config file
-  opsbot status  --config FILE               list the replicas seen and which one leads
-  opsbot outbox list|retry|drop --config FILE   inspect and steer queued notifications
-  opsbot devices import --config FILE F.csv  add or update devices from a CSV file
-  opsbot discord register --config FILE [--guild ID]
-                                             publish the slash commands to Discord
-  opsbot version                             print the version
+  opsbot serve    --config FILE                  run everything the config enables
+  opsbot shell    --config FILE --user NAME      run commands from standard input as NAME
+  opsbot migrate  --config FILE                  apply pending database migrations
+  opsbot config check --config FILE              list every problem in a config file
+  opsbot status   --config FILE                  list the replicas seen and which one leads
+  opsbot outbox   list|retry|drop --config FILE  inspect and steer queued notifications
+  opsbot devices  import --config FILE F.csv     add or update devices from a CSV file
+  opsbot discord  register --config FILE [--guild ID]
+                                                 publish the slash commands to Discord
+  opsbot version                                 print the version
 
 Run "opsbot COMMAND --help" for a command's flags.
 `
@@ -170,6 +170,8 @@ type core struct {
 	notifier *outbox.Notifier
 	reg      *prometheus.Registry
 	router   *bot.Router
+	// intake files tickets from chat messages (the tickets handler).
+	intake bot.Intake
 	// workers is background work every replica runs until shutdown (the
 	// notifier); scheduled is work only the leader runs (checks, expiries,
 	// SLA timers, backup schedules). Each returns when ctx ends.
@@ -211,6 +213,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 		return fail(err)
 	}
 	cmds = append(cmds, tix.Command())
+	c.intake = tix
 	c.scheduled = append(c.scheduled, tix.Run)
 
 	bh, err := backups.New(deps)
@@ -304,13 +307,14 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFail
 	}
 	if cfg.Slack.Enabled {
-		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log})
-		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions
+		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log,
+			Intake: c.intake, Reaction: cfg.Tickets.IntakeReaction})
+		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions, /slack/events
 		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
 		c.notifier.Register(bot.Slack, slackbot.NewSender(cfg.Slack, log))
 	}
 	if cfg.Discord.Enabled {
-		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{})
+		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{Intake: c.intake})
 		if err != nil {
 			log.Error("start", "err", err)
 			return exitFail

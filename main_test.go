@@ -88,6 +88,23 @@ func TestShellEndToEnd(t *testing.T) {
 	}
 }
 
+// TestShellHugeLine: a pasted line far over the limit gets the limit as its
+// answer and the shell goes on with the next line, exit 0.
+func TestShellHugeLine(t *testing.T) {
+	t.Parallel()
+	dir := exampleConfig(t)
+	in := "/help\n/ticket new \"" + strings.Repeat("x", 100_000) + "\"\n/ticket list\n"
+	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 || strings.Contains(stderr, "ERROR") {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"opsbot commands", "that command is 100014 characters long; the limit is 8000", "No tickets match"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%.500s", want, out)
+		}
+	}
+}
+
 func TestShellUnknownUser(t *testing.T) {
 	t.Parallel()
 	dir := exampleConfig(t)

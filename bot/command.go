@@ -38,6 +38,9 @@ type Param struct {
 	// Placeholder names the value in usage lines; derived from Kind when empty.
 	Placeholder string
 	Help        string
+	// Complete, when set, offers type-ahead values (Slack external_select
+	// options, Discord autocomplete) for lists too long for a menu.
+	Complete CompleteFunc
 }
 
 // placeholder is how the param appears in a usage line.

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,8 +12,15 @@ import (
 	"opsbot/config"
 )
 
-// MaxLineLength bounds a command line; longer input is refused before parsing.
+// MaxLineLength bounds a command line, in characters; longer input is
+// refused before parsing.
 const MaxLineLength = 8000
+
+// LineTooLong is the error for a command line of n characters, more than
+// MaxLineLength.
+func LineTooLong(n int) error {
+	return Errorf("that command is %d characters long; the limit is %d", n, MaxLineLength)
+}
 
 // Token is one word of a command line.
 type Token struct {
@@ -36,8 +44,10 @@ func isDoubleQuote(r rune) bool { return r == '"' || r == '“' || r == '”' ||
 // character. An apostrophe inside a word is just a letter (doesn't). It never
 // panics; an unterminated double quote is an error.
 func Tokenize(line string) ([]Token, error) {
-	if len(line) > MaxLineLength {
-		return nil, Errorf("that command is %d characters long; the limit is %d", len(line), MaxLineLength)
+	// The limit is in characters, as people count them; a line of
+	// multi-byte letters is no longer for it.
+	if n := utf8.RuneCountInString(line); n > MaxLineLength {
+		return nil, LineTooLong(n)
 	}
 	if !utf8.ValidString(line) {
 		return nil, Errorf("that command is not valid UTF-8 text")
@@ -45,6 +55,11 @@ func Tokenize(line string) ([]Token, error) {
 	for i, r := range []rune(line) {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
 			return nil, Errorf("that command contains a control character at character %d; type plain text", i+1)
+		}
+		if bidiControl(r) {
+			// An override or isolate flips how the rest of a line is shown,
+			// so a summary could disguise the list line or card it lands in.
+			return nil, Errorf("that command contains an invisible text-direction character (U+%04X) at character %d; type plain text", r, i+1)
 		}
 	}
 	var (
@@ -91,6 +106,23 @@ func Tokenize(line string) ([]Token, error) {
 	}
 	flush()
 	return toks, nil
+}
+
+// bidiControl reports whether r is an explicit direction embedding,
+// override or isolate. Right-to-left text itself needs none of them.
+func bidiControl(r rune) bool {
+	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
+}
+
+// blank reports whether s shows nothing: only white space and invisible
+// format characters such as zero-width spaces.
+func blank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // quotedSection reads from runes[i] up to one of the closing quotes and
@@ -154,6 +186,8 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 			}
 			if s := closest(name, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean --%s?)", s)
+			} else if takesText(sub) {
+				msg += ` (put text that has "--" in quotes)`
 			}
 			return nil, Errorf("%s", msg)
 		}
@@ -173,7 +207,7 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 			continue
 		}
 		if !hasVal {
-			if i+1 >= len(toks) {
+			if next := i + 1; next >= len(toks) || !toks[next].Quoted && strings.HasPrefix(toks[next].Text, "--") {
 				return nil, Errorf("--%s needs a value: --%s %s", f.Name, f.Name, f.placeholder())
 			}
 			i++
@@ -227,15 +261,26 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 func (b binder) value(p Param, raw, label string) (any, error) {
 	switch p.Kind {
 	case KindString, KindText:
+		if strings.TrimSpace(raw) != "" && blank(raw) {
+			// Only invisible characters (zero-width spaces): empty, as plain
+			// white space already is to every check that trims.
+			return "", nil
+		}
 		return raw, nil
 	case KindInt:
 		n, err := strconv.ParseInt(raw, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, Errorf("%s: %s is too large; give a smaller number", label, raw)
+		}
 		if err != nil {
 			return nil, Errorf("%s must be a whole number, not %q", label, raw)
 		}
 		return n, nil
 	case KindID:
 		n, err := strconv.ParseInt(strings.TrimPrefix(raw, "#"), 10, 64)
+		if errors.Is(err, strconv.ErrRange) && n > 0 {
+			return nil, Errorf("%s: %s is too large to be a record number; type one such as 12 or #12", label, raw)
+		}
 		if err != nil || n <= 0 {
 			return nil, Errorf("%s must be a number such as 12 or #12, not %q", label, raw)
 		}
@@ -244,6 +289,10 @@ func (b binder) value(p Param, raw, label string) (any, error) {
 		d, err := config.ParseDuration(raw)
 		if err != nil || d <= 0 {
 			return nil, Errorf("%s must be a duration such as 30m, 8h or 7d, not %q", label, raw)
+		}
+		if d < time.Second {
+			// Replies show whole seconds; nobody means less in chat.
+			return nil, Errorf("%s must be at least 1s, not %q; try 30m, 8h or 7d", label, raw)
 		}
 		return d, nil
 	case KindPerson:
@@ -289,6 +338,12 @@ func (b binder) person(raw, label string) (Person, error) {
 		msg += fmt.Sprintf(" (did you mean @%s?)", s)
 	}
 	return Person{}, Errorf("%s", msg)
+}
+
+// takesText reports whether the subcommand ends in free text, where a word
+// starting with "--" is more likely prose than an option.
+func takesText(sub Sub) bool {
+	return len(sub.Args) > 0 && sub.Args[len(sub.Args)-1].Kind == KindText
 }
 
 // FormatDuration prints a duration the way people type them: 2h30m, 3d, 45s.

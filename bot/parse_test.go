@@ -177,3 +177,71 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileInput covers what people paste into chat: long lines counted
+// in characters, invisible-only text, direction overrides that would flip
+// the rest of a list line, numbers too large to be records, flags left
+// without a value.
+func TestHostileInput(t *testing.T) {
+	t.Parallel()
+	sub := Sub{
+		Args: []Param{{Name: "id", Kind: KindID, Required: true}, {Name: "text", Kind: KindText, Required: true}},
+		Flags: []Param{{Name: "reason", Kind: KindString}, {Name: "priority", Kind: KindChoice, Choices: []string{"low", "high"}},
+			{Name: "limit", Kind: KindInt}, {Name: "category", Kind: KindString}, {Name: "for", Kind: KindDuration},
+			{Name: "who", Kind: KindPerson}},
+	}
+	b := binder{dir: testDir()}
+	accept := []struct {
+		line  string
+		check func(v map[string]any) bool
+	}{
+		// 4,000 two-byte letters are 4,000 characters: under the limit.
+		{`1 "` + strings.Repeat("é", 4000) + `"`, func(v map[string]any) bool { return len([]rune(v["text"].(string))) == 4000 }},
+		{"1 ok --reason \"\u200b\u2060 \u200b\"", func(v map[string]any) bool { return v["reason"] == "" }},
+		{"1 family \U0001F468\u200d\U0001F469\u200d\U0001F467", func(v map[string]any) bool {
+			return v["text"] == "family \U0001F468\u200d\U0001F469\u200d\U0001F467"
+		}},
+		{"1 שלום עולם", func(v map[string]any) bool { return v["text"] == "שלום עולם" }},
+		{"1 x --who <@18446744073709551615>", func(v map[string]any) bool { return v["who"].(Person).Name == "discord:18446744073709551615" }},
+		{"1 x --for 1.5s", func(v map[string]any) bool { return v["for"] == 1500*time.Millisecond }},
+	}
+	for _, tt := range accept {
+		toks, err := Tokenize(tt.line)
+		if err != nil {
+			t.Errorf("Tokenize(%.40q): %v", tt.line, err)
+			continue
+		}
+		v, err := b.bind(sub, toks)
+		if err != nil || !tt.check(v) {
+			t.Errorf("bind(%.40q) = %v, %v", tt.line, v, err)
+		}
+	}
+	refuse := []struct{ line, want string }{
+		{strings.Repeat("é", MaxLineLength+1), "8001 characters long; the limit is 8000"},
+		{"1 \u200b", "must not be empty"},
+		{"1 \"\u200b\u200b\ufeff\"", "must not be empty"},
+		{"1 \u202eevil", "direction"},
+		{"1 \u2066isolate\u2069", "direction"},
+		{"#99999999999999999999 x", `#99999999999999999999 is too large`},
+		{"1 x --limit 99999999999999999999", "--limit: 99999999999999999999 is too large"},
+		{"1 x --who <@99999999999999999999>", "is not a mention of a person"},
+		{"1 x --who @discord:18446744073709551616", "nobody called"},
+		{"1 x --for 1ns", `--for must be at least 1s, not "1ns"`},
+		{"1 x --for 500ms", `--for must be at least 1s, not "500ms"`},
+		{"1 x --priority --category chairs", "--priority needs a value"},
+		{"1 use --forcefully please", `put text that has "--" in quotes`},
+	}
+	for _, tt := range refuse {
+		toks, err := Tokenize(tt.line)
+		if err == nil {
+			_, err = b.bind(sub, toks)
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%.40q: got %v, want an error containing %q", tt.line, err, tt.want)
+			continue
+		}
+		if _, ok := AsUserError(err); !ok {
+			t.Errorf("%.40q: %v is not a user error", tt.line, err)
+		}
+	}
+}

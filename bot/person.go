@@ -2,6 +2,7 @@ package bot
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"opsbot/config"
@@ -112,8 +113,10 @@ func (d *Directory) WithRole(role string) []Person {
 	return out
 }
 
+// validSlackID reports whether id can be a Slack user ID: upper-case
+// letters and digits, starting with a letter (U…, W…).
 func validSlackID(id string) bool {
-	if len(id) < 2 || len(id) > 32 {
+	if len(id) < 2 || len(id) > 32 || id[0] < 'A' || id[0] > 'Z' {
 		return false
 	}
 	for _, c := range id {
@@ -124,6 +127,8 @@ func validSlackID(id string) bool {
 	return true
 }
 
+// validSnowflake reports whether id can be a Discord ID: digits that fit
+// in 64 bits, as Discord's IDs do.
 func validSnowflake(id string) bool {
 	if len(id) == 0 || len(id) > 20 {
 		return false
@@ -133,5 +138,6 @@ func validSnowflake(id string) bool {
 			return false
 		}
 	}
-	return true
+	_, err := strconv.ParseUint(id, 10, 64)
+	return err == nil
 }

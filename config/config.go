@@ -171,6 +171,10 @@ type TicketsConfig struct {
 	// WarnBefore is how long before an SLA breach to warn
 	// (key warn_before, default 15m).
 	WarnBefore Duration `yaml:"warn_before"`
+	// IntakeReaction is the emoji (name without colons) whose reaction on a
+	// Slack message files a ticket from it (key intake_reaction, default
+	// ticket; "off" turns reactions off).
+	IntakeReaction string `yaml:"intake_reaction"`
 }
 
 // Priorities lists the ticket priorities, lowest first; they are the keys

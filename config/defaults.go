@@ -24,6 +24,7 @@ func (c *Config) setDefaults() {
 	c.Discord.Mode = "http"
 	c.Tickets.ReopenWindow = Duration(7 * 24 * time.Hour)
 	c.Tickets.WarnBefore = Duration(15 * time.Minute)
+	c.Tickets.IntakeReaction = "ticket"
 	c.Access.PendingTTL = Duration(24 * time.Hour)
 	c.Access.WarnBefore = Duration(15 * time.Minute)
 	c.Devices.SNMP = SNMPProfile{Version: "2c", Port: 161, Timeout: Duration(2 * time.Second), Retries: 1}

@@ -271,6 +271,9 @@ func (v *validator) channels() {
 
 func (v *validator) tickets() {
 	t := v.c.Tickets
+	if r := t.IntakeReaction; r == "" || len(r) > 64 || strings.Trim(r, "abcdefghijklmnopqrstuvwxyz0123456789_+-'") != "" {
+		v.addf("tickets.intake_reaction", "want an emoji name such as ticket (no colons, lower case), or off; got %q", r)
+	}
 	names := seen{}
 	for i, q := range t.Queues {
 		path := index("tickets.queues", i)

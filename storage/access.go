@@ -233,3 +233,13 @@ func AccessIDsWhere(ctx context.Context, db *gorm.DB, query string, args ...any)
 	}
 	return ids, nil
 }
+
+// ActiveAccessRequests returns the active grants, oldest first, with their
+// expiry set.
+func ActiveAccessRequests(ctx context.Context, db *gorm.DB) ([]AccessRequest, error) {
+	var out []AccessRequest
+	if err := db.WithContext(ctx).Where("state = ? AND expires_at IS NOT NULL", AccessActive).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list active access grants: %w", err)
+	}
+	return out, nil
+}

@@ -50,13 +50,13 @@ func ListAudit(ctx context.Context, db *gorm.DB, f AuditFilter) ([]AuditEntry, e
 		q = q.Where("subject = ?", f.Subject)
 	}
 	if f.SubjectPrefix != "" {
-		q = q.Where("subject LIKE ?", escapeLike(f.SubjectPrefix)+"%")
+		q = q.Where("subject LIKE ? ESCAPE '!'", EscapeLike(f.SubjectPrefix)+"%")
 	}
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}
 	if f.ActionPrefix != "" {
-		q = q.Where("action LIKE ?", escapeLike(f.ActionPrefix)+"%")
+		q = q.Where("action LIKE ? ESCAPE '!'", EscapeLike(f.ActionPrefix)+"%")
 	}
 	if f.Limit > 0 {
 		// The newest Limit entries, still returned oldest first.
@@ -69,17 +69,4 @@ func ListAudit(ctx context.Context, db *gorm.DB, f AuditFilter) ([]AuditEntry, e
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	return out, nil
-}
-
-// escapeLike strips LIKE wildcards so that s matches as a literal prefix;
-// the two databases disagree on the default escape character.
-func escapeLike(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		if r == '%' || r == '_' || r == '\\' {
-			continue
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }

@@ -31,6 +31,7 @@ var migrations = []Migration{
 	{ID: "0050_checks", Up: migrateChecks},
 	{ID: "0060_slack", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
 	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
+	{ID: "0080_intake", Up: migrateIntake},
 }
 
 // schemaMigration records an applied migration.

@@ -37,7 +37,10 @@ func TicketActive(status string) bool {
 type Ticket struct {
 	ID      int64  `gorm:"primaryKey"`
 	Summary string `gorm:"type:text;not null"`
-	Status  string `gorm:"size:16;not null"`
+	// Description is the longer text of a ticket filed from a chat
+	// message: the message and a link back to it.
+	Description string `gorm:"type:text"`
+	Status      string `gorm:"size:16;not null"`
 	// Active mirrors TicketActive(Status) so the default list is one index
 	// range scan.
 	Active    bool   `gorm:"not null"`

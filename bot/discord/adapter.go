@@ -47,6 +47,7 @@ type Adapter struct {
 	api    *client
 	cfg    config.DiscordConfig
 	verify *Verifier
+	intake bot.Intake
 	clock  clock.Clock
 	log    *slog.Logger
 	// Budget is how long a command runs before the answer is deferred.
@@ -93,6 +94,9 @@ func (a *Adapter) replayed(id string) bool {
 type Options struct {
 	// HTTPClient makes the REST calls; a client with a timeout when nil.
 	HTTPClient *http.Client
+	// Intake files tickets from messages ("Create ticket") and, in gateway
+	// mode, records replies to them as comments.
+	Intake bot.Intake
 }
 
 // New builds the adapter over the router's command table. The store keeps
@@ -101,7 +105,7 @@ type Options struct {
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget,
-		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient)}
+		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake}
 	for _, c := range router.Commands() {
 		a.table[c.Name] = c
 	}
@@ -197,8 +201,14 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 			reply(bot.Reply{Text: "That command arrived without its options; try again.", Severity: bot.SeverityDanger})
 			return
 		}
+		if data.CommandType == discordgo.MessageApplicationCommand {
+			a.createTicket(ctx, it, data, respond)
+			return
+		}
 		line, err := CommandLine(a.table, data)
 		a.run(ctx, it, line, err, false, respond)
+	case discordgo.InteractionApplicationCommandAutocomplete:
+		a.autocomplete(ctx, it, respond)
 	case discordgo.InteractionMessageComponent:
 		data, ok := it.Data.(discordgo.MessageComponentInteractionData)
 		if !ok {
@@ -458,6 +468,12 @@ func (a *Adapter) Run(ctx context.Context) error {
 	s.Identify.Intents = discordgo.IntentsNone
 	s.ShouldReconnectOnError = true
 	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.OnInteraction(ctx, ic.Interaction) })
+	if a.intake != nil {
+		// Replies to a ticket's message become comments; reading their text
+		// needs the privileged Message Content intent.
+		s.Identify.Intents = discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+		s.AddHandler(func(_ *discordgo.Session, mc *discordgo.MessageCreate) { a.OnMessage(ctx, mc.Message) })
+	}
 	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
 		err := s.Open()
 		if err == nil {
@@ -489,4 +505,23 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
 	})
+}
+
+// OnMessage passes a gateway message that replies to another message (the
+// source of a ticket, if it is one) to the intake as a thread reply. Only
+// gateway mode sees messages; HTTP interactions carry none.
+func (a *Adapter) OnMessage(ctx context.Context, m *discordgo.Message) {
+	if a.intake == nil || m == nil || m.Author == nil || m.MessageReference == nil || !snowflake(m.Author.ID) {
+		return
+	}
+	ref := m.MessageReference
+	if !snowflake(ref.MessageID) || ref.ChannelID != "" && ref.ChannelID != m.ChannelID {
+		return
+	}
+	err := a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Discord, Channel: m.ChannelID, Guild: m.GuildID, ID: m.ID,
+		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: m.Content,
+		Link: MessageLink(m.GuildID, m.ChannelID, m.ID)})
+	if err != nil {
+		a.log.Error("discord thread reply", "message", m.ID, "err", err)
+	}
 }

@@ -74,7 +74,7 @@ func ApplicationCommands(cmds []bot.Command) ([]*discordgo.ApplicationCommand, e
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("the command table does not fit Discord's rules:\n%w", errors.Join(errs...))
 	}
-	return out, nil
+	return append(out, messageCommands(cmds)...), nil
 }
 
 // options are a subcommand's arguments then flags, the required ones first
@@ -135,6 +135,9 @@ func option(errs *[]error, where string, p bot.Param) *discordgo.ApplicationComm
 	default:
 		*errs = append(*errs, fmt.Errorf("%s: argument kind %d has no Discord option type", where, p.Kind))
 	}
+	// Discord refuses autocomplete on options with fixed choices.
+	o.Autocomplete = p.Complete != nil && len(o.Choices) == 0 &&
+		(o.Type == discordgo.ApplicationCommandOptionString || o.Type == discordgo.ApplicationCommandOptionInteger)
 	return o
 }
 

@@ -6,6 +6,7 @@ package shell
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -29,38 +30,95 @@ type Adapter struct {
 }
 
 // Run reads lines until EOF or ctx ends. Blank lines and lines starting with
-// # are skipped.
+// # are skipped. A line too long to be a command, however long, is answered
+// with the limit and skipped; the lines after it still run.
 func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), bot.MaxLineLength*4)
+	br := bufio.NewReaderSize(in, 64*1024)
 	for {
 		if a.Prompt != "" {
 			fmt.Fprint(a.Out, a.Prompt)
 		}
-		if !sc.Scan() {
-			break
+		raw, chars, err := readLine(br, maxLineBytes)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read commands: %w", err)
 		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if raw == nil && chars < 0 {
+			break // end of input, nothing left
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		reply := a.Router.Handle(ctx, bot.Incoming{Platform: bot.Shell, Person: a.Person, Channel: "shell",
-			Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
+		var reply bot.Reply
+		if chars >= 0 {
+			reply = bot.Reply{Text: bot.LineTooLong(chars).Error(), Severity: bot.SeverityDanger}
+		} else {
+			line := strings.TrimSpace(string(raw))
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			reply = a.Router.Handle(ctx, bot.Incoming{Platform: bot.Shell, Person: a.Person, Channel: "shell",
+				Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
+		}
 		fmt.Fprint(a.Out, Render(reply))
 		if a.AfterEach != nil {
 			a.AfterEach(ctx)
+		}
+		if err == io.EOF {
+			break
 		}
 	}
 	if a.Prompt != "" {
 		fmt.Fprintln(a.Out)
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read commands: %w", err)
-	}
 	return nil
+}
+
+// maxLineBytes holds any line of bot.MaxLineLength characters, at four bytes
+// each at most; longer lines are counted, not kept.
+const maxLineBytes = bot.MaxLineLength * 4
+
+// readLine reads one line without its end. A line longer than limit bytes
+// is read to its end but not kept: raw is then empty and chars is its
+// length in characters; otherwise chars is -1. At the end of input err is
+// io.EOF, and raw is nil if nothing was left.
+func readLine(br *bufio.Reader, limit int) (raw []byte, chars int, err error) {
+	chars = -1
+	var buf []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if chars < 0 && len(buf)+len(part) > limit {
+			chars, buf = countChars(buf), []byte{}
+		}
+		if chars >= 0 {
+			chars += countChars(part)
+		} else {
+			buf = append(buf, part...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			if len(buf) == 0 && chars < 0 {
+				return nil, -1, io.EOF
+			}
+			return buf, chars, io.EOF
+		case err != nil:
+			return nil, -1, err
+		}
+		return bytes.TrimRight(buf, "\r\n"), chars, nil
+	}
+}
+
+// countChars counts the characters of UTF-8 text by their first bytes, so a
+// character split between two reads counts once; line ends do not count.
+func countChars(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xC0 != 0x80 && c != '\n' && c != '\r' {
+			n++
+		}
+	}
+	return n
 }
 
 // Render prints a reply as readable plain text: the title, the text, the
@@ -88,7 +146,7 @@ func Render(r bot.Reply) string {
 		fmt.Fprintf(&b, "  [%s] %s\n", btn.Label, btn.Command)
 	}
 	if r.Footer != "" {
-		b.WriteString("  " + r.Footer + "\n")
+		b.WriteString("  " + strings.ReplaceAll(r.Footer, "\n", "\n  ") + "\n")
 	}
 	if b.Len() == 0 {
 		b.WriteString("(no reply)\n")

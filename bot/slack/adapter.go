@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,12 @@ type Options struct {
 	Budget time.Duration
 	// HTTPClient posts to response_url; a client with a 10 s timeout when nil.
 	HTTPClient *http.Client
+	// Intake files tickets from messages and records thread replies; the
+	// Events API and the message shortcut are ignored without it.
+	Intake bot.Intake
+	// Reaction is the emoji name whose reaction files a ticket
+	// (tickets.intake_reaction); "" or "off" turns reactions off.
+	Reaction string
 }
 
 // Adapter receives slash commands and button clicks and answers them.
@@ -62,6 +69,10 @@ type Adapter struct {
 	verifier *Verifier
 	budget   time.Duration
 	client   *http.Client
+	intake   bot.Intake
+	reaction string
+	// api reads messages and permalinks with the bot token (api_url).
+	api *slack.Client
 
 	// base outlives single requests: replies delivered after the HTTP
 	// answer run under it, and Run cancels it on shutdown once they finish.
@@ -81,6 +92,12 @@ func New(o Options) *Adapter {
 		a.client = &http.Client{Timeout: 10 * time.Second}
 	}
 	a.verifier = NewVerifier(o.Config.SigningSecret, o.Clock.Now)
+	a.intake = o.Intake
+	if o.Reaction != "off" {
+		a.reaction = strings.Trim(o.Reaction, ":")
+	}
+	a.api = slack.New(o.Config.BotToken.Reveal(), slack.OptionAPIURL(apiURL(o.Config.APIURL)),
+		slack.OptionHTTPClient(&http.Client{Timeout: 10 * time.Second}))
 	a.base, a.stopBase = context.WithCancel(context.Background())
 	return a
 }
@@ -90,7 +107,7 @@ type Mounter interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// Mount adds POST /slack/commands and POST /slack/interactions in HTTP
+// Mount adds POST /slack/commands, /slack/interactions and /slack/events in HTTP
 // mode; in Socket Mode Slack reaches no URL, so it adds nothing.
 func (a *Adapter) Mount(m Mounter) {
 	if a.cfg.Mode == "socket" {
@@ -98,6 +115,7 @@ func (a *Adapter) Mount(m Mounter) {
 	}
 	m.Handle("POST /slack/commands", http.HandlerFunc(a.serveCommand))
 	m.Handle("POST /slack/interactions", http.HandlerFunc(a.serveInteraction))
+	m.Handle("POST /slack/events", http.HandlerFunc(a.serveEvents))
 }
 
 // Tick forgets handled requests older than an hour. Idempotent, and safe on

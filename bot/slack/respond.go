@@ -95,7 +95,11 @@ func (a *Adapter) fallback(ctx context.Context, req *bot.Request, reply bot.Repl
 
 // Interaction is the part of an interaction payload opsbot reads.
 type Interaction struct {
-	Type        string `json:"type"`
+	Type       string `json:"type"`
+	CallbackID string `json:"callback_id"`
+	// ActionID and Value are a block_suggestion's field and typed text.
+	ActionID    string `json:"action_id"`
+	Value       string `json:"value"`
 	TriggerID   string `json:"trigger_id"`
 	ResponseURL string `json:"response_url"`
 	User        struct {
@@ -111,6 +115,9 @@ type Interaction struct {
 	Message struct {
 		TS       string `json:"ts"`
 		ThreadTS string `json:"thread_ts"`
+		User     string `json:"user"`
+		BotID    string `json:"bot_id"`
+		Text     string `json:"text"`
 	} `json:"message"`
 	Actions []struct {
 		ActionID string `json:"action_id"`
@@ -136,6 +143,9 @@ func ParseInteraction(body []byte) (p Interaction, ok bool, err error) {
 	if err := json.Unmarshal([]byte(raw), &p); err != nil {
 		return p, false, fmt.Errorf("parse interaction payload: %w", err)
 	}
+	if p.Type == "message_action" || p.Type == "block_suggestion" {
+		return p, true, nil
+	}
 	if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" {
 		return p, false, nil
 	}
@@ -155,7 +165,18 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if run {
+	switch {
+	case run && p.Type == "block_suggestion":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(a.suggest(r.Context(), p))
+		return
+	case run && p.Type == "message_action":
+		if err := a.shortcut(r.Context(), p, requestKey("interaction", p.TriggerID, r.Header)); err != nil {
+			a.log.Error("slack message shortcut", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	case run:
 		if err := a.click(r.Context(), p, requestKey("interaction", p.TriggerID, r.Header)); err != nil {
 			a.log.Error("slack button click", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)

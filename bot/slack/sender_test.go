@@ -28,6 +28,9 @@ type fakeSlack struct {
 	fail     map[string]string
 	status   int // answer everything with this HTTP status when set
 	messages []map[string]any
+	// channel holds the messages people wrote, by ts, for
+	// conversations.history and conversations.replies.
+	channel map[string]map[string]any
 }
 
 func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +89,25 @@ func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(map[string]any{"ok": true, "channel": map[string]any{"id": "D0ALICE"}})
+	case "chat.getPermalink":
+		reply(map[string]any{"ok": true, "permalink": "https://example.slack.com/archives/" + r.Form.Get("channel") + "/p" + strings.ReplaceAll(r.Form.Get("message_ts"), ".", "")})
+	case "chat.postEphemeral":
+		reply(map[string]any{"ok": true, "message_ts": "1"})
+	case "conversations.replies":
+		if m, ok := f.channel[r.Form.Get("ts")]; ok {
+			reply(map[string]any{"ok": true, "messages": []any{m}})
+			return
+		}
+		reply(map[string]any{"ok": false, "error": "thread_not_found"})
 	case "conversations.history":
+		if latest := r.Form.Get("latest"); latest != "" {
+			var out []any
+			if m, ok := f.channel[latest]; ok && m["thread_ts"] == nil {
+				out = append(out, m)
+			}
+			reply(map[string]any{"ok": true, "messages": out})
+			return
+		}
 		if v := r.Form.Get("include_all_metadata"); v != "1" && v != "true" {
 			reply(map[string]any{"ok": true, "messages": []any{}})
 			return

@@ -139,14 +139,26 @@ func (a *Adapter) envelope(ctx context.Context, req socketmode.Request) (any, er
 		if err := json.Unmarshal(req.Payload, &p); err != nil {
 			return nil, fmt.Errorf("parse interaction: %w", err)
 		}
-		if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" || p.User.ID == "" {
-			return nil, nil
-		}
 		id := p.TriggerID
 		if id == "" {
 			id = req.EnvelopeID
 		}
+		switch p.Type {
+		case "block_suggestion":
+			return a.suggest(ctx, p), nil
+		case "message_action":
+			return nil, a.shortcut(ctx, p, requestKey("interaction", id, nil))
+		}
+		if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" || p.User.ID == "" {
+			return nil, nil
+		}
 		return nil, a.click(ctx, p, requestKey("interaction", id, nil))
+	case socketmode.RequestTypeEventsAPI:
+		e, err := ParseEvent(req.Payload)
+		if err != nil {
+			return nil, err
+		}
+		return nil, a.event(ctx, e)
 	}
 	return nil, nil
 }

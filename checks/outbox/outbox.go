@@ -21,9 +21,15 @@ import (
 type Destination struct {
 	Channel string
 	Person  string
+	// Target, when set, is one platform destination given by its ids: the
+	// thread of a message a ticket was filed from, in whatever channel.
+	Target *bot.Target
 }
 
 func (d Destination) String() string {
+	if d.Target != nil {
+		return string(d.Target.Platform) + ":" + d.Target.Channel
+	}
 	if d.Person != "" {
 		return "@" + d.Person
 	}
@@ -141,6 +147,11 @@ func Lane(t bot.Target) string {
 func (o *Outbox) targets(d Destination) ([]bot.Target, error) {
 	var out []bot.Target
 	switch {
+	case d.Target != nil:
+		if d.Target.Channel == "" && d.Target.User == "" {
+			return nil, fmt.Errorf("notification target has no channel")
+		}
+		return []bot.Target{*d.Target}, nil
 	case d.Person != "":
 		p, ok := o.dir.ByName(d.Person)
 		if !ok {

@@ -73,7 +73,7 @@ func (h *Handler) Command() bot.Command {
 	dur := bot.Param{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 8h (at most the resource's max_duration)"}
 	return bot.Command{Name: "access", Summary: "Ask for temporary access, approve it, revoke it", Subs: []bot.Sub{
 		{Name: "request", Summary: "Ask for access to a resource for a limited time",
-			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Required: true, Placeholder: "RESOURCE"}},
+			Args: []bot.Param{{Name: "resource", Kind: bot.KindString, Required: true, Placeholder: "RESOURCE", Complete: h.completeResource}},
 			Flags: []bot.Param{{Name: "role", Kind: bot.KindString, Placeholder: "ROLE", Help: "one of the resource's roles (default the first)"},
 				dur, {Name: "reason", Kind: bot.KindString, Placeholder: `"TEXT"`, Help: "why you need it"}},
 			Run: h.request},
@@ -192,8 +192,16 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == req.Person.Name })
 	if len(others) < res.Approvals {
-		return bot.Reply{}, bot.Errorf("%s needs %d approvals but only %d people other than you can approve; ask an admin to add approvers.",
-			res.Name, res.Approvals, len(others))
+		who := "nobody"
+		switch len(others) {
+		case 0:
+		case 1:
+			who = "only 1 person"
+		default:
+			who = fmt.Sprintf("only %d people", len(others))
+		}
+		return bot.Reply{}, bot.Errorf("%s needs %s but %s other than you can approve; ask an admin to add approvers.",
+			res.Name, plural(res.Approvals, "approval"), who)
 	}
 	now := h.clock.Now()
 	r := &storage.AccessRequest{Resource: res.Name, Role: role, Requester: req.Person.Name, Email: req.Person.Email,
@@ -208,8 +216,8 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 		}
 		for _, o := range open {
 			if o.Role == role {
-				return bot.Errorf("You already have #%d for %s (%s, %s); see /access show %d.",
-					o.ID, res.Name, role, stateText(o.State), o.ID)
+				return bot.Errorf("You already have #%d for %s, %s; see /access show %d.",
+					o.ID, named(res.Name, role), stateText(o.State), o.ID)
 			}
 		}
 		if err := storage.CreateAccessRequest(tx, r); err != nil {
@@ -224,7 +232,7 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 			ns = append(ns, outbox.Notification{Key: postKey(r.ID), To: outbox.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
 		}
 		ask := h.card(r, nil)
-		ask.Text = fmt.Sprintf("%s asks for %s on %s for %s. You can approve it.", mention(r.Requester), role, res.Name, bot.FormatDuration(d))
+		ask.Text = fmt.Sprintf("%s asks for %s for %s. You can approve it.", mention(r.Requester), grantOf(role, res.Name), bot.FormatDuration(d))
 		for _, a := range others {
 			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: outbox.Destination{Person: a}, Reply: ask})
 		}
@@ -233,7 +241,7 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Title: fmt.Sprintf("Requested #%d: %s (%s) for %s", r.ID, res.Name, role, bot.FormatDuration(d)),
+	return bot.Reply{Title: fmt.Sprintf("Requested #%d: %s for %s", r.ID, named(res.Name, role), bot.FormatDuration(d)),
 		Text: fmt.Sprintf("Waiting for %s from %s. You will hear back here; /access show %d shows progress.",
 			plural(res.Approvals, "approval"), mentions(others), r.ID), Severity: bot.SeverityInfo}, nil
 }
@@ -306,7 +314,7 @@ func (h *Handler) approve(ctx context.Context, req *bot.Request) (bot.Reply, err
 			if err := storage.WriteAudit(tx, systemAudit(now, "access.extended", subject(r), fmt.Sprintf("by=%s until=%s", bot.FormatDuration(added), stamp(*r.ExpiresAt)))); err != nil {
 				return err
 			}
-			ns = append(ns, h.tell(r, "extended", bot.Reply{Title: fmt.Sprintf("Extended #%d: %s (%s)", r.ID, r.Resource, r.Role),
+			ns = append(ns, h.tell(r, "extended", bot.Reply{Title: fmt.Sprintf("Extended #%d: %s", r.ID, named(r.Resource, r.Role)),
 				Text: fmt.Sprintf("Your access now lasts until %s.", stamp(*r.ExpiresAt)), Severity: bot.SeveritySuccess}))
 			reply = bot.Reply{Text: fmt.Sprintf("Approved the extension of #%d; it now ends %s.", id, stamp(*r.ExpiresAt)), Severity: bot.SeveritySuccess}
 		default:
@@ -334,7 +342,11 @@ func (h *Handler) approve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if err != nil {
 			return bot.Reply{}, fmt.Errorf("reload access request %d: %w", id, err)
 		}
-		reply = bot.Reply{Text: fmt.Sprintf("Approved #%d. %s", id, outcomeText(r)), Severity: severity(r.State)}
+		text := fmt.Sprintf("Approved #%d. %s", id, outcomeText(r))
+		if outcome := outcomeText(r); strings.HasPrefix(outcome, "Approved") {
+			text = fmt.Sprintf("#%d: %s", id, outcome) // not "Approved #1. Approved, but…"
+		}
+		reply = bot.Reply{Text: text, Severity: severity(r.State)}
 	}
 	return reply, nil
 }
@@ -378,7 +390,7 @@ func (h *Handler) deny(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		} else {
 			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessDenied, &now, req.Person.Name, reason
 			told = bot.Reply{Title: fmt.Sprintf("Access request #%d denied", r.ID), Severity: bot.SeverityWarning,
-				Text: fmt.Sprintf("%s denied %s on %s: %s", req.Person.Mention(), r.Role, r.Resource, reason)}
+				Text: fmt.Sprintf("%s denied %s: %s", req.Person.Mention(), grantOf(r.Role, r.Resource), reason)}
 			reply = bot.Reply{Text: fmt.Sprintf("Denied #%d; %s has been told.", id, mention(r.Requester))}
 		}
 		r.UpdatedAt = now
@@ -414,6 +426,10 @@ func (h *Handler) revoke(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		action := "access.revoke_requested"
 		switch r.State {
 		case storage.AccessPending:
+			if r.Requester != req.Person.Name {
+				return bot.Forbiddenf(`#%d is waiting for approval and only %s can withdraw it; to turn it down, type /access deny %d --reason "why".`,
+					id, mention(r.Requester), id)
+			}
 			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessCancelled, &now, req.Person.Name, "withdrawn"
 			action = "access.cancel"
 			reply = bot.Reply{Text: fmt.Sprintf("Withdrew #%d; nothing was granted.", id)}
@@ -498,7 +514,7 @@ func (h *Handler) extend(ctx context.Context, req *bot.Request) (bot.Reply, erro
 			return err
 		}
 		ask := h.card(r, approvals)
-		ask.Text = fmt.Sprintf("%s asks for %s more on %s (%s). You can approve it.", mention(r.Requester), bot.FormatDuration(d), r.Resource, r.Role)
+		ask.Text = fmt.Sprintf("%s asks for %s more on %s. You can approve it.", mention(r.Requester), bot.FormatDuration(d), named(r.Resource, r.Role))
 		ns := []outbox.Notification{h.edit(r, approvals)}
 		others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == r.Requester })
 		for _, a := range others {
@@ -599,4 +615,17 @@ func newToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// completeResource suggests configured resources whose name contains what
+// was typed, for type-ahead menus.
+func (h *Handler) completeResource(_ context.Context, _ bot.Person, prefix string) []bot.Choice {
+	prefix = strings.ToLower(prefix)
+	var out []bot.Choice
+	for _, r := range h.cfg.Access.Resources {
+		if strings.Contains(strings.ToLower(r.Name), prefix) && len(out) < 25 {
+			out = append(out, bot.Choice{Label: r.Name, Value: r.Name})
+		}
+	}
+	return out
 }

@@ -397,7 +397,7 @@ func TestFailingActionsAreRetriedAndReported(t *testing.T) {
 		f := newFixture(t, b, "")
 		f.failing("grant", true)
 		f.expect("dave", `/access request prod-db --for 1h --reason "x"`, "Requested #1")
-		f.expect("bob", "/access approve 1", "the grant failed (1 attempts)")
+		f.expect("bob", "/access approve 1", "the grant failed (1 attempt)")
 		f.state(1, storage.AccessGrantFailed)
 		alerts := f.outbox("access:1:alert:")
 		if len(alerts) != 1 || !strings.Contains(alerts[0].Body, "Grant of #1 failed (attempt 1 of 5)") ||
@@ -772,4 +772,68 @@ func BenchmarkTickIdle(b *testing.B) {
 	for b.Loop() {
 		f.tick()
 	}
+}
+
+// TestOthersCannotWithdrawARequest: withdrawing is the requester's; an
+// approver who does not want it granted denies it, with a reason the
+// requester hears. Before, /access revoke by an approver cancelled the
+// request silently and the card said "Withdrawn by the requester".
+func TestOthersCannotWithdrawARequest(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b storagetest.Backend) {
+		f := newFixture(t, b, "")
+		f.expect("dave", `/access request prod-db --for 1h --reason "x"`, "Requested #1")
+		before := len(f.Audit())
+		for _, who := range []string{"bob", "alice"} {
+			f.expect(who, "/access revoke 1", `only @dave can withdraw it; to turn it down, type /access deny 1 --reason "why"`)
+		}
+		f.state(1, storage.AccessPending)
+		if n := len(f.Audit()); n != before {
+			t.Fatalf("a refused withdrawal wrote %d audit entries", n-before)
+		}
+		f.expect("dave", "/access revoke 1", "Withdrew #1; nothing was granted.")
+		f.state(1, storage.AccessCancelled)
+	})
+}
+
+// TestReplyWording: a resource without roles reads "lab", not "lab ()";
+// counts agree with their nouns; the output of a failed action (the
+// operator's script, possibly internal detail) is for the approvers, not
+// the requester.
+func TestReplyWording(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, b storagetest.Backend) {
+		f := newFixture(t, b, "")
+		got := f.expect("dave", "/access request lab --for 2h", "Requested #1: lab for 2h")
+		got += f.expect("dave", "/access show 1", "Access request #1: lab\n")
+		// The requester is offered what they can do, not the approvers' buttons.
+		if out := f.expect("dave", "/access show 1", "[Withdraw] /access revoke 1"); strings.Contains(out, "/access approve") || strings.Contains(out, "/access deny") {
+			t.Errorf("the requester is offered Approve/Deny:\n%s", out)
+		}
+		f.expect("bob", "/access show 1", "[Approve] /access approve 1")
+		got += f.expect("dave", "/access list --mine", "#1 lab for @dave, 2h: pending")
+		got += f.expect("bob", "/access approve 1", "#1: Approved; an approver grants it by hand")
+		got += f.expect("bob", "/access done 1", "Marked #1 granted")
+		for _, m := range f.outbox("access:1:") {
+			got += m.Body
+		}
+		if !strings.Contains(got, "You have access to lab until") {
+			t.Errorf("grant message does not say what was granted:\n%s", got)
+		}
+		if strings.Contains(got, "()") || strings.Contains(got, "  on lab") {
+			t.Errorf("empty role shown:\n%s", got)
+		}
+
+		f.expect("bob", "/access request lab --for 1h", "lab needs 1 approval but nobody other than you can approve")
+
+		f.failing("grant", true)
+		f.expect("dave", `/access request prod-db --for 1h --reason "x"`, "Requested #2: prod-db (read) for 1h")
+		if out := f.expect("bob", "/access approve 2", "#2: Approved, but the grant failed (1 attempt) and is being retried."); strings.Contains(out, "Approved #2. Approved") {
+			t.Errorf("approval said twice: %s", out)
+		}
+		f.expect("bob", "/access show 2", "simulated grant failure")
+		if out := f.Text("dave", "/access show 2"); strings.Contains(out, "simulated grant failure") || !strings.Contains(out, "grant failed, retrying") {
+			t.Errorf("the requester sees the action's output, or not the state:\n%s", out)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -79,7 +80,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessExpired, &now, system, "nobody decided in time"
 			return h.save(tx, r, now, "access.expire_pending", "no decision within pending_ttl", "expired", bot.Reply{
 				Title: fmt.Sprintf("Access request #%d expired", r.ID), Severity: bot.SeverityWarning,
-				Text: fmt.Sprintf("Nobody decided on %s for %s in time. Ask again with /access request %s if you still need it.", r.Role, r.Resource, r.Resource)})
+				Text: fmt.Sprintf("Nobody decided on %s in time. Ask again with /access request %s if you still need it.", grantOf(r.Role, r.Resource), r.Resource)})
 		})
 	sweep("expire extension", "state = ? AND extend_until <= ?", []any{storage.AccessActive, now},
 		func(tx *gorm.DB, r *storage.AccessRequest) error {
@@ -104,8 +105,8 @@ func (h *Handler) Tick(ctx context.Context) error {
 					return err
 				}
 				return h.enqueue(tx, h.tell(r, "warn", bot.Reply{Title: fmt.Sprintf("Your access #%d ends soon", r.ID), Severity: bot.SeverityWarning,
-					Text:    fmt.Sprintf("%s (%s) will be revoked %s.", r.Resource, r.Role, stamp(*r.ExpiresAt)),
-					Buttons: []bot.Button{{Label: "Extend 1h", Command: fmt.Sprintf("/access extend %d --for 1h", r.ID)}}}))
+					Text:    fmt.Sprintf("%s will be revoked %s.", named(r.Resource, r.Role), stamp(*r.ExpiresAt)),
+					Buttons: []bot.Button{h.extendButton(r)}}))
 			})
 	}
 	sweep("expire grant", "state = ? AND expires_at <= ?", []any{storage.AccessActive, now},
@@ -117,6 +118,9 @@ func (h *Handler) Tick(ctx context.Context) error {
 			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = system, "time is up", 0, nil
 			return h.save(tx, r, now, "access.expire", "grant time is up; revoking", "", bot.Reply{})
 		})
+	if err := h.digest(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	ids, err := storage.DueAccessActions(ctx, h.store.DB, now)
 	if err != nil {
 		errs = append(errs, err)
@@ -264,7 +268,7 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		if r.Channel != "" {
 			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:manual:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
 				Thread: postKey(r.ID), Reply: bot.Reply{Title: fmt.Sprintf("Grant #%d by hand", r.ID), Severity: bot.SeverityWarning,
-					Text:    fmt.Sprintf("Give %s %s on %s, then confirm.", mention(r.Requester), r.Role, r.Resource),
+					Text:    fmt.Sprintf("Give %s %s, then confirm.", mention(r.Requester), grantOf(r.Role, r.Resource)),
 					Buttons: []bot.Button{{Label: "Done", Command: fmt.Sprintf("/access done %d", r.ID), Style: bot.ButtonPrimary}}}})
 		}
 	case f.Action == "grant":
@@ -275,18 +279,18 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 			r.State, r.GaveUp, r.Attempts, r.NextAttemptAt = storage.AccessRevoking, true, 0, &now
 			r.ClosedBy, r.CloseReason = system, "grant failed"
 			loud(fmt.Sprintf("Grant of #%d failed %d times; giving up", r.ID, maxGrantAttempts),
-				fmt.Sprintf("%s on %s for %s: %s. Running the revoke action to clean up any partial access.", r.Role, r.Resource, mention(r.Requester), r.LastError), bot.SeverityDanger)
+				fmt.Sprintf("%s for %s: %s. Running the revoke action to clean up any partial access.", grantOf(r.Role, r.Resource), mention(r.Requester), r.LastError), bot.SeverityDanger)
 			ns = append(ns, h.tell(r, "grant-failed", bot.Reply{Title: fmt.Sprintf("Access #%d could not be granted", r.ID), Severity: bot.SeverityDanger,
-				Text: fmt.Sprintf("Granting %s on %s failed; the approvers have been told. Ask again later.", r.Role, r.Resource)}))
+				Text: fmt.Sprintf("Granting %s failed; the approvers have been told. Ask again later.", grantOf(r.Role, r.Resource))}))
 		} else {
 			next := now.Add(backoff(r.Attempts))
 			r.State, r.NextAttemptAt = storage.AccessGrantFailed, &next
 			loud(fmt.Sprintf("Grant of #%d failed (attempt %d of %d)", r.ID, r.Attempts, maxGrantAttempts),
-				fmt.Sprintf("%s on %s for %s: %s. Retrying %s.", r.Role, r.Resource, mention(r.Requester), r.LastError, stamp(next)), bot.SeverityDanger)
+				fmt.Sprintf("%s for %s: %s. Retrying %s.", grantOf(r.Role, r.Resource), mention(r.Requester), r.LastError, stamp(next)), bot.SeverityDanger)
 		}
 	case runErr == nil:
 		if r.Attempts > 0 {
-			loud(fmt.Sprintf("Revoke of #%d succeeded", r.ID), fmt.Sprintf("After %d failed attempts, %s no longer has %s on %s.", r.Attempts, mention(r.Requester), r.Role, r.Resource), bot.SeveritySuccess)
+			loud(fmt.Sprintf("Revoke of #%d succeeded", r.ID), fmt.Sprintf("After %s, %s no longer has %s.", plural(r.Attempts, "failed attempt"), mention(r.Requester), grantOf(r.Role, r.Resource)), bot.SeveritySuccess)
 		}
 		r.State, r.ClosedAt, r.Attempts, r.NextAttemptAt, r.LastError = finalRevokeState(r), &now, 0, nil, ""
 		act, detail = "access.revoke", "reason="+r.CloseReason
@@ -295,7 +299,7 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		r.State, r.NextAttemptAt = storage.AccessManualRevoke, nil
 		act, detail = "access.revoke_manual", "waiting for an approver to revoke by hand"
 		loud(fmt.Sprintf("Revoke #%d by hand now", r.ID),
-			fmt.Sprintf("Take %s on %s away from %s, then type /access done %d.", r.Role, r.Resource, mention(r.Requester), r.ID), bot.SeverityDanger,
+			fmt.Sprintf("Take %s away from %s, then type /access done %d.", grantOf(r.Role, r.Resource), mention(r.Requester), r.ID), bot.SeverityDanger,
 			bot.Button{Label: "Done", Command: fmt.Sprintf("/access done %d", r.ID), Style: bot.ButtonPrimary})
 	default:
 		r.Attempts++
@@ -304,8 +308,8 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		r.State, r.NextAttemptAt = storage.AccessRevokeFailed, &next
 		act, detail = "access.revoke_failed", fmt.Sprintf("attempt=%d error=%q", r.Attempts, r.LastError)
 		loud(fmt.Sprintf("REVOKE OF #%d FAILED: access is still in place", r.ID),
-			fmt.Sprintf("%s still has %s on %s. Attempt %d failed: %s. Retrying %s, and until it works; fix the cause or revoke by hand.",
-				mention(r.Requester), r.Role, r.Resource, r.Attempts, r.LastError, stamp(next)), bot.SeverityDanger)
+			fmt.Sprintf("%s still has %s. Attempt %d failed: %s. Retrying %s, and until it works; fix the cause or revoke by hand.",
+				mention(r.Requester), grantOf(r.Role, r.Resource), r.Attempts, r.LastError, stamp(next)), bot.SeverityDanger)
 	}
 	h.log.Info("access action", "id", r.ID, "action", f.Action, "state", r.State, "err", runErr)
 	if err := storage.SaveAccessRequest(tx, r); err != nil {
@@ -316,4 +320,68 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 	}
 	ns = append(ns, h.edit(r, approvals))
 	return h.enqueue(tx, ns...)
+}
+
+// extendButton asks for as much time again as was granted, capped at the
+// resource's max_duration; the extension needs a new approval.
+func (h *Handler) extendButton(r *storage.AccessRequest) bot.Button {
+	d := r.Duration
+	if res, ok := h.cfg.Resource(r.Resource); ok && time.Duration(res.MaxDuration) > 0 {
+		d = min(d, time.Duration(res.MaxDuration))
+	}
+	if d <= 0 {
+		d = time.Hour
+	}
+	return bot.Button{Label: "Extend " + bot.FormatDuration(d), Style: bot.ButtonPrimary,
+		Command: fmt.Sprintf("/access extend %d --for %s", r.ID, bot.FormatDuration(d))}
+}
+
+// digest sends each approver, once a day (key access:digest:DATE:person),
+// the active grants of the resources they approve, per resource. The key
+// makes a second pass, or a second process, the same day send nothing new.
+func (h *Handler) digest(ctx context.Context, now time.Time) error {
+	active, err := storage.ActiveAccessRequests(ctx, h.store.DB)
+	if err != nil || len(active) == 0 {
+		return err
+	}
+	byResource := map[string][]storage.AccessRequest{}
+	for _, r := range active {
+		byResource[r.Resource] = append(byResource[r.Resource], r)
+	}
+	texts := map[string]*strings.Builder{}
+	var people []string
+	for _, res := range h.cfg.Access.Resources {
+		grants := byResource[res.Name]
+		if len(grants) == 0 {
+			continue
+		}
+		for _, who := range h.approvers(res) {
+			b, ok := texts[who]
+			if !ok {
+				b = &strings.Builder{}
+				texts[who] = b
+				people = append(people, who)
+			}
+			fmt.Fprintf(b, "*%s*: %s\n", res.Name, plural(len(grants), "active grant"))
+			for _, g := range grants {
+				fmt.Fprintf(b, "  #%d @%s (%s) until %s\n", g.ID, g.Requester, g.Role, stamp(*g.ExpiresAt))
+			}
+		}
+	}
+	if len(people) == 0 {
+		return nil
+	}
+	date := now.UTC().Format("2006-01-02")
+	return h.store.Tx(ctx, func(tx *gorm.DB) error {
+		var ns []outbox.Notification
+		for _, who := range people {
+			if _, ok := h.dir.ByName(who); !ok {
+				continue
+			}
+			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:digest:%s:%s", date, who), To: outbox.Destination{Person: who},
+				Reply: bot.Reply{Title: "Active access grants, " + date, Text: strings.TrimRight(texts[who].String(), "\n"),
+					Footer: "/access revoke N ends one early"}})
+		}
+		return h.out.Enqueue(tx, ns...)
+	})
 }

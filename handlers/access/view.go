@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,18 +12,21 @@ import (
 	"opsbot/storage"
 )
 
+// lastErrorField names the card's field with the failed action's output.
+const lastErrorField = "Last error"
+
 // card is the message that shows a request: posted to the resource's channel
 // and edited as the request moves on.
 func (h *Handler) card(r *storage.AccessRequest, approvals []storage.AccessApproval) bot.Reply {
 	reply := bot.Reply{
-		Title:    fmt.Sprintf("Access request #%d: %s (%s)", r.ID, r.Resource, r.Role),
+		Title:    fmt.Sprintf("Access request #%d: %s", r.ID, named(r.Resource, r.Role)),
 		Text:     outcomeText(r),
 		Severity: severity(r.State),
 		Fields: []bot.Field{
 			{Name: "Requester", Value: mention(r.Requester), Short: true},
 			{Name: "Duration", Value: bot.FormatDuration(r.Duration), Short: true},
 			{Name: "State", Value: stateText(r.State), Short: true},
-			{Name: "Approvals", Value: fmt.Sprintf("%d of %d %s", len(approvals), r.ApprovalsNeeded, mentions(approverNames(approvals))), Short: true},
+			{Name: "Approvals", Value: strings.TrimSpace(fmt.Sprintf("%d of %d %s", len(approvals), r.ApprovalsNeeded, mentions(approverNames(approvals)))), Short: true},
 		},
 		InChannel: true,
 	}
@@ -39,7 +43,7 @@ func (h *Handler) card(r *storage.AccessRequest, approvals []storage.AccessAppro
 		reply.Fields = append(reply.Fields, bot.Field{Name: "Closed", Value: fmt.Sprintf("%s by %s", r.CloseReason, mention(r.ClosedBy))})
 	}
 	if r.LastError != "" {
-		reply.Fields = append(reply.Fields, bot.Field{Name: "Last error", Value: r.LastError})
+		reply.Fields = append(reply.Fields, bot.Field{Name: lastErrorField, Value: r.LastError})
 	}
 	switch {
 	case r.State == storage.AccessPending || r.ExtendUntil != nil:
@@ -66,6 +70,19 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 	}
 	reply := h.card(r, approvals)
 	reply.InChannel = false
+	if res, ok := h.cfg.Resource(r.Resource); !req.Person.HasRole("admin") && !(ok && canApprove(res, req.Person)) {
+		// The last error is the grant or revoke action's own output: it is
+		// for the approvers who fix it (README), not for the requester.
+		reply.Fields = slices.DeleteFunc(reply.Fields, func(f bot.Field) bool { return f.Name == lastErrorField })
+	}
+	if res, ok := h.cfg.Resource(r.Resource); r.Requester == req.Person.Name || !(ok && canApprove(res, req.Person)) {
+		// Approve, Deny and Done are the approvers' buttons; the requester
+		// may withdraw a pending request instead.
+		reply.Buttons = slices.DeleteFunc(reply.Buttons, func(b bot.Button) bool { return b.Label != "Revoke" })
+		if r.Requester == req.Person.Name && r.State == storage.AccessPending {
+			reply.Buttons = append(reply.Buttons, bot.Button{Label: "Withdraw", Command: fmt.Sprintf("/access revoke %d", r.ID)})
+		}
+	}
 	for _, a := range approvals {
 		line := fmt.Sprintf("%s approved %s", mention(a.Approver), stamp(a.At))
 		if a.Note != "" {
@@ -115,7 +132,7 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 			b.WriteString("… more; narrow it with --mine, --pending or --active\n")
 			break
 		}
-		fmt.Fprintf(&b, "#%d %s (%s) for %s, %s: %s", r.ID, r.Resource, r.Role, mention(r.Requester), bot.FormatDuration(r.Duration), stateText(r.State))
+		fmt.Fprintf(&b, "#%d %s for %s, %s: %s", r.ID, named(r.Resource, r.Role), mention(r.Requester), bot.FormatDuration(r.Duration), stateText(r.State))
 		if r.State == storage.AccessActive && r.ExpiresAt != nil {
 			fmt.Fprintf(&b, " until %s", stamp(*r.ExpiresAt))
 		}
@@ -210,7 +227,7 @@ func outcomeText(r *storage.AccessRequest) string {
 	case storage.AccessGranting:
 		return "Approved; granting access now."
 	case storage.AccessGrantFailed:
-		return fmt.Sprintf("Approved, but the grant failed (%d attempts) and is being retried.", r.Attempts)
+		return fmt.Sprintf("Approved, but the grant failed (%s) and is being retried.", plural(r.Attempts, "attempt"))
 	case storage.AccessAwaitingManual:
 		return fmt.Sprintf("Approved; an approver grants it by hand and confirms with /access done %d.", r.ID)
 	case storage.AccessActive:
@@ -221,7 +238,7 @@ func outcomeText(r *storage.AccessRequest) string {
 	case storage.AccessRevoking:
 		return "Revoking access now."
 	case storage.AccessRevokeFailed:
-		return fmt.Sprintf("Revoke failed (%d attempts) and is being retried: access is still in place.", r.Attempts)
+		return fmt.Sprintf("Revoke failed (%s) and is being retried: access is still in place.", plural(r.Attempts, "attempt"))
 	case storage.AccessManualRevoke:
 		return fmt.Sprintf("Waiting for an approver to revoke by hand and confirm with /access done %d.", r.ID)
 	case storage.AccessRevoked:
@@ -253,17 +270,17 @@ func severity(state string) bot.Severity {
 }
 
 func grantedReply(r *storage.AccessRequest) bot.Reply {
-	return bot.Reply{Title: fmt.Sprintf("Access granted: #%d %s (%s)", r.ID, r.Resource, r.Role), Severity: bot.SeveritySuccess,
-		Text:    fmt.Sprintf("You have %s on %s until %s.", r.Role, r.Resource, stamp(*r.ExpiresAt)),
+	return bot.Reply{Title: fmt.Sprintf("Access granted: #%d %s", r.ID, named(r.Resource, r.Role)), Severity: bot.SeveritySuccess,
+		Text:    fmt.Sprintf("You have %s until %s.", grantOf(r.Role, r.Resource), stamp(*r.ExpiresAt)),
 		Buttons: []bot.Button{{Label: "Revoke now", Command: fmt.Sprintf("/access revoke %d", r.ID)}}}
 }
 
 func revokedReply(r *storage.AccessRequest) bot.Reply {
 	if r.State == storage.AccessFailed {
-		return bot.Reply{Title: fmt.Sprintf("Access #%d cleaned up", r.ID), Text: fmt.Sprintf("The failed grant of %s on %s was cleaned up.", r.Role, r.Resource)}
+		return bot.Reply{Title: fmt.Sprintf("Access #%d cleaned up", r.ID), Text: fmt.Sprintf("The failed grant of %s was cleaned up.", grantOf(r.Role, r.Resource))}
 	}
-	return bot.Reply{Title: fmt.Sprintf("Access revoked: #%d %s (%s)", r.ID, r.Resource, r.Role),
-		Text: fmt.Sprintf("%s on %s has been taken away (%s).", r.Role, r.Resource, r.CloseReason)}
+	return bot.Reply{Title: fmt.Sprintf("Access revoked: #%d %s", r.ID, named(r.Resource, r.Role)),
+		Text: fmt.Sprintf("%s has been taken away (%s).", upperFirst(grantOf(r.Role, r.Resource)), r.CloseReason)}
 }
 
 // finalRevokeState is where a request ends once its revoke succeeded.
@@ -292,6 +309,31 @@ func approverText(res config.Resource) string {
 		parts = append(parts, "anyone with the "+res.ApproverRole+" role")
 	}
 	return strings.Join(parts, " or ")
+}
+
+// named is a request's resource and role as a title shows them:
+// "prod-db (read)", or "lab" for a resource without roles.
+func named(resource, role string) string {
+	if role == "" {
+		return resource
+	}
+	return resource + " (" + role + ")"
+}
+
+// grantOf is what a request gives, for sentences: "read on prod-db", or
+// "access to lab" for a resource without roles.
+func grantOf(role, resource string) string {
+	if role == "" {
+		return "access to " + resource
+	}
+	return role + " on " + resource
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func mention(name string) string {

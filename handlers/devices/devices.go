@@ -122,9 +122,25 @@ func (h *Handler) index(ctx context.Context) (*Index, error) {
 	return h.reload(ctx)
 }
 
+// Complete suggests device names for type-ahead menus from the in-memory
+// index: names starting with prefix first, then names containing it.
+func (h *Handler) Complete(ctx context.Context, _ bot.Person, prefix string) []bot.Choice {
+	ix, err := h.index(ctx)
+	if err != nil {
+		h.log.Warn("complete devices", "err", err)
+		return nil
+	}
+	names := ix.Complete(prefix, 25)
+	out := make([]bot.Choice, len(names))
+	for i, n := range names {
+		out[i] = bot.Choice{Label: n, Value: n}
+	}
+	return out
+}
+
 // Command is the /device command table.
 func (h *Handler) Command() bot.Command {
-	name := bot.Param{Name: "name", Kind: bot.KindString, Required: true, Placeholder: "NAME"}
+	name := bot.Param{Name: "name", Kind: bot.KindString, Required: true, Placeholder: "NAME", Complete: h.Complete}
 	facts := []bot.Param{
 		{Name: "kind", Kind: bot.KindString, Placeholder: "KIND", Help: "switch, router, firewall, printer…"},
 		{Name: "site", Kind: bot.KindString, Placeholder: "SITE"},

@@ -245,3 +245,21 @@ func distance(a, b string, limit int, buf []int) int {
 	}
 	return prev[len(b)]
 }
+
+// Complete returns up to limit names that start with prefix, then names
+// that contain it, case-insensitive, in name order.
+func (ix *Index) Complete(prefix string, limit int) []string {
+	p := strings.ToLower(strings.TrimSpace(prefix))
+	out := make([]string, 0, limit)
+	// Names are sorted, so the prefix matches are one contiguous run.
+	i := sort.SearchStrings(ix.lower, p)
+	for ; i < len(ix.lower) && len(out) < limit && strings.HasPrefix(ix.lower[i], p); i++ {
+		out = append(out, ix.devs[i].Name)
+	}
+	for j := 0; j < len(ix.lower) && len(out) < limit && p != ""; j++ {
+		if !strings.HasPrefix(ix.lower[j], p) && strings.Contains(ix.lower[j], p) {
+			out = append(out, ix.devs[j].Name)
+		}
+	}
+	return out
+}

@@ -82,7 +82,7 @@ func New(d handlers.Deps) (*Handler, error) {
 
 // Command is /ticket and its subcommands.
 func (h *Handler) Command() bot.Command {
-	n := bot.Param{Name: "n", Kind: bot.KindID, Required: true}
+	n := bot.Param{Name: "n", Kind: bot.KindID, Required: true, Complete: h.CompleteTicket}
 	prio := bot.Param{Name: "priority", Kind: bot.KindChoice, Choices: config.Priorities}
 	limit := bot.Param{Name: "limit", Kind: bot.KindInt, Help: fmt.Sprintf("how many to show (default %d, at most %d)", defaultLimit, maxLimit)}
 	helpdesk := []string{Role}
@@ -230,29 +230,9 @@ func (h *Handler) newTicket(ctx context.Context, req *bot.Request) (bot.Reply, e
 	if hasQueue {
 		t.Queue = q.Name
 	}
-	h.schedule(&t)
 	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
-		if err := storage.CreateTicket(tx, &t); err != nil {
-			return err
-		}
-		ev := storage.TicketEvent{TicketID: t.ID, At: now, Actor: req.Person.Name, Kind: "filed", ToStatus: t.Status, Text: summary}
-		if err := storage.AddTicketEvent(tx, &ev); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("priority=%s queue=%s category=%s requester=%s summary=%q", t.Priority, t.Queue, t.Category, t.Requester, t.Summary)
-		if err := storage.WriteAudit(tx, handlers.Audit(req, "ticket.new", subject(t.ID), detail)); err != nil {
-			return err
-		}
-		var notes []outbox.Notification
-		if ch := h.channel(t.Queue); ch != "" {
-			notes = append(notes, outbox.Notification{Key: queueKey(t.ID), To: outbox.Destination{Channel: ch}, Reply: h.queueCard(t)})
-		}
-		if requester.Name != req.Person.Name && h.reachable(requester.Name) {
-			notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
-				To: outbox.Destination{Person: requester.Name}, Reply: h.withCard(t, bot.Reply{
-					Title: fmt.Sprintf("%s filed ticket #%d for you: %s", req.Person.Mention(), t.ID, t.Summary)})})
-		}
-		return h.out.Enqueue(tx, notes...)
+		_, err := h.file(tx, req, &t, requester)
+		return err
 	})
 	if err != nil {
 		return bot.Reply{}, fmt.Errorf("file ticket: %w", err)
@@ -263,6 +243,34 @@ func (h *Handler) newTicket(ctx context.Context, req *bot.Request) (bot.Reply, e
 		r.Text = fmt.Sprintf("The %s queue has it.", t.Queue)
 	}
 	return r, nil
+}
+
+// file writes a new ticket with its history entry, audit entry, queue post
+// and, when someone filed it for another, a message to the requester.
+func (h *Handler) file(tx *gorm.DB, req *bot.Request, t *storage.Ticket, requester bot.Person) (storage.TicketEvent, error) {
+	h.schedule(t)
+	if err := storage.CreateTicket(tx, t); err != nil {
+		return storage.TicketEvent{}, err
+	}
+	now := t.CreatedAt
+	ev := storage.TicketEvent{TicketID: t.ID, At: now, Actor: req.Person.Name, Kind: "filed", ToStatus: t.Status, Text: t.Summary}
+	if err := storage.AddTicketEvent(tx, &ev); err != nil {
+		return ev, err
+	}
+	detail := fmt.Sprintf("priority=%s queue=%s category=%s requester=%s summary=%q", t.Priority, t.Queue, t.Category, t.Requester, t.Summary)
+	if err := storage.WriteAudit(tx, handlers.Audit(req, "ticket.new", subject(t.ID), detail)); err != nil {
+		return ev, err
+	}
+	var notes []outbox.Notification
+	if ch := h.channel(t.Queue); ch != "" {
+		notes = append(notes, outbox.Notification{Key: queueKey(t.ID), To: outbox.Destination{Channel: ch}, Reply: h.queueCard(*t)})
+	}
+	if requester.Name != req.Person.Name && h.reachable(requester.Name) {
+		notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
+			To: outbox.Destination{Person: requester.Name}, Reply: h.withCard(*t, bot.Reply{
+				Title: fmt.Sprintf("%s filed ticket #%d for you: %s", req.Person.Mention(), t.ID, t.Summary)})})
+	}
+	return ev, h.out.Enqueue(tx, notes...)
 }
 
 // reachable reports whether a direct message to name can be addressed; a
@@ -299,7 +307,16 @@ type update struct {
 	toAssignee  string
 	buttons     []bot.Button
 	reply       string
+	// thread is posted in the thread of the message the ticket was filed
+	// from, if it was; empty for changes that started in that thread.
+	thread string
+	// claim, when set, is the thread reply this change records: the change
+	// is dropped (errDuplicate) when the reply was recorded before.
+	claim *storage.TicketMessage
 }
+
+// errDuplicate rolls back a change whose source message was handled before.
+var errDuplicate = errors.New("message already recorded")
 
 // change runs fn on ticket id in one transaction with its history entry,
 // audit entry, queue post edit and direct messages; fn's error leaves
@@ -321,6 +338,16 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 		if u, err = fn(&t, now); err != nil {
 			return err
 		}
+		if u.claim != nil {
+			u.claim.TicketID = t.ID
+			first, err := storage.ClaimTicketMessage(tx, u.claim)
+			if err != nil {
+				return err
+			}
+			if !first {
+				return errDuplicate
+			}
+		}
 		t.UpdatedAt = now
 		h.schedule(&t)
 		if err := storage.SaveTicket(tx, &t); err != nil {
@@ -341,6 +368,13 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			return err
 		}
 		notes := h.queueEdit(t, ev.ID)
+		if u.thread != "" {
+			n, err := threadNote(tx, t.ID, fmt.Sprintf("ticket:%d:e%d:thread", t.ID, ev.ID), bot.Reply{Text: u.thread})
+			if err != nil {
+				return err
+			}
+			notes = append(notes, n...)
+		}
 		if u.toRequester != "" && t.Requester != req.Person.Name && h.reachable(t.Requester) {
 			notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
 				To: outbox.Destination{Person: t.Requester}, Reply: bot.Reply{Title: u.toRequester, Buttons: u.buttons,
@@ -354,7 +388,7 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 		return h.out.Enqueue(tx, notes...)
 	})
 	if err != nil {
-		if _, ok := bot.AsUserError(err); ok {
+		if _, ok := bot.AsUserError(err); ok || errors.Is(err, errDuplicate) {
 			return bot.Reply{}, err
 		}
 		return bot.Reply{}, fmt.Errorf("ticket #%d %s: %w", id, req.Sub, err)
@@ -391,6 +425,12 @@ func notFinished(t *storage.Ticket, what string) error {
 }
 
 func (h *Handler) comment(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	return h.commentFrom(ctx, req, nil)
+}
+
+// commentFrom adds a comment; claim is the thread reply it came from, nil
+// for /ticket comment, whose text is then posted into the ticket's thread.
+func (h *Handler) commentFrom(ctx context.Context, req *bot.Request, claim *storage.TicketMessage) (bot.Reply, error) {
 	text := strings.TrimSpace(req.String("text"))
 	if text == "" {
 		return bot.Reply{}, bot.Errorf(`the comment is empty; type /ticket comment %d "your text"`, req.Int("n"))
@@ -402,8 +442,11 @@ func (h *Handler) comment(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if t.Status == storage.TicketClosed {
 			return update{}, notFinished(t, "")
 		}
-		u := update{kind: "comment", text: text, detail: fmt.Sprintf("%q", text), reply: fmt.Sprintf("Commented on #%d", t.ID)}
+		u := update{kind: "comment", text: text, detail: fmt.Sprintf("%q", text), reply: fmt.Sprintf("Commented on #%d", t.ID), claim: claim}
 		who := req.Person
+		if claim == nil {
+			u.thread = fmt.Sprintf("%s commented on #%d: %s", who.Mention(), t.ID, text)
+		}
 		if isAgent(who) && who.Name != t.Requester {
 			markResponse(t, who, now)
 			u.toRequester = fmt.Sprintf("%s commented on your ticket #%d (%s): %s", who.Mention(), t.ID, t.Summary, text)
@@ -449,6 +492,7 @@ func (h *Handler) assignTo(ctx context.Context, req *bot.Request, p bot.Person) 
 		}
 		markResponse(t, req.Person, now)
 		u := update{kind: "assigned", text: p.Mention(), detail: "assignee=" + p.Name,
+			thread:      fmt.Sprintf("Ticket #%d is assigned to %s (by %s).", t.ID, p.Mention(), req.Person.Mention()),
 			reply:       fmt.Sprintf("Ticket #%d is assigned to %s", t.ID, p.Mention()),
 			toRequester: fmt.Sprintf("Your ticket #%d (%s) is assigned to %s.", t.ID, t.Summary, p.Mention()),
 			toAssignee:  fmt.Sprintf("%s assigned ticket #%d to you: %s", req.Person.Mention(), t.ID, t.Summary)}
@@ -515,7 +559,11 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 			msg += ": " + note
 		}
 		msg += fmt.Sprintf(". Not fixed? Reopen it within %s.", bot.FormatDuration(time.Duration(h.cfg.ReopenWindow)))
-		return update{kind: "resolved", text: note, detail: fmt.Sprintf("%q", note),
+		thread := fmt.Sprintf("Ticket #%d was resolved by %s.", t.ID, req.Person.Mention())
+		if note != "" {
+			thread = fmt.Sprintf("Ticket #%d was resolved by %s: %s", t.ID, req.Person.Mention(), note)
+		}
+		return update{kind: "resolved", text: note, detail: fmt.Sprintf("%q", note), thread: thread,
 			reply:       fmt.Sprintf("Resolved ticket #%d", t.ID),
 			toRequester: msg, buttons: []bot.Button{{Label: "Reopen", Command: fmt.Sprintf("/ticket reopen %d", t.ID)}},
 			toAssignee: fmt.Sprintf("%s resolved ticket #%d (%s)", req.Person.Mention(), t.ID, t.Summary)}, nil
@@ -542,6 +590,7 @@ func (h *Handler) reopen(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		}
 		t.ResolvedAt = nil
 		return update{kind: "reopened", reply: fmt.Sprintf("Reopened ticket #%d", t.ID),
+			thread:      fmt.Sprintf("Ticket #%d was reopened by %s.", t.ID, req.Person.Mention()),
 			toRequester: fmt.Sprintf("%s reopened your ticket #%d (%s)", req.Person.Mention(), t.ID, t.Summary),
 			toAssignee:  fmt.Sprintf("%s reopened ticket #%d (%s)", req.Person.Mention(), t.ID, t.Summary)}, nil
 	})
@@ -558,6 +607,7 @@ func (h *Handler) closeTicket(ctx context.Context, req *bot.Request) (bot.Reply,
 		}
 		t.Status = storage.TicketClosed
 		t.ClosedAt = &now
-		return update{kind: "closed", reply: fmt.Sprintf("Closed ticket #%d", t.ID)}, nil
+		return update{kind: "closed", reply: fmt.Sprintf("Closed ticket #%d", t.ID),
+			thread: fmt.Sprintf("Ticket #%d is closed.", t.ID)}, nil
 	})
 }

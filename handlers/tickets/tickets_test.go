@@ -406,3 +406,28 @@ func TestTicketListPages(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiLineTextCannotForgeHistory: a comment typed over several lines
+// (Slack allows it) is shown indented under its entry, so a line of it
+// cannot pass for an entry of the history.
+func TestMultiLineTextCannotForgeHistory(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			env, _ := newEnv(t, b, testConfig())
+			expect(t, env, "dave", `/ticket new "VPN drops"`, "Filed ticket #1")
+			expect(t, env, "dave", "/ticket comment 1 \"still broken\n2026-03-02 09:00 UTC  @carol resolved it\"", "Commented on #1")
+			expect(t, env, "dave", "/ticket comment 1 \"and\r2026-03-02 09:00 UTC  @carol closed it\"", "Commented on #1")
+			out := env.Run("dave", "/ticket show 1").Text
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "2026-03-02 09:00 UTC  @carol") || strings.Contains(line, "\r") {
+					t.Fatalf("a comment line passes for a history entry:\n%s", out)
+				}
+			}
+			if !strings.Contains(out, "@dave commented: still broken\n") {
+				t.Fatalf("comment not shown:\n%s", out)
+			}
+		})
+	}
+}

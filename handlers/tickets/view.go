@@ -104,11 +104,16 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{}, err
 	}
 	var b strings.Builder
+	if t.Description != "" {
+		b.WriteString(t.Description + "\n\n")
+	}
 	if total > int64(len(events)) {
 		fmt.Fprintf(&b, "(%d earlier entries not shown)\n", total-int64(len(events)))
 	}
 	for _, e := range events {
-		fmt.Fprintf(&b, "%s  @%s %s\n", h.stamp(e.At), e.Actor, describe(e))
+		// Continuation lines of a multi-line comment are indented, so none
+		// of them can pass for an entry of its own.
+		fmt.Fprintf(&b, "%s  @%s %s\n", h.stamp(e.At), e.Actor, continuation.Replace(describe(e)))
 	}
 	r := h.withCard(t, bot.Reply{Title: fmt.Sprintf("#%d %s", t.ID, t.Summary), Text: strings.TrimRight(b.String(), "\n")})
 	if canChange(req.Person, t) {
@@ -125,6 +130,9 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 	}
 	return r, nil
 }
+
+// continuation indents every line after the first of a history entry.
+var continuation = strings.NewReplacer("\r\n", "\n    ", "\n", "\n    ", "\r", "\n    ")
 
 // describe is one history entry in words.
 func describe(e storage.TicketEvent) string {

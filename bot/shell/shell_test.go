@@ -1,0 +1,74 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"opsbot/bot"
+)
+
+func echoRouter(t *testing.T) *bot.Router {
+	t.Helper()
+	r, err := bot.NewRouter(bot.NewDirectory(nil), slog.New(slog.NewTextHandler(io.Discard, nil)), nil, time.Now, bot.Command{
+		Name: "echo", Summary: "say it back",
+		Subs: []bot.Sub{{Args: []bot.Param{{Name: "text", Kind: bot.KindText, Required: true}},
+			Run: func(_ context.Context, req *bot.Request) (bot.Reply, error) {
+				return bot.Text("echo: " + req.String("text")), nil
+			}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRunSurvivesHugeLines: a pasted line of any size is answered with the
+// length limit and the commands after it still run.
+func TestRunSurvivesHugeLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, line, want string
+	}{
+		{"just over the limit", "/echo " + strings.Repeat("x", bot.MaxLineLength), "that command is 8006 characters long; the limit is 8000"},
+		{"over the read buffer", "/echo " + strings.Repeat("x", 100_000), "that command is 100006 characters long; the limit is 8000"},
+		{"multi-byte", "/echo " + strings.Repeat("é", 50_000), "that command is 50006 characters long; the limit is 8000"},
+		{"no newline at the end", "/echo " + strings.Repeat("y", 70_000), "that command is 70006 characters long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := "/echo before\n" + tt.line + "\n/echo after\n"
+			if tt.name == "no newline at the end" {
+				in = "/echo before\n" + tt.line
+			}
+			var out bytes.Buffer
+			a := &Adapter{Router: echoRouter(t), Person: bot.Person{Name: "zoe", Known: true}, Out: &out}
+			if err := a.Run(context.Background(), strings.NewReader(in)); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			got := out.String()
+			if !strings.Contains(got, "echo: before") || !strings.Contains(got, tt.want) {
+				t.Fatalf("output lacks the first reply or %q:\n%.300s", tt.want, got)
+			}
+			if tt.name != "no newline at the end" && !strings.Contains(got, "echo: after") {
+				t.Fatalf("the command after the long line did not run:\n%.300s", got)
+			}
+			if len(got) > 2000 {
+				t.Fatalf("the long line was echoed back (%d bytes of output)", len(got))
+			}
+		})
+	}
+}
+
+func TestRenderIndentsMultiLineFooter(t *testing.T) {
+	t.Parallel()
+	got := Render(bot.Reply{Text: "x", Footer: "first\nsecond"})
+	if want := "x\n  first\n  second\n"; got != want {
+		t.Fatalf("Render = %q, want %q", got, want)
+	}
+}
