@@ -296,7 +296,7 @@ const (
 )
 
 var (
-	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]*@`)
+	urlUserinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s?#]*@`)
 	urlQuery    = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#"']*)[?#][^\s"']*`)
 )
 
@@ -307,7 +307,11 @@ const maxErrorRunes = 200
 // credentials and the query string of any URL in it (where tokens hide)
 // and cuts it to a line of 200 characters.
 func Redact(s string) string {
-	s = urlUserinfo.ReplaceAllString(s, "$1")
+	// Again until nothing is left: a removal may join what remains into
+	// another match ("a://@@b"). Each pass shortens s, so this ends.
+	for r := urlUserinfo.ReplaceAllString(s, "$1"); r != s; r = urlUserinfo.ReplaceAllString(s, "$1") {
+		s = r
+	}
 	s = urlQuery.ReplaceAllString(s, "$1?…")
 	if i := indexLineBreak(s); i >= 0 {
 		s = s[:i] + " …"
