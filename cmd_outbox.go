@@ -119,6 +119,13 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 	if verb == "retry" {
 		fs.BoolVar(&failed, "failed", false, "retry every failed notification")
 	}
+	// A negative number is a mistyped ID, not an unknown flag.
+	for _, a := range args {
+		if n, err := strconv.ParseInt(a, 10, 64); err == nil && n < 0 {
+			fmt.Fprintf(stderr, "opsbot outbox %s: %q is not a notification ID (a number from opsbot outbox list, e.g. 12)\n", verb, a)
+			return exitUsage
+		}
+	}
 	// The ID may come before or after the flags.
 	var pos []string
 	for {

@@ -29,22 +29,31 @@ func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "Usage: opsbot %s\n\nThe CSV file has a header row with the columns name,address,kind,site,owner,tags,notes\n(and optionally profile); tags are separated by semicolons. Every row is checked\nfirst; if any is bad, nothing is imported.\n\nFlags:\n", devicesUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	// The file may come before or after the flags.
+	var files []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
 		}
-		return exitUsage
+		if fs.NArg() == 0 {
+			break
+		}
+		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		fmt.Fprintln(stderr, "opsbot devices import: name exactly one CSV file")
 		fs.Usage()
 		return exitUsage
 	}
+	file := files[0]
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
 		return exitFail
 	}
-	f, err := os.Open(fs.Arg(0))
+	f, err := os.Open(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "opsbot devices import: %v\n", err)
 		return exitFail
@@ -63,13 +72,13 @@ func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	res, err := devices.Import(ctx, store, cfg, f, actor, clock.Real{}.Now())
 	var ie *devices.ImportError
 	if errors.As(err, &ie) {
-		fmt.Fprintf(stderr, "opsbot devices import: %s: %v\n", fs.Arg(0), ie)
+		fmt.Fprintf(stderr, "opsbot devices import: %s: %v\n", file, ie)
 		return exitFail
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "opsbot devices import: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "imported %s: %d added, %d updated\n", fs.Arg(0), res.Added, res.Updated)
+	fmt.Fprintf(stdout, "imported %s: %d added, %d updated\n", file, res.Added, res.Updated)
 	return exitOK
 }

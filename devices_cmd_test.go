@@ -41,6 +41,11 @@ func TestDevicesImport(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "2 added, 0 updated") {
 		t.Fatalf("good file: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
+	// The file may come before the flags, as with opsbot outbox.
+	out, stderr, code = opsbot(t, dir, "", "devices", "import", "good.csv", "--config", "config.example.yaml")
+	if code != 0 || !strings.Contains(out, "0 added, 2 updated") {
+		t.Fatalf("file before --config: exit %d\nstdout %s\nstderr %s", code, out, stderr)
+	}
 	out, stderr, code = opsbot(t, dir, "/device lookup tag:core\n/device lookup 2001:db8::/64\n/device lookup 192.0.2.0/24\n",
 		"shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 {

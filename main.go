@@ -299,7 +299,8 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitFail
 	}
 	if cfg.StatusPage.Enabled {
-		sp.Mount(srv) // GET /, /incidents/{id}, /api/v1/status
+		sp.Mount(srv)          // GET /incidents/{id}, /api/v1/status
+		srv.SetRoot(sp.Root()) // GET /
 	}
 	srv.GuardMetrics(sp.Guard)
 	if err := srv.Listen(cfg.Listen); err != nil {

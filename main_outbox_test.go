@@ -54,7 +54,8 @@ func TestOutboxCLI(t *testing.T) {
 	if out, _, code := run("list"); code != 0 || !strings.Contains(out, "no notifications") {
 		t.Fatalf("empty list: %d %q", code, out)
 	}
-	ids := seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:1", storage.OutboxFailed), logMessage("t:2", storage.OutboxPending))
+	ids := seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:1", storage.OutboxFailed), logMessage("t:2", storage.OutboxPending),
+		logMessage("t:3", storage.OutboxSent))
 	tests := []struct {
 		args []string
 		code int
@@ -66,6 +67,10 @@ func TestOutboxCLI(t *testing.T) {
 		{[]string{"list", "--limit", "0"}, 2, "out of range"},
 		{[]string{"retry"}, 2, "which notification?"},
 		{[]string{"retry", "abc"}, 2, `"abc" is not a notification ID`},
+		{[]string{"retry", "-1"}, 2, `"-1" is not a notification ID`},
+		{[]string{"drop", "--config", "opsbot.yaml", "-7"}, 2, `"-7" is not a notification ID`},
+		{[]string{"retry", fmt.Sprint(ids[2])}, 1, "was already sent; there is nothing to retry"},
+		{[]string{"drop", fmt.Sprint(ids[2])}, 1, "was already sent; there is nothing to drop"},
 		{[]string{"retry", "1", "2"}, 2, "one ID at a time"},
 		{[]string{"retry", "99"}, 1, "no notification 99"},
 		{[]string{"retry", "--failed", "1"}, 2, "not both"},

@@ -105,6 +105,27 @@ func TestShellHugeLine(t *testing.T) {
 	}
 }
 
+// TestShellLongLine: a line past any limit is refused like any bad command,
+// and the shell goes on with the next one.
+func TestShellLongLine(t *testing.T) {
+	t.Parallel()
+	dir := exampleConfig(t)
+	in := "/device lookup " + strings.Repeat("a", 200000) + "\n/help device\n" + strings.Repeat("b", 9000) + "\n/help backup"
+	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%.500s\nstderr:\n%.500s", code, out, stderr)
+	}
+	for _, want := range []string{"that command is 200015 characters long; the limit is 8000", "/device lookup QUERY",
+		"that command is 9000 characters long", "/backup run JOB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%.2000s", want, out)
+		}
+	}
+	if len(out) > 20000 {
+		t.Errorf("the shell echoed the long lines: %d bytes of output", len(out))
+	}
+}
+
 func TestShellUnknownUser(t *testing.T) {
 	t.Parallel()
 	dir := exampleConfig(t)
@@ -261,12 +282,22 @@ func (s *serveProc) get(t *testing.T, path string) (int, string) {
 func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\n")
+	// With the status page off, GET / is the plain-text facts (the page
+	// itself is tested in main_status_test.go).
+	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\nstatus_page: {enabled: false}\n")
 	if code, body := s.get(t, "/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz %d %q", code, body)
 	}
 	if code, body := s.get(t, "/readyz"); code != 200 || !strings.Contains(body, "database: ok") {
 		t.Errorf("/readyz %d %q", code, body)
+	}
+	// GET / is the status page DESIGN.md promises; other paths stay 404.
+	if code, body := s.get(t, "/"); code != 200 || !strings.Contains(body, "opsbot") || !strings.Contains(body, "database: ok") ||
+		!strings.Contains(body, "leader: ") || !strings.Contains(body, "/metrics") {
+		t.Errorf("/ %d %q", code, body)
+	}
+	if code, _ := s.get(t, "/nope"); code != 404 {
+		t.Errorf("/nope %d, want 404", code)
 	}
 	code, body := s.get(t, "/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {

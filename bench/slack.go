@@ -116,11 +116,13 @@ func slackBench(args []string, stdout, stderr io.Writer) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	report(stdout, *command, *rate, elapsed, results)
+	_ = report(stdout, *command, *rate, elapsed, results)
 	return 0
 }
 
-func report(w io.Writer, command string, rate int, elapsed time.Duration, results []result) {
+// report prints one run's figures and returns its successful requests per
+// second.
+func report(w io.Writer, command string, rate int, elapsed time.Duration, results []result) float64 {
 	var lat []time.Duration
 	errs := map[string]int{}
 	for _, r := range results {
@@ -151,4 +153,5 @@ func report(w io.Writer, command string, rate int, elapsed time.Duration, result
 	for e, n := range errs {
 		fmt.Fprintf(w, "error: %d × %s\n", n, e)
 	}
+	return float64(len(lat)) / elapsed.Seconds()
 }

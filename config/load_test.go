@@ -407,6 +407,50 @@ discord: {api_url: "https://${A}${B}/x"}
 	}
 }
 
+// TestUnsetSecrets: a secret that a job or device would use, written as
+// ${VAR} with VAR unset, is a problem at config check, not an empty
+// password at 2 a.m. (or, for a device's own community, a silent fallback
+// to the default one). Disabled features keep their unset references.
+func TestUnsetSecrets(t *testing.T) {
+	src := `
+slack: {enabled: false, bot_token: "${SLACK_BOT_TOKEN}"}
+devices:
+  snmp: {community: "${SNMP_COMMUNITY}"}
+  profiles:
+    branch: {community: "${BRANCH_COMMUNITY}"}
+  inventory:
+    - {name: a, address: 10.0.0.1, snmp: {community: "${A_COMMUNITY}"}}
+    - {name: b, address: 10.0.0.2, snmp: {community: "${B_COMMUNITY:-}"}}
+backups:
+  jobs:
+    - {name: j, command: ["true"], env: {RESTIC_PASSWORD: "${RESTIC_PASSWORD}", TZ: "${TZ:-UTC}", EMPTY: ""}}
+`
+	ps := mustFail(t, src, nil)
+	want := []string{
+		"devices.snmp.community: is empty (environment variable SNMP_COMMUNITY is not set)",
+		"devices.inventory[0].snmp.community: is empty (environment variable A_COMMUNITY is not set)",
+		"devices.profiles.branch.community: is empty (environment variable BRANCH_COMMUNITY is not set)",
+		"backups.jobs[0].env.RESTIC_PASSWORD: is empty (environment variable RESTIC_PASSWORD is not set)",
+	}
+	if got := strings.Split(ps.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	env := map[string]string{"SNMP_COMMUNITY": "c", "BRANCH_COMMUNITY": "b", "A_COMMUNITY": "a", "RESTIC_PASSWORD": "p"}
+	if _, err := Parse([]byte(src), lookup(env)); err != nil {
+		t.Errorf("with the variables set: %v", err)
+	}
+}
+
+// TestHugeValueClipped: a problem quotes at most a few hundred characters
+// of the value it is about, however long the value.
+func TestHugeValueClipped(t *testing.T) {
+	ps := mustFail(t, "listen: \""+strings.Repeat("A", 1<<20)+"\"\n", nil)
+	if len(ps) != 1 || len(ps.Error()) > 500 || !strings.HasPrefix(ps.Error(), "listen: want host:port") ||
+		!strings.Contains(ps.Error(), "AAA…") {
+		t.Errorf("%d problems, %d bytes: %.300s", len(ps), len(ps.Error()), ps.Error())
+	}
+}
+
 func TestExpand(t *testing.T) {
 	env := lookup(map[string]string{"A": "a", "EMPTY": "", "REF": "${A}", "DOLLAR": "$$"})
 	tests := []struct {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -60,8 +61,19 @@ func (ps *problems) addf(path, format string, args ...any) {
 		ps.more++
 		return
 	}
+	// A message quotes the value it is about; a megabyte of it helps nobody.
+	args = slices.Clone(args)
+	for i, a := range args {
+		if s, ok := a.(string); ok && len(s) > maxQuoted {
+			r := []rune(s)
+			args[i] = string(r[:min(len(r), maxQuoted)]) + "…"
+		}
+	}
 	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
+
+// maxQuoted is how many characters of a value a problem quotes.
+const maxQuoted = 200
 
 func (ps *problems) add(p Problem) {
 	if ps.full() {

@@ -32,6 +32,7 @@ func (v *validator) devices() {
 	before := len(v.list)
 	v.snmp("devices.snmp", d.SNMP)
 	defaultOK := len(v.list) == before
+	v.snmpSecretsSet("devices.snmp", d.SNMP)
 	names := seen{}
 	for i, dev := range d.Inventory {
 		path := index("devices.inventory", i)
@@ -44,6 +45,9 @@ func (v *validator) devices() {
 		if dev.SNMPOverride != nil && defaultOK {
 			v.snmp(join(path, "snmp"), dev.SNMP(d.SNMP))
 		}
+		if dev.SNMPOverride != nil {
+			v.snmpSecretsSet(join(path, "snmp"), *dev.SNMPOverride)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.Profiles)) {
 		path := "devices.profiles." + name
@@ -55,7 +59,33 @@ func (v *validator) devices() {
 			p, _ := d.Profile(name)
 			v.snmp(path, p)
 		}
+		v.snmpSecretsSet(path, d.Profiles[name])
 	}
+}
+
+// snmpSecretsSet reports the secrets of an SNMP profile (as written, before
+// defaults fill it) that came out empty from an unset ${VAR}: an empty
+// community is sent as it is, and an empty override silently falls back to
+// devices.snmp.
+func (v *validator) snmpSecretsSet(path string, p SNMPProfile) {
+	v.envSet(join(path, "community"), string(p.Community))
+	v.envSet(join(path, "auth_passphrase"), string(p.AuthPassphrase))
+	v.envSet(join(path, "priv_passphrase"), string(p.PrivPassphrase))
+}
+
+// envSet reports a value that is empty because the environment variables
+// it refers to are unset (the hint naming them is added later), unless
+// the key already has a problem.
+func (v *validator) envSet(path, value string) {
+	if value != "" || len(v.c.unset[path]) == 0 {
+		return
+	}
+	for _, p := range v.list {
+		if p.Path == path {
+			return
+		}
+	}
+	v.addf(path, "is empty")
 }
 
 func (v *validator) address(path, s string) {
@@ -129,6 +159,8 @@ func (v *validator) backups() {
 			if !envName(k) {
 				v.addf(join(join(path, "env"), k), "not a valid environment variable name (use letters, digits and _, not starting with a digit)")
 			}
+			// An unset ${VAR} would run the job with an empty password.
+			v.envSet(join(join(path, "env"), k), j.Env[k])
 		}
 		v.positive(join(path, "timeout"), j.Timeout, "1h")
 		if j.Schedule != "" {

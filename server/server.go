@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,10 +35,14 @@ type Server struct {
 	log   *slog.Logger
 	db    Pinger
 	ready []ReadyFunc
-	srv   *http.Server
-	ln    net.Listener
+	// patterns are the endpoints mounted, for the status page.
+	patterns []string
+	srv      *http.Server
+	ln       net.Listener
 	// metrics serves /metrics; GuardMetrics may wrap it.
 	metrics http.Handler
+	// root serves GET /: the plain-text facts until SetRoot replaces them.
+	root http.Handler
 }
 
 // New builds the server with /healthz, /readyz and /metrics.
@@ -49,6 +55,9 @@ func New(log *slog.Logger, db Pinger, gatherer prometheus.Gatherer) *Server {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.metrics = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)})
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.metrics.ServeHTTP(w, r) })
+	s.root = http.HandlerFunc(s.status)
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.root.ServeHTTP(w, r) })
+	s.patterns = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
 	return s
 }
 
@@ -56,26 +65,62 @@ func New(log *slog.Logger, db Pinger, gatherer prometheus.Gatherer) *Server {
 // credentials. Call it before Serve.
 func (s *Server) GuardMetrics(guard func(http.Handler) http.Handler) { s.metrics = guard(s.metrics) }
 
+// SetRoot serves h at GET / instead of the plain-text facts: the status
+// page, when it is enabled. Call it before Serve.
+func (s *Server) SetRoot(h http.Handler) { s.root = h }
+
 // Handle mounts a handler, as http.ServeMux patterns ("POST /slack/commands").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+// status is the page at /: what /readyz says, and the endpoints served.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ok, facts := s.facts(r.Context())
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	fmt.Fprintln(w, "opsbot")
+	for _, f := range facts {
+		fmt.Fprintln(w, f)
+	}
+	fmt.Fprintln(w, "\nendpoints:")
+	for _, p := range s.patterns {
+		fmt.Fprintln(w, "  "+p)
+	}
+}
 
 // AddReady adds facts to the /readyz answer.
 func (s *Server) AddReady(f ReadyFunc) { s.ready = append(s.ready, f) }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := s.db.Ping(r.Context()); err != nil {
-		s.log.Warn("not ready: database unreachable", "err", err)
+	ok, facts := s.facts(r.Context())
+	if !ok {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "database: unreachable")
-		return
 	}
-	fmt.Fprintln(w, "database: ok")
+	for _, f := range facts {
+		fmt.Fprintln(w, f)
+	}
+}
+
+// facts says whether the database answers and, if it does, what the
+// ReadyFuncs add, as "key: value" lines in a stable order.
+func (s *Server) facts(ctx context.Context) (bool, []string) {
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.Warn("not ready: database unreachable", "err", err)
+		return false, []string{"database: unreachable"}
+	}
+	out := []string{"database: ok"}
 	for _, f := range s.ready {
-		for k, v := range f() {
-			fmt.Fprintf(w, "%s: %s\n", k, v)
+		m := f()
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			out = append(out, k+": "+m[k])
 		}
 	}
+	return true, out
 }
 
 // Handler is the whole mux behind the body limit, for tests and embedding.

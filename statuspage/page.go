@@ -65,13 +65,15 @@ func parseTemplates() (*template.Template, error) {
 	return t, nil
 }
 
-// Mount adds GET /, GET /incidents/{id} and GET /api/v1/status, behind the
-// configured credentials.
+// Mount adds GET /incidents/{id} and GET /api/v1/status, behind the
+// configured credentials; the page itself is Root, for GET /.
 func (p *Page) Mount(m Mux) {
-	m.Handle("GET /{$}", p.Guard(http.HandlerFunc(p.servePage)))
 	m.Handle("GET /incidents/{id}", p.Guard(http.HandlerFunc(p.serveIncident)))
 	m.Handle("GET /api/v1/status", p.Guard(http.HandlerFunc(p.serveJSON)))
 }
+
+// Root is the status page, behind the configured credentials, for GET /.
+func (p *Page) Root() http.Handler { return p.Guard(http.HandlerFunc(p.servePage)) }
 
 // Guard lets a request through when it carries the configured basic or
 // bearer credentials, or when none are configured; otherwise it answers

@@ -113,10 +113,10 @@ func TestRoutes(t *testing.T) {
 	t.Parallel()
 	src, _ := fixture()
 	mux := http.NewServeMux()
-	newPage(t, config.StatusPageConfig{Enabled: true}, src).Mount(mux)
+	mount(mux, newPage(t, config.StatusPageConfig{Enabled: true}, src))
 	noInc := http.NewServeMux()
 	src.Incidents = nil
-	newPage(t, config.StatusPageConfig{Enabled: true}, src).Mount(noInc)
+	mount(noInc, newPage(t, config.StatusPageConfig{Enabled: true}, src))
 	tests := []struct {
 		name string
 		h    http.Handler
@@ -204,7 +204,7 @@ func TestAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			mux := http.NewServeMux()
-			newPage(t, config.StatusPageConfig{Enabled: true, Auth: tt.auth}, src).Mount(mux)
+			mount(mux, newPage(t, config.StatusPageConfig{Enabled: true, Auth: tt.auth}, src))
 			for _, path := range []string{"/", "/api/v1/status", "/incidents/7", "/incidents/x"} {
 				w := get(t, mux, path, map[string]string{"Authorization": tt.authz})
 				want := tt.code
@@ -287,4 +287,10 @@ func TestSparkline(t *testing.T) {
 			t.Errorf("%s: path %q empty %v, want %q", tt.name, s.Path, s.Empty, tt.path)
 		}
 	}
+}
+
+// mount puts the page on mux as serve does: Root at GET /, the rest by Mount.
+func mount(mux *http.ServeMux, p *Page) {
+	mux.Handle("GET /{$}", p.Root())
+	p.Mount(mux)
 }

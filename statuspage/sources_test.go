@@ -114,7 +114,7 @@ func TestStoreSources(t *testing.T) {
 			}
 
 			mux := http.NewServeMux()
-			newPage(t, config.StatusPageConfig{Enabled: true}, src).Mount(mux)
+			mount(mux, newPage(t, config.StatusPageConfig{Enabled: true}, src))
 			page := get(t, mux, "/", nil).Body.String()
 			for _, never := range []string{"secret ticket text", "private reason", "dave@example.com", "pw@", "token=t"} {
 				if strings.Contains(page, never) {

@@ -159,7 +159,9 @@ loop:
 // stillHeld checks over the lock's own connection that it is alive and
 // still holds the lock.
 func (e *Elector) stillHeld(ctx context.Context, conn *sql.Conn) error {
-	ctx, cancel := context.WithTimeout(ctx, e.interval)
+	// A slow answer is not a lost lock: only a failed or empty one is, so
+	// a busy database does not make the leader step down for nothing.
+	ctx, cancel := context.WithTimeout(ctx, max(e.interval, 5*time.Second))
 	defer cancel()
 	var n int
 	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted`).Scan(&n)

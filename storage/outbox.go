@@ -291,6 +291,17 @@ func (s *Store) ListOutbox(ctx context.Context, state string, limit int) ([]Outb
 // message's state (retrying a sent message).
 var ErrOutboxState = errors.New("not possible in this state")
 
+// outboxStateError says in words why an action does not fit; errors.Is
+// matches it with ErrOutboxState.
+type outboxStateError string
+
+func (e outboxStateError) Error() string        { return string(e) }
+func (e outboxStateError) Is(target error) bool { return target == ErrOutboxState }
+
+func stateErrorf(format string, args ...any) error {
+	return outboxStateError(fmt.Sprintf(format, args...))
+}
+
 // RetryOutbox puts a failed, dropped or waiting message back to pending, due
 // now, with a fresh max_age.
 func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (OutboxMessage, error) {
@@ -301,9 +312,9 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (Outbo
 		}
 		switch m.State {
 		case OutboxSent:
-			return fmt.Errorf("notification %d was sent: %w", id, ErrOutboxState)
+			return stateErrorf("notification %d was already sent; there is nothing to retry", id)
 		case OutboxSending:
-			return fmt.Errorf("notification %d is being sent: %w", id, ErrOutboxState)
+			return stateErrorf("notification %d is being sent right now; see how it ends with opsbot outbox list", id)
 		}
 		m.State, m.NextAttemptAt, m.QueuedAt = OutboxPending, now.UTC(), now.UTC()
 		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{
@@ -334,9 +345,9 @@ func (s *Store) DropOutbox(ctx context.Context, id int64) (OutboxMessage, error)
 		}
 		switch m.State {
 		case OutboxSent:
-			return fmt.Errorf("notification %d was sent: %w", id, ErrOutboxState)
+			return stateErrorf("notification %d was already sent; there is nothing to drop", id)
 		case OutboxDropped:
-			return fmt.Errorf("notification %d is already dropped: %w", id, ErrOutboxState)
+			return stateErrorf("notification %d is already dropped", id)
 		}
 		m.State = OutboxDropped
 		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{

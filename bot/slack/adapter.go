@@ -240,12 +240,14 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := a.command(r.Context(), sc, requestKey("command", sc.TriggerID, r.Header))
+	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
+		// Storage is unreachable: nothing ran. Slack shows a 500 as a
+		// bare "dispatch_failed", so tell the person what to do instead.
 		a.log.Error("slack command", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(ack(tryAgain))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	if msg == nil {
 		// A retry of a request already handled: acknowledge, show nothing.
 		return
@@ -291,6 +293,9 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 	}
 	return Render(reply).Webhook(false), nil
 }
+
+// tryAgain answers a request that could not be recorded.
+const tryAgain = "opsbot cannot reach its database right now. Nothing was changed; try again in a moment."
 
 func ack(text string) *slack.WebhookMessage {
 	return &slack.WebhookMessage{ResponseType: "ephemeral", Text: escape(text)}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -135,8 +135,9 @@ var permanentErrors = map[string]bool{
 }
 
 // classify turns a slack-go error into a bot.SendError: rate limits with
-// their Retry-After, server faults and network trouble as retryable, the
-// codes in permanentErrors as permanent.
+// their Retry-After, server faults and refused connections as retryable, the
+// codes in permanentErrors as permanent; other transport failures stay plain
+// errors because Slack may have the message.
 func classify(what string, err error) error {
 	wrapped := fmt.Errorf("slack %s: %w", what, err)
 	var rl *slack.RateLimitedError
@@ -157,10 +158,14 @@ func classify(what string, err error) error {
 		}
 		return bot.Retryable(wrapped, 0)
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nothing reached Slack: certainly not posted.
 		return bot.Retryable(wrapped, 0)
 	}
-	// Unknown faults: most are transport trouble, so try again with backoff.
-	return bot.Retryable(wrapped, 0)
+	// Transport trouble after the request may have left (a dropped
+	// connection, a timeout, an unreadable answer): Slack may have posted
+	// the message. A plain error tells the notifier the outcome is unknown,
+	// so it looks for the message (Find) before posting it again; a
+	// SendError would say Slack refused it, and the retry would duplicate.
+	return wrapped
 }

@@ -350,7 +350,8 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	run.DurationMS = res.Elapsed.Milliseconds()
 	run.Output = j.mask.Output(res.Output, res.Truncated)
 	run.OutputBytes = res.Total
-	if res.StartErr == nil {
+	// A process killed by a signal has no exit code; Why says what stopped it.
+	if res.StartErr == nil && res.ExitCode >= 0 {
 		code := res.ExitCode
 		run.ExitCode = &code
 	}
@@ -558,7 +559,7 @@ func (h *Handler) job(name string) (*job, error) {
 	if len(h.names) == 0 {
 		return nil, bot.Errorf("No backup jobs are configured (add them under backups.jobs in the config).")
 	}
-	msg := fmt.Sprintf("No backup job called %q.", name)
+	msg := fmt.Sprintf("No backup job called %q.", clip(name, 64))
 	if c := closest(name, h.names); c != "" {
 		msg += fmt.Sprintf(" Did you mean %s?", c)
 	}

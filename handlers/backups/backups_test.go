@@ -222,6 +222,9 @@ func TestRunEnds(t *testing.T) {
 				if tc.exit >= 0 && (r.ExitCode == nil || *r.ExitCode != tc.exit) {
 					t.Errorf("exit code = %v, want %d", r.ExitCode, tc.exit)
 				}
+				if log := f.Text("bob", "/backup log "+strconv.FormatInt(id, 10)); strings.Contains(log, "\n\n```") || strings.Contains(log, "bytes)") {
+					t.Errorf("log ends with a blank line:\n%s", log)
+				}
 				st := f.Text("bob", "/backup status #"+strconv.FormatInt(id, 10))
 				if !strings.Contains(st, "#"+strconv.FormatInt(id, 10)+" "+tc.status) || !strings.Contains(st, tc.tail) {
 					t.Errorf("status:\n%s", st)
@@ -303,6 +306,10 @@ func TestStop(t *testing.T) {
 				gone(t, parent)
 				if out := f.Text("bob", "/backup cancel 1"); !strings.Contains(out, "is not running") {
 					t.Errorf("second cancel: %s", out)
+				}
+				// Killed by a signal, the run has no exit code to show.
+				if st := f.Text("bob", "/backup status 1"); strings.Contains(st, "-1") || !strings.Contains(st, tc.why) {
+					t.Errorf("status of a stopped run:\n%s", st)
 				}
 				if tc.cancelBy != "" && f.Outbox()[1].Body == "" {
 					t.Error("no finish message")
@@ -557,6 +564,10 @@ func TestMaskCutSecret(t *testing.T) {
 		{"live, secret still being written", "done\nabcd", false, true, ""},
 		{"live, complete lines", "one\ntwo\nthree and more text\n", false, true, "one\ntwo\n"},
 		{"invalid utf8 and nul", "a\xff\x00b\n", false, false, "a\uFFFD\uFFFDb\n"},
+		// Output reaches terminals (opsbot shell) and chat: no escape
+		// sequences, bells or backspaces; tabs and line ends stay.
+		{"terminal escapes", "ok \x1b[31mred\x1b[0m\x07\b\x7f\u009b2J\tend\n", false, false, "ok \uFFFD[31mred\uFFFD[0m\uFFFD\uFFFD\uFFFD\uFFFD2J\tend\n"},
+		{"carriage returns", "50%\r100%\r\ndone\r\n", false, false, "50%\n100%\ndone\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -585,6 +596,8 @@ func TestRefusalsAndErrors(t *testing.T) {
 		{"bob", "/backup history nope", `No backup job called "nope"`},
 		{"bob", "/backup history ok --limit 0", "--limit must be between 1 and 100"},
 		{"bob", "/backup status #99", "There is no backup run #99"},
+		{"bob", "/backup status #abc", `"#abc" is not a run number`},
+		{"bob", "/backup status #0", `"#0" is not a run number`},
 		{"bob", "/backup log 99", "There is no backup run #99"},
 		{"bob", "/backup cancel x", "Usage: /backup cancel RUN"},
 		{"bob", "/backup status", "No backups are running"},

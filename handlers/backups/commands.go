@@ -160,7 +160,11 @@ func (h *Handler) status(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		}
 		return bot.Reply{Title: "Running backups", Text: strings.TrimRight(b.String(), "\n")}, nil
 	}
-	if id, ok := runID(target); ok && (strings.HasPrefix(target, "#") || h.jobs[strings.ToLower(target)] == nil) {
+	id, ok := runID(target)
+	if !ok && strings.HasPrefix(target, "#") {
+		return bot.Reply{}, bot.Errorf("%q is not a run number; use one such as #7 (see /backup history JOB), or a job name.", clip(target, 32))
+	}
+	if ok && (strings.HasPrefix(target, "#") || h.jobs[strings.ToLower(target)] == nil) {
 		r, err := h.getRun(ctx, id)
 		if err != nil {
 			return bot.Reply{}, err
@@ -305,7 +309,7 @@ func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if len(shown) < len(out) || r.OutputBytes > int64(len(out)) {
 		title += fmt.Sprintf(" (last %d of %d bytes)", len(shown), max(r.OutputBytes, int64(len(out))))
 	}
-	return bot.Reply{Title: title, Text: "```\n" + shown + "\n```"}, nil
+	return bot.Reply{Title: title, Text: "```\n" + strings.TrimRight(shown, "\n") + "\n```"}, nil
 }
 
 func (h *Handler) localRun(id int64) *active {
@@ -469,4 +473,13 @@ func fmtElapsed(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dh%02dm%02ds", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 	}
+}
+
+// clip shortens s to n runes for echoing untrusted input.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
 }

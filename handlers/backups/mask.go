@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
 	"opsbot/config"
 )
@@ -94,9 +95,25 @@ func (m *masker) Live(raw []byte, truncated bool) string {
 	return m.Output([]byte(s), truncated)
 }
 
+// clean makes output safe to store and to show in a terminal or a chat:
+// invalid UTF-8 and control characters (NUL, which PostgreSQL refuses,
+// escape sequences that would drive the reader's terminal, bells,
+// backspaces) become U+FFFD; tabs and line ends stay, a carriage return
+// (progress bars, CRLF) becomes a line end.
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == '\r':
+			return '\n'
+		case unicode.IsControl(r):
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // configSecrets collects every config.Secret value in the configuration, so

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,6 +240,9 @@ func (h *Handler) lookup(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if len(q) > 255 {
 		return bot.Reply{}, bot.Errorf("That query is %d characters long; device names and addresses are at most 255.", len(q))
 	}
+	if err := checkCIDR(q); err != nil {
+		return bot.Reply{}, err
+	}
 	ix, err := h.index(ctx)
 	if err != nil {
 		return bot.Reply{}, err
@@ -274,6 +278,24 @@ func (h *Handler) lookup(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	}
 	return bot.Reply{Title: fmt.Sprintf("%d devices match %q (by %s)", r.Total, clip(q, 64), r.Kind),
 		Text: strings.TrimRight(b.String(), "\n")}, nil
+}
+
+// checkCIDR refuses a query that can only be meant as a CIDR (no name,
+// address or tag has a slash) but is not one, saying why.
+func checkCIDR(q string) error {
+	if !strings.Contains(q, "/") || strings.HasPrefix(strings.ToLower(q), "tag:") {
+		return nil
+	}
+	_, err := netip.ParsePrefix(q)
+	if err == nil {
+		return nil
+	}
+	reason := err.Error()
+	if i := strings.LastIndex(reason, "): "); i >= 0 {
+		reason = reason[i+3:]
+	}
+	return bot.Errorf("%q is not a CIDR (%s): write an address and a prefix length, e.g. 10.1.2.0/24 or 2001:db8::/32.",
+		clip(q, 64), reason)
 }
 
 func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error) {

@@ -77,6 +77,11 @@ func TestInventory(t *testing.T) {
 				{"bob", "/device lookup 10.0.0.0/8", []string{"core-sw-1 (10.0.0.1)"}, nil},
 				{"bob", "/device lookup core-sw-l", []string{`No device matches "core-sw-l"`, "Did you mean core-sw-1"}, nil},
 				{"bob", "/device lookup", []string{"Usage: /device lookup QUERY"}, nil},
+				// A slash means a CIDR: a bad one is named as such, with the fix.
+				{"bob", "/device lookup 10.0.0.0/33", []string{`"10.0.0.0/33" is not a CIDR`, "prefix length", "e.g. 10.1.2.0/24"}, []string{"No device matches"}},
+				{"bob", "/device lookup ::/129", []string{`"::/129" is not a CIDR`}, nil},
+				{"bob", "/device lookup 10.0.0/24", []string{`"10.0.0/24" is not a CIDR`}, nil},
+				{"bob", "/device lookup 0.0.0.0/0", []string{"core-sw-1"}, nil},
 			}
 			for _, s := range steps {
 				got := env.Text(s.who, s.line)

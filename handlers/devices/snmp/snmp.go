@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -409,6 +410,11 @@ func ParseOID(s string) (string, error) {
 		}
 		if i == 1 && arcs[0] != "2" && n > 39 {
 			return "", errors.New("the second number of an OID under 0 or 1 is at most 39")
+		}
+		// BER encodes the first two numbers as one, 40*first+second,
+		// which must fit in 32 bits.
+		if i == 1 && arcs[0] == "2" && n > math.MaxUint32-80 {
+			return "", fmt.Errorf("the second number of an OID under 2 is at most %d", uint64(math.MaxUint32-80))
 		}
 	}
 	return s, nil

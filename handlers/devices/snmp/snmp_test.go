@@ -126,6 +126,8 @@ func TestParseOID(t *testing.T) {
 		".1.3.6.1.2.1.1.5.0": "1.3.6.1.2.1.1.5.0",
 		"2.999.4294967295":   "2.999.4294967295",
 		"0.0":                "0.0",
+		// BER packs the first two arcs into one: 2.X fits while 80+X does.
+		"2.4294967215.1": "2.4294967215.1",
 	}
 	for in, want := range good {
 		got, err := snmp.ParseOID(in)
@@ -134,7 +136,8 @@ func TestParseOID(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", ".", "1", "sysName.0", "1.3.6.1.2.1.1.5.0.", "1..3", "1.3.06", "3.1", "1.40",
-		"1.3.4294967296", "1.3.-1", "1.3.6; rm -rf /", "1.3.6 1", "１.３", strings.Repeat("1.", 128) + "1", "0x1.3"} {
+		"1.3.4294967296", "1.3.-1", "1.3.6; rm -rf /", "1.3.6 1", "１.３", strings.Repeat("1.", 128) + "1", "0x1.3",
+		"2.4294967216", "2.4294967295.4294967295"} {
 		if got, err := snmp.ParseOID(bad); err == nil {
 			t.Errorf("ParseOID(%q) = %q, want an error", bad, got)
 		}
