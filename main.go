@@ -35,6 +35,7 @@ import (
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
+	"opsbot/statuspage"
 	"opsbot/storage"
 )
 
@@ -100,7 +101,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return discordRegisterCmd(ctx, args[2:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "opsbot %s\n", version)
+		fmt.Fprint(stdout, buildInfo(version))
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -291,6 +292,17 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	srv.AddReady(func() map[string]string {
 		return map[string]string{"replica": elector.ID(), "leader": map[bool]string{true: "yes", false: "no"}[elector.Leading()]}
 	})
+	// The status page's credentials, when set, also guard /metrics.
+	sp, err := statuspage.New(cfg.StatusPage, statuspage.StoreSources(cfg, c.store.DB), c.clock, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	if cfg.StatusPage.Enabled {
+		sp.Mount(srv)          // GET /incidents/{id}, /api/v1/status
+		srv.SetRoot(sp.Root()) // GET /
+	}
+	srv.GuardMetrics(sp.Guard)
 	if err := srv.Listen(cfg.Listen); err != nil {
 		log.Error("start", "err", err)
 		return exitFail

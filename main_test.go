@@ -282,7 +282,9 @@ func (s *serveProc) get(t *testing.T, path string) (int, string) {
 func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\n")
+	// With the status page off, GET / is the plain-text facts (the page
+	// itself is tested in main_status_test.go).
+	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\nstatus_page: {enabled: false}\n")
 	if code, body := s.get(t, "/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz %d %q", code, body)
 	}

@@ -53,6 +53,9 @@ type Config struct {
 	// Leader tunes the election of the replica that runs scheduled work
 	// (key leader).
 	Leader LeaderConfig `yaml:"leader"`
+	// StatusPage configures the status page at / and /api/v1/status
+	// (key status_page).
+	StatusPage StatusPageConfig `yaml:"status_page"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -631,6 +634,36 @@ type LeaderConfig struct {
 	// within about one interval of the old one's connection closing (key
 	// interval, default 2s).
 	Interval Duration `yaml:"interval"`
+}
+
+// StatusPageConfig configures the read-only status page.
+type StatusPageConfig struct {
+	// Enabled serves GET /, GET /incidents/N and GET /api/v1/status
+	// (key enabled, default true).
+	Enabled bool `yaml:"enabled"`
+	// Auth, when it holds credentials, guards the page, the API and
+	// /metrics; /healthz and /readyz stay open (key auth).
+	Auth StatusAuth `yaml:"auth"`
+	// Refresh makes the page reload itself this often; 0 turns it off
+	// (key refresh, default 60s).
+	Refresh Duration `yaml:"refresh"`
+}
+
+// StatusAuth holds the credentials the status page accepts: either is
+// enough when both are set.
+type StatusAuth struct {
+	// Basic is a user and password for HTTP basic auth (key basic).
+	Basic *BasicAuth `yaml:"basic"`
+	// Bearer is a token sent as "Authorization: Bearer TOKEN" (key bearer).
+	Bearer Secret `yaml:"bearer"`
+}
+
+// BasicAuth is one user and password.
+type BasicAuth struct {
+	// User is the user name (key user).
+	User string `yaml:"user"`
+	// Password is the password (key password).
+	Password Secret `yaml:"password"`
 }
 
 // Person returns the person with the given name.

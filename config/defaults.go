@@ -44,6 +44,7 @@ func (c *Config) setDefaults() {
 		MaxBackoff: Duration(5 * time.Minute),
 	}
 	c.Leader.Interval = Duration(2 * time.Second)
+	c.StatusPage = StatusPageConfig{Enabled: true, Refresh: Duration(time.Minute)}
 }
 
 func (b *BusinessHours) setDefaults() {

@@ -332,7 +332,7 @@ func knownKeys(key string, keys []string) string {
 	if s := didYouMean(key, keys); s != "" {
 		return s
 	}
-	if len(keys) <= 16 {
+	if len(keys) <= 20 {
 		return " (known keys: " + strings.Join(keys, ", ") + ")"
 	}
 	return ""

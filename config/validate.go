@@ -84,6 +84,7 @@ func (c *Config) validate() problems {
 	v.maintenance()
 	v.checkSettings()
 	v.outbox()
+	v.statusPage()
 	return v.problems
 }
 
@@ -443,6 +444,27 @@ func (v *validator) outbox() {
 	v.positive("outbox.max_age", o.MaxAge, "24h")
 	v.positive("outbox.max_backoff", o.MaxBackoff, "5m")
 	v.positive("leader.interval", v.c.Leader.Interval, "2s")
+}
+
+func (v *validator) statusPage() {
+	sp := v.c.StatusPage
+	if sp.Refresh < 0 || sp.Refresh > 0 && sp.Refresh < Duration(5*time.Second) {
+		v.addf("status_page.refresh", "must be 0 (off) or at least 5s, e.g. 60s")
+	}
+	if b := sp.Auth.Basic; b != nil {
+		switch {
+		case b.User == "":
+			v.addf("status_page.auth.basic.user", "required with basic auth, e.g. ops")
+		case strings.ContainsAny(b.User, ":\r\n"):
+			v.addf("status_page.auth.basic.user", "must not contain ':' or a line break")
+		}
+		if len(b.Password.Reveal()) < 8 {
+			v.addf("status_page.auth.basic.password", "needs at least 8 characters, e.g. \"${STATUS_PASSWORD}\"")
+		}
+	}
+	if t := sp.Auth.Bearer.Reveal(); t != "" && (len(t) < 16 || strings.ContainsAny(t, " \t\r\n")) {
+		v.addf("status_page.auth.bearer", "needs at least 16 characters and no spaces, e.g. \"${STATUS_TOKEN}\"")
+	}
 }
 
 // Helpers shared by the sections.

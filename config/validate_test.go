@@ -207,6 +207,14 @@ func TestValidate(t *testing.T) {
 		{"outbox poll", func(c *Config) { c.Outbox.Poll = 0 }, "outbox.poll", "must be longer than 0, e.g. 1s"},
 		{"outbox max age", func(c *Config) { c.Outbox.MaxAge = 0 }, "outbox.max_age", "must be longer than 0, e.g. 24h"},
 		{"outbox max backoff", func(c *Config) { c.Outbox.MaxBackoff = 0 }, "outbox.max_backoff", "must be longer than 0, e.g. 5m"},
+
+		// status_page
+		{"status refresh short", func(c *Config) { c.StatusPage.Refresh = Duration(time.Second) }, "status_page.refresh", "at least 5s"},
+		{"status refresh negative", func(c *Config) { c.StatusPage.Refresh = -1 }, "status_page.refresh", "must be 0 (off)"},
+		{"status basic user", func(c *Config) { c.StatusPage.Auth.Basic.User = "" }, "status_page.auth.basic.user", "required with basic auth"},
+		{"status basic colon", func(c *Config) { c.StatusPage.Auth.Basic.User = "a:b" }, "status_page.auth.basic.user", "must not contain ':'"},
+		{"status basic password", func(c *Config) { c.StatusPage.Auth.Basic.Password = "short" }, "status_page.auth.basic.password", "at least 8 characters"},
+		{"status bearer", func(c *Config) { c.StatusPage.Auth.Bearer = "tiny" }, "status_page.auth.bearer", "at least 16 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

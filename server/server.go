@@ -39,6 +39,10 @@ type Server struct {
 	patterns []string
 	srv      *http.Server
 	ln       net.Listener
+	// metrics serves /metrics; GuardMetrics may wrap it.
+	metrics http.Handler
+	// root serves GET /: the plain-text facts until SetRoot replaces them.
+	root http.Handler
 }
 
 // New builds the server with /healthz, /readyz and /metrics.
@@ -49,11 +53,21 @@ func New(log *slog.Logger, db Pinger, gatherer prometheus.Gatherer) *Server {
 		fmt.Fprintln(w, "ok")
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
-	s.mux.HandleFunc("GET /{$}", s.status)
+	s.metrics = promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)})
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) { s.metrics.ServeHTTP(w, r) })
+	s.root = http.HandlerFunc(s.status)
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.root.ServeHTTP(w, r) })
 	s.patterns = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
 	return s
 }
+
+// GuardMetrics puts /metrics behind guard, such as the status page's
+// credentials. Call it before Serve.
+func (s *Server) GuardMetrics(guard func(http.Handler) http.Handler) { s.metrics = guard(s.metrics) }
+
+// SetRoot serves h at GET / instead of the plain-text facts: the status
+// page, when it is enabled. Call it before Serve.
+func (s *Server) SetRoot(h http.Handler) { s.root = h }
 
 // Handle mounts a handler, as http.ServeMux patterns ("POST /slack/commands").
 func (s *Server) Handle(pattern string, h http.Handler) {
