@@ -18,10 +18,10 @@ const (
 // Reply is what a handler answers, in no platform's format. Adapters render
 // it as Block Kit, a Discord embed with components, or plain text.
 type Reply struct {
-	Title    string   `json:"title,omitempty"`
-	Text     string   `json:"text,omitempty"`
-	Fields   []Field  `json:"fields,omitempty"`
-	Buttons  []Button `json:"buttons,omitempty"`
+	Title   string   `json:"title,omitempty"`
+	Text    string   `json:"text,omitempty"`
+	Fields  []Field  `json:"fields,omitempty"`
+	Buttons []Button `json:"buttons,omitempty"`
 	// Menus offer a choice among many values for one argument of a command
 	// (a device, a ticket): a select menu on Slack and Discord, the command
 	// to type with a few examples in plain text.
