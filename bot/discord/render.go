@@ -162,7 +162,7 @@ func menuHints(ms []bot.Menu) string {
 			continue
 		}
 		seen[line] = true
-		hints = append(hints, "Not in the menu? Type "+line+": Discord suggests matches as you type.")
+		hints = append(hints, "Or type "+line+": Discord suggests matches as you type.")
 	}
 	return strings.Join(hints, "\n")
 }
