@@ -218,7 +218,7 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 		var line string
 		var err error
 		if id, isMenu := cutPrefix(data.CustomID, menuPrefix); isMenu {
-			line, err = a.menuCommand(ctx, id, data.Values)
+			line, err = menuCommand(id, data.Values)
 		} else {
 			line, err = a.buttonCommand(ctx, data.CustomID)
 		}
@@ -249,22 +249,11 @@ func (a *Adapter) buttonCommand(ctx context.Context, id string) (string, error) 
 // menuCommand is the command line a choice from a string select runs: the
 // command its custom_id names (after "menu:") with the chosen value as one
 // quoted argument, so a value can never add flags or another command.
-func (a *Adapter) menuCommand(ctx context.Context, id string, values []string) (string, error) {
+func menuCommand(id string, values []string) (string, error) {
 	if len(values) != 1 {
 		return "", bot.Errorf("choose exactly one option from the menu")
 	}
-	prefix := id
-	if hash, ok := cutPrefix(id, buttonPrefix); ok && len(hash) <= 64 {
-		cmd, err := storage.DiscordButtonCommand(ctx, a.db, hash)
-		if errors.Is(err, storage.ErrNotFound) {
-			return "", bot.Errorf("this menu is no longer known; type the command instead (/help lists them)")
-		}
-		if err != nil {
-			return "", fmt.Errorf("menu %s: %w", hash, err)
-		}
-		prefix = cmd
-	}
-	cmd, sub, ok := bot.Menu{Command: prefix, Param: "value"}.Target()
+	cmd, sub, ok := bot.Menu{Command: id, Param: "value"}.Target()
 	if !ok {
 		return "", bot.Errorf("this menu carries no command; type the command instead (/help lists them)")
 	}

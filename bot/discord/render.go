@@ -77,21 +77,14 @@ func Render(r bot.Reply) Message {
 		m.Embeds = append(m.Embeds, embed(r))
 	}
 	m.Components, m.Stored = buttons(r.Buttons)
-	m.Components = append(m.Components, selects(r.Menus, maxRows-len(m.Components), m.storeIn)...)
+	m.Components = append(m.Components, selects(r.Menus, maxRows-len(m.Components))...)
 	return m
 }
 
-// storeIn records a long command under its hash for the Stored table.
-func (m *Message) storeIn(hash, cmd string) {
-	if m.Stored == nil {
-		m.Stored = map[string]string{}
-	}
-	m.Stored[hash] = cmd
-}
-
-// menuPrefix starts the custom_id of a string select: the command its
-// choice completes follows ("menu:/device show"), or the hash of one too
-// long for a custom_id ("menu:cmd:…").
+// menuPrefix starts the custom_id of a string select; the command its
+// choice completes follows: "menu:/device show". Command and subcommand
+// names are at most 32 characters (bot.Menu.Target), so it always fits in
+// a custom_id and, unlike a long button command, needs no stored hash.
 const menuPrefix = "menu:"
 
 // maxSelectOptions, maxOptionValue and maxPlaceholder are Discord's limits
@@ -107,7 +100,7 @@ const (
 // arrives as a component interaction and runs the menu's command with the
 // value as one quoted argument. A menu without options, or for the same
 // command as an earlier one (custom_ids must be unique), is left out.
-func selects(ms []bot.Menu, rows int, store func(hash, cmd string)) []discordgo.MessageComponent {
+func selects(ms []bot.Menu, rows int) []discordgo.MessageComponent {
 	out := []discordgo.MessageComponent{}
 	seen := map[string]bool{}
 	for _, menu := range ms {
@@ -129,11 +122,6 @@ func selects(ms []bot.Menu, rows int, store func(hash, cmd string)) []discordgo.
 		}
 		seen[prefix] = true
 		id := menuPrefix + prefix
-		if len(id) > maxCustomID {
-			hash := buttonHash(prefix)
-			id = menuPrefix + buttonPrefix + hash
-			store(hash, prefix)
-		}
 		placeholder := menu.Placeholder
 		if strings.TrimSpace(placeholder) == "" {
 			placeholder = "Choose…"
