@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/slack-go/slack/socketmode"
 
 	"opsbot/config"
 	"opsbot/handlers/devices"
@@ -262,5 +264,33 @@ func BenchmarkSignedMenuSuggest(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/load")
 		})
+	}
+}
+
+// TestSlackMenuOverSocketMode: the same options load and choice arrive as
+// Socket Mode envelopes.
+func TestSlackMenuOverSocketMode(t *testing.T) {
+	t.Parallel()
+	h := newMenuHarness(t, storagetest.Backends(t)[0])
+	sm := &fakeAcker{}
+	send := func(id string, p map[string]any) {
+		j, _ := json.Marshal(p)
+		h.a.socketEvent(context.Background(), sm, socketmode.Event{Type: socketmode.EventTypeInteractive,
+			Request: &socketmode.Request{Type: socketmode.RequestTypeInteractive, EnvelopeID: id, Payload: j}})
+	}
+	send("E1", map[string]any{"type": "block_suggestion", "action_id": "complete:device:show:name", "value": "site07-sw-000",
+		"user": map[string]any{"id": "U0BOB"}})
+	send("E2", map[string]any{"type": "block_actions", "response_url": h.hookURL,
+		"user": map[string]any{"id": "U0BOB"}, "channel": map[string]any{"id": "C0HELP"},
+		"actions": []any{map[string]any{"type": "external_select", "action_id": "complete:device:show:name",
+			"selected_option": map[string]any{"text": map[string]any{"text": "site07-sw-0007"}, "value": "site07-sw-0007 --interfaces"}}}})
+	if len(sm.acks) != 2 {
+		t.Fatalf("%d acks", len(sm.acks))
+	}
+	if load, ok := sm.acks[0].(OptionsLoad); !ok || len(load.Options) != 1 || load.Options[0].Value != "site07-sw-0007" {
+		t.Errorf("options load ack = %+v", sm.acks[0])
+	}
+	if got := h.hook(); !strings.Contains(got.Text, `No device is called "site07-sw-0007 --interfaces"`) {
+		t.Errorf("choice = %+v", got)
 	}
 }
