@@ -13,7 +13,7 @@ import (
 // menuRouter has a /device show NAME whose NAME completes from a list, a
 // /device set NAME --role ROLE to show that a chosen value can never become a
 // flag, and a /note show ID without a completer.
-func menuRouter(t *testing.T, logs *bytes.Buffer) *Router {
+func menuRouter(t testing.TB, logs *bytes.Buffer) *Router {
 	t.Helper()
 	names := make([]string, 40)
 	for i := range names {
@@ -124,4 +124,23 @@ func TestMenuTarget(t *testing.T) {
 			t.Errorf("%+v: %q %q %v", tt.m, cmd, sub, ok)
 		}
 	}
+}
+
+// FuzzMenuLine: any chosen value either reaches the command as exactly one
+// argument with exactly its text, or the line is refused; it never sets a
+// flag.
+func FuzzMenuLine(f *testing.F) {
+	for _, s := range []string{"sw-01", "x --role admin", `"; /access approve 1`, `\"`, "”", "„x“", "--role=a", "a\nb"} {
+		f.Add(s)
+	}
+	r := menuRouter(f, &bytes.Buffer{})
+	f.Fuzz(func(t *testing.T, v string) {
+		reply := r.Handle(context.Background(), Incoming{Platform: Shell, Person: Person{Name: "alice"}, Line: MenuLine("device", "set", v)})
+		if reply.Severity == SeverityDanger {
+			return // refused: invalid UTF-8, a control character, too long, or an empty name
+		}
+		if want := fmt.Sprintf("device set name=%q role=%q", v, ""); reply.Text != want {
+			t.Fatalf("value %q: got %q, want %q", v, reply.Text, want)
+		}
+	})
 }

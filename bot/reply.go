@@ -1,6 +1,9 @@
 package bot
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Severity colours a reply: Slack attachment colours, Discord embed colours,
 // a marker in plain text.
@@ -122,16 +125,20 @@ func MenuLine(command, sub, value string) string {
 }
 
 // Quote wraps s in double quotes so that the parser reads it back as one
-// word, never a flag, with exactly s as its text.
+// word, never a flag, with exactly s as its text. Bytes that are not UTF-8
+// are kept as they are, so the parser refuses the line rather than reading
+// a different value.
 func Quote(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('"')
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == '\\' || r == '"' || r == '”' {
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteString(s[i : i+size])
+		i += size
 	}
 	b.WriteByte('"')
 	return b.String()
