@@ -39,8 +39,8 @@ type Intake interface {
 // Choice is one suggestion of a type-ahead list: what the person sees and
 // the value that goes into the command.
 type Choice struct {
-	Label string
-	Value string
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // CompleteFunc suggests values for an argument from what has been typed so
@@ -77,4 +77,56 @@ func hasAnyRole(p Person, roles []string) bool {
 		}
 	}
 	return false
+}
+
+// menus checks the menus of a handler's reply against the command table:
+// a menu whose command or argument does not exist is a bug, logged and
+// dropped rather than shown as a menu that cannot work. A menu over an
+// argument with a completer is marked TypeAhead and, when the handler gave
+// no options, filled from the completer as the person who asked.
+func (r *Router) menus(ctx context.Context, req *Request, reply Reply) Reply {
+	if len(reply.Menus) == 0 {
+		return reply
+	}
+	kept := make([]Menu, 0, len(reply.Menus))
+	for _, m := range reply.Menus {
+		param, ok := r.menuParam(m)
+		if !ok {
+			r.log.Error("reply menu names no first argument of a command; menu dropped", "request_id", req.ID,
+				"command", req.Name(), "menu_command", m.Command, "menu_param", m.Param)
+			continue
+		}
+		if param.Complete != nil {
+			m.TypeAhead = true
+			if len(m.Options) == 0 {
+				cmd, sub, _ := m.Target()
+				m.Options = r.Complete(ctx, req.Person, cmd, sub, param.Name, "")
+				m.Options = m.Options[:min(len(m.Options), MaxMenuOptions)]
+			}
+		}
+		if len(m.Options) == 0 && !m.TypeAhead {
+			continue // nothing to choose from
+		}
+		kept = append(kept, m)
+	}
+	reply.Menus = kept
+	return reply
+}
+
+// menuParam is the argument a menu fills: the first positional argument of
+// the subcommand its Command names.
+func (r *Router) menuParam(m Menu) (Param, bool) {
+	command, sub, ok := m.Target()
+	if !ok {
+		return Param{}, false
+	}
+	cmd, ok := r.byName[command]
+	if !ok {
+		return Param{}, false
+	}
+	s, ok := cmd.sub(sub)
+	if !ok || len(s.Args) == 0 || s.Args[0].Name != m.Param {
+		return Param{}, false
+	}
+	return s.Args[0], true
 }

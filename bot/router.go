@@ -242,7 +242,7 @@ func (r *Router) Run(ctx context.Context, c *Call) (reply Reply) {
 	}
 	out, err := c.sub.Run(ctx, req)
 	if err == nil {
-		return out
+		return r.menus(ctx, req, out)
 	}
 	if ue, ok := AsUserError(err); ok {
 		outcome = "user_error"

@@ -215,7 +215,13 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 			reply(bot.Reply{Text: "That button arrived without its command; try again.", Severity: bot.SeverityDanger})
 			return
 		}
-		line, err := a.buttonCommand(ctx, data.CustomID)
+		var line string
+		var err error
+		if id, isMenu := cutPrefix(data.CustomID, menuPrefix); isMenu {
+			line, err = menuCommand(id, data.Values)
+		} else {
+			line, err = a.buttonCommand(ctx, data.CustomID)
+		}
 		a.run(ctx, it, line, err, true, respond)
 	default:
 		reply(bot.Reply{Text: "opsbot does not handle this kind of interaction; type /help.", Severity: bot.SeverityDanger})
@@ -238,6 +244,20 @@ func (a *Adapter) buttonCommand(ctx context.Context, id string) (string, error) 
 		return cmd, nil
 	}
 	return "", bot.Errorf("this button carries no command; type the command instead (/help lists them)")
+}
+
+// menuCommand is the command line a choice from a string select runs: the
+// command its custom_id names (after "menu:") with the chosen value as one
+// quoted argument, so a value can never add flags or another command.
+func menuCommand(id string, values []string) (string, error) {
+	if len(values) != 1 {
+		return "", bot.Errorf("choose exactly one option from the menu")
+	}
+	cmd, sub, ok := bot.Menu{Command: id, Param: "value"}.Target()
+	if !ok {
+		return "", bot.Errorf("this menu carries no command; type the command instead (/help lists them)")
+	}
+	return bot.MenuLine(cmd, sub, values[0]), nil
 }
 
 func cutPrefix(s, p string) (string, bool) {

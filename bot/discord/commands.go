@@ -348,19 +348,7 @@ func integer(v any) (int64, bool) {
 
 // Quote wraps s in double quotes so that the parser reads it back as one
 // word with exactly s as its text.
-func Quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for _, r := range s {
-		if r == '\\' || r == '"' || r == '”' {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+func Quote(s string) string { return bot.Quote(s) }
 
 func snowflake(s string) bool {
 	if len(s) == 0 || len(s) > 20 {

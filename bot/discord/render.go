@@ -60,9 +60,15 @@ type Message struct {
 func Render(r bot.Reply) Message {
 	m := Message{Embeds: []*discordgo.MessageEmbed{}, Components: []discordgo.MessageComponent{},
 		AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}
+	if hint := menuHints(r.Menus); hint != "" {
+		if r.Footer != "" {
+			r.Footer += "\n"
+		}
+		r.Footer += hint
+	}
 	plain := r.Title == "" && len(r.Fields) == 0 && r.Footer == "" && r.Severity == bot.SeverityNone
 	switch {
-	case plain && r.Text == "" && len(r.Buttons) == 0:
+	case plain && r.Text == "" && len(r.Buttons) == 0 && len(r.Menus) == 0:
 		m.Content = "(no reply)"
 	case plain && utf8.RuneCountInString(r.Text) <= maxContent:
 		m.Content = r.Text
@@ -71,7 +77,90 @@ func Render(r bot.Reply) Message {
 		m.Embeds = append(m.Embeds, embed(r))
 	}
 	m.Components, m.Stored = buttons(r.Buttons)
+	m.Components = append(m.Components, selects(r.Menus, maxRows-len(m.Components))...)
 	return m
+}
+
+// menuPrefix starts the custom_id of a string select; the command its
+// choice completes follows: "menu:/device show". Command and subcommand
+// names are at most 32 characters (bot.Menu.Target), so it always fits in
+// a custom_id and, unlike a long button command, needs no stored hash.
+const menuPrefix = "menu:"
+
+// maxSelectOptions, maxOptionValue and maxPlaceholder are Discord's limits
+// on a string select.
+const (
+	maxSelectOptions = 25
+	maxOptionValue   = 100
+	maxPlaceholder   = 150
+)
+
+// selects renders menus as string selects, one to an action row, in the
+// rows the buttons left. Each shows the first 25 options; the chosen value
+// arrives as a component interaction and runs the menu's command with the
+// value as one quoted argument. A menu without options, or for the same
+// command as an earlier one (custom_ids must be unique), is left out.
+func selects(ms []bot.Menu, rows int) []discordgo.MessageComponent {
+	out := []discordgo.MessageComponent{}
+	seen := map[string]bool{}
+	for _, menu := range ms {
+		cmd, sub, ok := menu.Target()
+		prefix := strings.TrimSpace("/" + cmd + " " + sub)
+		if !ok || seen[prefix] || len(out) == rows {
+			continue
+		}
+		var opts []discordgo.SelectMenuOption
+		for _, c := range menu.Options {
+			if c.Value == "" || utf8.RuneCountInString(c.Value) > maxOptionValue || len(opts) == maxSelectOptions {
+				// A cut value would choose something else; leave it out.
+				continue
+			}
+			opts = append(opts, discordgo.SelectMenuOption{Label: cut(orBlank(orValue(c)), maxLabel), Value: c.Value})
+		}
+		if len(opts) == 0 {
+			continue
+		}
+		seen[prefix] = true
+		id := menuPrefix + prefix
+		placeholder := menu.Placeholder
+		if strings.TrimSpace(placeholder) == "" {
+			placeholder = "Choose…"
+		}
+		one := 1
+		out = append(out, discordgo.ActionsRow{Components: []discordgo.MessageComponent{discordgo.SelectMenu{
+			MenuType: discordgo.StringSelectMenu, CustomID: id, Placeholder: cut(placeholder, maxPlaceholder),
+			MinValues: &one, MaxValues: 1, Options: opts}}})
+	}
+	return out
+}
+
+// menuHints points out, under a reply whose menus cover arguments with a
+// completer, that the slash command itself searches them all as one types:
+// a select shows at most 25.
+func menuHints(ms []bot.Menu) string {
+	var hints []string
+	seen := map[string]bool{}
+	for _, menu := range ms {
+		cmd, sub, ok := menu.Target()
+		if !ok || !menu.TypeAhead {
+			continue
+		}
+		line := strings.TrimSpace("/" + cmd + " " + sub)
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		hints = append(hints, "Or type "+line+": Discord suggests matches as you type.")
+	}
+	return strings.Join(hints, "\n")
+}
+
+// orValue is a choice's label, or its value when it has none.
+func orValue(c bot.Choice) string {
+	if strings.TrimSpace(c.Label) == "" {
+		return c.Value
+	}
+	return c.Label
 }
 
 func embed(r bot.Reply) *discordgo.MessageEmbed {

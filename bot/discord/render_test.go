@@ -24,6 +24,18 @@ var renderFixtures = map[string]bot.Reply{
 		Buttons: []bot.Button{{Label: "Take", Command: "/ticket take 12", Style: bot.ButtonPrimary},
 			{Label: "Close", Command: "/ticket close 12", Style: bot.ButtonDanger}, {Label: "Show", Command: "/ticket show 12"}},
 		InChannel: true},
+	"menu": {Title: `3 devices match "core" (by name)`, Text: "core-sw-1 — 10.0.0.1\ncore-sw-2 — 10.0.0.2\ncore-rtr-1 — 10.0.0.3",
+		Buttons: []bot.Button{{Label: "Look up again", Command: "/device lookup core"}},
+		Menus: []bot.Menu{
+			{Placeholder: "Show a device", Command: "/device show", Param: "name", TypeAhead: true,
+				Options: []bot.Choice{{Label: "core-sw-1", Value: "core-sw-1"}, {Label: "core-sw-2", Value: "core-sw-2"}}},
+			{Placeholder: "Show a request", Command: "/access show", Param: "id",
+				Options: []bot.Choice{{Label: "#4 prod-db (read) for @bob: pending", Value: "4"}, {Label: "", Value: "5"},
+					{Label: "too long", Value: strings.Repeat("9", 101)}}},
+			{Placeholder: "duplicate", Command: "/device show", Param: "name", TypeAhead: true, Options: []bot.Choice{{Value: "x"}}},
+			{Placeholder: "invalid", Command: "/device show --oid 1", Param: "name", Options: []bot.Choice{{Value: "x"}}},
+			{Placeholder: "no options", Command: "/ticket show", Param: "n", TypeAhead: true},
+		}},
 	"error": {Text: "/ticket take needs the helpdesk role; ask someone who has it.", Severity: bot.SeverityDanger},
 }
 

@@ -122,7 +122,8 @@ func countChars(b []byte) int {
 }
 
 // Render prints a reply as readable plain text: the title, the text, the
-// fields aligned, and each button as the command it stands for.
+// fields aligned, each button as the command it stands for, and each menu
+// as the command to type with a few example choices.
 func Render(r bot.Reply) string {
 	var b strings.Builder
 	marker := map[bot.Severity]string{bot.SeverityDanger: "✖ ", bot.SeverityWarning: "⚠ ", bot.SeveritySuccess: "✔ "}[r.Severity]
@@ -145,6 +146,11 @@ func Render(r bot.Reply) string {
 	for _, btn := range r.Buttons {
 		fmt.Fprintf(&b, "  [%s] %s\n", btn.Label, btn.Command)
 	}
+	for _, m := range r.Menus {
+		if line := menuLine(m); line != "" {
+			b.WriteString("  " + line + "\n")
+		}
+	}
 	if r.Footer != "" {
 		b.WriteString("  " + strings.ReplaceAll(r.Footer, "\n", "\n  ") + "\n")
 	}
@@ -152,6 +158,46 @@ func Render(r bot.Reply) string {
 		b.WriteString("(no reply)\n")
 	}
 	return b.String()
+}
+
+// menuExamples is how many of a menu's options the shell names.
+const menuExamples = 3
+
+// menuLine prints a menu as the command to type with a few of its choices:
+// "Show a device: /device show NAME (e.g. core-sw-1, core-sw-2, …)".
+func menuLine(m bot.Menu) string {
+	cmd, sub, ok := m.Target()
+	if !ok {
+		return ""
+	}
+	label := strings.TrimSpace(m.Placeholder)
+	if label == "" {
+		label = "Pick one"
+	}
+	line := fmt.Sprintf("%s: %s %s", label, strings.TrimSpace("/"+cmd+" "+sub), strings.ToUpper(m.Param))
+	var eg []string
+	for _, c := range m.Options {
+		if len(eg) == menuExamples {
+			break
+		}
+		eg = append(eg, example(c.Value))
+	}
+	if len(m.Options) > menuExamples || (m.TypeAhead && len(eg) > 0) {
+		eg = append(eg, "…")
+	}
+	if len(eg) > 0 {
+		line += " (e.g. " + strings.Join(eg, ", ") + ")"
+	}
+	return line
+}
+
+// example is a choice as one would type it: quoted when it has spaces,
+// quotes or a leading dash, so that pasting it runs what the menu would.
+func example(v string) string {
+	if v == "" || strings.ContainsAny(v, " \t\n\"'“”‘’„\\") || strings.HasPrefix(v, "-") {
+		return bot.Quote(v)
+	}
+	return v
 }
 
 // Sender prints notifications to the shell's output: the embedded default's

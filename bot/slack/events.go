@@ -23,8 +23,13 @@ const CreateTicketCallback = "create_ticket"
 // opsbot loads: complete:COMMAND:SUB:PARAM, e.g. complete:device:show:name.
 const CompletePrefix = "complete:"
 
-// maxOptions is how many options Slack shows in an external_select.
-const maxOptions = 100
+// Slack's limits on select menus: options per menu, and the length of an
+// option's text and value.
+const (
+	maxOptions     = 100
+	maxOptionText  = 75
+	maxOptionValue = 150
+)
 
 // EventEnvelope is the part of an Events API request opsbot reads.
 type EventEnvelope struct {
@@ -273,7 +278,11 @@ func (a *Adapter) suggest(ctx context.Context, p Interaction) OptionsLoad {
 		if len(out.Options) == maxOptions {
 			break
 		}
-		out.Options = append(out.Options, Option{Text: slack.TextBlockObject{Type: slack.PlainTextType, Text: cut(c.Label, 75)}, Value: cut(c.Value, 150)})
+		if c.Value == "" || len(c.Value) > maxOptionValue {
+			// A cut value would choose something else; leave it out.
+			continue
+		}
+		out.Options = append(out.Options, Option{Text: slack.TextBlockObject{Type: slack.PlainTextType, Text: cut(orValue(c), maxOptionText)}, Value: c.Value})
 	}
 	return out
 }

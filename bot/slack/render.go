@@ -21,6 +21,8 @@ const (
 	maxButtonLabel = 75
 	maxButtonValue = 2000
 	maxFallback    = 3000
+	maxMenus       = 5
+	maxPlaceholder = 150
 )
 
 // Message is a reply in Slack's shape: plain-text fallback plus blocks.
@@ -108,11 +110,71 @@ func Render(r bot.Reply) Message {
 			m.Blocks = append(m.Blocks, slack.NewActionBlock("opsbot_actions", els...))
 		}
 	}
+	if els := menus(r.Menus); len(els) > 0 {
+		m.Blocks = append(m.Blocks, slack.NewActionBlock("opsbot_menus", els...))
+	}
 	if m.Text == "" {
 		// Slack refuses a message without text or blocks.
 		m.Text = " "
 	}
 	return m
+}
+
+// menus renders each menu as a select whose action_id names the argument it
+// fills (complete:COMMAND:SUB:PARAM). Over an argument with a completer it
+// is an external_select: Slack asks for options as the person types, and
+// the block_suggestion handler answers from the completer, so the menu is
+// not limited to the 100 options a message may hold. Otherwise it is a
+// static_select of the reply's options. A choice arrives as a block_actions
+// payload whose selected option's value goes into the command, quoted.
+// Two menus for the same argument would share an action_id, which Slack
+// refuses, so the second is left out.
+func menus(ms []bot.Menu) []slack.BlockElement {
+	var els []slack.BlockElement
+	seen := map[string]bool{}
+	for _, menu := range ms {
+		cmd, sub, ok := menu.Target()
+		id := CompletePrefix + cmd + ":" + sub + ":" + menu.Param
+		if !ok || seen[id] || len(els) == maxMenus {
+			continue
+		}
+		placeholder := menu.Placeholder
+		if strings.TrimSpace(placeholder) == "" {
+			placeholder = "Choose…"
+		}
+		text := slack.NewTextBlockObject(slack.PlainTextType, cut(placeholder, maxPlaceholder), false, false)
+		if menu.TypeAhead {
+			sel := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, text, id)
+			zero := 0
+			sel.MinQueryLength = &zero
+			els = append(els, sel)
+			seen[id] = true
+			continue
+		}
+		var opts []*slack.OptionBlockObject
+		for _, c := range menu.Options {
+			if c.Value == "" || len(c.Value) > maxOptionValue || len(opts) == maxOptions {
+				continue
+			}
+			opts = append(opts, slack.NewOptionBlockObject(c.Value,
+				slack.NewTextBlockObject(slack.PlainTextType, cut(orValue(c), maxOptionText), false, false), nil))
+		}
+		if len(opts) == 0 {
+			continue
+		}
+		els = append(els, slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, text, id, opts...))
+		seen[id] = true
+	}
+	return els
+}
+
+// orValue is a choice's label, or its value when it has none: Slack refuses
+// an option without text.
+func orValue(c bot.Choice) string {
+	if strings.TrimSpace(c.Label) == "" {
+		return c.Value
+	}
+	return c.Label
 }
 
 func section(text string) *slack.SectionBlock {

@@ -30,6 +30,16 @@ var renderFixtures = []struct {
 		Severity: bot.SeverityWarning, Footer: "SLA: first response due 10:15", InChannel: true}},
 	{"incident", bot.Reply{Title: "Incident #3 resolved: intranet", Severity: bot.SeveritySuccess,
 		Fields: []bot.Field{{Name: "Down for", Value: "4m", Short: true}}, Footer: "check intranet (http)", InChannel: true}},
+	{"menu", bot.Reply{Title: `3 devices match "core" (by name)`, Text: "core-sw-1 — 10.0.0.1\ncore-sw-2 — 10.0.0.2\ncore-rtr-1 — 10.0.0.3",
+		Menus: []bot.Menu{
+			{Placeholder: "Show a device", Command: "/device show", Param: "name", TypeAhead: true,
+				Options: []bot.Choice{{Label: "core-sw-1", Value: "core-sw-1"}, {Label: "core-sw-2", Value: "core-sw-2"}}},
+			{Placeholder: "Show a request", Command: "/access show", Param: "id",
+				Options: []bot.Choice{{Label: "#4 prod-db (read) for @bob: pending", Value: "4"}, {Label: "", Value: "5"},
+					{Label: "too long", Value: strings.Repeat("9", 151)}}},
+			{Placeholder: "duplicate", Command: "/device show", Param: "name", TypeAhead: true},
+			{Placeholder: "invalid", Command: "/device show --oid 1", Param: "name", TypeAhead: true},
+		}}},
 	{"long", bot.Reply{Title: strings.Repeat("T", 200), Text: strings.Repeat("é", 3100), Severity: bot.SeverityInfo,
 		Buttons: []bot.Button{{Label: strings.Repeat("L", 80), Command: "/help"}, {Label: "too long", Command: "/" + strings.Repeat("x", 2001)}}}},
 }
@@ -87,7 +97,7 @@ func TestRenderRules(t *testing.T) {
 	if strings.Contains(s, "<script>") || strings.Contains(s, "<@U123>") {
 		t.Errorf("user text not escaped: %s", s)
 	}
-	long := Render(renderFixtures[4].reply)
+	long := Render(renderFixtures[5].reply)
 	if strings.Contains(string(marshal(t, long.Webhook(false), "")), "xxxxxxxx") {
 		t.Error("a button whose command is too long for Slack was kept (cut, it would run something else)")
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/slack-go/slack"
 	"gorm.io/gorm"
@@ -119,18 +120,73 @@ type Interaction struct {
 		BotID    string `json:"bot_id"`
 		Text     string `json:"text"`
 	} `json:"message"`
-	Actions []struct {
-		ActionID string `json:"action_id"`
-		Value    string `json:"value"`
-		Text     struct {
+	Actions []Action `json:"actions"`
+}
+
+// Action is one element of a block_actions payload: a button click, which
+// carries its command as its value, or a menu choice, whose action_id names
+// the command (complete:COMMAND:SUB:PARAM) and whose selected_option holds
+// the chosen value.
+type Action struct {
+	Type     string `json:"type"`
+	ActionID string `json:"action_id"`
+	Value    string `json:"value"`
+	Text     struct {
+		Text string `json:"text"`
+	} `json:"text"`
+	SelectedOption *struct {
+		Value string `json:"value"`
+		Text  struct {
 			Text string `json:"text"`
 		} `json:"text"`
-	} `json:"actions"`
+	} `json:"selected_option"`
+}
+
+// Line is the command an action runs, as the person who acted, and how the
+// updated message names what they did. A button runs its value; a menu
+// choice runs the command its action_id names with the chosen value as one
+// quoted argument, so the value can never add flags or another command.
+// ok is false for actions that run nothing.
+func (a Action) Line() (line, did string, ok bool) {
+	if a.SelectedOption != nil {
+		spec, isMenu := strings.CutPrefix(a.ActionID, CompletePrefix)
+		parts := strings.Split(spec, ":")
+		if !isMenu || len(parts) != 3 || a.SelectedOption.Value == "" {
+			return "", "", false
+		}
+		m := bot.Menu{Command: strings.TrimSpace("/" + parts[0] + " " + parts[1]), Param: parts[2]}
+		cmd, sub, valid := m.Target()
+		if !valid {
+			return "", "", false
+		}
+		label := a.SelectedOption.Text.Text
+		if label == "" {
+			label = a.SelectedOption.Value
+		}
+		return bot.MenuLine(cmd, sub, a.SelectedOption.Value), "chose " + label, true
+	}
+	if a.Value == "" {
+		return "", "", false
+	}
+	if a.Text.Text != "" {
+		did = "clicked " + a.Text.Text
+	}
+	return a.Value, did, true
+}
+
+// runnable reports whether a block_actions payload carries something to run.
+func (p Interaction) runnable() bool {
+	if p.Type != "block_actions" || len(p.Actions) == 0 {
+		return false
+	}
+	_, _, ok := p.Actions[0].Line()
+	return ok
 }
 
 // ParseInteraction reads a verified interaction body: a form whose payload
 // field holds JSON. It reports ok=false for interactions opsbot ignores
-// (anything but a button click).
+// (anything but a button click, a menu choice, a message shortcut or an
+// options load).
 func ParseInteraction(body []byte) (p Interaction, ok bool, err error) {
 	f, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -146,7 +202,7 @@ func ParseInteraction(body []byte) (p Interaction, ok bool, err error) {
 	if p.Type == "message_action" || p.Type == "block_suggestion" {
 		return p, true, nil
 	}
-	if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" {
+	if !p.runnable() {
 		return p, false, nil
 	}
 	if p.User.ID == "" {
@@ -198,7 +254,7 @@ func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
 		a.log.Info("slack retry acknowledged, not run again", "user", p.User.ID)
 		return nil
 	}
-	act := p.Actions[0]
+	line, did, _ := p.Actions[0].Line()
 	thread := p.Message.ThreadTS
 	if thread == "" {
 		thread = p.Container.ThreadTS
@@ -211,28 +267,29 @@ func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
 		Platform: bot.Slack,
 		Person:   a.dir.BySlack(p.User.ID),
 		Channel:  p.Channel.ID,
-		Line:     act.Value,
+		Line:     line,
 		Route: bot.Route{Platform: bot.Slack, Channel: p.Channel.ID, ResponseURL: p.ResponseURL,
 			Thread: thread, MessageID: messageTS},
 		At: a.clock.Now(),
 	})
 	a.background(func(ctx context.Context) {
 		reply := a.router.Run(ctx, call)
-		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, act.Text.Text, reply))
+		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, did, reply))
 	})
 	return nil
 }
 
-// clickUpdate is what a click's reply does to the message that carried the
-// button. A refusal or mistake goes to the clicker alone and leaves the
-// message and its buttons for someone who may; any other outcome replaces the
-// message, marked with who clicked what.
-func clickUpdate(req *bot.Request, label string, reply bot.Reply) *slack.WebhookMessage {
+// clickUpdate is what a click's (or menu choice's) reply does to the message
+// that carried the button or menu. A refusal or mistake goes to the clicker
+// alone and leaves the message and its buttons for someone who may; any
+// other outcome replaces the message, marked with who did what ("clicked
+// Take", "chose core-sw-1").
+func clickUpdate(req *bot.Request, did string, reply bot.Reply) *slack.WebhookMessage {
 	if reply.Severity == bot.SeverityDanger && !reply.InChannel {
 		return Render(reply).Webhook(false)
 	}
-	note := req.Person.Mention() + " clicked " + label
-	if label == "" {
+	note := req.Person.Mention() + " " + did
+	if did == "" {
 		note = "by " + req.Person.Mention()
 	}
 	if reply.Footer != "" {

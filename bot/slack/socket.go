@@ -149,7 +149,7 @@ func (a *Adapter) envelope(ctx context.Context, req socketmode.Request) (any, er
 		case "message_action":
 			return nil, a.shortcut(ctx, p, requestKey("interaction", id, nil))
 		}
-		if p.Type != "block_actions" || len(p.Actions) == 0 || p.Actions[0].Value == "" || p.User.ID == "" {
+		if !p.runnable() || p.User.ID == "" {
 			return nil, nil
 		}
 		return nil, a.click(ctx, p, requestKey("interaction", id, nil))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +124,7 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 	}
 	var b strings.Builder
 	shown := 0
+	menu := bot.Menu{Placeholder: "Show a request", Command: "/access show", Param: "id"}
 	for i := range rows {
 		r := &rows[i]
 		if !h.canSee(r, req.Person) {
@@ -132,6 +134,8 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 			b.WriteString("… more; narrow it with --mine, --pending or --active\n")
 			break
 		}
+		menu.Options = append(menu.Options, bot.Choice{Value: strconv.FormatInt(r.ID, 10),
+			Label: fmt.Sprintf("#%d %s for %s: %s", r.ID, named(r.Resource, r.Role), mention(r.Requester), stateText(r.State))})
 		fmt.Fprintf(&b, "#%d %s for %s, %s: %s", r.ID, named(r.Resource, r.Role), mention(r.Requester), bot.FormatDuration(r.Duration), stateText(r.State))
 		if r.State == storage.AccessActive && r.ExpiresAt != nil {
 			fmt.Fprintf(&b, " until %s", stamp(*r.ExpiresAt))
@@ -144,7 +148,11 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 	if shown == 0 {
 		return bot.Reply{Text: "No access requests to show. Ask for access with /access request RESOURCE --for 8h --reason \"why\"."}, nil
 	}
-	return bot.Reply{Title: title, Text: strings.TrimSpace(b.String())}, nil
+	reply := bot.Reply{Title: title, Text: strings.TrimSpace(b.String())}
+	if len(menu.Options) > 1 {
+		reply.Menus = []bot.Menu{menu}
+	}
+	return reply, nil
 }
 
 func (h *Handler) resources(_ context.Context, _ *bot.Request) (bot.Reply, error) {

@@ -276,8 +276,14 @@ func (h *Handler) lookup(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if more := r.Total - len(r.Devices); more > 0 {
 		fmt.Fprintf(&b, "…and %d more; narrow the query.", more)
 	}
+	// A menu of the listed devices runs /device show; over a chat's type-ahead
+	// it also finds the ones past the list.
+	menu := bot.Menu{Placeholder: "Show a device", Command: "/device show", Param: "name"}
+	for _, d := range r.Devices {
+		menu.Options = append(menu.Options, bot.Choice{Label: d.Name, Value: d.Name})
+	}
 	return bot.Reply{Title: fmt.Sprintf("%d devices match %q (by %s)", r.Total, clip(q, 64), r.Kind),
-		Text: strings.TrimRight(b.String(), "\n")}, nil
+		Text: strings.TrimRight(b.String(), "\n"), Menus: []bot.Menu{menu}}, nil
 }
 
 // checkCIDR refuses a query that can only be meant as a CIDR (no name,

@@ -376,6 +376,28 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// TestLookupMenu: a lookup with several matches offers "Show a device", a
+// menu of the matches over /device show, with type-ahead over all devices.
+func TestLookupMenu(t *testing.T) {
+	t.Parallel()
+	env, _ := newEnv(t, storagetest.Backends(t)[0], testConfig())
+	r := env.Run("bob", "/device lookup tag:core")
+	if len(r.Menus) != 1 {
+		t.Fatalf("menus = %+v", r.Menus)
+	}
+	m := r.Menus[0]
+	if m.Command != "/device show" || m.Param != "name" || !m.TypeAhead || len(m.Options) != 2 ||
+		m.Options[0] != (bot.Choice{Label: "core-sw-1", Value: "core-sw-1"}) {
+		t.Fatalf("menu = %+v", m)
+	}
+	if got := env.Text("bob", "/device lookup tag:core"); !strings.Contains(got, "Show a device: /device show NAME (e.g. core-sw-1, edge-rtr-1, …)") {
+		t.Errorf("shell text:\n%s", got)
+	}
+	if r := env.Run("bob", "/device lookup core-sw-1"); len(r.Menus) != 0 || len(r.Buttons) != 1 {
+		t.Errorf("one match: %+v", r)
+	}
+}
+
 // squash collapses runs of spaces, which the shell uses to align fields.
 func squash(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -263,6 +264,14 @@ func (h *Handler) table(title string, ts []storage.Ticket, n int, again string) 
 		fmt.Fprintf(&b, "#%d  %-8s %-6s %s  %s (requester @%s)\n", t.ID, t.Status, t.Priority, who, summary, t.Requester)
 	}
 	r := bot.Reply{Title: title, Text: strings.TrimRight(b.String(), "\n")}
+	if len(ts) > 1 {
+		// Open one of them; over a chat's type-ahead, any ticket one may see.
+		menu := bot.Menu{Placeholder: "Open a ticket", Command: "/ticket show", Param: "n"}
+		for _, t := range ts {
+			menu.Options = append(menu.Options, bot.Choice{Label: clip(fmt.Sprintf("#%d %s", t.ID, t.Summary), 75), Value: strconv.FormatInt(t.ID, 10)})
+		}
+		r.Menus = []bot.Menu{menu}
+	}
 	if cut {
 		r.Footer = fmt.Sprintf("Showing the newest %d; more: %s --before %d", n, strings.TrimSpace(again), ts[len(ts)-1].ID)
 	}
