@@ -184,7 +184,7 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 			for _, f := range sub.Flags {
 				names = append(names, f.Name)
 			}
-			if s := closest(name, names); s != "" {
+			if s := Closest(name, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean --%s?)", s)
 			} else if takesText(sub) {
 				msg += ` (put text that has "--" in quotes)`
@@ -334,7 +334,7 @@ func (b binder) person(raw, label string) (Person, error) {
 		return p, nil
 	}
 	msg := fmt.Sprintf("%s: nobody called %q", label, "@"+name)
-	if s := closest(strings.ToLower(name), b.dir.Names()); s != "" {
+	if s := Closest(strings.ToLower(name), b.dir.Names()); s != "" {
 		msg += fmt.Sprintf(" (did you mean @%s?)", s)
 	}
 	return Person{}, Errorf("%s", msg)
@@ -371,9 +371,10 @@ func FormatDuration(d time.Duration) string {
 	return b.String()
 }
 
-// closest returns the candidate nearest to word by edit distance, or "" when
-// none is near enough to be a plausible typo.
-func closest(word string, candidates []string) string {
+// Closest returns the candidate nearest to word by edit distance, or "" when
+// none is near enough to be a plausible typo; handlers use it for "did you
+// mean" hints so every area suggests alike.
+func Closest(word string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
 		d := editDistance(word, c)

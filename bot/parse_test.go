@@ -172,8 +172,8 @@ func TestClosest(t *testing.T) {
 	t.Parallel()
 	cands := []string{"ticket", "access", "device", "backup", "help"}
 	for word, want := range map[string]string{"tiket": "ticket", "acess": "access", "dev": "device", "zzzzzz": "", "hlep": "help"} {
-		if got := closest(word, cands); got != want {
-			t.Errorf("closest(%q) = %q, want %q", word, got, want)
+		if got := Closest(word, cands); got != want {
+			t.Errorf("Closest(%q) = %q, want %q", word, got, want)
 		}
 	}
 }

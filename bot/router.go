@@ -134,7 +134,7 @@ func (r *Router) Parse(in Incoming) *Call {
 	if !ok {
 		req.Command = "unknown"
 		msg := fmt.Sprintf("/%s is not a command.", name)
-		if s := closest(name, r.names()); s != "" {
+		if s := Closest(name, r.names()); s != "" {
 			msg += fmt.Sprintf(" Did you mean /%s?", s)
 		}
 		return fail(Errorf("%s Type /help for the list.", msg), "")
@@ -152,7 +152,7 @@ func (r *Router) Parse(in Incoming) *Call {
 		for _, s := range cmd.Subs {
 			names = append(names, s.Name)
 		}
-		if s := closest(word, names); s != "" {
+		if s := Closest(word, names); s != "" {
 			msg += fmt.Sprintf(" Did you mean /%s %s?", cmd.Name, s)
 		}
 		return fail(Errorf("%s Type /%s help for the list.", msg, cmd.Name), "")
@@ -285,7 +285,7 @@ func (r *Router) help(_ context.Context, req *Request) (Reply, error) {
 		cmd, ok := r.byName[name]
 		if !ok {
 			msg := fmt.Sprintf("/%s is not a command.", name)
-			if s := closest(name, r.names()); s != "" {
+			if s := Closest(name, r.names()); s != "" {
 				msg += fmt.Sprintf(" Did you mean /%s?", s)
 			}
 			return Reply{}, Errorf("%s Type /help for the list.", msg)

@@ -110,7 +110,7 @@ func (h *Handler) resource(name string) (config.Resource, error) {
 		return config.Resource{}, bot.Errorf("No resources are configured for access requests; ask an admin to add some under access.resources.")
 	}
 	msg := fmt.Sprintf("There is no resource %q.", name)
-	if c := closest(strings.ToLower(name), names); c != "" {
+	if c := bot.Closest(strings.ToLower(name), names); c != "" {
 		msg += fmt.Sprintf(" Did you mean %s?", c)
 	}
 	return config.Resource{}, bot.Errorf("%s Resources: %s (see /access resources).", msg, strings.Join(names, ", "))

@@ -560,7 +560,7 @@ func (h *Handler) job(name string) (*job, error) {
 		return nil, bot.Errorf("No backup jobs are configured (add them under backups.jobs in the config).")
 	}
 	msg := fmt.Sprintf("No backup job called %q.", clip(name, 64))
-	if c := closest(name, h.names); c != "" {
+	if c := bot.Closest(name, h.names); c != "" {
 		msg += fmt.Sprintf(" Did you mean %s?", c)
 	}
 	return nil, bot.Errorf("%s Jobs: %s. Type /backup list to see them.", msg, strings.Join(h.names, ", "))
@@ -579,35 +579,4 @@ func refuse(p bot.Person, verb string, j *job) error {
 		need = "the " + strings.Join(j.Roles, " or ") + " role (or admin)"
 	}
 	return bot.Forbiddenf("You may not %s backup %s: it needs %s. Ask someone who has it.", verb, j.Name, need)
-}
-
-// closest returns the name nearest to s by edit distance, if near enough.
-func closest(s string, names []string) string {
-	best, bestD := "", len(s)/2+2
-	for _, n := range names {
-		if d := editDistance(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
