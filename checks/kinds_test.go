@@ -299,3 +299,50 @@ func TestNewUnknownKind(t *testing.T) {
 		}
 	}
 }
+
+// An http check's URL may carry a password or a token in its query; what a
+// failed run says goes to chat and to the log, so it names the URL without
+// them.
+func TestHTTPErrorsHideCredentials(t *testing.T) {
+	t.Parallel()
+	sw := &Switch{}
+	sw.Set("500")
+	srv := httptest.NewServer(sw)
+	t.Cleanup(srv.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	base := strings.TrimPrefix(srv.URL, "http://")
+	tests := []struct {
+		name, host string
+		c          config.Check
+		errHas     string
+	}{
+		{name: "bad status", host: base, errHas: "answered 500"},
+		{name: "body missing", host: base, c: config.Check{Expect: config.Expect{Status: []int{500}, BodyContains: "nope"}}, errHas: "does not contain"},
+		{name: "refused", host: closed, errHas: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := tt.c
+			c.Name, c.Kind = "web", config.KindHTTP
+			c.URL = "http://ops:hunter2@" + tt.host + "/health?token=s3cr3t&x=1"
+			r := run(t, c, Env{})
+			if r.OK || !strings.Contains(r.Error, tt.errHas) {
+				t.Fatalf("got %+v, want a failure with %q", r, tt.errHas)
+			}
+			for _, secret := range []string{"hunter2", "s3cr3t"} {
+				if strings.Contains(r.Error, secret) {
+					t.Errorf("error %q shows %q from the URL", r.Error, secret)
+				}
+			}
+			if !strings.Contains(r.Error, tt.host+"/health") {
+				t.Errorf("error %q does not name %s/health", r.Error, tt.host)
+			}
+		})
+	}
+}
