@@ -148,6 +148,8 @@ func TestValidate(t *testing.T) {
 
 		// checks
 		{"check name", func(c *Config) { c.Checks[1].Name = "" }, "checks[1].name", "required"},
+		{"check name too long for the database", func(c *Config) { c.Checks[1].Name = strings.Repeat("a", 101) }, "checks[1].name", "is 101 characters long; a name has at most 64"},
+		{"person name too long", func(c *Config) { c.People[2].Name = strings.Repeat("c", 65) }, "people[2].name", "is 65 characters long; a name has at most 64"},
 		{"check duplicate", func(c *Config) { c.Checks[1].Name = "intranet" }, "checks[1].name", `duplicate check "intranet" (also at checks[0].name)`},
 		{"check kind", func(c *Config) { c.Checks[1].Kind = "ping" }, "checks[1].kind", `unknown value "ping" (use http, tcp, dns, tls, snmp, command or backup-freshness)`},
 		{"check kind empty", func(c *Config) { c.Checks[1].Kind = "" }, "checks[1].kind", "required (use http"},
