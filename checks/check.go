@@ -7,7 +7,9 @@ package checks
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"time"
 
@@ -90,7 +92,7 @@ func ok(start time.Time) Result { return Result{OK: true, Latency: time.Since(st
 
 // timeoutErr describes err, naming a timeout as such.
 func timeoutErr(ctx context.Context, err error) string {
-	if ctx.Err() == context.DeadlineExceeded {
+	if ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "timed out"
 	}
 	return err.Error()

@@ -241,6 +241,9 @@ func TestDNS(t *testing.T) {
 		{name: "resolves to expected", host: "intranet.example.test", want: []string{"10.0.0.10"}, ok: true},
 		{name: "wrong address", host: "intranet.example.test", want: []string{"10.0.0.11"}, errHas: "missing 10.0.0.11"},
 		{name: "nxdomain", host: "nope.example.test", errHas: "resolve nope.example.test via " + srv},
+		// The check asks its resolver, not /etc/hosts: localhost is in the
+		// hosts file but not in this server's zone.
+		{name: "hosts file not consulted", host: "localhost", errHas: "resolve localhost via " + srv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,6 +345,34 @@ func TestHTTPErrorsHideCredentials(t *testing.T) {
 			}
 			if !strings.Contains(r.Error, tt.host+"/health") {
 				t.Errorf("error %q does not name %s/health", r.Error, tt.host)
+			}
+		})
+	}
+}
+
+func TestDNSResolverSilentOrGone(t *testing.T) {
+	t.Parallel()
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	gone, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.LocalAddr().String()
+	gone.Close()
+	for _, tt := range []struct{ name, server, errHas string }{
+		{"no answer", silent.LocalAddr().String(), "timed out"},
+		{"nothing listening", goneAddr, "resolve intranet.example.test via " + goneAddr},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, config.Check{Name: "dns", Kind: config.KindDNS, Host: "intranet.example.test", Resolver: tt.server,
+				Timeout: config.Duration(300 * time.Millisecond)}, Env{})
+			if r.OK || !strings.Contains(r.Error, tt.errHas) {
+				t.Errorf("got %+v, want a failure with %q", r, tt.errHas)
 			}
 		})
 	}
