@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // SNMP settings that devices.snmp accepts.
@@ -298,6 +300,9 @@ func (v *validator) httpCheck(path string, ch Check) {
 	for _, k := range slices.Sorted(maps.Keys(ch.Headers)) {
 		if !headerName(k) {
 			v.addf(join(join(path, "headers"), k), "not a valid header name (use letters, digits and -, e.g. Authorization)")
+		} else if !httpguts.ValidHeaderFieldValue(ch.Headers[k]) {
+			// Not quoted: the value may be a token.
+			v.addf(join(join(path, "headers"), k), "the value has control characters such as a line break; write it on one line")
 		}
 	}
 	for i, code := range ch.Expect.Status {

@@ -173,6 +173,7 @@ func TestValidate(t *testing.T) {
 		{"http url scheme", func(c *Config) { c.Checks[0].URL = "intranet.example.com/health" }, "checks[0].url", "want an http:// or https:// URL with a host"},
 		{"http method", func(c *Config) { c.Checks[0].Method = "get" }, "checks[0].method", `unknown value "get" (did you mean "GET"?)`},
 		{"http header", func(c *Config) { c.Checks[0].Headers["X Token"] = "x" }, `checks[0].headers["X Token"]`, "not a valid header name"},
+		{"http header value", func(c *Config) { c.Checks[0].Headers["X-Token"] = "a\nb" }, `checks[0].headers.X-Token`, "control characters"},
 		{"http status", func(c *Config) { c.Checks[0].Expect.Status[1] = 2000 }, "checks[0].expect.status[1]", "want an HTTP status code from 100 to 599, got 2000"},
 		{"http regex", func(c *Config) { c.Checks[0].Expect.BodyRegex = "ok(" }, "checks[0].expect.body_regex", "not a valid regular expression"},
 		{"tcp address", func(c *Config) { c.Checks[1].Address = "" }, "checks[1].address", "required: host:port"},
