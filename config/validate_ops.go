@@ -217,6 +217,17 @@ func (v *validator) when(path string, ch Check) {
 		v.timezone(join(path, "timezone"), ch.Timezone, false)
 	default:
 		v.schedule(join(path, "schedule"), ch.Schedule, join(path, "timezone"), ch.Timezone)
+		// "@every 10s" is an interval too: the same rules as every:.
+		if s, ok := strings.CutPrefix(strings.TrimSpace(ch.Schedule), "@every "); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(s))
+			switch {
+			case err != nil:
+			case d < time.Second:
+				v.addf(join(path, "schedule"), "@every must be at least 1s")
+			case ch.Timeout > Duration(d):
+				v.addf(join(path, "timeout"), "must not be longer than the schedule's @every (%s)", Duration(d))
+			}
+		}
 	}
 }
 

@@ -160,6 +160,10 @@ func TestValidate(t *testing.T) {
 		{"check timezone", func(c *Config) { c.Checks[3].Timezone = "utc+1" }, "checks[3].timezone", `unknown time zone "utc+1"`},
 		{"check timeout", func(c *Config) { c.Checks[1].Timeout = 0 }, "checks[1].timeout", "must be longer than 0, e.g. 10s"},
 		{"check timeout over every", func(c *Config) { c.Checks[1].Timeout = Duration(2 * time.Minute) }, "checks[1].timeout", "must not be longer than every (1m)"},
+		{"check @every under a second", func(c *Config) { c.Checks[1].Every, c.Checks[1].Schedule = 0, "@every 100ms" }, "checks[1].schedule", "@every must be at least 1s"},
+		{"check timeout over @every", func(c *Config) {
+			c.Checks[1].Every, c.Checks[1].Schedule, c.Checks[1].Timeout = 0, "@every 10s", Duration(time.Minute)
+		}, "checks[1].timeout", "must not be longer than the schedule's @every (10s)"},
 		{"check channel", func(c *Config) { c.Checks[0].Channel = "opps" }, "checks[0].channel", `unknown channel "opps" (did you mean "ops"?)`},
 		{"check team", func(c *Config) { c.Checks[0].Team = "networks" }, "checks[0].team", `no person is in team "networks" (did you mean "network"?)`},
 		{"check failures", func(c *Config) { c.Checks[0].Failures = 0 }, "checks[0].failures", "must be at least 1"},
