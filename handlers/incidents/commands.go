@@ -44,8 +44,7 @@ func (h *Handler) CheckCommand() bot.Command {
 		{Name: "list", Summary: "Every check: status, last result, latency", Run: h.checkList},
 		{Name: "run", Summary: "Run a check now and show the result", Roles: []string{"oncall"}, Slow: true,
 			Args: []bot.Param{{Name: "name", Kind: bot.KindString, Required: true, Placeholder: "NAME"}},
-			Ack:  func(r *bot.Request) string { return "Running check " + r.String("name") + "…" },
-			Run:  h.checkRun},
+			Ack:  h.checkRunAck, Run: h.checkRun},
 	}}
 }
 
@@ -221,7 +220,11 @@ func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	d := req.Duration("for")
 	if d < time.Minute || d > maxSilence {
-		return bot.Reply{}, bot.Errorf("Silence for between 1m and 30d, e.g. /incident silence %s --for 2h.", name)
+		what := "too long"
+		if d < time.Minute {
+			what = "too short"
+		}
+		return bot.Reply{}, bot.Errorf("--for %s is %s: silence for between 1m and 30d, e.g. /incident silence %s --for 2h.", human(d), what, name)
 	}
 	now := h.d.Clock.Now()
 	until := now.Add(d)
@@ -295,6 +298,17 @@ func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, e
 		text += fmt.Sprintf("\n… and %d more", more)
 	}
 	return bot.Reply{Title: fmt.Sprintf("Checks: %d failing of %d", len(bad), len(h.names)), Text: text}, nil
+}
+
+// checkRunAck is shown before /check run runs: it names the check only
+// when there is one and the person may run it, so it never echoes what was
+// typed nor promises a run that will be refused.
+func (h *Handler) checkRunAck(r *bot.Request) string {
+	name := r.String("name")
+	if _, ok := h.checks[name]; !ok || !r.Person.HasRole("oncall") {
+		return "Working on it…"
+	}
+	return "Running check " + name + "…"
 }
 
 func (h *Handler) checkRun(ctx context.Context, req *bot.Request) (bot.Reply, error) {
@@ -396,9 +410,15 @@ func human(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+		if m := int(d.Minutes()) % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", int(d.Hours()), m)
+		}
+		return fmt.Sprintf("%dh", int(d.Hours()))
 	default:
-		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+		if h := int(d.Hours()) % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", int(d.Hours())/24, h)
+		}
+		return fmt.Sprintf("%dd", int(d.Hours())/24)
 	}
 }
 

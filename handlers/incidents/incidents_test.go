@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"opsbot/bot"
 	"opsbot/checks"
 	"opsbot/config"
 	"opsbot/handlers/handlertest"
@@ -261,7 +262,8 @@ func TestCommandsRejectBadInput(t *testing.T) {
 				{"bob", "/incident ack 99", "There is no incident #99"},
 				{"bob", "/incident silence nope --for 1h", `no check named "nope"`},
 				{"bob", "/incident silence we --for 1h", "Did you mean web?"},
-				{"bob", "/incident silence web --for 90d", "between 1m and 30d"},
+				{"bob", "/incident silence web --for 90d", "--for 90d is too long: silence for between 1m and 30d"},
+				{"bob", "/incident silence web --for 45s", "--for 45s is too short"},
 				{"carol", "/check run web", "oncall"},
 				{"bob", "/check run nope", `no check named "nope"`},
 				{"carol", "/incident list", "No open incidents"},
@@ -313,3 +315,35 @@ func TestPrune(t *testing.T) {
 }
 
 var _ checks.Sink = (*Handler)(nil).Record
+
+// The acknowledgement of /check run shows before the command runs (Slack
+// answers with it at once): it may say which check runs only when there is
+// one and the person may run it, and never echoes what was typed.
+func TestCheckRunAck(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, storagetest.Backends(t)[0])
+	var ack func(*bot.Request) string
+	for _, s := range r.h.CheckCommand().Subs {
+		if s.Name == "run" {
+			ack = s.Ack
+		}
+	}
+	oncall := bot.Person{Name: "bob", Roles: []string{"oncall"}}
+	tests := []struct {
+		name, check string
+		who         bot.Person
+		want        string
+	}{
+		{"known check, oncall", "web", oncall, "Running check web…"},
+		{"not oncall", "web", bot.Person{Name: "carol"}, "Working on it…"},
+		{"unknown check", strings.Repeat("x", 3000), oncall, "Working on it…"},
+		{"mention", "<!channel>", oncall, "Working on it…"},
+	}
+	for _, tt := range tests {
+		req := bot.NewRequest("check", "run", map[string]any{"name": tt.check})
+		req.Person = tt.who
+		if got := ack(req); got != tt.want {
+			t.Errorf("%s: ack %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
