@@ -97,8 +97,9 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{}, err
 	}
 	r := h.render(in, h.d.Clock.Now())
-	var b strings.Builder
-	for _, e := range evs {
+	lines := make([]string, len(evs))
+	for i, e := range evs {
+		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s", e.At.Format("2006-01-02 15:04:05Z"), e.Kind)
 		if e.Actor != "" {
 			fmt.Fprintf(&b, " by @%s", e.Actor)
@@ -106,10 +107,36 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		if e.Detail != "" {
 			fmt.Fprintf(&b, ": %s", oneLine(e.Detail, 200))
 		}
-		b.WriteByte('\n')
+		lines[i] = b.String()
 	}
-	r.Fields = append(r.Fields, bot.Field{Name: "Timeline", Value: strings.TrimRight(b.String(), "\n")})
+	r.Fields = append(r.Fields, bot.Field{Name: "Timeline", Value: timeline(lines, maxTimeline)})
 	return r, nil
+}
+
+// maxTimeline is how many characters of timeline /incident show gives:
+// Discord cuts an embed field at 1024, Slack at 2000.
+const maxTimeline = 1000
+
+// timeline joins the first line (how it began) and as many of the latest
+// as fit in n characters, saying how many in between were left out.
+func timeline(lines []string, n int) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	if len(strings.Join(lines, "\n")) <= n {
+		return strings.Join(lines, "\n")
+	}
+	used := len(lines[0]) + 40 // the first line and the "… earlier events" line
+	from := len(lines)
+	for from > 1 && used+len(lines[from-1])+1 <= n {
+		from--
+		used += len(lines[from]) + 1
+	}
+	out := []string{lines[0]}
+	if skipped := from - 1; skipped > 0 {
+		out = append(out, fmt.Sprintf("… %d earlier events (not shown)", skipped))
+	}
+	return strings.Join(append(out, lines[from:]...), "\n")
 }
 
 func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) {

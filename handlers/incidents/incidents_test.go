@@ -347,3 +347,34 @@ func TestCheckRunAck(t *testing.T) {
 		}
 	}
 }
+
+// A long incident's timeline (a reminder every 30m over days) shows how it
+// began and the latest events; Discord cuts a field at 1024 characters and
+// Slack at 2000, which would drop the newest lines (acknowledged, resolved).
+func TestShowLongTimeline(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, storagetest.Backends(t)[0])
+	r.svc.failing.Store(true)
+	r.run()
+	r.run()
+	for range 150 {
+		r.tick(30 * time.Minute)
+	}
+	if txt := r.env.Text("bob", "/incident ack 1"); !strings.Contains(txt, "Acknowledged") {
+		t.Fatal(txt)
+	}
+	var timeline string
+	for _, f := range r.env.Run("carol", "/incident show 1").Fields {
+		if f.Name == "Timeline" {
+			timeline = f.Value
+		}
+	}
+	for _, want := range []string{"opened: after 2 failures", "earlier events", "acknowledged by @bob"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+	if n := len(timeline); n > 1024 {
+		t.Errorf("timeline is %d characters, more than a Slack field holds", n)
+	}
+}
