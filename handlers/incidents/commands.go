@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -63,20 +64,37 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		}
 		return bot.Text("No open incidents. (/incident list --all shows resolved ones too.)"), nil
 	}
-	var b strings.Builder
 	now := h.d.Clock.Now()
-	for i, in := range ins {
-		if i == listLimit {
-			b.WriteString("… and more; /incident show N for one\n")
-			break
-		}
-		fmt.Fprintf(&b, "#%d %s %s — %s, %s\n", in.ID, stateMark(in), in.Check, stateText(in, now), oneLine(in.Error, 80))
+	var lines []string
+	for _, in := range ins[:min(len(ins), listLimit)] {
+		lines = append(lines, fmt.Sprintf("#%d %s %s — %s, %s", in.ID, stateMark(in), in.Check, stateText(in, now), oneLine(in.Error, 80)))
 	}
 	title := "Open incidents"
 	if all {
 		title = "Recent incidents"
 	}
-	return bot.Reply{Title: title, Text: strings.TrimRight(b.String(), "\n")}, nil
+	text, cut := fit(lines, maxListText)
+	if cut > 0 || len(ins) > listLimit {
+		text += "\n… and more; /incident show N for one"
+	}
+	return bot.Reply{Title: title, Text: text}, nil
+}
+
+// maxListText is how long a list's text may be: Slack shows 3000
+// characters of a section, and the "and more" line must fit after it.
+const maxListText = 2900
+
+// fit joins as many of lines as fit in n characters and says how many did
+// not.
+func fit(lines []string, n int) (string, int) {
+	used := 0
+	for i, l := range lines {
+		if used+utf8.RuneCountInString(l)+1 > n {
+			return strings.Join(lines[:i], "\n"), len(lines) - i
+		}
+		used += utf8.RuneCountInString(l) + 1
+	}
+	return strings.Join(lines, "\n"), 0
 }
 
 func (h *Handler) get(ctx context.Context, id int64) (storage.Incident, error) {
@@ -320,8 +338,8 @@ func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, e
 		more = len(lines) - listLimit
 		lines = lines[:listLimit]
 	}
-	text := strings.Join(lines, "\n")
-	if more > 0 {
+	text, cut := fit(lines, maxListText-20)
+	if more += cut; more > 0 {
 		text += fmt.Sprintf("\n… and %d more", more)
 	}
 	return bot.Reply{Title: fmt.Sprintf("Checks: %d failing of %d", len(bad), len(h.names)), Text: text}, nil

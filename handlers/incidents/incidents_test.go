@@ -2,12 +2,14 @@ package incidents
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"opsbot/bot"
 	"opsbot/checks"
@@ -376,5 +378,52 @@ func TestShowLongTimeline(t *testing.T) {
 	}
 	if n := len(timeline); n > 1024 {
 		t.Errorf("timeline is %d characters, more than a Slack field holds", n)
+	}
+}
+
+// /check list and /incident list stay within what Slack shows of a text
+// (3000 characters) and say how many more there are, instead of being cut
+// in the middle of a line by the renderer.
+func TestListsFitAMessage(t *testing.T) {
+	t.Parallel()
+	b := storagetest.Backends(t)[0]
+	cfg := testConfig("http://127.0.0.1:1/")
+	base := cfg.Checks[0]
+	cfg.Checks = nil
+	for i := range 45 {
+		c := base
+		c.Name = fmt.Sprintf("check-with-a-rather-long-name-%02d", i)
+		c.Escalate = nil
+		cfg.Checks = append(cfg.Checks, c)
+	}
+	env := handlertest.New(t, b, cfg)
+	h, err := New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Use(h.Commands()...)
+	now := env.Clock.Now()
+	msg := "connect to db-primary.example.com:5432: dial tcp 10.0.0.5:5432: connect: connection refused " + strings.Repeat("x", 60)
+	for i, c := range cfg.Checks {
+		st := storage.CheckState{Check: c.Name, LastAt: &now, LastError: msg, Failures: 3, FailingSince: &now}
+		in := storage.Incident{Check: c.Name, Kind: c.Kind, Channel: "ops", State: storage.IncidentOpen, OpenedAt: now,
+			FailingSince: now, Error: msg, ChangedAt: now}
+		if err := storage.CreateIncident(env.Deps.Store.DB, &in); err != nil {
+			t.Fatal(err)
+		}
+		st.IncidentID = in.ID
+		if err := storage.SaveCheckState(env.Deps.Store.DB, &st); err != nil {
+			t.Fatal(err)
+		}
+		_ = i
+	}
+	for _, line := range []string{"/check list", "/incident list"} {
+		txt := env.Run("carol", line).Text
+		if n := utf8.RuneCountInString(txt); n > 3000 {
+			t.Errorf("%s: %d characters", line, n)
+		}
+		if !strings.Contains(txt, "more") {
+			t.Errorf("%s does not say there are more:\n…%s", line, txt[max(0, len(txt)-200):])
+		}
 	}
 }
