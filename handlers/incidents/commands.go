@@ -323,8 +323,8 @@ func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, e
 		if st.IncidentID != 0 {
 			line += fmt.Sprintf(", incident #%d", st.IncidentID)
 		}
-		if h.silenced(n, st, now) {
-			line += ", silenced"
+		if note := h.silenceNote(n, st, now); note != "" {
+			line += ", " + note
 		}
 		if ran && st.LastAt != nil && !st.LastOK {
 			bad = append(bad, "✗ "+line)

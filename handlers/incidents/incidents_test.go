@@ -427,3 +427,34 @@ func TestListsFitAMessage(t *testing.T) {
 		}
 	}
 }
+
+// /check list says who silenced a check and until when, or which
+// maintenance window covers it and why (the config's reason is for chat).
+func TestCheckListSaysWhySilenced(t *testing.T) {
+	t.Parallel()
+	b := storagetest.Backends(t)[0]
+	cfg := testConfig("http://127.0.0.1:1/")
+	second := cfg.Checks[0]
+	second.Name, second.Escalate = "db", nil
+	cfg.Checks = append(cfg.Checks, second)
+	env := handlertest.New(t, b, cfg)
+	now := env.Clock.Now()
+	cfg.Maintenance = []config.Maintenance{{Checks: []string{"db"}, Start: now.Add(-time.Hour), End: now.Add(2 * time.Hour), Reason: "PostgreSQL 17 upgrade"}}
+	h, err := New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Use(h.Commands()...)
+	if txt := env.Text("bob", "/incident silence web --for 2h"); !strings.Contains(txt, "silenced until") {
+		t.Fatal(txt)
+	}
+	txt := env.Text("carol", "/check list")
+	for _, want := range []string{
+		"web (http): not run yet, silenced by @bob until " + now.Add(2*time.Hour).Format("2006-01-02 15:04Z"),
+		"db (http): not run yet, in maintenance until " + now.Add(2*time.Hour).Format("2006-01-02 15:04Z") + " (PostgreSQL 17 upgrade)",
+	} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("check list lacks %q:\n%s", want, txt)
+		}
+	}
+}
