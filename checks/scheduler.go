@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"sync"
 	"time"
 
@@ -202,6 +203,10 @@ func (e *entry) after(t time.Time) time.Time {
 		k := n/every + 1
 		if n < 0 && n%every != 0 {
 			k--
+		}
+		if k > 0 && k > (math.MaxInt64-int64(e.offset))/every {
+			// Past what a time in nanoseconds holds (year 2262): never.
+			return time.Unix(0, math.MaxInt64).UTC()
 		}
 		return time.Unix(0, k*every+int64(e.offset)).UTC()
 	}

@@ -143,3 +143,26 @@ func TestJobForSchedule(t *testing.T) {
 		}
 	}
 }
+
+// An interval near the largest the config accepts (106751d) must not wrap
+// around to a time in the past, which made the scheduler run the check
+// back to back forever.
+func TestAfterHugeInterval(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		every, offset time.Duration
+	}{
+		{30 * time.Second, 7 * time.Second},
+		{50000 * 24 * time.Hour, time.Duration(1e18)},
+		{106751 * 24 * time.Hour, 0},
+		{106751 * 24 * time.Hour, time.Duration(1e18)},
+		{106751 * 24 * time.Hour, time.Duration(1.7e18)},
+		{106751 * 24 * time.Hour, 106751*24*time.Hour - 1},
+	} {
+		e := &entry{job: Job{Name: "x", Every: tt.every}, offset: tt.offset}
+		if next := e.after(now); !next.After(now) {
+			t.Errorf("every %s offset %s: next run %s is not after %s", tt.every, tt.offset, next, now)
+		}
+	}
+}
