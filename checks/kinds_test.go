@@ -377,3 +377,15 @@ func TestDNSResolverSilentOrGone(t *testing.T) {
 		})
 	}
 }
+
+// A command check sees PATH and a few harmless variables, never opsbot's
+// own environment, where the tokens and passwords of the config live (as
+// backup jobs and access commands already do). Not parallel: it sets the
+// process environment.
+func TestCommandEnvironmentHasNoSecrets(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-must-not-leak")
+	r := run(t, config.Check{Name: "cmd", Kind: config.KindCommand, Command: []string{"sh", "-c", `test -z "$SLACK_BOT_TOKEN" || { echo "token: $SLACK_BOT_TOKEN"; exit 1; }`}}, Env{})
+	if !r.OK {
+		t.Errorf("the command saw opsbot's environment: %+v", r)
+	}
+}
