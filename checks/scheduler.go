@@ -210,7 +210,12 @@ func (e *entry) after(t time.Time) time.Time {
 		}
 		return time.Unix(0, k*every+int64(e.offset)).UTC()
 	}
-	return e.job.Schedule.Next(t).UTC()
+	if next := e.job.Schedule.Next(t); next.After(t) {
+		return next.UTC()
+	}
+	// cron gives the zero time for a schedule with no next date (February
+	// 30): never, rather than due at every instant.
+	return time.Unix(0, math.MaxInt64).UTC()
 }
 
 // Jobs returns the scheduled jobs, by name.

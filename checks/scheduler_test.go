@@ -166,3 +166,24 @@ func TestAfterHugeInterval(t *testing.T) {
 		}
 	}
 }
+
+// never is a schedule with no next time, as cron's is for February 30.
+type never struct{}
+
+func (never) Next(time.Time) time.Time { return time.Time{} }
+
+// A schedule that never fires must not be due at every instant: the
+// scheduler spun on it forever, holding its lock (100% CPU, /check run hung).
+func TestScheduleThatNeverFires(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	s := NewScheduler(clk, 2, nil, nil)
+	if err := s.Add(Job{Name: "feb30", Kind: "tcp", Check: fn(func(context.Context) Result { return Result{OK: true} }),
+		Timeout: time.Second, Schedule: never{}}); err != nil {
+		t.Fatal(err)
+	}
+	// Before the fix this call never returned.
+	if n := s.RunDue(context.Background()); n != 0 {
+		t.Errorf("%d runs of a schedule that never fires", n)
+	}
+}

@@ -137,6 +137,8 @@ func TestValidate(t *testing.T) {
 		{"job env", func(c *Config) { c.Backups.Jobs[0].Env["PG-PASS"] = "x" }, `backups.jobs[0].env.PG-PASS`, "not a valid environment variable name"},
 		{"job timeout", func(c *Config) { c.Backups.Jobs[0].Timeout = 0 }, "backups.jobs[0].timeout", "must be longer than 0, e.g. 1h"},
 		{"job schedule", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 2 * *" }, "backups.jobs[0].schedule", `"0 2 * *": expected 5 to 6 fields, found 4`},
+		{"job schedule that never fires", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 0 30 2 *" }, "backups.jobs[0].schedule", `"0 0 30 2 *" never fires: no date matches it`},
+		{"check schedule that never fires", func(c *Config) { c.Checks[1].Every, c.Checks[1].Schedule = 0, "0 0 31 4 *" }, "checks[1].schedule", "never fires"},
 		{"job schedule range", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 25 * * *" }, "backups.jobs[0].schedule", "end of range (25) above maximum (23)"},
 		{"job schedule tz prefix without space", func(c *Config) { c.Backups.Jobs[1].Schedule = "CRON_TZ=UTC" }, "backups.jobs[1].schedule", "a time zone prefix needs a space"},
 		{"job schedule bad tz prefix", func(c *Config) { c.Backups.Jobs[1].Schedule = "CRON_TZ=Nowhere/City 0 2 * * *" }, "backups.jobs[1].schedule", "provided bad location Nowhere/City"},
