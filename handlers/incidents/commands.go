@@ -201,8 +201,8 @@ func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) 
 func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, error) {
 	id := req.Int("id")
 	note := strings.TrimSpace(req.String("note"))
-	if len(note) > 1000 {
-		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it under 1000.", len(note))
+	if n := utf8.RuneCountInString(note); n > 1000 {
+		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it to 1000.", n)
 	}
 	now := h.d.Clock.Now()
 	var out storage.Incident

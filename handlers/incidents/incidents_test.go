@@ -266,6 +266,9 @@ func TestCommandsRejectBadInput(t *testing.T) {
 				{"bob", "/incident silence we --for 1h", "Did you mean web?"},
 				{"bob", "/incident silence web --for 90d", "--for 90d is too long: silence for between 1m and 30d"},
 				{"bob", "/incident silence web --for 45s", "--for 45s is too short"},
+				// 600 characters of two bytes each are under the 1000-character limit.
+				{"bob", "/incident resolve 99 " + strings.Repeat("é", 600), "There is no incident #99"},
+				{"bob", "/incident resolve 99 " + strings.Repeat("é", 1001), "The note is 1001 characters long"},
 				{"carol", "/check run web", "oncall"},
 				{"bob", "/check run nope", `no check named "nope"`},
 				{"carol", "/incident list", "No open incidents"},
