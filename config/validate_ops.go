@@ -281,6 +281,16 @@ func (v *validator) kind(path string, ch Check) {
 		{"oid", ch.OID != "", []string{KindSNMP}},
 		{"command", ch.Command != nil, []string{KindCommand}},
 		{"job", ch.Job != "", []string{KindBackupFreshness}},
+		// Settings of one kind, silently ignored by the others (a tls check
+		// with insecure_skip_verify still verified the chain).
+		{"headers", ch.Headers != nil, []string{KindHTTP}},
+		{"body", ch.Body != "", []string{KindHTTP}},
+		{"insecure_skip_verify", ch.InsecureSkipVerify, []string{KindHTTP}},
+		{"max_latency", ch.MaxLatency != 0, []string{KindHTTP}},
+		{"expect", ch.Expect.Status != nil || ch.Expect.BodyContains != "" || ch.Expect.BodyRegex != "", []string{KindHTTP}},
+		{"resolver", ch.Resolver != "", []string{KindDNS}},
+		{"addresses", ch.ExpectAddresses != nil, []string{KindDNS}},
+		{"compare", ch.Compare.Op != "" || ch.Compare.Value != "", []string{KindSNMP}},
 	} {
 		if t.set && !slices.Contains(t.kinds, ch.Kind) {
 			v.addf(join(path, t.key), "not used by %s checks (it is for %s checks)", ch.Kind, orList(t.kinds))

@@ -203,6 +203,11 @@ func TestValidate(t *testing.T) {
 		{"freshness job unknown", func(c *Config) { c.Checks[6].Job = "etcc" }, "checks[6].job", `unknown backup job "etcc" (did you mean "etc"?)`},
 		{"freshness window", func(c *Config) { c.Backups.Jobs[0].FreshWithin = 0 }, "backups.jobs[0].fresh_within", "required because checks[6] watches this job"},
 		{"target of another kind", func(c *Config) { c.Checks[1].URL = "https://db.example.com" }, "checks[1].url", "not used by tcp checks (it is for http checks)"},
+		{"insecure_skip_verify on a tls check", func(c *Config) { c.Checks[3].InsecureSkipVerify = true }, "checks[3].insecure_skip_verify", "not used by tls checks (it is for http checks)"},
+		{"headers on a tcp check", func(c *Config) { c.Checks[1].Headers = map[string]string{"X-A": "b"} }, "checks[1].headers", "not used by tcp checks (it is for http checks)"},
+		{"expect on a tcp check", func(c *Config) { c.Checks[1].Expect.Status = []int{200} }, "checks[1].expect", "not used by tcp checks (it is for http checks)"},
+		{"resolver on a tcp check", func(c *Config) { c.Checks[1].Resolver = "10.0.0.53" }, "checks[1].resolver", "not used by tcp checks (it is for dns checks)"},
+		{"compare on a tls check", func(c *Config) { c.Checks[3].Compare = Compare{Op: ">", Value: "1"} }, "checks[3].compare", "not used by tls checks (it is for snmp checks)"},
 		{"target of another kind 2", func(c *Config) { c.Checks[0].Address = "intranet.example.com:443" }, "checks[0].address", "not used by http checks (it is for tcp or tls checks)"},
 
 		// maintenance
