@@ -206,21 +206,24 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	now := h.d.Clock.Now()
 	var out storage.Incident
-	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
-		in, err := storage.GetIncident(tx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return bot.Errorf("There is no incident #%d. Type /incident list to see open incidents.", id)
+	// The check's name, read without a lock: its state must be locked
+	// before the incident, in the same order as a check run, or the two
+	// deadlock on PostgreSQL.
+	peek, err := h.get(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	err = h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, peek.Check)
+		if err != nil {
+			return err
 		}
+		in, err := storage.GetIncident(tx, id)
 		if err != nil {
 			return err
 		}
 		if in.State == storage.IncidentResolved {
 			return bot.Errorf("Incident #%d is resolved already.", id)
-		}
-		// Lock the check's state first, in the same order as a check run.
-		st, err := storage.LockCheckState(tx, in.Check)
-		if err != nil {
-			return err
 		}
 		at := now
 		in.State, in.ResolvedAt, in.ResolvedBy, in.Note = storage.IncidentResolved, &at, req.Person.Name, note

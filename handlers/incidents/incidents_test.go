@@ -461,3 +461,54 @@ func TestCheckListSaysWhySilenced(t *testing.T) {
 		}
 	}
 }
+
+// /incident resolve locks the check's state before the incident, in the
+// same order as a check run does; the other order deadlocked on PostgreSQL
+// when a run finished while someone resolved (one of them failed).
+func TestResolveLocksInTheOrderOfARun(t *testing.T) {
+	t.Parallel()
+	var pg *storagetest.Backend
+	for _, b := range storagetest.Backends(t) {
+		if b.Name == "postgres" {
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("needs PostgreSQL (OPSBOT_TEST_POSTGRES)")
+	}
+	r := newRig(t, *pg)
+	r.svc.failing.Store(true)
+	r.run()
+	r.run()
+	ctx := context.Background()
+	db := r.env.Deps.Store.DB
+	// A check run in progress: it holds the state's lock and wants the
+	// incident's next.
+	run := db.Begin()
+	defer run.Rollback()
+	if _, err := storage.LockCheckState(run, "web"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() { done <- r.env.Text("bob", `/incident resolve 1 "fixed"`) }()
+	// Wait until the resolve is blocked on a lock.
+	for waiting := 0; waiting == 0; {
+		if err := db.Raw("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query ILIKE '%check_states%'").Scan(&waiting).Error; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case txt := <-done:
+			t.Fatalf("resolve finished while the state was locked: %s", txt)
+		default:
+		}
+	}
+	if _, err := storage.GetIncident(run.WithContext(ctx), 1); err != nil {
+		t.Fatalf("the run could not take the incident: %v", err)
+	}
+	if err := run.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if txt := <-done; !strings.Contains(txt, "Resolved incident #1") {
+		t.Errorf("resolve: %s", txt)
+	}
+}
