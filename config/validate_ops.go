@@ -186,7 +186,7 @@ func (v *validator) checks() {
 		v.when(path, ch)
 		v.positive(join(path, "timeout"), ch.Timeout, "10s")
 		if ch.Every > 0 && ch.Timeout > ch.Every {
-			v.addf(join(path, "timeout"), "must not be longer than every (%s)", ch.Every)
+			v.addf(join(path, "timeout"), "must not be longer than every (%s); set timeout: to at most that (the default is 10s)", ch.Every)
 		}
 		v.channelRef(join(path, "channel"), ch.Channel)
 		v.team(join(path, "team"), ch.Team)
@@ -225,7 +225,7 @@ func (v *validator) when(path string, ch Check) {
 			case d < time.Second:
 				v.addf(join(path, "schedule"), "@every must be at least 1s")
 			case ch.Timeout > Duration(d):
-				v.addf(join(path, "timeout"), "must not be longer than the schedule's @every (%s)", Duration(d))
+				v.addf(join(path, "timeout"), "must not be longer than the schedule's @every (%s); set timeout: to at most that (the default is 10s)", Duration(d))
 			}
 		}
 	}
