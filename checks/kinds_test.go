@@ -176,7 +176,7 @@ func TestTCP(t *testing.T) {
 	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: open}, Env{}); !r.OK {
 		t.Errorf("open port: %+v", r)
 	}
-	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: closed}, Env{}); r.OK || !strings.Contains(r.Error, "connect to "+closed) {
+	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: closed}, Env{}); r.OK || r.Error != "connect to "+closed+": connection refused" {
 		t.Errorf("closed port: %+v", r)
 	}
 }
