@@ -7,7 +7,10 @@ package checks
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sort"
 	"time"
 
@@ -90,8 +93,18 @@ func ok(start time.Time) Result { return Result{OK: true, Latency: time.Since(st
 
 // timeoutErr describes err, naming a timeout as such.
 func timeoutErr(ctx context.Context, err error) string {
-	if ctx.Err() == context.DeadlineExceeded {
+	if ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "timed out"
+	}
+	// "dial tcp 10.0.0.5:5432: connect: connection refused" repeats what
+	// the message already says; the cause is what people need.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) && sys.Err != nil {
+			return sys.Err.Error()
+		}
+		return op.Err.Error()
 	}
 	return err.Error()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -35,6 +36,21 @@ func (l *limited) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// environ is what a command check sees of opsbot's environment: a few
+// harmless variables, never its secrets (tokens come from ${ENV}).
+func environ() []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, ok := os.LookupEnv("PATH"); !ok {
+		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
+	}
+	return env
+}
+
 func (c *commandCheck) Run(ctx context.Context) Result {
 	start := time.Now()
 	// argv only, never a shell; the command gets its own process group so
@@ -42,6 +58,7 @@ func (c *commandCheck) Run(ctx context.Context) Result {
 	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
 	var out limited
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = environ()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second

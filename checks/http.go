@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,10 +29,13 @@ type httpCheck struct {
 	cfg    config.Check
 	client *http.Client
 	re     *regexp.Regexp
+	// shown is the URL as a failed run names it: without password and
+	// query, which may carry tokens (the result goes to chat and the log).
+	shown string
 }
 
 func newHTTP(c config.Check, env Env) (Check, error) {
-	h := &httpCheck{cfg: c}
+	h := &httpCheck{cfg: c, shown: shownURL(c.URL)}
 	if c.Expect.BodyRegex != "" {
 		re, err := regexp.Compile(c.Expect.BodyRegex)
 		if err != nil {
@@ -53,6 +57,19 @@ func newHTTP(c config.Check, env Env) (Check, error) {
 		},
 	}
 	return h, nil
+}
+
+// shownURL is raw without its password and query, for messages.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the configured url"
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "…", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.Redacted()
 }
 
 // Transports shares HTTP transports (and so kept-alive connections) among
@@ -106,7 +123,7 @@ func (h *httpCheck) Run(ctx context.Context) Result {
 	}
 	req, err := http.NewRequestWithContext(ctx, h.cfg.Method, h.cfg.URL, body)
 	if err != nil {
-		return fail(start, "build request: %v", err)
+		return fail(start, "build request for %s: check the url in the config", h.shown)
 	}
 	for k, v := range h.cfg.Headers {
 		req.Header.Set(k, v)
@@ -115,36 +132,36 @@ func (h *httpCheck) Run(ctx context.Context) Result {
 	resp, err := h.client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return fail(start, "%s %s: no answer within %s", h.cfg.Method, h.cfg.URL, h.cfg.Timeout)
+			return fail(start, "%s %s: no answer within %s", h.cfg.Method, h.shown, h.cfg.Timeout)
 		}
 		var ue interface{ Unwrap() error }
 		if errors.As(err, &ue) && ue.Unwrap() != nil {
 			err = ue.Unwrap()
 		}
-		return fail(start, "%s %s: %v", h.cfg.Method, h.cfg.URL, err)
+		return fail(start, "%s %s: %v", h.cfg.Method, h.shown, err)
 	}
 	defer resp.Body.Close()
 	var buf []byte
 	if h.cfg.Expect.BodyContains != "" || h.re != nil {
 		buf, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		if err != nil {
-			return fail(start, "read body of %s: %v", h.cfg.URL, timeoutErr(ctx, err))
+			return fail(start, "read body of %s: %v", h.shown, timeoutErr(ctx, err))
 		}
 	} else {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
 	}
 	lat := time.Since(start)
 	if !h.statusOK(resp.StatusCode) {
-		return Result{Error: fmt.Sprintf("%s answered %s, want %s", h.cfg.URL, resp.Status, h.wantStatus()), Latency: lat}
+		return Result{Error: fmt.Sprintf("%s answered %s, want %s", h.shown, resp.Status, h.wantStatus()), Latency: lat}
 	}
 	if s := h.cfg.Expect.BodyContains; s != "" && !bytes.Contains(buf, []byte(s)) {
-		return Result{Error: fmt.Sprintf("body of %s does not contain %q", h.cfg.URL, s), Latency: lat}
+		return Result{Error: fmt.Sprintf("body of %s does not contain %q", h.shown, s), Latency: lat}
 	}
 	if h.re != nil && !h.re.Match(buf) {
-		return Result{Error: fmt.Sprintf("body of %s does not match %q", h.cfg.URL, h.cfg.Expect.BodyRegex), Latency: lat}
+		return Result{Error: fmt.Sprintf("body of %s does not match %q", h.shown, h.cfg.Expect.BodyRegex), Latency: lat}
 	}
 	if m := time.Duration(h.cfg.MaxLatency); m > 0 && lat > m {
-		return Result{Error: fmt.Sprintf("%s took %s, more than max_latency %s", h.cfg.URL, lat.Round(time.Millisecond), m), Latency: lat}
+		return Result{Error: fmt.Sprintf("%s took %s, more than max_latency %s", h.shown, lat.Round(time.Millisecond), m), Latency: lat}
 	}
 	return Result{OK: true, Latency: lat}
 }

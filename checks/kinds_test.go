@@ -176,7 +176,7 @@ func TestTCP(t *testing.T) {
 	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: open}, Env{}); !r.OK {
 		t.Errorf("open port: %+v", r)
 	}
-	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: closed}, Env{}); r.OK || !strings.Contains(r.Error, "connect to "+closed) {
+	if r := run(t, config.Check{Name: "tcp", Kind: config.KindTCP, Address: closed}, Env{}); r.OK || r.Error != "connect to "+closed+": connection refused" {
 		t.Errorf("closed port: %+v", r)
 	}
 }
@@ -241,6 +241,9 @@ func TestDNS(t *testing.T) {
 		{name: "resolves to expected", host: "intranet.example.test", want: []string{"10.0.0.10"}, ok: true},
 		{name: "wrong address", host: "intranet.example.test", want: []string{"10.0.0.11"}, errHas: "missing 10.0.0.11"},
 		{name: "nxdomain", host: "nope.example.test", errHas: "resolve nope.example.test via " + srv},
+		// The check asks its resolver, not /etc/hosts: localhost is in the
+		// hosts file but not in this server's zone.
+		{name: "hosts file not consulted", host: "localhost", errHas: "resolve localhost via " + srv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,5 +300,92 @@ func TestNewUnknownKind(t *testing.T) {
 		if _, ok := Kinds()[k]; !ok {
 			t.Errorf("kind %s has no constructor", k)
 		}
+	}
+}
+
+// An http check's URL may carry a password or a token in its query; what a
+// failed run says goes to chat and to the log, so it names the URL without
+// them.
+func TestHTTPErrorsHideCredentials(t *testing.T) {
+	t.Parallel()
+	sw := &Switch{}
+	sw.Set("500")
+	srv := httptest.NewServer(sw)
+	t.Cleanup(srv.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	base := strings.TrimPrefix(srv.URL, "http://")
+	tests := []struct {
+		name, host string
+		c          config.Check
+		errHas     string
+	}{
+		{name: "bad status", host: base, errHas: "answered 500"},
+		{name: "body missing", host: base, c: config.Check{Expect: config.Expect{Status: []int{500}, BodyContains: "nope"}}, errHas: "does not contain"},
+		{name: "refused", host: closed, errHas: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := tt.c
+			c.Name, c.Kind = "web", config.KindHTTP
+			c.URL = "http://ops:hunter2@" + tt.host + "/health?token=s3cr3t&x=1"
+			r := run(t, c, Env{})
+			if r.OK || !strings.Contains(r.Error, tt.errHas) {
+				t.Fatalf("got %+v, want a failure with %q", r, tt.errHas)
+			}
+			for _, secret := range []string{"hunter2", "s3cr3t"} {
+				if strings.Contains(r.Error, secret) {
+					t.Errorf("error %q shows %q from the URL", r.Error, secret)
+				}
+			}
+			if !strings.Contains(r.Error, tt.host+"/health") {
+				t.Errorf("error %q does not name %s/health", r.Error, tt.host)
+			}
+		})
+	}
+}
+
+func TestDNSResolverSilentOrGone(t *testing.T) {
+	t.Parallel()
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	gone, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.LocalAddr().String()
+	gone.Close()
+	for _, tt := range []struct{ name, server, errHas string }{
+		{"no answer", silent.LocalAddr().String(), "timed out"},
+		{"nothing listening", goneAddr, "resolve intranet.example.test via " + goneAddr},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, config.Check{Name: "dns", Kind: config.KindDNS, Host: "intranet.example.test", Resolver: tt.server,
+				Timeout: config.Duration(300 * time.Millisecond)}, Env{})
+			if r.OK || !strings.Contains(r.Error, tt.errHas) {
+				t.Errorf("got %+v, want a failure with %q", r, tt.errHas)
+			}
+		})
+	}
+}
+
+// A command check sees PATH and a few harmless variables, never opsbot's
+// own environment, where the tokens and passwords of the config live (as
+// backup jobs and access commands already do). Not parallel: it sets the
+// process environment.
+func TestCommandEnvironmentHasNoSecrets(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-must-not-leak")
+	r := run(t, config.Check{Name: "cmd", Kind: config.KindCommand, Command: []string{"sh", "-c", `test -z "$SLACK_BOT_TOKEN" || { echo "token: $SLACK_BOT_TOKEN"; exit 1; }`}}, Env{})
+	if !r.OK {
+		t.Errorf("the command saw opsbot's environment: %+v", r)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"sync"
 	"time"
 
@@ -203,9 +204,18 @@ func (e *entry) after(t time.Time) time.Time {
 		if n < 0 && n%every != 0 {
 			k--
 		}
+		if k > 0 && k > (math.MaxInt64-int64(e.offset))/every {
+			// Past what a time in nanoseconds holds (year 2262): never.
+			return time.Unix(0, math.MaxInt64).UTC()
+		}
 		return time.Unix(0, k*every+int64(e.offset)).UTC()
 	}
-	return e.job.Schedule.Next(t).UTC()
+	if next := e.job.Schedule.Next(t); next.After(t) {
+		return next.UTC()
+	}
+	// cron gives the zero time for a schedule with no next date (February
+	// 30): never, rather than due at every instant.
+	return time.Unix(0, math.MaxInt64).UTC()
 }
 
 // Jobs returns the scheduled jobs, by name.

@@ -143,3 +143,47 @@ func TestJobForSchedule(t *testing.T) {
 		}
 	}
 }
+
+// An interval near the largest the config accepts (106751d) must not wrap
+// around to a time in the past, which made the scheduler run the check
+// back to back forever.
+func TestAfterHugeInterval(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		every, offset time.Duration
+	}{
+		{30 * time.Second, 7 * time.Second},
+		{50000 * 24 * time.Hour, time.Duration(1e18)},
+		{106751 * 24 * time.Hour, 0},
+		{106751 * 24 * time.Hour, time.Duration(1e18)},
+		{106751 * 24 * time.Hour, time.Duration(1.7e18)},
+		{106751 * 24 * time.Hour, 106751*24*time.Hour - 1},
+	} {
+		e := &entry{job: Job{Name: "x", Every: tt.every}, offset: tt.offset}
+		if next := e.after(now); !next.After(now) {
+			t.Errorf("every %s offset %s: next run %s is not after %s", tt.every, tt.offset, next, now)
+		}
+	}
+}
+
+// never is a schedule with no next time, as cron's is for February 30.
+type never struct{}
+
+func (never) Next(time.Time) time.Time { return time.Time{} }
+
+// A schedule that never fires must not be due at every instant: the
+// scheduler spun on it forever, holding its lock (100% CPU, /check run hung).
+func TestScheduleThatNeverFires(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	s := NewScheduler(clk, 2, nil, nil)
+	if err := s.Add(Job{Name: "feb30", Kind: "tcp", Check: fn(func(context.Context) Result { return Result{OK: true} }),
+		Timeout: time.Second, Schedule: never{}}); err != nil {
+		t.Fatal(err)
+	}
+	// Before the fix this call never returned.
+	if n := s.RunDue(context.Background()); n != 0 {
+		t.Errorf("%d runs of a schedule that never fires", n)
+	}
+}

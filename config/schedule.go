@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -42,6 +43,11 @@ func ParseSchedule(spec, timezone string) (sched cron.Schedule, err error) {
 	sched, err = cronParser.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %v (%s)", orig, err, cronHelp)
+	}
+	// cron looks five years ahead; a date that never comes (February 30)
+	// gives the zero time.
+	if sched.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires: no date matches it (%s)", orig, cronHelp)
 	}
 	return sched, nil
 }

@@ -484,6 +484,10 @@ func (v *validator) unique(s seen, path, value, what string) bool {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
+// maxName is the longest name: the database keeps names in columns of 64
+// to 128 characters (queues 64, checks 100), and PostgreSQL refuses longer.
+const maxName = 64
+
 // name checks a required name and reports whether it is valid.
 func (v *validator) name(path, s string) bool {
 	if s == "" {
@@ -492,6 +496,10 @@ func (v *validator) name(path, s string) bool {
 	}
 	if !nameRE.MatchString(s) {
 		v.addf(path, "%q is not a valid name (%s)", s, nameRule(s))
+		return false
+	}
+	if len(s) > maxName {
+		v.addf(path, "%q is %d characters long; a name has at most %d", s[:20]+"…", len(s), maxName)
 		return false
 	}
 	return true

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // SNMP settings that devices.snmp accepts.
@@ -184,7 +186,7 @@ func (v *validator) checks() {
 		v.when(path, ch)
 		v.positive(join(path, "timeout"), ch.Timeout, "10s")
 		if ch.Every > 0 && ch.Timeout > ch.Every {
-			v.addf(join(path, "timeout"), "must not be longer than every (%s)", ch.Every)
+			v.addf(join(path, "timeout"), "must not be longer than every (%s); set timeout: to at most that (the default is 10s)", ch.Every)
 		}
 		v.channelRef(join(path, "channel"), ch.Channel)
 		v.team(join(path, "team"), ch.Team)
@@ -215,6 +217,17 @@ func (v *validator) when(path string, ch Check) {
 		v.timezone(join(path, "timezone"), ch.Timezone, false)
 	default:
 		v.schedule(join(path, "schedule"), ch.Schedule, join(path, "timezone"), ch.Timezone)
+		// "@every 10s" is an interval too: the same rules as every:.
+		if s, ok := strings.CutPrefix(strings.TrimSpace(ch.Schedule), "@every "); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(s))
+			switch {
+			case err != nil:
+			case d < time.Second:
+				v.addf(join(path, "schedule"), "@every must be at least 1s")
+			case ch.Timeout > Duration(d):
+				v.addf(join(path, "timeout"), "must not be longer than the schedule's @every (%s); set timeout: to at most that (the default is 10s)", Duration(d))
+			}
+		}
 	}
 }
 
@@ -268,6 +281,16 @@ func (v *validator) kind(path string, ch Check) {
 		{"oid", ch.OID != "", []string{KindSNMP}},
 		{"command", ch.Command != nil, []string{KindCommand}},
 		{"job", ch.Job != "", []string{KindBackupFreshness}},
+		// Settings of one kind, silently ignored by the others (a tls check
+		// with insecure_skip_verify still verified the chain).
+		{"headers", ch.Headers != nil, []string{KindHTTP}},
+		{"body", ch.Body != "", []string{KindHTTP}},
+		{"insecure_skip_verify", ch.InsecureSkipVerify, []string{KindHTTP}},
+		{"max_latency", ch.MaxLatency != 0, []string{KindHTTP}},
+		{"expect", ch.Expect.Status != nil || ch.Expect.BodyContains != "" || ch.Expect.BodyRegex != "", []string{KindHTTP}},
+		{"resolver", ch.Resolver != "", []string{KindDNS}},
+		{"addresses", ch.ExpectAddresses != nil, []string{KindDNS}},
+		{"compare", ch.Compare.Op != "" || ch.Compare.Value != "", []string{KindSNMP}},
 	} {
 		if t.set && !slices.Contains(t.kinds, ch.Kind) {
 			v.addf(join(path, t.key), "not used by %s checks (it is for %s checks)", ch.Kind, orList(t.kinds))
@@ -298,6 +321,9 @@ func (v *validator) httpCheck(path string, ch Check) {
 	for _, k := range slices.Sorted(maps.Keys(ch.Headers)) {
 		if !headerName(k) {
 			v.addf(join(join(path, "headers"), k), "not a valid header name (use letters, digits and -, e.g. Authorization)")
+		} else if !httpguts.ValidHeaderFieldValue(ch.Headers[k]) {
+			// Not quoted: the value may be a token.
+			v.addf(join(join(path, "headers"), k), "the value has control characters such as a line break; write it on one line")
 		}
 	}
 	for i, code := range ch.Expect.Status {

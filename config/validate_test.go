@@ -137,6 +137,8 @@ func TestValidate(t *testing.T) {
 		{"job env", func(c *Config) { c.Backups.Jobs[0].Env["PG-PASS"] = "x" }, `backups.jobs[0].env.PG-PASS`, "not a valid environment variable name"},
 		{"job timeout", func(c *Config) { c.Backups.Jobs[0].Timeout = 0 }, "backups.jobs[0].timeout", "must be longer than 0, e.g. 1h"},
 		{"job schedule", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 2 * *" }, "backups.jobs[0].schedule", `"0 2 * *": expected 5 to 6 fields, found 4`},
+		{"job schedule that never fires", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 0 30 2 *" }, "backups.jobs[0].schedule", `"0 0 30 2 *" never fires: no date matches it`},
+		{"check schedule that never fires", func(c *Config) { c.Checks[1].Every, c.Checks[1].Schedule = 0, "0 0 31 4 *" }, "checks[1].schedule", "never fires"},
 		{"job schedule range", func(c *Config) { c.Backups.Jobs[0].Schedule = "0 25 * * *" }, "backups.jobs[0].schedule", "end of range (25) above maximum (23)"},
 		{"job schedule tz prefix without space", func(c *Config) { c.Backups.Jobs[1].Schedule = "CRON_TZ=UTC" }, "backups.jobs[1].schedule", "a time zone prefix needs a space"},
 		{"job schedule bad tz prefix", func(c *Config) { c.Backups.Jobs[1].Schedule = "CRON_TZ=Nowhere/City 0 2 * * *" }, "backups.jobs[1].schedule", "provided bad location Nowhere/City"},
@@ -148,6 +150,8 @@ func TestValidate(t *testing.T) {
 
 		// checks
 		{"check name", func(c *Config) { c.Checks[1].Name = "" }, "checks[1].name", "required"},
+		{"check name too long for the database", func(c *Config) { c.Checks[1].Name = strings.Repeat("a", 101) }, "checks[1].name", "is 101 characters long; a name has at most 64"},
+		{"person name too long", func(c *Config) { c.People[2].Name = strings.Repeat("c", 65) }, "people[2].name", "is 65 characters long; a name has at most 64"},
 		{"check duplicate", func(c *Config) { c.Checks[1].Name = "intranet" }, "checks[1].name", `duplicate check "intranet" (also at checks[0].name)`},
 		{"check kind", func(c *Config) { c.Checks[1].Kind = "ping" }, "checks[1].kind", `unknown value "ping" (use http, tcp, dns, tls, snmp, command or backup-freshness)`},
 		{"check kind empty", func(c *Config) { c.Checks[1].Kind = "" }, "checks[1].kind", "required (use http"},
@@ -158,6 +162,10 @@ func TestValidate(t *testing.T) {
 		{"check timezone", func(c *Config) { c.Checks[3].Timezone = "utc+1" }, "checks[3].timezone", `unknown time zone "utc+1"`},
 		{"check timeout", func(c *Config) { c.Checks[1].Timeout = 0 }, "checks[1].timeout", "must be longer than 0, e.g. 10s"},
 		{"check timeout over every", func(c *Config) { c.Checks[1].Timeout = Duration(2 * time.Minute) }, "checks[1].timeout", "must not be longer than every (1m)"},
+		{"check @every under a second", func(c *Config) { c.Checks[1].Every, c.Checks[1].Schedule = 0, "@every 100ms" }, "checks[1].schedule", "@every must be at least 1s"},
+		{"check timeout over @every", func(c *Config) {
+			c.Checks[1].Every, c.Checks[1].Schedule, c.Checks[1].Timeout = 0, "@every 10s", Duration(time.Minute)
+		}, "checks[1].timeout", "must not be longer than the schedule's @every (10s)"},
 		{"check channel", func(c *Config) { c.Checks[0].Channel = "opps" }, "checks[0].channel", `unknown channel "opps" (did you mean "ops"?)`},
 		{"check team", func(c *Config) { c.Checks[0].Team = "networks" }, "checks[0].team", `no person is in team "networks" (did you mean "network"?)`},
 		{"check failures", func(c *Config) { c.Checks[0].Failures = 0 }, "checks[0].failures", "must be at least 1"},
@@ -171,6 +179,7 @@ func TestValidate(t *testing.T) {
 		{"http url scheme", func(c *Config) { c.Checks[0].URL = "intranet.example.com/health" }, "checks[0].url", "want an http:// or https:// URL with a host"},
 		{"http method", func(c *Config) { c.Checks[0].Method = "get" }, "checks[0].method", `unknown value "get" (did you mean "GET"?)`},
 		{"http header", func(c *Config) { c.Checks[0].Headers["X Token"] = "x" }, `checks[0].headers["X Token"]`, "not a valid header name"},
+		{"http header value", func(c *Config) { c.Checks[0].Headers["X-Token"] = "a\nb" }, `checks[0].headers.X-Token`, "control characters"},
 		{"http status", func(c *Config) { c.Checks[0].Expect.Status[1] = 2000 }, "checks[0].expect.status[1]", "want an HTTP status code from 100 to 599, got 2000"},
 		{"http regex", func(c *Config) { c.Checks[0].Expect.BodyRegex = "ok(" }, "checks[0].expect.body_regex", "not a valid regular expression"},
 		{"tcp address", func(c *Config) { c.Checks[1].Address = "" }, "checks[1].address", "required: host:port"},
@@ -194,6 +203,11 @@ func TestValidate(t *testing.T) {
 		{"freshness job unknown", func(c *Config) { c.Checks[6].Job = "etcc" }, "checks[6].job", `unknown backup job "etcc" (did you mean "etc"?)`},
 		{"freshness window", func(c *Config) { c.Backups.Jobs[0].FreshWithin = 0 }, "backups.jobs[0].fresh_within", "required because checks[6] watches this job"},
 		{"target of another kind", func(c *Config) { c.Checks[1].URL = "https://db.example.com" }, "checks[1].url", "not used by tcp checks (it is for http checks)"},
+		{"insecure_skip_verify on a tls check", func(c *Config) { c.Checks[3].InsecureSkipVerify = true }, "checks[3].insecure_skip_verify", "not used by tls checks (it is for http checks)"},
+		{"headers on a tcp check", func(c *Config) { c.Checks[1].Headers = map[string]string{"X-A": "b"} }, "checks[1].headers", "not used by tcp checks (it is for http checks)"},
+		{"expect on a tcp check", func(c *Config) { c.Checks[1].Expect.Status = []int{200} }, "checks[1].expect", "not used by tcp checks (it is for http checks)"},
+		{"resolver on a tcp check", func(c *Config) { c.Checks[1].Resolver = "10.0.0.53" }, "checks[1].resolver", "not used by tcp checks (it is for dns checks)"},
+		{"compare on a tls check", func(c *Config) { c.Checks[3].Compare = Compare{Op: ">", Value: "1"} }, "checks[3].compare", "not used by tls checks (it is for snmp checks)"},
 		{"target of another kind 2", func(c *Config) { c.Checks[0].Address = "intranet.example.com:443" }, "checks[0].address", "not used by http checks (it is for tcp or tls checks)"},
 
 		// maintenance

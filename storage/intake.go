@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -94,4 +96,29 @@ func TicketSource(tx *gorm.DB, ticketID int64) (TicketMessage, error) {
 		return m, fmt.Errorf("load source message of ticket #%d: %w", ticketID, err)
 	}
 	return m, notFound(err)
+}
+
+// PostedAboutTicket returns the ticket that a message opsbot posted (through
+// the outbox, key ticket:N:...) is about; ErrNotFound when the message is
+// not one of those. It reads the outbox without an index on the message
+// reference, so callers ask only about bots' messages.
+func PostedAboutTicket(ctx context.Context, db *gorm.DB, platform, channel, messageID string) (int64, error) {
+	var keys []string
+	err := db.WithContext(ctx).Model(&OutboxMessage{}).
+		Where("platform = ? AND message_channel = ? AND message_id = ?", platform, channel, messageID).
+		Limit(10).Pluck("key", &keys).Error
+	if err != nil {
+		return 0, fmt.Errorf("look up %s message %s/%s in the outbox: %w", platform, channel, messageID, err)
+	}
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, "ticket:")
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ":")
+		if id, err := strconv.ParseInt(num, 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, ErrNotFound
 }

@@ -265,3 +265,37 @@ func TestSlackShortcutAndSuggestions(t *testing.T) {
 		}
 	}
 }
+
+// A reaction on one of opsbot's own posts about a ticket (its card in the
+// thread, the queue's card, a DM) files no second ticket from the card: the
+// person is told which ticket it is.
+func TestSlackReactionOnOwnTicketPost(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			h := newIntakeHarness(t, b)
+			h.reaction("Ev01", "U0BOB")
+			// The notifier delivered the card into the thread.
+			const cardTS = "1700000000.000900"
+			if err := h.env.Deps.Store.DB.Model(&storage.OutboxMessage{}).Where("key = ?", "ticket:1:thread@slack").
+				Updates(map[string]any{"state": storage.OutboxSent, "message_channel": "C0GENERAL", "message_id": cardTS}).Error; err != nil {
+				t.Fatal(err)
+			}
+			h.fake.mu.Lock()
+			h.fake.channel[cardTS] = map[string]any{"type": "message", "ts": cardTS, "thread_ts": sourceTS, "bot_id": "B0OPSBOT",
+				"text": "Ticket #1: VPN drops every hour"}
+			h.fake.mu.Unlock()
+			h.event("Ev02", map[string]any{"type": "reaction_added", "user": "U0CAROL", "reaction": "ticket",
+				"item": map[string]any{"type": "message", "channel": "C0GENERAL", "ts": cardTS}})
+			if n := len(h.tickets()); n != 1 {
+				t.Errorf("%d tickets after a reaction on the bot's card, want 1", n)
+			}
+			h.fake.mu.Lock()
+			defer h.fake.mu.Unlock()
+			if len(h.fake.ephemeral) != 1 || !strings.Contains(h.fake.ephemeral[0], "ticket #1") {
+				t.Errorf("told %q, want a word about ticket #1", h.fake.ephemeral)
+			}
+		})
+	}
+}

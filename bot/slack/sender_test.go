@@ -31,6 +31,8 @@ type fakeSlack struct {
 	// channel holds the messages people wrote, by ts, for
 	// conversations.history and conversations.replies.
 	channel map[string]map[string]any
+	// ephemeral holds the texts of chat.postEphemeral calls.
+	ephemeral []string
 }
 
 func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +94,7 @@ func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "chat.getPermalink":
 		reply(map[string]any{"ok": true, "permalink": "https://example.slack.com/archives/" + r.Form.Get("channel") + "/p" + strings.ReplaceAll(r.Form.Get("message_ts"), ".", "")})
 	case "chat.postEphemeral":
+		f.ephemeral = append(f.ephemeral, r.Form.Get("text"))
 		reply(map[string]any{"ok": true, "message_ts": "1"})
 	case "conversations.replies":
 		if m, ok := f.channel[r.Form.Get("ts")]; ok {

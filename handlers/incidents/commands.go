@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -44,8 +45,7 @@ func (h *Handler) CheckCommand() bot.Command {
 		{Name: "list", Summary: "Every check: status, last result, latency", Run: h.checkList},
 		{Name: "run", Summary: "Run a check now and show the result", Roles: []string{"oncall"}, Slow: true,
 			Args: []bot.Param{{Name: "name", Kind: bot.KindString, Required: true, Placeholder: "NAME"}},
-			Ack:  func(r *bot.Request) string { return "Running check " + r.String("name") + "…" },
-			Run:  h.checkRun},
+			Ack:  h.checkRunAck, Run: h.checkRun},
 	}}
 }
 
@@ -64,20 +64,37 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		}
 		return bot.Text("No open incidents. (/incident list --all shows resolved ones too.)"), nil
 	}
-	var b strings.Builder
 	now := h.d.Clock.Now()
-	for i, in := range ins {
-		if i == listLimit {
-			b.WriteString("… and more; /incident show N for one\n")
-			break
-		}
-		fmt.Fprintf(&b, "#%d %s %s — %s, %s\n", in.ID, stateMark(in), in.Check, stateText(in, now), oneLine(in.Error, 80))
+	var lines []string
+	for _, in := range ins[:min(len(ins), listLimit)] {
+		lines = append(lines, fmt.Sprintf("#%d %s %s — %s, %s", in.ID, stateMark(in), in.Check, stateText(in, now), oneLine(in.Error, 80)))
 	}
 	title := "Open incidents"
 	if all {
 		title = "Recent incidents"
 	}
-	return bot.Reply{Title: title, Text: strings.TrimRight(b.String(), "\n")}, nil
+	text, cut := fit(lines, maxListText)
+	if cut > 0 || len(ins) > listLimit {
+		text += "\n… and more; /incident show N for one"
+	}
+	return bot.Reply{Title: title, Text: text}, nil
+}
+
+// maxListText is how long a list's text may be: Slack shows 3000
+// characters of a section, and the "and more" line must fit after it.
+const maxListText = 2900
+
+// fit joins as many of lines as fit in n characters and says how many did
+// not.
+func fit(lines []string, n int) (string, int) {
+	used := 0
+	for i, l := range lines {
+		if used+utf8.RuneCountInString(l)+1 > n {
+			return strings.Join(lines[:i], "\n"), len(lines) - i
+		}
+		used += utf8.RuneCountInString(l) + 1
+	}
+	return strings.Join(lines, "\n"), 0
 }
 
 func (h *Handler) get(ctx context.Context, id int64) (storage.Incident, error) {
@@ -98,8 +115,9 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{}, err
 	}
 	r := h.render(in, h.d.Clock.Now())
-	var b strings.Builder
-	for _, e := range evs {
+	lines := make([]string, len(evs))
+	for i, e := range evs {
+		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s", e.At.Format("2006-01-02 15:04:05Z"), e.Kind)
 		if e.Actor != "" {
 			fmt.Fprintf(&b, " by @%s", e.Actor)
@@ -107,10 +125,36 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		if e.Detail != "" {
 			fmt.Fprintf(&b, ": %s", oneLine(e.Detail, 200))
 		}
-		b.WriteByte('\n')
+		lines[i] = b.String()
 	}
-	r.Fields = append(r.Fields, bot.Field{Name: "Timeline", Value: strings.TrimRight(b.String(), "\n")})
+	r.Fields = append(r.Fields, bot.Field{Name: "Timeline", Value: timeline(lines, maxTimeline)})
 	return r, nil
+}
+
+// maxTimeline is how many characters of timeline /incident show gives:
+// Discord cuts an embed field at 1024, Slack at 2000.
+const maxTimeline = 1000
+
+// timeline joins the first line (how it began) and as many of the latest
+// as fit in n characters, saying how many in between were left out.
+func timeline(lines []string, n int) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	if len(strings.Join(lines, "\n")) <= n {
+		return strings.Join(lines, "\n")
+	}
+	used := len(lines[0]) + 40 // the first line and the "… earlier events" line
+	from := len(lines)
+	for from > 1 && used+len(lines[from-1])+1 <= n {
+		from--
+		used += len(lines[from]) + 1
+	}
+	out := []string{lines[0]}
+	if skipped := from - 1; skipped > 0 {
+		out = append(out, fmt.Sprintf("… %d earlier events (not shown)", skipped))
+	}
+	return strings.Join(append(out, lines[from:]...), "\n")
 }
 
 func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) {
@@ -157,26 +201,29 @@ func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) 
 func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, error) {
 	id := req.Int("id")
 	note := strings.TrimSpace(req.String("note"))
-	if len(note) > 1000 {
-		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it under 1000.", len(note))
+	if n := utf8.RuneCountInString(note); n > 1000 {
+		return bot.Reply{}, bot.Errorf("The note is %d characters long; keep it to 1000.", n)
 	}
 	now := h.d.Clock.Now()
 	var out storage.Incident
-	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
-		in, err := storage.GetIncident(tx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return bot.Errorf("There is no incident #%d. Type /incident list to see open incidents.", id)
+	// The check's name, read without a lock: its state must be locked
+	// before the incident, in the same order as a check run, or the two
+	// deadlock on PostgreSQL.
+	peek, err := h.get(ctx, id)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	err = h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, peek.Check)
+		if err != nil {
+			return err
 		}
+		in, err := storage.GetIncident(tx, id)
 		if err != nil {
 			return err
 		}
 		if in.State == storage.IncidentResolved {
 			return bot.Errorf("Incident #%d is resolved already.", id)
-		}
-		// Lock the check's state first, in the same order as a check run.
-		st, err := storage.LockCheckState(tx, in.Check)
-		if err != nil {
-			return err
 		}
 		at := now
 		in.State, in.ResolvedAt, in.ResolvedBy, in.Note = storage.IncidentResolved, &at, req.Person.Name, note
@@ -221,7 +268,11 @@ func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	d := req.Duration("for")
 	if d < time.Minute || d > maxSilence {
-		return bot.Reply{}, bot.Errorf("Silence for between 1m and 30d, e.g. /incident silence %s --for 2h.", name)
+		what := "too long"
+		if d < time.Minute {
+			what = "too short"
+		}
+		return bot.Reply{}, bot.Errorf("--for %s is %s: silence for between 1m and 30d, e.g. /incident silence %s --for 2h.", human(d), what, name)
 	}
 	now := h.d.Clock.Now()
 	until := now.Add(d)
@@ -275,8 +326,8 @@ func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, e
 		if st.IncidentID != 0 {
 			line += fmt.Sprintf(", incident #%d", st.IncidentID)
 		}
-		if h.silenced(n, st, now) {
-			line += ", silenced"
+		if note := h.silenceNote(n, st, now); note != "" {
+			line += ", " + note
 		}
 		if ran && st.LastAt != nil && !st.LastOK {
 			bad = append(bad, "✗ "+line)
@@ -290,11 +341,22 @@ func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, e
 		more = len(lines) - listLimit
 		lines = lines[:listLimit]
 	}
-	text := strings.Join(lines, "\n")
-	if more > 0 {
+	text, cut := fit(lines, maxListText-20)
+	if more += cut; more > 0 {
 		text += fmt.Sprintf("\n… and %d more", more)
 	}
 	return bot.Reply{Title: fmt.Sprintf("Checks: %d failing of %d", len(bad), len(h.names)), Text: text}, nil
+}
+
+// checkRunAck is shown before /check run runs: it names the check only
+// when there is one and the person may run it, so it never echoes what was
+// typed nor promises a run that will be refused.
+func (h *Handler) checkRunAck(r *bot.Request) string {
+	name := r.String("name")
+	if _, ok := h.checks[name]; !ok || !r.Person.HasRole("oncall") {
+		return "Working on it…"
+	}
+	return "Running check " + name + "…"
 }
 
 func (h *Handler) checkRun(ctx context.Context, req *bot.Request) (bot.Reply, error) {
@@ -396,9 +458,15 @@ func human(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+		if m := int(d.Minutes()) % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", int(d.Hours()), m)
+		}
+		return fmt.Sprintf("%dh", int(d.Hours()))
 	default:
-		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+		if h := int(d.Hours()) % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", int(d.Hours())/24, h)
+		}
+		return fmt.Sprintf("%dd", int(d.Hours())/24)
 	}
 }
 

@@ -208,6 +208,28 @@ func (h *Handler) silenced(name string, st storage.CheckState, t time.Time) bool
 	return false
 }
 
+// silenceNote says why the check is silenced at t (who silenced it until
+// when, or the maintenance window and its reason), "" when it is not.
+func (h *Handler) silenceNote(name string, st storage.CheckState, t time.Time) string {
+	if st.SilencedUntil != nil && t.Before(*st.SilencedUntil) {
+		by := ""
+		if st.SilencedBy != "" {
+			by = " by @" + st.SilencedBy
+		}
+		return fmt.Sprintf("silenced%s until %s", by, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
+	}
+	for _, m := range h.d.Config.Maintenance {
+		if m.Covers(name, t) {
+			note := "in maintenance until " + m.End.UTC().Format("2006-01-02 15:04Z")
+			if m.Reason != "" {
+				note += " (" + oneLine(m.Reason, 80) + ")"
+			}
+			return note
+		}
+	}
+	return ""
+}
+
 func view(in *storage.Incident) *checks.Incident {
 	if in == nil {
 		return nil

@@ -2,13 +2,16 @@ package incidents
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
+	"opsbot/bot"
 	"opsbot/checks"
 	"opsbot/config"
 	"opsbot/handlers/handlertest"
@@ -261,7 +264,11 @@ func TestCommandsRejectBadInput(t *testing.T) {
 				{"bob", "/incident ack 99", "There is no incident #99"},
 				{"bob", "/incident silence nope --for 1h", `no check named "nope"`},
 				{"bob", "/incident silence we --for 1h", "Did you mean web?"},
-				{"bob", "/incident silence web --for 90d", "between 1m and 30d"},
+				{"bob", "/incident silence web --for 90d", "--for 90d is too long: silence for between 1m and 30d"},
+				{"bob", "/incident silence web --for 45s", "--for 45s is too short"},
+				// 600 characters of two bytes each are under the 1000-character limit.
+				{"bob", "/incident resolve 99 " + strings.Repeat("é", 600), "There is no incident #99"},
+				{"bob", "/incident resolve 99 " + strings.Repeat("é", 1001), "The note is 1001 characters long"},
 				{"carol", "/check run web", "oncall"},
 				{"bob", "/check run nope", `no check named "nope"`},
 				{"carol", "/incident list", "No open incidents"},
@@ -313,3 +320,195 @@ func TestPrune(t *testing.T) {
 }
 
 var _ checks.Sink = (*Handler)(nil).Record
+
+// The acknowledgement of /check run shows before the command runs (Slack
+// answers with it at once): it may say which check runs only when there is
+// one and the person may run it, and never echoes what was typed.
+func TestCheckRunAck(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, storagetest.Backends(t)[0])
+	var ack func(*bot.Request) string
+	for _, s := range r.h.CheckCommand().Subs {
+		if s.Name == "run" {
+			ack = s.Ack
+		}
+	}
+	oncall := bot.Person{Name: "bob", Roles: []string{"oncall"}}
+	tests := []struct {
+		name, check string
+		who         bot.Person
+		want        string
+	}{
+		{"known check, oncall", "web", oncall, "Running check web…"},
+		{"not oncall", "web", bot.Person{Name: "carol"}, "Working on it…"},
+		{"unknown check", strings.Repeat("x", 3000), oncall, "Working on it…"},
+		{"mention", "<!channel>", oncall, "Working on it…"},
+	}
+	for _, tt := range tests {
+		req := bot.NewRequest("check", "run", map[string]any{"name": tt.check})
+		req.Person = tt.who
+		if got := ack(req); got != tt.want {
+			t.Errorf("%s: ack %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A long incident's timeline (a reminder every 30m over days) shows how it
+// began and the latest events; Discord cuts a field at 1024 characters and
+// Slack at 2000, which would drop the newest lines (acknowledged, resolved).
+func TestShowLongTimeline(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, storagetest.Backends(t)[0])
+	r.svc.failing.Store(true)
+	r.run()
+	r.run()
+	for range 150 {
+		r.tick(30 * time.Minute)
+	}
+	if txt := r.env.Text("bob", "/incident ack 1"); !strings.Contains(txt, "Acknowledged") {
+		t.Fatal(txt)
+	}
+	var timeline string
+	for _, f := range r.env.Run("carol", "/incident show 1").Fields {
+		if f.Name == "Timeline" {
+			timeline = f.Value
+		}
+	}
+	for _, want := range []string{"opened: after 2 failures", "earlier events", "acknowledged by @bob"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("timeline lacks %q", want)
+		}
+	}
+	if n := len(timeline); n > 1024 {
+		t.Errorf("timeline is %d characters, more than a Slack field holds", n)
+	}
+}
+
+// /check list and /incident list stay within what Slack shows of a text
+// (3000 characters) and say how many more there are, instead of being cut
+// in the middle of a line by the renderer.
+func TestListsFitAMessage(t *testing.T) {
+	t.Parallel()
+	b := storagetest.Backends(t)[0]
+	cfg := testConfig("http://127.0.0.1:1/")
+	base := cfg.Checks[0]
+	cfg.Checks = nil
+	for i := range 45 {
+		c := base
+		c.Name = fmt.Sprintf("check-with-a-rather-long-name-%02d", i)
+		c.Escalate = nil
+		cfg.Checks = append(cfg.Checks, c)
+	}
+	env := handlertest.New(t, b, cfg)
+	h, err := New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Use(h.Commands()...)
+	now := env.Clock.Now()
+	msg := "connect to db-primary.example.com:5432: dial tcp 10.0.0.5:5432: connect: connection refused " + strings.Repeat("x", 60)
+	for i, c := range cfg.Checks {
+		st := storage.CheckState{Check: c.Name, LastAt: &now, LastError: msg, Failures: 3, FailingSince: &now}
+		in := storage.Incident{Check: c.Name, Kind: c.Kind, Channel: "ops", State: storage.IncidentOpen, OpenedAt: now,
+			FailingSince: now, Error: msg, ChangedAt: now}
+		if err := storage.CreateIncident(env.Deps.Store.DB, &in); err != nil {
+			t.Fatal(err)
+		}
+		st.IncidentID = in.ID
+		if err := storage.SaveCheckState(env.Deps.Store.DB, &st); err != nil {
+			t.Fatal(err)
+		}
+		_ = i
+	}
+	for _, line := range []string{"/check list", "/incident list"} {
+		txt := env.Run("carol", line).Text
+		if n := utf8.RuneCountInString(txt); n > 3000 {
+			t.Errorf("%s: %d characters", line, n)
+		}
+		if !strings.Contains(txt, "more") {
+			t.Errorf("%s does not say there are more:\n…%s", line, txt[max(0, len(txt)-200):])
+		}
+	}
+}
+
+// /check list says who silenced a check and until when, or which
+// maintenance window covers it and why (the config's reason is for chat).
+func TestCheckListSaysWhySilenced(t *testing.T) {
+	t.Parallel()
+	b := storagetest.Backends(t)[0]
+	cfg := testConfig("http://127.0.0.1:1/")
+	second := cfg.Checks[0]
+	second.Name, second.Escalate = "db", nil
+	cfg.Checks = append(cfg.Checks, second)
+	env := handlertest.New(t, b, cfg)
+	now := env.Clock.Now()
+	cfg.Maintenance = []config.Maintenance{{Checks: []string{"db"}, Start: now.Add(-time.Hour), End: now.Add(2 * time.Hour), Reason: "PostgreSQL 17 upgrade"}}
+	h, err := New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Use(h.Commands()...)
+	if txt := env.Text("bob", "/incident silence web --for 2h"); !strings.Contains(txt, "silenced until") {
+		t.Fatal(txt)
+	}
+	txt := env.Text("carol", "/check list")
+	for _, want := range []string{
+		"web (http): not run yet, silenced by @bob until " + now.Add(2*time.Hour).Format("2006-01-02 15:04Z"),
+		"db (http): not run yet, in maintenance until " + now.Add(2*time.Hour).Format("2006-01-02 15:04Z") + " (PostgreSQL 17 upgrade)",
+	} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("check list lacks %q:\n%s", want, txt)
+		}
+	}
+}
+
+// /incident resolve locks the check's state before the incident, in the
+// same order as a check run does; the other order deadlocked on PostgreSQL
+// when a run finished while someone resolved (one of them failed).
+func TestResolveLocksInTheOrderOfARun(t *testing.T) {
+	t.Parallel()
+	var pg *storagetest.Backend
+	for _, b := range storagetest.Backends(t) {
+		if b.Name == "postgres" {
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("needs PostgreSQL (OPSBOT_TEST_POSTGRES)")
+	}
+	r := newRig(t, *pg)
+	r.svc.failing.Store(true)
+	r.run()
+	r.run()
+	ctx := context.Background()
+	db := r.env.Deps.Store.DB
+	// A check run in progress: it holds the state's lock and wants the
+	// incident's next.
+	run := db.Begin()
+	defer run.Rollback()
+	if _, err := storage.LockCheckState(run, "web"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() { done <- r.env.Text("bob", `/incident resolve 1 "fixed"`) }()
+	// Wait until the resolve is blocked on a lock.
+	for waiting := 0; waiting == 0; {
+		if err := db.Raw("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query ILIKE '%check_states%'").Scan(&waiting).Error; err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case txt := <-done:
+			t.Fatalf("resolve finished while the state was locked: %s", txt)
+		default:
+		}
+	}
+	if _, err := storage.GetIncident(run.WithContext(ctx), 1); err != nil {
+		t.Fatalf("the run could not take the incident: %v", err)
+	}
+	if err := run.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if txt := <-done; !strings.Contains(txt, "Resolved incident #1") {
+		t.Errorf("resolve: %s", txt)
+	}
+}

@@ -31,6 +31,16 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 	if m.ID == "" || m.Channel == "" {
 		return bot.Reply{}, bot.Errorf("that message could not be read; file the ticket with /ticket new \"...\"")
 	}
+	if m.Bot {
+		// A ticket's own card is not a new problem.
+		id, err := storage.PostedAboutTicket(ctx, h.store.DB, string(m.Platform), m.Channel, m.ID)
+		if err == nil {
+			return bot.Reply{}, bot.Errorf("that is opsbot's post about ticket #%d (/ticket show %d); use it on the message where the problem was reported", id, id)
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return bot.Reply{}, err
+		}
+	}
 	text := strings.TrimSpace(m.Text)
 	if text == "" {
 		return bot.Reply{}, bot.Errorf("that message has no text to file; use /ticket new \"what is wrong\" instead")
