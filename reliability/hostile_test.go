@@ -41,6 +41,12 @@ func TestHostileInput(t *testing.T) {
 			if code, body := keep(p.slash(t, "U04DAVE", `/access request prod-db --for 1h --reason "x; rm -rf / $(id) `+"`id`"+`"`, "")); code != 200 || !strings.Contains(body, "#1") {
 				t.Fatalf("request access: %d %s", code, body)
 			}
+			// A signed Discord click, accepted (its id is recorded); sent
+			// again below, it is a replay.
+			click := button("100000000000000004", "/help")
+			if code, _ := p.discord(t, s.priv, click, time.Now()); code != 200 {
+				t.Errorf("signed click: HTTP %d", code)
+			}
 			before := rowCounts(t, st)
 
 			t.Run("refused requests change nothing", func(t *testing.T) {
@@ -82,11 +88,7 @@ func TestHostileInput(t *testing.T) {
 						t.Errorf("%s: HTTP %d %q, want %d", c.name, code, body, c.want)
 					}
 				}
-				// The same signed Discord click twice: the second is a replay.
-				click := button("100000000000000004", "/help")
-				if code, _ := p.discord(t, s.priv, click, time.Now()); code != 200 {
-					t.Errorf("signed click: HTTP %d", code)
-				}
+				// The signed click again, freshly signed: a replay.
 				if code, _ := p.discord(t, s.priv, click, time.Now()); code != 401 {
 					t.Errorf("replayed click: HTTP %d, want 401", code)
 				}

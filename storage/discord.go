@@ -48,3 +48,36 @@ func DiscordButtonCommand(ctx context.Context, db *gorm.DB, hash string) (string
 	}
 	return row.Command, nil
 }
+
+// DiscordInteraction remembers a Discord interaction already handled, so a
+// captured signed request replayed within the timestamp window runs once,
+// whichever replica it reaches.
+type DiscordInteraction struct {
+	// ID is the interaction's snowflake, which Discord signs with the body.
+	ID     string    `gorm:"primaryKey;size:64"`
+	SeenAt time.Time `gorm:"not null;index"`
+}
+
+// TableName is discord_interactions.
+func (DiscordInteraction) TableName() string { return "discord_interactions" }
+
+// ClaimDiscordInteraction records id as handled and reports whether this
+// call was the first to do so; a false answer means it ran already.
+func ClaimDiscordInteraction(ctx context.Context, db *gorm.DB, id string, at time.Time) (bool, error) {
+	res := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).
+		Create(&DiscordInteraction{ID: id, SeenAt: at.UTC()})
+	if res.Error != nil {
+		return false, fmt.Errorf("record discord interaction %s: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// PruneDiscordInteractions forgets interactions seen before the cutoff and
+// returns how many it removed; their signed timestamps are refused by then.
+func PruneDiscordInteractions(ctx context.Context, db *gorm.DB, before time.Time) (int64, error) {
+	res := db.WithContext(ctx).Where("seen_at < ?", before.UTC()).Delete(&DiscordInteraction{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune discord interactions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -33,6 +33,7 @@ var migrations = []Migration{
 	{ID: "0061_slack_replies", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&SlackRequest{}) }},
 	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
 	{ID: "0080_intake", Up: migrateIntake},
+	{ID: "0081_discord_interactions", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordInteraction{}) }},
 }
 
 // schemaMigration records an applied migration.

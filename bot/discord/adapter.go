@@ -56,39 +56,21 @@ type Adapter struct {
 	mu   sync.Mutex
 	base context.Context
 	wg   sync.WaitGroup
-	// seen holds the ids of recent interactions, so a captured request
-	// replayed within the timestamp window runs once.
-	seen map[string]time.Time
 }
 
-// maxSeen bounds the replay memory.
-const maxSeen = 20000
+// seenFor is how long a handled interaction is remembered (in the
+// discord_interactions table, shared by the replicas). The verifier accepts
+// a signed timestamp up to MaxSkew either side of now, so one signed request
+// may arrive over a span of 2*MaxSkew; an hour covers that with room for
+// clocks that disagree.
+const seenFor = time.Hour
 
-// replayed records an interaction id and reports whether it came before.
-func (a *Adapter) replayed(id string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := a.clock.Now()
-	if a.seen == nil {
-		a.seen = map[string]time.Time{}
-	}
-	if _, ok := a.seen[id]; ok {
-		return true
-	}
-	if len(a.seen) >= maxSeen {
-		for k, at := range a.seen {
-			if now.Sub(at) > 2*MaxSkew {
-				delete(a.seen, k)
-			}
-		}
-		if len(a.seen) >= maxSeen {
-			// A flood of fresh ids: forget the lot rather than grow.
-			clear(a.seen)
-		}
-	}
-	a.seen[id] = now
-	return false
-}
+// maxInteractionID bounds the id stored for replay protection; Discord's
+// are snowflakes of at most 20 digits.
+const maxInteractionID = 64
+
+// tryAgain answers an interaction whose id could not be recorded.
+const tryAgain = "opsbot cannot reach its database right now. Nothing was changed; try again in a moment."
 
 // Options are the adapter's optional parts; tests set them.
 type Options struct {
@@ -100,8 +82,8 @@ type Options struct {
 }
 
 // New builds the adapter over the router's command table. The store keeps
-// long button commands and the fallback notifications of answers that
-// outlived their interaction.
+// long button commands, the interactions already handled, and the fallback
+// notifications of answers that outlived their interaction.
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget,
@@ -123,8 +105,8 @@ func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk
 type responder func(ctx context.Context, resp *discordgo.InteractionResponse) error
 
 // ServeHTTP is POST /discord/interactions: it verifies the signature and
-// timestamp, then answers the interaction. A forged or stale request gets
-// 401 and runs nothing.
+// timestamp, then answers the interaction. A forged or stale request, or
+// one any replica has handled already, gets 401 and runs nothing.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxInteractionBody+1))
 	if err != nil || len(body) > maxInteractionBody {
@@ -146,9 +128,9 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	if it.Type != discordgo.InteractionPing && a.replayed(it.ID) {
-		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
-		http.Error(w, "interaction already handled", http.StatusUnauthorized)
+	if it.Type != discordgo.InteractionPing && (it.ID == "" || len(it.ID) > maxInteractionID) {
+		a.log.Warn("interaction without a usable id", "remote", r.RemoteAddr)
+		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
 	if a.cfg.ApplicationID != "" && it.AppID != "" && it.AppID != a.cfg.ApplicationID {
@@ -156,7 +138,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "interaction for another application", http.StatusBadRequest)
 		return
 	}
-	a.dispatch(r.Context(), it, func(_ context.Context, resp *discordgo.InteractionResponse) error {
+	respond := func(_ context.Context, resp *discordgo.InteractionResponse) error {
 		w.Header().Set("Content-Type", "application/json")
 		if err := json.NewEncoder(w).Encode(resp); err != nil {
 			return fmt.Errorf("write interaction response: %w", err)
@@ -166,7 +148,34 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.Flush()
 		}
 		return nil
-	})
+	}
+	// A PING runs nothing, so it needs no record.
+	if it.Type != discordgo.InteractionPing && !a.claim(w, r, it, respond) {
+		return
+	}
+	a.dispatch(r.Context(), it, respond)
+}
+
+// claim records the interaction as handled, in the table the replicas
+// share, and reports whether this is its first delivery. When it is not, or
+// the record cannot be written, claim has answered and nothing runs.
+func (a *Adapter) claim(w http.ResponseWriter, r *http.Request, it *discordgo.Interaction, respond responder) bool {
+	first, err := storage.ClaimDiscordInteraction(r.Context(), a.db, it.ID, a.clock.Now())
+	if err != nil {
+		// A 500 shows as a bare "This interaction failed"; tell the
+		// person what to do instead.
+		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
+		if err := respond(r.Context(), a.response(r.Context(), bot.Reply{Text: tryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
+			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
+		}
+		return false
+	}
+	if !first {
+		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
+		http.Error(w, "interaction already handled", http.StatusUnauthorized)
+		return false
+	}
+	return true
 }
 
 // DecodeInteraction parses an interaction body; the data of commands and
@@ -469,16 +478,40 @@ func (a *Adapter) enqueue(ctx context.Context, key string, t bot.Target, r bot.R
 		Target: string(tj), Body: string(body), State: storage.OutboxPending, NextAttemptAt: now, CreatedAt: now})
 }
 
-// Run keeps the adapter's background work alive until ctx ends; in gateway
-// mode it holds the gateway connection (discordgo reconnects it) and answers
-// interactions through the REST callback.
+// Tick forgets handled interactions older than seenFor. Idempotent, and
+// safe on several replicas at once.
+func (a *Adapter) Tick(ctx context.Context) error {
+	_, err := storage.PruneDiscordInteractions(ctx, a.db, a.clock.Now().Add(-seenFor))
+	return err
+}
+
+// prune calls Tick every few minutes until ctx ends.
+func (a *Adapter) prune(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if err := a.Tick(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("prune handled discord interactions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Run keeps the adapter's background work alive until ctx ends and prunes
+// the handled interactions every few minutes; in gateway mode it also holds
+// the gateway connection (discordgo reconnects it) and answers interactions
+// through the REST callback.
 func (a *Adapter) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.base = ctx
 	a.mu.Unlock()
 	defer a.wg.Wait()
 	if a.cfg.Mode != "gateway" {
-		<-ctx.Done()
+		a.prune(ctx)
 		return nil
 	}
 	s, err := discordgo.New("Bot " + a.cfg.Token.Reveal())
@@ -508,7 +541,8 @@ func (a *Adapter) Run(ctx context.Context) error {
 		}
 	}
 	a.log.Info("discord gateway connected")
-	<-ctx.Done()
+	// Nothing over the gateway is recorded, but rows left from HTTP mode go.
+	a.prune(ctx)
 	if err := s.Close(); err != nil {
 		a.log.Warn("discord gateway: close", "err", err)
 	}

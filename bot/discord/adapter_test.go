@@ -276,16 +276,3 @@ func TestGatewayInteractionAnswersThroughCallback(t *testing.T) {
 
 var _ = handlertest.Start
 var _ = storage.ErrNotFound
-
-func TestReplayedInteractionRunsOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, storagetest.Backends(t)[0])
-	body := slash(aliceID, "note", sub("add", opt("text", discordgo.ApplicationCommandOptionString, "once")))
-	response(t, e.post(t, body, e.Clock.Now(), e.priv))
-	if rec := e.post(t, body, e.Clock.Now(), e.priv); rec.Code != http.StatusUnauthorized {
-		t.Fatalf("replay: %d", rec.Code)
-	}
-	if a := e.Audit(); len(a) != 1 {
-		t.Fatalf("audit %+v", a)
-	}
-}

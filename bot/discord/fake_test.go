@@ -305,13 +305,19 @@ func testCommands(d handlers.Deps, env *testEnv) []bot.Command {
 // adapter's HTTP handler.
 func (e *testEnv) post(t testing.TB, body []byte, at time.Time, key ed25519.PrivateKey) *httptest.ResponseRecorder {
 	t.Helper()
+	return postTo(e.adapter, body, at, key)
+}
+
+// postTo signs body with key at the given time and sends it to h, one
+// replica's POST /discord/interactions.
+func postTo(h http.Handler, body []byte, at time.Time, key ed25519.PrivateKey) *httptest.ResponseRecorder {
 	ts := strconv.FormatInt(at.Unix(), 10)
 	sig := ed25519.Sign(key, append([]byte(ts), body...))
 	req := httptest.NewRequest(http.MethodPost, "/discord/interactions", bytes.NewReader(body))
 	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(sig))
 	req.Header.Set("X-Signature-Timestamp", ts)
 	rec := httptest.NewRecorder()
-	e.adapter.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
