@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -46,13 +45,12 @@ func outboxCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var path, state string
+	cmd := newCommand("outbox list", "outbox list --config FILE [--state S] [--limit N]", stderr)
+	var state string
 	var limit int
-	if code, ok := flags("outbox list", "outbox list --config FILE [--state S] [--limit N]", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-		fs.StringVar(&state, "state", "", "only this state: "+strings.Join(storage.OutboxStates, ", "))
-		fs.IntVar(&limit, "limit", 50, "at most this many (1-10000)")
-	}); !ok {
+	cmd.fs.StringVar(&state, "state", "", "only this state: "+strings.Join(storage.OutboxStates, ", "))
+	cmd.fs.IntVar(&limit, "limit", 50, "at most this many (1-10000)")
+	if code, ok := cmd.parse(args); !ok {
 		return code
 	}
 	if state != "" && !slices.Contains(storage.OutboxStates, state) {
@@ -63,15 +61,14 @@ func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "opsbot outbox list: --limit %d is out of range (use 1 to 10000)\n", limit)
 		return exitUsage
 	}
-	store, code := openStore(ctx, "outbox list", path, stderr)
+	_, store, code := cmd.openStore(ctx)
 	if store == nil {
 		return code
 	}
 	defer store.Close()
 	msgs, err := store.ListOutbox(ctx, state, limit)
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot outbox list: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	if len(msgs) == 0 {
 		fmt.Fprintln(stdout, "no notifications")
@@ -107,17 +104,10 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 	if verb == "retry" {
 		synopsis = "outbox retry --config FILE ID|--failed"
 	}
-	fs := flag.NewFlagSet("outbox "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: opsbot %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	var path string
+	cmd := newCommand("outbox "+verb, synopsis, stderr)
 	var failed bool
-	fs.StringVar(&path, "config", "opsbot.yaml", "config file")
 	if verb == "retry" {
-		fs.BoolVar(&failed, "failed", false, "retry every failed notification")
+		cmd.fs.BoolVar(&failed, "failed", false, "retry every failed notification")
 	}
 	// A negative number is a mistyped ID, not an unknown flag.
 	for _, a := range args {
@@ -127,19 +117,9 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 		}
 	}
 	// The ID may come before or after the flags.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, code, ok := cmd.parseArgs(args)
+	if !ok {
+		return code
 	}
 	switch {
 	case len(pos) > 1:
@@ -150,7 +130,7 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 		return exitUsage
 	case !failed && len(pos) == 0:
 		fmt.Fprintf(stderr, "opsbot outbox %s: which notification? Give its ID from opsbot outbox list\n", verb)
-		fs.Usage()
+		cmd.fs.Usage()
 		return exitUsage
 	}
 	var id int64
@@ -162,7 +142,7 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 			return exitUsage
 		}
 	}
-	store, code := openStore(ctx, "outbox "+verb, path, stderr)
+	_, store, code := cmd.openStore(ctx)
 	if store == nil {
 		return code
 	}
@@ -171,8 +151,7 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 	if failed {
 		n, err := store.RetryFailedOutbox(ctx, now)
 		if err != nil {
-			fmt.Fprintf(stderr, "opsbot outbox retry: %v\n", err)
-			return exitFail
+			return cmd.fail(err)
 		}
 		fmt.Fprintf(stdout, "%d failed notifications are pending again\n", n)
 		return exitOK
@@ -188,12 +167,8 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 	case errors.Is(err, storage.ErrNotFound):
 		fmt.Fprintf(stderr, "opsbot outbox %s: no notification %d (see opsbot outbox list)\n", verb, id)
 		return exitFail
-	case errors.Is(err, storage.ErrOutboxState):
-		fmt.Fprintf(stderr, "opsbot outbox %s: %v\n", verb, err)
-		return exitFail
-	case err != nil:
-		fmt.Fprintf(stderr, "opsbot outbox %s: %v\n", verb, err)
-		return exitFail
+	case err != nil: // a storage.ErrOutboxState says why in words
+		return cmd.fail(err)
 	}
 	if verb == "retry" {
 		fmt.Fprintf(stdout, "notification %d (%s) is pending again; a running opsbot sends it at its next poll\n", m.ID, m.Key)
@@ -201,21 +176,6 @@ func outboxChange(ctx context.Context, verb string, args []string, stdout, stder
 		fmt.Fprintf(stdout, "notification %d (%s) dropped; it will not be sent\n", m.ID, m.Key)
 	}
 	return exitOK
-}
-
-// openStore loads the config and opens (and migrates) its database; on
-// failure it prints why and returns nil and the exit code.
-func openStore(ctx context.Context, name, path string, stderr io.Writer) (*storage.Store, int) {
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return nil, exitFail
-	}
-	store, err := storage.Open(ctx, cfg.Database)
-	if err != nil {
-		fmt.Fprintf(stderr, "opsbot %s: %v\n", name, err)
-		return nil, exitFail
-	}
-	return store, exitOK
 }
 
 // oneLine keeps a table cell on one line and at most n runes.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,13 @@ import (
 
 const devicesUsage = "devices import --config FILE FILE.csv"
 
+// devicesHelp follows the synopsis in --help.
+const devicesHelp = `
+
+The CSV file has a header row with the columns name,address,kind,site,owner,tags,notes
+(and optionally profile); tags are separated by semicolons. Every row is checked
+first; if any is bad, nothing is imported.`
+
 // devicesCmd runs "opsbot devices import": it adds or updates devices from
 // a CSV file, all rows or none.
 func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -22,47 +28,30 @@ func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "usage: opsbot %s\n", devicesUsage)
 		return exitUsage
 	}
-	fs := flag.NewFlagSet("devices import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "opsbot.yaml", "config file")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: opsbot %s\n\nThe CSV file has a header row with the columns name,address,kind,site,owner,tags,notes\n(and optionally profile); tags are separated by semicolons. Every row is checked\nfirst; if any is bad, nothing is imported.\n\nFlags:\n", devicesUsage)
-		fs.PrintDefaults()
-	}
+	cmd := newCommand("devices import", devicesUsage+devicesHelp, stderr)
 	// The file may come before or after the flags.
-	var files []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
+	files, code, ok := cmd.parseArgs(args[1:])
+	if !ok {
+		return code
 	}
 	if len(files) != 1 {
 		fmt.Fprintln(stderr, "opsbot devices import: name exactly one CSV file")
-		fs.Usage()
+		cmd.fs.Usage()
 		return exitUsage
 	}
 	file := files[0]
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfig(cmd.path, stderr)
 	if !ok {
 		return exitFail
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot devices import: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	defer f.Close()
 	store, err := storage.Open(ctx, cfg.Database)
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot devices import: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	defer store.Close()
 	actor := "cli"
@@ -76,8 +65,7 @@ func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitFail
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot devices import: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	fmt.Fprintf(stdout, "imported %s: %d added, %d updated\n", file, res.Added, res.Updated)
 	return exitOK

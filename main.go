@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -110,40 +109,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "opsbot: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-}
-
-// flags parses a subcommand's flags; ok is false when it printed help or an
-// error, with the exit code to return.
-func flags(name, synopsis string, args []string, stderr io.Writer, define func(*flag.FlagSet)) (code int, ok bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: opsbot %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	define(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "opsbot %s: unexpected argument %q\n", name, fs.Arg(0))
-		fs.Usage()
-		return exitUsage, false
-	}
-	return 0, true
-}
-
-// loadConfig reads the config and prints every problem it has.
-func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "opsbot: config %s:\n%v\n", path, err)
-		return nil, false
-	}
-	return cfg, true
 }
 
 func newLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
@@ -261,15 +226,9 @@ func (c *core) close() {
 }
 
 func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
-	var path string
-	if code, ok := flags("serve", "serve --config FILE", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-	}); !ok {
+	cfg, code := newCommand("serve", "serve --config FILE", stderr).load(args)
+	if cfg == nil {
 		return code
-	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitFail
 	}
 	log := newLogger(cfg.Log, stderr)
 	c, err := build(ctx, cfg, log)
@@ -356,16 +315,12 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var path, user string
-	if code, ok := flags("shell", "shell --config FILE --user NAME", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-		fs.StringVar(&user, "user", "", "run commands as this person (a name under people:)")
-	}); !ok {
+	cmd := newCommand("shell", "shell --config FILE --user NAME", stderr)
+	var user string
+	cmd.fs.StringVar(&user, "user", "", "run commands as this person (a name under people:)")
+	cfg, code := cmd.load(args)
+	if cfg == nil {
 		return code
-	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitFail
 	}
 	if user == "" {
 		fmt.Fprintln(stderr, "opsbot shell: --user NAME is required (a name under people: in the config)")
@@ -375,7 +330,7 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dir := bot.NewDirectory(cfg.People)
 	person, known := dir.ByName(user)
 	if !known || !person.Known {
-		fmt.Fprintf(stderr, "opsbot shell: nobody called %q under people: in %s (known: %v)\n", user, path, dir.Names())
+		fmt.Fprintf(stderr, "opsbot shell: nobody called %q under people: in %s (known: %v)\n", user, cmd.path, dir.Names())
 		return exitUsage
 	}
 	c, err := build(ctx, cfg, log)
@@ -406,26 +361,20 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var path string
-	if code, ok := flags("migrate", "migrate --config FILE", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-	}); !ok {
+	cmd := newCommand("migrate", "migrate --config FILE", stderr)
+	cfg, code := cmd.load(args)
+	if cfg == nil {
 		return code
 	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitFail
-	}
+	// Connect, not Open: Open would apply the migrations before they are listed.
 	store, err := storage.Connect(ctx, cfg.Database)
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot migrate: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	defer store.Close()
 	applied, err := store.Migrate(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot migrate: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "database is up to date")
@@ -438,13 +387,12 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func configCheckCmd(args []string, stdout, stderr io.Writer) int {
-	var path string
-	if code, ok := flags("config check", "config check --config FILE", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-	}); !ok {
+	cmd := newCommand("config check", "config check --config FILE", stderr)
+	if code, ok := cmd.parse(args); !ok {
 		return code
 	}
-	if _, ok := loadConfig(path, stdout); !ok {
+	// The problems are this command's output.
+	if _, ok := loadConfig(cmd.path, stdout); !ok {
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "config OK")
@@ -452,28 +400,20 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var path string
-	if code, ok := flags("status", "status --config FILE", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-	}); !ok {
+	cmd := newCommand("status", "status --config FILE", stderr)
+	if code, ok := cmd.parse(args); !ok {
 		return code
 	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitFail
-	}
-	store, err := storage.Open(ctx, cfg.Database)
-	if err != nil {
-		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
-		return exitFail
+	cfg, store, code := cmd.openStore(ctx)
+	if store == nil {
+		return code
 	}
 	defer store.Close()
 	now := time.Now().UTC()
 	// A replica that has not reported for a few intervals is gone.
 	reps, err := store.Replicas(ctx, now.Add(-5*time.Duration(cfg.Leader.Interval)-10*time.Second))
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot status: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	if len(reps) == 0 {
 		fmt.Fprintln(stdout, "no replica is running")
@@ -488,27 +428,21 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func discordRegisterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var path, guild string
-	if code, ok := flags("discord register", "discord register --config FILE [--guild ID]", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "opsbot.yaml", "config file")
-		fs.StringVar(&guild, "guild", "", "register in this server only (shows at once); global when empty")
-	}); !ok {
+	cmd := newCommand("discord register", "discord register --config FILE [--guild ID]", stderr)
+	var guild string
+	cmd.fs.StringVar(&guild, "guild", "", "register in this server only (shows at once); global when empty")
+	cfg, code := cmd.load(args)
+	if cfg == nil {
 		return code
-	}
-	cfg, ok := loadConfig(path, stderr)
-	if !ok {
-		return exitFail
 	}
 	c, err := build(ctx, cfg, newLogger(cfg.Log, stderr))
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	defer c.close()
 	n, err := discord.Register(ctx, cfg.Discord, guild, c.router.Commands(), discord.Options{})
 	if err != nil {
-		fmt.Fprintf(stderr, "opsbot discord register: %v\n", err)
-		return exitFail
+		return cmd.fail(err)
 	}
 	where := "globally (Discord may take a while to show them)"
 	if guild != "" {

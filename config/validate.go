@@ -221,9 +221,7 @@ func (v *validator) people() {
 	names, slackIDs, discordIDs := seen{}, seen{}, seen{}
 	for i, p := range v.c.People {
 		path := index("people", i)
-		if v.name(join(path, "name"), p.Name) {
-			v.unique(names, join(path, "name"), p.Name, "name")
-		}
+		v.uniqueName(names, join(path, "name"), p.Name, "name")
 		if p.SlackID != "" {
 			if !slackID(p.SlackID) {
 				v.addf(join(path, "slack_id"), "want a Slack member ID such as U024BE7LH (profile, more, Copy member ID), got %q", p.SlackID)
@@ -277,9 +275,7 @@ func (v *validator) tickets() {
 	names := seen{}
 	for i, q := range t.Queues {
 		path := index("tickets.queues", i)
-		if v.name(join(path, "name"), q.Name) {
-			v.unique(names, join(path, "name"), q.Name, "queue")
-		}
+		v.uniqueName(names, join(path, "name"), q.Name, "queue")
 		v.channelRef(join(path, "channel"), q.Channel)
 		v.words(join(path, "categories"), q.Categories)
 	}
@@ -350,9 +346,7 @@ func (v *validator) access() {
 	names := seen{}
 	for i, r := range a.Resources {
 		path := index("access.resources", i)
-		if v.name(join(path, "name"), r.Name) {
-			v.unique(names, join(path, "name"), r.Name, "resource")
-		}
+		v.uniqueName(names, join(path, "name"), r.Name, "resource")
 		v.words(join(path, "roles"), r.Roles)
 		v.approvers(path, r)
 		v.positive(join(path, "max_duration"), r.MaxDuration, "8h")
@@ -472,6 +466,14 @@ func (v *validator) statusPage() {
 // seen maps a value to the path where it was first seen.
 type seen map[string]string
 
+// uniqueName checks the name at path and that no other entry of its list,
+// recorded in s, has it.
+func (v *validator) uniqueName(s seen, path, name, what string) {
+	if v.name(path, name) {
+		v.unique(s, path, name, what)
+	}
+}
+
 // unique reports whether value is new in s, and a problem if it is not.
 func (v *validator) unique(s seen, path, value, what string) bool {
 	if first, ok := s[value]; ok {
@@ -528,9 +530,7 @@ func (v *validator) words(path string, list []string) {
 	s := seen{}
 	for i, w := range list {
 		p := index(path, i)
-		if v.name(p, w) {
-			v.unique(s, p, w, "entry")
-		}
+		v.uniqueName(s, p, w, "entry")
 	}
 }
 

@@ -38,9 +38,7 @@ func (v *validator) devices() {
 	names := seen{}
 	for i, dev := range d.Inventory {
 		path := index("devices.inventory", i)
-		if v.name(join(path, "name"), dev.Name) {
-			v.unique(names, join(path, "name"), dev.Name, "device")
-		}
+		v.uniqueName(names, join(path, "name"), dev.Name, "device")
 		v.address(join(path, "address"), dev.Address)
 		// Problems of the default profile are reported once, not again
 		// for every device that overrides some other field.
@@ -150,9 +148,7 @@ func (v *validator) backups() {
 	names := seen{}
 	for i, j := range b.Jobs {
 		path := index("backups.jobs", i)
-		if v.name(join(path, "name"), j.Name) {
-			v.unique(names, join(path, "name"), j.Name, "job")
-		}
+		v.uniqueName(names, join(path, "name"), j.Name, "job")
 		v.argv(join(path, "command"), j.Command)
 		if j.Dir != "" && !filepath.IsAbs(j.Dir) {
 			v.addf(join(path, "dir"), "want an absolute path such as /var/backups, got %q", j.Dir)
@@ -179,9 +175,7 @@ func (v *validator) checks() {
 	names := seen{}
 	for i, ch := range v.c.Checks {
 		path := index("checks", i)
-		if v.name(join(path, "name"), ch.Name) {
-			v.unique(names, join(path, "name"), ch.Name, "check")
-		}
+		v.uniqueName(names, join(path, "name"), ch.Name, "check")
 		v.oneOf(join(path, "kind"), ch.Kind, CheckKinds...)
 		v.when(path, ch)
 		v.positive(join(path, "timeout"), ch.Timeout, "10s")

@@ -317,23 +317,16 @@ func stateErrorf(format string, args ...any) error {
 // RetryOutbox puts a failed, dropped or waiting message back to pending, due
 // now, with a fresh max_age.
 func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (OutboxMessage, error) {
-	var m OutboxMessage
-	err := s.Tx(ctx, func(tx *gorm.DB) error {
-		if err := tx.Where("id = ?", id).Take(&m).Error; err != nil {
-			return fmt.Errorf("find notification %d: %w", id, notFound(err))
-		}
+	return s.changeOutbox(ctx, id, func(m *OutboxMessage) (map[string]any, error) {
 		switch m.State {
 		case OutboxSent:
-			return stateErrorf("notification %d was already sent; there is nothing to retry", id)
+			return nil, stateErrorf("notification %d was already sent; there is nothing to retry", id)
 		case OutboxSending:
-			return stateErrorf("notification %d is being sent right now; see how it ends with opsbot outbox list", id)
+			return nil, stateErrorf("notification %d is being sent right now; see how it ends with opsbot outbox list", id)
 		}
 		m.State, m.NextAttemptAt, m.QueuedAt = OutboxPending, now.UTC(), now.UTC()
-		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{
-			"state": OutboxPending, "next_attempt_at": m.NextAttemptAt, "queued_at": m.QueuedAt,
-		}).Error
+		return map[string]any{"state": OutboxPending, "next_attempt_at": m.NextAttemptAt, "queued_at": m.QueuedAt}, nil
 	})
-	return m, err
 }
 
 // RetryFailedOutbox puts every failed message back to pending, due now, and
@@ -350,21 +343,31 @@ func (s *Store) RetryFailedOutbox(ctx context.Context, now time.Time) (int64, er
 // DropOutbox gives up on a message that was not sent: it is never tried
 // again and no longer holds up its lane.
 func (s *Store) DropOutbox(ctx context.Context, id int64) (OutboxMessage, error) {
+	return s.changeOutbox(ctx, id, func(m *OutboxMessage) (map[string]any, error) {
+		switch m.State {
+		case OutboxSent:
+			return nil, stateErrorf("notification %d was already sent; there is nothing to drop", id)
+		case OutboxDropped:
+			return nil, stateErrorf("notification %d is already dropped", id)
+		}
+		m.State = OutboxDropped
+		return map[string]any{"state": OutboxDropped, "claimed_by": "", "claimed_until": nil}, nil
+	})
+}
+
+// changeOutbox is an operator's action on message id: change refuses it
+// with a state error or sets m's new state and returns the columns to write.
+func (s *Store) changeOutbox(ctx context.Context, id int64, change func(m *OutboxMessage) (map[string]any, error)) (OutboxMessage, error) {
 	var m OutboxMessage
 	err := s.Tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", id).Take(&m).Error; err != nil {
 			return fmt.Errorf("find notification %d: %w", id, notFound(err))
 		}
-		switch m.State {
-		case OutboxSent:
-			return stateErrorf("notification %d was already sent; there is nothing to drop", id)
-		case OutboxDropped:
-			return stateErrorf("notification %d is already dropped", id)
+		cols, err := change(&m)
+		if err != nil {
+			return err
 		}
-		m.State = OutboxDropped
-		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(map[string]any{
-			"state": OutboxDropped, "claimed_by": "", "claimed_until": nil,
-		}).Error
+		return tx.Model(&OutboxMessage{}).Where("id = ?", id).Updates(cols).Error
 	})
 	return m, err
 }

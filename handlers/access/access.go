@@ -393,18 +393,7 @@ func (h *Handler) deny(ctx context.Context, req *bot.Request) (bot.Reply, error)
 				Text: fmt.Sprintf("%s denied %s: %s", req.Person.Mention(), grantOf(r.Role, r.Resource), reason)}
 			reply = bot.Reply{Text: fmt.Sprintf("Denied #%d; %s has been told.", id, mention(r.Requester))}
 		}
-		r.UpdatedAt = now
-		if err := storage.SaveAccessRequest(tx, r); err != nil {
-			return err
-		}
-		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.deny", subject(r), fmt.Sprintf("round=%d reason=%q", r.Round, reason))); err != nil {
-			return err
-		}
-		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
-		if err != nil {
-			return err
-		}
-		return h.enqueue(tx, h.edit(r, approvals), h.tell(r, "denied", told))
+		return h.save(tx, r, now, handlers.Audit(req, "access.deny", subject(r), fmt.Sprintf("round=%d reason=%q", r.Round, reason)), "denied", told)
 	})
 	return reply, err
 }
@@ -447,18 +436,7 @@ func (h *Handler) revoke(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		default:
 			return bot.Errorf("#%d is %s; there is nothing to revoke.", id, stateText(r.State))
 		}
-		r.UpdatedAt = now
-		if err := storage.SaveAccessRequest(tx, r); err != nil {
-			return err
-		}
-		if err := storage.WriteAudit(tx, handlers.Audit(req, action, subject(r), "state="+r.State)); err != nil {
-			return err
-		}
-		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
-		if err != nil {
-			return err
-		}
-		return h.enqueue(tx, h.edit(r, approvals))
+		return h.save(tx, r, now, handlers.Audit(req, action, subject(r), "state="+r.State), "", bot.Reply{})
 	})
 	if err != nil || !run {
 		return reply, err
@@ -563,18 +541,7 @@ func (h *Handler) done(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		default:
 			return bot.Errorf("#%d is %s; /access done is for a grant or revoke done by hand.", id, stateText(r.State))
 		}
-		r.UpdatedAt = now
-		if err := storage.SaveAccessRequest(tx, r); err != nil {
-			return err
-		}
-		if err := storage.WriteAudit(tx, handlers.Audit(req, act, subject(r), "manual; state="+r.State)); err != nil {
-			return err
-		}
-		approvals, err := storage.AccessApprovals(tx, r.ID, 0)
-		if err != nil {
-			return err
-		}
-		return h.enqueue(tx, h.edit(r, approvals), h.tell(r, "done", told))
+		return h.save(tx, r, now, handlers.Audit(req, act, subject(r), "manual; state="+r.State), "done", told)
 	})
 	return reply, err
 }

@@ -78,7 +78,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 				return nil
 			}
 			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessExpired, &now, system, "nobody decided in time"
-			return h.save(tx, r, now, "access.expire_pending", "no decision within pending_ttl", "expired", bot.Reply{
+			return h.save(tx, r, now, systemAudit(now, "access.expire_pending", subject(r), "no decision within pending_ttl"), "expired", bot.Reply{
 				Title: fmt.Sprintf("Access request #%d expired", r.ID), Severity: bot.SeverityWarning,
 				Text: fmt.Sprintf("Nobody decided on %s in time. Ask again with /access request %s if you still need it.", grantOf(r.Role, r.Resource), r.Resource)})
 		})
@@ -88,7 +88,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 				return nil
 			}
 			r.ExtendFor, r.ExtendUntil = 0, nil
-			return h.save(tx, r, now, "access.expire_extension", fmt.Sprintf("round=%d", r.Round), "extension-expired", bot.Reply{
+			return h.save(tx, r, now, systemAudit(now, "access.expire_extension", subject(r), fmt.Sprintf("round=%d", r.Round)), "extension-expired", bot.Reply{
 				Title: fmt.Sprintf("Extension of #%d expired", r.ID), Severity: bot.SeverityWarning,
 				Text: fmt.Sprintf("Nobody approved more time in time; your access to %s still ends %s.", r.Resource, stamp(*r.ExpiresAt))})
 		})
@@ -116,7 +116,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 			}
 			r.State, r.Attempts, r.NextAttemptAt = storage.AccessRevoking, 0, &now
 			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = system, "time is up", 0, nil
-			return h.save(tx, r, now, "access.expire", "grant time is up; revoking", "", bot.Reply{})
+			return h.save(tx, r, now, systemAudit(now, "access.expire", subject(r), "grant time is up; revoking"), "", bot.Reply{})
 		})
 	if err := h.digest(ctx, now); err != nil {
 		errs = append(errs, err)
@@ -133,14 +133,14 @@ func (h *Handler) Tick(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// save writes r, an audit entry by opsbot, the edited channel message and,
-// when told has a title, a message to the requester.
-func (h *Handler) save(tx *gorm.DB, r *storage.AccessRequest, now time.Time, act, detail, what string, told bot.Reply) error {
+// save writes r, its audit entry, the edited channel message and, when told
+// has a title, a message to the requester.
+func (h *Handler) save(tx *gorm.DB, r *storage.AccessRequest, now time.Time, audit storage.AuditEntry, what string, told bot.Reply) error {
 	r.UpdatedAt = now
 	if err := storage.SaveAccessRequest(tx, r); err != nil {
 		return err
 	}
-	if err := storage.WriteAudit(tx, systemAudit(now, act, subject(r), detail)); err != nil {
+	if err := storage.WriteAudit(tx, audit); err != nil {
 		return err
 	}
 	approvals, err := storage.AccessApprovals(tx, r.ID, 0)

@@ -239,10 +239,11 @@ func (h *Handler) history(ctx context.Context, req *bot.Request) (bot.Reply, err
 		Text: strings.TrimRight(b.String(), "\n"), Footer: "Details: /backup status RUN · output: /backup log RUN"}, nil
 }
 
-func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, error) {
-	r, err := h.getRun(ctx, req.Int("run"))
+// allowedRun loads run id and its job, which p must be allowed to verb.
+func (h *Handler) allowedRun(ctx context.Context, p bot.Person, id int64, verb string) (storage.BackupRun, *job, error) {
+	r, err := h.getRun(ctx, id)
 	if err != nil {
-		return bot.Reply{}, err
+		return r, nil, err
 	}
 	j := h.jobs[r.Job]
 	if j == nil {
@@ -250,8 +251,16 @@ func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, e
 		j = &job{}
 		j.Name = r.Job
 	}
-	if !mayRun(req.Person, j) {
-		return bot.Reply{}, refuse(req.Person, "cancel", j)
+	if !mayRun(p, j) {
+		return r, nil, refuse(p, verb, j)
+	}
+	return r, j, nil
+}
+
+func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	r, _, err := h.allowedRun(ctx, req.Person, req.Int("run"), "cancel")
+	if err != nil {
+		return bot.Reply{}, err
 	}
 	if r.State != storage.BackupRunning {
 		return bot.Reply{}, bot.Errorf("Backup run #%d is not running (%s); there is nothing to cancel.", r.ID, describe(r))
@@ -284,17 +293,9 @@ func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, e
 }
 
 func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, error) {
-	r, err := h.getRun(ctx, req.Int("run"))
+	r, j, err := h.allowedRun(ctx, req.Person, req.Int("run"), "read the output of")
 	if err != nil {
 		return bot.Reply{}, err
-	}
-	j := h.jobs[r.Job]
-	if j == nil {
-		j = &job{}
-		j.Name = r.Job
-	}
-	if !mayRun(req.Person, j) {
-		return bot.Reply{}, refuse(req.Person, "read the output of", j)
 	}
 	out := r.Output
 	if a := h.localRun(r.ID); a != nil {
