@@ -25,17 +25,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
+
+	"opsbot/bot"
 	"opsbot/bot/discord"
 	slackbot "opsbot/bot/slack"
-	"opsbot/config"
 )
 
 // loadBench runs the whole comparison: signed Slack slash commands and
 // signed Discord interactions against an opsbot serve (started here with a
 // fresh key pair unless --url names one), then the same requests against a
-// bare net/http server that only verifies signatures; it prints throughput,
-// latency, the server's CPU and peak RSS, and opsbot's share of the
-// baseline's throughput.
+// bare net/http server in its own process that only verifies signatures; it
+// prints throughput, latency, each server's CPU and peak RSS, and opsbot's
+// share of the baseline's throughput.
 func loadBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -52,18 +54,14 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "bench load: "+format+"\n", a...)
+		return 1
+	}
 	var priv ed25519.PrivateKey
-	base, srvPID := *target, *pid
-	if base == "" {
+	if *target == "" {
 		*secret = randomHex(16)
 		_, priv, _ = ed25519.GenerateKey(rand.Reader)
-		addr, p, stop, err := startOpsbot(*db, *dsn, *secret, hex.EncodeToString(priv.Public().(ed25519.PublicKey)), stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "bench load: %v\n", err)
-			return 1
-		}
-		defer stop()
-		base, srvPID = "http://"+addr, p
 	} else {
 		seed, err := hex.DecodeString(*dkey)
 		if *secret == "" || err != nil || len(seed) != ed25519.SeedSize {
@@ -72,23 +70,56 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 		}
 		priv = ed25519.NewKeyFromSeed(seed)
 	}
+	pubHex := hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+
+	dir, err := os.MkdirTemp("", "opsbot-bench")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildOpsbot(dir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	// Discord builds an interaction from the registered commands, so the
+	// bench does too: the subcommand and its typed options, not a line.
+	acs, err := registeredCommands(bin, dir, *secret, pubHex)
+	if err != nil {
+		return fail("%v", err)
+	}
+	data, err := discord.InteractionData(acs, *command)
+	if err != nil {
+		return fail("--command %q as a Discord interaction: %v", *command, err)
+	}
+	interaction, err := json.Marshal(data)
+	if err != nil {
+		return fail("encode interaction data: %v", err)
+	}
+
+	base, srvPID := *target, *pid
+	stopOpsbot := func() {}
+	if base == "" {
+		addr, p, stop, err := startOpsbot(bin, dir, *db, *dsn, *secret, pubHex, stderr)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer stop()
+		base, srvPID, stopOpsbot = "http://"+addr, p, stop
+	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: *concurrency * 2, MaxIdleConnsPerHost: *concurrency * 2}}
 	fmt.Fprintf(stdout, "machine: %d cores (%s/%s), %s, %s; database %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
 		runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"), *db)
 
-	run := func(name, base string, pid int) float64 {
+	run := func(title, platform, base string, pid int) stats {
 		cpu0, _ := cpuSeconds(pid)
-		var res []result
-		var elapsed time.Duration
-		switch {
-		case strings.HasSuffix(name, "slack"):
-			res, elapsed = drive(*duration, *rate, *concurrency, func() result { return sendSlack(client, base, *secret, *command) })
-		default:
-			res, elapsed = drive(*duration, *rate, *concurrency, func() result { return sendDiscord(client, base, priv, *command) })
+		send := func() result { return sendSlack(client, base, *secret, "U0BENCH", *command) }
+		if platform == "discord" {
+			send = func() result { return sendDiscord(client, base, priv, interaction) }
 		}
-		fmt.Fprintf(stdout, "\n== %s\n", name)
-		ok := report(stdout, *command, *rate, elapsed, res)
+		res, elapsed := drive(*duration, *rate, *concurrency, send)
+		fmt.Fprintf(stdout, "\n== %s\n", title)
+		st := report(stdout, *command, *rate, elapsed, res)
 		if pid > 0 {
 			cpu1, err := cpuSeconds(pid)
 			hwm, err2 := peakRSS(pid)
@@ -97,27 +128,24 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 					100*(cpu1-cpu0)/elapsed.Seconds(), hwm)
 			}
 		}
-		return ok
+		return st
 	}
-	slackOps := run("opsbot slack", base, srvPID)
-	discordOps := run("opsbot discord", base, srvPID)
+	var ops, bl [2]stats
+	ops[0] = run("opsbot slack", "slack", base, srvPID)
+	ops[1] = run("opsbot discord", "discord", base, srvPID)
+	// A started opsbot goes before the baseline runs, so that its
+	// background work (the outbox retrying the platforms' unreachable APIs)
+	// does not take CPU from them.
+	stopOpsbot()
 
-	bl, err := startBaseline(*secret, hex.EncodeToString(priv.Public().(ed25519.PublicKey)))
+	addr, blPID, stop, err := startBaseline(*secret, pubHex, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "bench load: baseline: %v\n", err)
-		return 1
+		return fail("baseline: %v", err)
 	}
-	defer bl.Close()
-	slackBase := run("baseline slack (bare net/http, signature check only, in the bench process)", "http://"+bl.Addr().String(), 0)
-	discordBase := run("baseline discord (bare net/http, signature check only, in the bench process)", "http://"+bl.Addr().String(), 0)
-	fmt.Fprintln(stdout)
-	ratio := func(a, b float64) string {
-		if b == 0 {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", a/b)
-	}
-	fmt.Fprintf(stdout, "opsbot/baseline throughput: slack %s, discord %s\n", ratio(slackOps, slackBase), ratio(discordOps, discordBase))
+	defer stop()
+	bl[0] = run("baseline slack (bare net/http, signature check only, own process)", "slack", "http://"+addr, blPID)
+	bl[1] = run("baseline discord (bare net/http, signature check only, own process)", "discord", "http://"+addr, blPID)
+	summary(stdout, *command, *rate, *duration, ops, bl)
 	return 0
 }
 
@@ -171,10 +199,10 @@ func drive(d time.Duration, rate, conc int, send func() result) ([]result, time.
 	return results, time.Since(start)
 }
 
-func sendSlack(client *http.Client, base, secret, command string) result {
+func sendSlack(client *http.Client, base, secret, user, command string) result {
 	name, text, _ := strings.Cut(command, " ")
-	body := url.Values{"user_id": {"U0BENCH"}, "channel_id": {"C0BENCH"}, "command": {name}, "text": {text},
-		"trigger_id": {randomHex(8)}}.Encode()
+	body := url.Values{"user_id": {user}, "channel_id": {"C0BENCH"}, "command": {name}, "text": {text},
+		"trigger_id": {randomHex(8)}, "response_url": {""}}.Encode()
 	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/slack/commands", strings.NewReader(body))
 	if err != nil {
 		return result{err: err}
@@ -183,19 +211,20 @@ func sendSlack(client *http.Client, base, secret, command string) result {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return timed(client, req)
+	return timed(client, req, slackReply)
 }
 
-// sendDiscord sends a slash command interaction: the command's name, with
-// the rest of the line (if any) in one "text" option, which commands that
-// take free text accept.
-func sendDiscord(client *http.Client, base string, key ed25519.PrivateKey, command string) result {
-	name, _, _ := strings.Cut(strings.TrimPrefix(command, "/"), " ")
+// sendDiscord sends a slash command interaction with data, the command as
+// Discord sends it (discord.InteractionData), under a fresh interaction id.
+func sendDiscord(client *http.Client, base string, key ed25519.PrivateKey, data json.RawMessage) result {
 	id := strconv.FormatUint(uint64(time.Now().UnixNano())>>1|1<<60, 10) + randomDigits(2)
-	body, _ := json.Marshal(map[string]any{"id": id, "application_id": "300000000000000001", "type": 2, "token": "bench",
-		"version": 1, "channel_id": "200000000000000009",
+	body, err := json.Marshal(map[string]any{"id": id, "application_id": "300000000000000001", "type": 2, "token": "bench",
+		"version": 1, "channel_id": "200000000000000009", "guild_id": "400000000000000009",
 		"member": map[string]any{"user": map[string]any{"id": "100000000000000099", "username": "bench"}},
-		"data":   map[string]any{"id": "500000000000000001", "name": name, "type": 1}})
+		"data":   data})
+	if err != nil {
+		return result{err: err}
+	}
 	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/discord/interactions", bytes.NewReader(body))
 	if err != nil {
 		return result{err: err}
@@ -204,91 +233,173 @@ func sendDiscord(client *http.Client, base string, key ed25519.PrivateKey, comma
 	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, append([]byte(ts), body...))))
 	req.Header.Set("X-Signature-Timestamp", ts)
 	req.Header.Set("Content-Type", "application/json")
-	return timed(client, req)
+	return timed(client, req, discordReply)
 }
 
-func timed(client *http.Client, req *http.Request) result {
+// timed sends req and reads the answer's headline with read, which also
+// says whether the answer is an error reply.
+func timed(client *http.Client, req *http.Request, read func([]byte) (string, bool)) result {
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
 		return result{latency: time.Since(start), err: err}
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return result{latency: time.Since(start), status: resp.StatusCode}
+	r := result{latency: time.Since(start), status: resp.StatusCode, err: err}
+	if err == nil && resp.StatusCode/100 == 2 {
+		r.reply, r.failed = read(body)
+	}
+	return r
 }
 
-// startBaseline serves /slack/commands and /discord/interactions with
-// nothing but the signature checks opsbot makes.
-func startBaseline(secret, pubHex string) (net.Listener, error) {
-	sv := slackbot.NewVerifier(config.Secret(secret), time.Now)
-	dv, err := discord.NewVerifier(pubHex, time.Now)
-	if err != nil {
-		return nil, err
+// slackDanger starts the text of an error reply on Slack, taken from the
+// renderer so that the two cannot drift apart.
+var slackDanger = strings.TrimSuffix(slackbot.Render(bot.Reply{Text: "x", Severity: bot.SeverityDanger}).Text, "x")
+
+// slackReply is the headline of a slash command's answer, and whether it
+// is an error: a danger reply (a mistake, a refusal, an internal error) or
+// the answer given when storage is unreachable.
+func slackReply(body []byte) (string, bool) {
+	var m struct {
+		Text string `json:"text"`
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /slack/commands", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if sv.Verify(r.Header, body) != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"text":"ok"}`))
-	})
-	mux.HandleFunc("POST /discord/interactions", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if dv.Verify(r.Header.Get("X-Signature-Ed25519"), r.Header.Get("X-Signature-Timestamp"), body) != nil {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"type":4,"data":{"content":"ok"}}`))
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "undecodable answer: " + headline(string(body)), true
 	}
-	go func() { _ = http.Serve(ln, mux) }()
-	return ln, nil
+	return headline(m.Text), strings.HasPrefix(m.Text, slackDanger) || m.Text == slackbot.TryAgain
+}
+
+// discordDanger is the embed colour of an error reply on Discord.
+var discordDanger = discord.Render(bot.Reply{Text: "x", Severity: bot.SeverityDanger}).Embeds[0].Color
+
+// discordReply is the headline of an interaction's answer, and whether it
+// is an error reply (a danger embed).
+func discordReply(body []byte) (string, bool) {
+	var m struct {
+		Type int `json:"type"`
+		Data *struct {
+			Content string `json:"content"`
+			Embeds  []struct {
+				Title       string `json:"title"`
+				Description string `json:"description"`
+				Color       int    `json:"color"`
+			} `json:"embeds"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "undecodable answer: " + headline(string(body)), true
+	}
+	if m.Data == nil || m.Data.Content == "" && len(m.Data.Embeds) == 0 {
+		return fmt.Sprintf("(response type %d, no message)", m.Type), false
+	}
+	if len(m.Data.Embeds) == 0 {
+		return headline(m.Data.Content), false
+	}
+	e := m.Data.Embeds[0]
+	return headline(strings.TrimSpace(e.Title + " " + e.Description)), e.Color == discordDanger
+}
+
+// headline is the start of a reply on one line.
+func headline(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:99]) + "…"
+	}
+	return s
 }
 
 var listenRe = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
 
-// startOpsbot builds opsbot and serves it with Slack and Discord on, their
-// APIs pointing nowhere (replies are synchronous), and returns its address,
-// process id and a stop function.
-func startOpsbot(db, dsn, secret, pubHex string, stderr io.Writer) (string, int, func(), error) {
-	dir, err := os.MkdirTemp("", "opsbot-bench")
-	if err != nil {
-		return "", 0, nil, err
-	}
+// buildOpsbot builds opsbot from the module root into dir.
+func buildOpsbot(dir string) (string, error) {
 	bin := filepath.Join(dir, "opsbot")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return "", 0, nil, fmt.Errorf("build opsbot (run the bench from the module root): %v\n%s", err, out)
+		return "", fmt.Errorf("build opsbot (run the bench from the module root): %w\n%s", err, out)
 	}
+	return bin, nil
+}
+
+// opsbotConfig is a configuration with Slack and Discord on over HTTP; the
+// platforms' APIs point nowhere (replies are synchronous) unless discordAPI
+// names one.
+func opsbotConfig(db, dsn, secret, pubHex, discordAPI string) string {
+	if discordAPI == "" {
+		discordAPI = "http://127.0.0.1:1/api/v10"
+	}
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+log: {level: info}
+database: {driver: %s, dsn: %q}
+slack: {enabled: true, mode: http, bot_token: xoxb-bench, signing_secret: %s, api_url: "http://127.0.0.1:1/api/"}
+discord: {enabled: true, mode: http, token: bench, application_id: "300000000000000001", public_key: %s, api_url: %q}
+`, db, dsn, secret, pubHex, discordAPI)
+}
+
+// registeredCommands runs opsbot discord register against a stand-in for
+// Discord's API and returns the commands it registers, the table Discord
+// builds interactions from. The table comes from the code, not from the
+// database or the rest of the configuration, so a scratch SQLite file
+// serves, also for --db postgres and --url.
+func registeredCommands(bin, dir, secret, pubHex string) ([]*discordgo.ApplicationCommand, error) {
+	var mu sync.Mutex
+	var got []byte
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/commands") {
+			http.Error(w, `{"message": "404: Not Found", "code": 0}`, http.StatusNotFound)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		if err != nil {
+			http.Error(w, `{"message": "unreadable body", "code": 0}`, http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = body
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	path := filepath.Join(dir, "register.yaml")
+	cfg := opsbotConfig("sqlite", filepath.Join(dir, "register.db"), secret, pubHex, "http://"+ln.Addr().String()+"/api/v10")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "discord", "register", "--config", path)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("opsbot discord register: %w\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var acs []*discordgo.ApplicationCommand
+	if err := json.Unmarshal(got, &acs); err != nil {
+		return nil, fmt.Errorf("read the registered commands: %w", err)
+	}
+	return acs, nil
+}
+
+// startOpsbot serves opsbot from bin with Slack and Discord on, its files in
+// dir, and returns its address, process id and a stop function that may be
+// called more than once.
+func startOpsbot(bin, dir, db, dsn, secret, pubHex string, stderr io.Writer) (string, int, func(), error) {
 	switch db {
 	case "sqlite":
 		dsn = filepath.Join(dir, "bench.db")
 	case "postgres":
 		if dsn == "" {
-			os.RemoveAll(dir)
 			return "", 0, nil, errors.New("--db postgres needs --dsn (or OPSBOT_TEST_POSTGRES)")
 		}
 	default:
-		os.RemoveAll(dir)
 		return "", 0, nil, fmt.Errorf("--db %q: want sqlite or postgres", db)
 	}
-	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
-log: {level: info}
-database: {driver: %s, dsn: %q}
-slack: {enabled: true, mode: http, bot_token: xoxb-bench, signing_secret: %s, api_url: "http://127.0.0.1:1/api/"}
-discord: {enabled: true, mode: http, token: bench, application_id: "300000000000000001", public_key: %s, api_url: "http://127.0.0.1:1/api/v10"}
-`, db, dsn, secret, pubHex)
 	path := filepath.Join(dir, "opsbot.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		os.RemoveAll(dir)
+	if err := os.WriteFile(path, []byte(opsbotConfig(db, dsn, secret, pubHex, "")), 0o600); err != nil {
 		return "", 0, nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", path)
@@ -296,14 +407,15 @@ discord: {enabled: true, mode: http, token: bench, application_id: "300000000000
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", 0, nil, err
+		return "", 0, nil, fmt.Errorf("start opsbot: %w", err)
 	}
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		pw.Close()
-		os.RemoveAll(dir)
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			pw.Close()
+		})
 	}
 	addr := make(chan string, 1)
 	go func() {

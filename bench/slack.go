@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
-	"sync"
+	"text/tabwriter"
 	"time"
-
-	slackbot "opsbot/bot/slack"
 )
 
 // result is one request's outcome.
@@ -22,6 +17,16 @@ type result struct {
 	latency time.Duration
 	status  int
 	err     error
+	// reply is the headline of a 2xx answer; failed marks an error reply
+	// (a usage line, a refusal, an internal error).
+	reply  string
+	failed bool
+}
+
+// stats are one run's headline figures.
+type stats struct {
+	okPerSec float64
+	p99      time.Duration
 }
 
 // slackBench sends signed slash commands at a fixed rate (open loop: a slow
@@ -44,95 +49,36 @@ func slackBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench slack: --secret is required (the signing_secret opsbot is configured with)")
 		return 2
 	}
-	name, text, _ := strings.Cut(*command, " ")
-	endpoint := strings.TrimSuffix(*base, "/") + "/slack/commands"
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: *concurrency * 2, MaxIdleConnsPerHost: *concurrency * 2}}
-	send := func() result {
-		var id [8]byte
-		_, _ = rand.Read(id[:])
-		body := url.Values{"user_id": {*user}, "channel_id": {"C0BENCH"}, "command": {name}, "text": {text},
-			"trigger_id": {hex.EncodeToString(id[:])}, "response_url": {""}}.Encode()
-		req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(body))
-		if err != nil {
-			return result{err: err}
-		}
-		for k, v := range slackbot.SignatureHeaders(*secret, time.Now(), []byte(body)) {
-			req.Header[k] = v
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		start := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			return result{latency: time.Since(start), err: err}
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return result{latency: time.Since(start), status: resp.StatusCode}
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), *duration)
-	defer cancel()
-	var mu sync.Mutex
-	var results []result
-	record := func(r result) {
-		mu.Lock()
-		results = append(results, r)
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	start := time.Now()
-	if *rate <= 0 {
-		for range *concurrency {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					record(send())
-				}
-			})
-		}
-	} else {
-		slots := make(chan struct{}, *concurrency*16)
-		interval := time.Second / time.Duration(*rate)
-		next := time.Now()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-time.After(time.Until(next)):
-			}
-			next = next.Add(interval)
-			select {
-			case slots <- struct{}{}:
-			default:
-				record(result{err: fmt.Errorf("client saturated: more than %d requests in flight", cap(slots))})
-				continue
-			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				record(send())
-			})
-		}
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	results, elapsed := drive(*duration, *rate, *concurrency, func() result {
+		return sendSlack(client, *base, *secret, *user, *command)
+	})
 	_ = report(stdout, *command, *rate, elapsed, results)
 	return 0
 }
 
-// report prints one run's figures and returns its successful requests per
-// second.
-func report(w io.Writer, command string, rate int, elapsed time.Duration, results []result) float64 {
+// report prints one run's figures and returns them. A request counts as an
+// error when it failed, was answered with a status other than 2xx, or was
+// answered with an error reply; only the others count towards the rate and
+// the latencies.
+func report(w io.Writer, command string, rate int, elapsed time.Duration, results []result) stats {
 	var lat []time.Duration
 	errs := map[string]int{}
+	sample := ""
 	for _, r := range results {
 		switch {
 		case r.err != nil:
 			errs[r.err.Error()]++
-		case r.status != http.StatusOK:
+		case r.status/100 != 2:
 			errs[fmt.Sprintf("HTTP %d", r.status)]++
+		case r.failed:
+			errs["error reply: "+r.reply]++
 		default:
 			lat = append(lat, r.latency)
+			if sample == "" {
+				sample = r.reply
+			}
 		}
 	}
 	slices.Sort(lat)
@@ -146,12 +92,44 @@ func report(w io.Writer, command string, rate int, elapsed time.Duration, result
 	if rate > 0 {
 		target = fmt.Sprintf("%d/s", rate)
 	}
+	st := stats{okPerSec: float64(len(lat)) / elapsed.Seconds(), p99: pct(0.99)}
 	fmt.Fprintf(w, "command %q, target rate %s, %s\n", command, target, elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "requests: %d ok, %d errors, %.0f ok/s\n", len(lat), len(results)-len(lat), float64(len(lat))/elapsed.Seconds())
+	fmt.Fprintf(w, "requests: %d ok, %d errors, %.0f ok/s\n", len(lat), len(results)-len(lat), st.okPerSec)
 	fmt.Fprintf(w, "ack latency: p50 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond),
-		pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
-	for e, n := range errs {
-		fmt.Fprintf(w, "error: %d × %s\n", n, e)
+		st.p99.Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	if sample != "" {
+		fmt.Fprintf(w, "reply: %s\n", sample)
 	}
-	return float64(len(lat)) / elapsed.Seconds()
+	// The most frequent errors first; a few kinds say enough.
+	kinds := slices.SortedFunc(maps.Keys(errs), func(a, b string) int {
+		return cmp.Or(cmp.Compare(errs[b], errs[a]), cmp.Compare(a, b))
+	})
+	for i, e := range kinds {
+		if i == 5 {
+			fmt.Fprintf(w, "error: %d more kinds\n", len(kinds)-i)
+			break
+		}
+		fmt.Fprintf(w, "error: %d × %s\n", errs[e], e)
+	}
+	return st
+}
+
+// summary prints opsbot's runs beside the baseline's.
+func summary(w io.Writer, command string, rate int, d time.Duration, ops, base [2]stats) {
+	target := "as fast as possible"
+	if rate > 0 {
+		target = fmt.Sprintf("%d/s", rate)
+	}
+	fmt.Fprintf(w, "\n== summary: %q, %s, %s a run\n", command, target, d)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\topsbot ok/s\topsbot p99\tbaseline ok/s\tbaseline p99\topsbot/baseline throughput")
+	for i, platform := range []string{"slack", "discord"} {
+		ratio := "n/a"
+		if base[i].okPerSec > 0 {
+			ratio = fmt.Sprintf("%.2f", ops[i].okPerSec/base[i].okPerSec)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%s\n", platform, ops[i].okPerSec, ops[i].p99.Round(10*time.Microsecond),
+			base[i].okPerSec, base[i].p99.Round(10*time.Microsecond), ratio)
+	}
+	_ = tw.Flush()
 }
