@@ -36,6 +36,8 @@ func (h *Handler) Command() bot.Command {
 		{Name: "silence", Summary: "Open no incidents for a check for a while", Roles: []string{"oncall"}, Run: h.silence,
 			Args:  []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}},
 			Flags: []bot.Param{{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 2h"}}},
+		{Name: "unsilence", Summary: "End a check's silence now (not a config maintenance window)", Roles: []string{"oncall"},
+			Run: h.unsilence, Args: []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}}},
 	}}
 }
 
@@ -295,8 +297,58 @@ func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, err
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: fmt.Sprintf("Check %s is silenced until %s (%s): no incidents open, no reminders or escalation.",
-		name, until.Format("2006-01-02 15:04Z"), human(d)), Severity: bot.SeverityInfo, InChannel: true}, nil
+	return bot.Reply{Text: fmt.Sprintf("Check %s is silenced until %s (%s): no incidents open, no reminders or escalation. /incident unsilence %s ends it early.",
+		name, until.Format("2006-01-02 15:04Z"), human(d), name), Severity: bot.SeverityInfo, InChannel: true}, nil
+}
+
+// unsilence ends a silence set with /incident silence, as Alertmanager
+// expires a silence: the check's next run (and the next tick, for an open
+// incident) sees it unsilenced. A maintenance window comes from the config
+// and stays; the reply says so when one covers the check.
+func (h *Handler) unsilence(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	name := req.String("check")
+	if _, ok := h.checks[name]; !ok {
+		return bot.Reply{}, h.unknownCheck(name)
+	}
+	now := h.d.Clock.Now()
+	var was string
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, name)
+		if err != nil {
+			return err
+		}
+		if st.SilencedUntil == nil || !now.Before(*st.SilencedUntil) {
+			msg := fmt.Sprintf("Check %s is not silenced; there is nothing to lift.", name)
+			if m, ok := h.maintenance(name, now); ok {
+				msg = fmt.Sprintf("Check %s is not silenced with /incident silence; it is %s, set in the config's maintenance: list, which /incident unsilence does not lift.",
+					name, m)
+			}
+			return bot.Errorf("%s", msg)
+		}
+		was = fmt.Sprintf("silenced until %s", st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
+		if st.SilencedBy != "" {
+			was = fmt.Sprintf("silenced by @%s until %s", st.SilencedBy, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
+		}
+		st.SilencedUntil, st.SilencedBy = nil, ""
+		if st.IncidentID != 0 {
+			if err := event(tx, st.IncidentID, now, "unsilenced", req.Person.Name, "was "+was); err != nil {
+				return err
+			}
+		}
+		if err := storage.SaveCheckState(tx, &st); err != nil {
+			return err
+		}
+		return storage.WriteAudit(tx, handlers.Audit(req, "check.unsilence", "check:"+name, "was "+was))
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	text := fmt.Sprintf("Check %s is no longer silenced (it was %s): from its next run, failures open incidents, remind and escalate as usual.", name, was)
+	if m, ok := h.maintenance(name, now); ok {
+		text = fmt.Sprintf("Check %s is no longer silenced (it was %s), but it is still %s, set in the config's maintenance: list: no incidents open until the window ends.",
+			name, was, m)
+	}
+	return bot.Reply{Text: text, Severity: bot.SeverityInfo, InChannel: true}, nil
 }
 
 func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, error) {

@@ -218,16 +218,25 @@ func (h *Handler) silenceNote(name string, st storage.CheckState, t time.Time) s
 		}
 		return fmt.Sprintf("silenced%s until %s", by, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
 	}
+	if note, ok := h.maintenance(name, t); ok {
+		return note
+	}
+	return ""
+}
+
+// maintenance says which configured maintenance window covers the check at
+// t ("in maintenance until …" with its reason), and whether one does.
+func (h *Handler) maintenance(name string, t time.Time) (string, bool) {
 	for _, m := range h.d.Config.Maintenance {
 		if m.Covers(name, t) {
 			note := "in maintenance until " + m.End.UTC().Format("2006-01-02 15:04Z")
 			if m.Reason != "" {
 				note += " (" + oneLine(m.Reason, 80) + ")"
 			}
-			return note
+			return note, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func view(in *storage.Incident) *checks.Incident {
