@@ -29,9 +29,11 @@ func (h *Handler) Command() bot.Command {
 		{Name: "list", Summary: "Open incidents (--all: recent ones too)", Run: h.list,
 			Flags: []bot.Param{{Name: "all", Kind: bot.KindBool, Help: "include resolved incidents"}}},
 		{Name: "show", Summary: "An incident and its timeline", Args: []bot.Param{id}, Run: h.show},
-		{Name: "ack", Summary: "Acknowledge an incident (stops escalation)", Args: []bot.Param{id},
-			Roles: []string{"oncall"}, Run: h.ack},
-		{Name: "resolve", Summary: "Resolve an incident by hand", Roles: []string{"oncall"}, Run: h.resolve,
+		// ack and resolve check their role in the handler: a person an
+		// incident escalated to may act on it without the role.
+		{Name: "ack", Summary: "Acknowledge an incident, stopping escalation (oncall, or a person it escalated to)",
+			Args: []bot.Param{id}, Run: h.ack},
+		{Name: "resolve", Summary: "Resolve an incident by hand (oncall, or a person it escalated to)", Run: h.resolve,
 			Args: []bot.Param{id, {Name: "note", Kind: bot.KindText}}},
 		{Name: "silence", Summary: "Open no incidents for a check for a while", Roles: []string{"oncall"}, Run: h.silence,
 			Args:  []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}},
@@ -172,6 +174,9 @@ func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) 
 		if err != nil {
 			return err
 		}
+		if err := h.mayAct(ctx, tx, in, req.Person, "acknowledge"); err != nil {
+			return err
+		}
 		switch {
 		case in.State == storage.IncidentResolved:
 			return bot.Errorf("Incident #%d is resolved already; nothing to acknowledge.", id)
@@ -224,6 +229,9 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if err != nil {
 			return err
 		}
+		if err := h.mayAct(ctx, tx, in, req.Person, "resolve"); err != nil {
+			return err
+		}
 		if in.State == storage.IncidentResolved {
 			return bot.Errorf("Incident #%d is resolved already.", id)
 		}
@@ -250,6 +258,29 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		return bot.Reply{}, err
 	}
 	return bot.Reply{Text: fmt.Sprintf("Resolved incident #%d (%s).", id, out.Check), Severity: bot.SeveritySuccess, InChannel: true}, nil
+}
+
+// mayAct lets the person acknowledge or resolve the incident (verb) when
+// they hold the oncall role or were paged for it: escalation DMs a person
+// the incident with its Ack and Resolve buttons, and the person paged
+// must be able to use them whatever their roles. Being paged counts for
+// the incident's current opening only: after it resolves and reopens,
+// its escalation starts over.
+func (h *Handler) mayAct(ctx context.Context, tx *gorm.DB, in storage.Incident, p bot.Person, verb string) error {
+	if p.HasRole("oncall") {
+		return nil
+	}
+	evs, err := storage.IncidentEvents(ctx, tx, in.ID)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Kind == escalatedEvent && e.Detail == escalatedTo(p.Name) && !e.At.Before(in.OpenedAt) {
+			return nil
+		}
+	}
+	return bot.Forbiddenf("Only the oncall role or a person incident #%d escalated to may %s it; ask someone on call.",
+		in.ID, verb)
 }
 
 func (h *Handler) unknownCheck(name string) error {

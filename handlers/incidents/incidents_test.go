@@ -54,11 +54,18 @@ type rig struct {
 	svc *service
 }
 
-func newRig(t *testing.T, b storagetest.Backend) *rig {
+func newRig(t *testing.T, b storagetest.Backend) *rig { return newRigWith(t, b, nil) }
+
+// newRigWith is newRig with the test config changed by tweak.
+func newRigWith(t *testing.T, b storagetest.Backend, tweak func(*config.Config)) *rig {
 	svc := &service{}
 	srv := httptest.NewServer(svc)
 	t.Cleanup(srv.Close)
-	env := handlertest.New(t, b, testConfig(srv.URL+"/healthz"))
+	cfg := testConfig(srv.URL + "/healthz")
+	if tweak != nil {
+		tweak(cfg)
+	}
+	env := handlertest.New(t, b, cfg)
 	r := &rig{t: t, env: env, svc: svc}
 	r.restart()
 	return r
