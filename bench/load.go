@@ -25,8 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
-
 	"opsbot/bot"
 	"opsbot/bot/discord"
 	slackbot "opsbot/bot/slack"
@@ -83,7 +81,11 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	}
 	// Discord builds an interaction from the registered commands, so the
 	// bench does too: the subcommand and its typed options, not a line.
-	acs, err := registeredCommands(bin, dir, *secret, pubHex)
+	body, err := registeredCommands(bin, dir, *secret, pubHex)
+	if err != nil {
+		return fail("%v", err)
+	}
+	acs, err := discord.RegisteredCommands(body)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -336,11 +338,12 @@ discord: {enabled: true, mode: http, token: bench, application_id: "300000000000
 }
 
 // registeredCommands runs opsbot discord register against a stand-in for
-// Discord's API and returns the commands it registers, the table Discord
-// builds interactions from. The table comes from the code, not from the
-// database or the rest of the configuration, so a scratch SQLite file
-// serves, also for --db postgres and --url.
-func registeredCommands(bin, dir, secret, pubHex string) ([]*discordgo.ApplicationCommand, error) {
+// Discord's API and returns the body of the bulk overwrite it receives, the
+// table Discord builds interactions from (discord.RegisteredCommands
+// decodes it). The table comes from the code, not from the database or the
+// rest of the configuration, so a scratch SQLite file serves, also for
+// --db postgres and --url.
+func registeredCommands(bin, dir, secret, pubHex string) ([]byte, error) {
 	var mu sync.Mutex
 	var got []byte
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -377,11 +380,10 @@ func registeredCommands(bin, dir, secret, pubHex string) ([]*discordgo.Applicati
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	var acs []*discordgo.ApplicationCommand
-	if err := json.Unmarshal(got, &acs); err != nil {
-		return nil, fmt.Errorf("read the registered commands: %w", err)
+	if got == nil {
+		return nil, errors.New("opsbot discord register sent no command table")
 	}
-	return acs, nil
+	return got, nil
 }
 
 // startOpsbot serves opsbot from bin with Slack and Discord on, its files in

@@ -45,6 +45,16 @@ func TestStep(t *testing.T) {
 		{name: "failures beyond threshold stay quiet", state: State{Failures: 2, Open: open(7, t0)}, res: bad, at: time.Minute},
 		{name: "silenced does not open", state: State{Failures: 5, Silenced: true}, res: bad},
 		{name: "silenced open incident neither reminds nor escalates", state: State{Failures: 5, Open: open(7, t0), Silenced: true}, res: bad, at: 2 * time.Hour},
+		// A silence lifted early (/incident unsilence) leaves the failures
+		// counted while it lasted: the next failure opens at once.
+		{name: "unsilenced past the threshold opens on the next failure", state: State{Failures: 5, FailingSince: t0.Add(-time.Hour)},
+			res: bad, want: []ActionKind{ActOpen}, check: func(t *testing.T, s State, _ []Action) {
+				if !s.FailingSince.Equal(t0.Add(-time.Hour)) || s.Failures != 6 {
+					t.Errorf("state %+v", s)
+				}
+			}},
+		{name: "unsilenced open incident escalates when overdue", state: State{Failures: 5, Open: open(7, t0)}, at: 2 * time.Hour,
+			want: []ActionKind{ActEscalate, ActRemind}},
 		{name: "one success of two resolves nothing", state: State{Failures: 3, Open: open(7, t0)}, res: okR},
 		{name: "successes threshold resolves", state: State{Successes: 1, Open: open(7, t0)}, res: okR, at: time.Minute, want: []ActionKind{ActResolve},
 			check: func(t *testing.T, s State, acts []Action) {

@@ -34,8 +34,8 @@ func registered(t *testing.T, cmds []bot.Command) []*discordgo.ApplicationComman
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*discordgo.ApplicationCommand
-	if err := json.Unmarshal(b, &out); err != nil {
+	out, err := RegisteredCommands(b)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,4 +42,25 @@ func Register(ctx context.Context, cfg config.DiscordConfig, guildID string, cmd
 		return 0, err
 	}
 	return len(acs), nil
+}
+
+// RegisteredCommands decodes the command table from the JSON body of a
+// bulk overwrite (the PUT Register sends), the table Discord builds
+// interactions from and InteractionData reads. A body that is not a JSON
+// array of named commands is an error, so a tool that captured the wrong
+// request finds out here rather than with a confusing "not registered".
+func RegisteredCommands(body []byte) ([]*discordgo.ApplicationCommand, error) {
+	var acs []*discordgo.ApplicationCommand
+	if err := json.Unmarshal(body, &acs); err != nil {
+		return nil, fmt.Errorf("decode registered commands: %w", err)
+	}
+	if len(acs) == 0 {
+		return nil, errors.New("decode registered commands: the table is empty")
+	}
+	for i, c := range acs {
+		if c == nil || c.Name == "" {
+			return nil, fmt.Errorf("decode registered commands: command %d has no name", i)
+		}
+	}
+	return acs, nil
 }

@@ -203,3 +203,49 @@ func TestRegisterOverwritesInBulk(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisteredCommandsReadsTheBulkOverwrite decodes the body Register
+// sends, as a stand-in for Discord would capture it, and builds an
+// interaction from it that the command table reads back as typed.
+func TestRegisteredCommandsReadsTheBulkOverwrite(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	cfg := config.DiscordConfig{Token: config.Secret(testToken), ApplicationID: testApp, APIURL: f.url()}
+	table := testTable(t)
+	if _, err := Register(context.Background(), cfg, "", table, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	acs, err := RegisteredCommands(f.wait(t).Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acs) != len(table) {
+		t.Fatalf("decoded %d commands, registered %d", len(acs), len(table))
+	}
+	byName := map[string]bot.Command{}
+	for _, c := range table {
+		byName[c.Name] = c
+	}
+	line := `/note add "VPN drops" --priority "high" --ticket 12`
+	data, err := InteractionData(acs, line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := CommandLine(byName, data); err != nil || got != line {
+		t.Fatalf("got %q (%v), want %q", got, err, line)
+	}
+
+	for _, tc := range []struct{ name, body, want string }{
+		{"empty body", ``, "unexpected end of JSON input"},
+		{"not an array", `{"name": "note"}`, "cannot unmarshal object"},
+		{"null", `null`, "the table is empty"},
+		{"empty array", `[]`, "the table is empty"},
+		{"null command", `[{"name": "note"}, null]`, "command 1 has no name"},
+		{"nameless command", `[{"description": "x"}]`, "command 0 has no name"},
+	} {
+		_, err := RegisteredCommands([]byte(tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}

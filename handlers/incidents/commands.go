@@ -29,13 +29,17 @@ func (h *Handler) Command() bot.Command {
 		{Name: "list", Summary: "Open incidents (--all: recent ones too)", Run: h.list,
 			Flags: []bot.Param{{Name: "all", Kind: bot.KindBool, Help: "include resolved incidents"}}},
 		{Name: "show", Summary: "An incident and its timeline", Args: []bot.Param{id}, Run: h.show},
-		{Name: "ack", Summary: "Acknowledge an incident (stops escalation)", Args: []bot.Param{id},
-			Roles: []string{"oncall"}, Run: h.ack},
-		{Name: "resolve", Summary: "Resolve an incident by hand", Roles: []string{"oncall"}, Run: h.resolve,
+		// ack and resolve check their role in the handler: a person an
+		// incident escalated to may act on it without the role.
+		{Name: "ack", Summary: "Acknowledge an incident, stopping escalation (oncall, or a person it escalated to)",
+			Args: []bot.Param{id}, Run: h.ack},
+		{Name: "resolve", Summary: "Resolve an incident by hand (oncall, or a person it escalated to)", Run: h.resolve,
 			Args: []bot.Param{id, {Name: "note", Kind: bot.KindText}}},
 		{Name: "silence", Summary: "Open no incidents for a check for a while", Roles: []string{"oncall"}, Run: h.silence,
 			Args:  []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}},
 			Flags: []bot.Param{{Name: "for", Kind: bot.KindDuration, Required: true, Help: "how long, e.g. 2h"}}},
+		{Name: "unsilence", Summary: "End a check's silence now (not a config maintenance window)", Roles: []string{"oncall"},
+			Run: h.unsilence, Args: []bot.Param{{Name: "check", Kind: bot.KindString, Required: true, Placeholder: "CHECK"}}},
 	}}
 }
 
@@ -170,6 +174,9 @@ func (h *Handler) ack(ctx context.Context, req *bot.Request) (bot.Reply, error) 
 		if err != nil {
 			return err
 		}
+		if err := h.mayAct(ctx, tx, in, req.Person, "acknowledge"); err != nil {
+			return err
+		}
 		switch {
 		case in.State == storage.IncidentResolved:
 			return bot.Errorf("Incident #%d is resolved already; nothing to acknowledge.", id)
@@ -222,6 +229,9 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if err != nil {
 			return err
 		}
+		if err := h.mayAct(ctx, tx, in, req.Person, "resolve"); err != nil {
+			return err
+		}
 		if in.State == storage.IncidentResolved {
 			return bot.Errorf("Incident #%d is resolved already.", id)
 		}
@@ -248,6 +258,29 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		return bot.Reply{}, err
 	}
 	return bot.Reply{Text: fmt.Sprintf("Resolved incident #%d (%s).", id, out.Check), Severity: bot.SeveritySuccess, InChannel: true}, nil
+}
+
+// mayAct lets the person acknowledge or resolve the incident (verb) when
+// they hold the oncall role or were paged for it: escalation DMs a person
+// the incident with its Ack and Resolve buttons, and the person paged
+// must be able to use them whatever their roles. Being paged counts for
+// the incident's current opening only: after it resolves and reopens,
+// its escalation starts over.
+func (h *Handler) mayAct(ctx context.Context, tx *gorm.DB, in storage.Incident, p bot.Person, verb string) error {
+	if p.HasRole("oncall") {
+		return nil
+	}
+	evs, err := storage.IncidentEvents(ctx, tx, in.ID)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Kind == escalatedEvent && e.Detail == escalatedTo(p.Name) && !e.At.Before(in.OpenedAt) {
+			return nil
+		}
+	}
+	return bot.Forbiddenf("Only the oncall role or a person incident #%d escalated to may %s it; ask someone on call.",
+		in.ID, verb)
 }
 
 func (h *Handler) unknownCheck(name string) error {
@@ -295,8 +328,58 @@ func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, err
 	if err != nil {
 		return bot.Reply{}, err
 	}
-	return bot.Reply{Text: fmt.Sprintf("Check %s is silenced until %s (%s): no incidents open, no reminders or escalation.",
-		name, until.Format("2006-01-02 15:04Z"), human(d)), Severity: bot.SeverityInfo, InChannel: true}, nil
+	return bot.Reply{Text: fmt.Sprintf("Check %s is silenced until %s (%s): no incidents open, no reminders or escalation. /incident unsilence %s ends it early.",
+		name, until.Format("2006-01-02 15:04Z"), human(d), name), Severity: bot.SeverityInfo, InChannel: true}, nil
+}
+
+// unsilence ends a silence set with /incident silence, as Alertmanager
+// expires a silence: the check's next run (and the next tick, for an open
+// incident) sees it unsilenced. A maintenance window comes from the config
+// and stays; the reply says so when one covers the check.
+func (h *Handler) unsilence(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	name := req.String("check")
+	if _, ok := h.checks[name]; !ok {
+		return bot.Reply{}, h.unknownCheck(name)
+	}
+	now := h.d.Clock.Now()
+	var was string
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		st, err := storage.LockCheckState(tx, name)
+		if err != nil {
+			return err
+		}
+		if st.SilencedUntil == nil || !now.Before(*st.SilencedUntil) {
+			msg := fmt.Sprintf("Check %s is not silenced; there is nothing to lift.", name)
+			if m, ok := h.maintenance(name, now); ok {
+				msg = fmt.Sprintf("Check %s is not silenced with /incident silence; it is %s, set in the config's maintenance: list, which /incident unsilence does not lift.",
+					name, m)
+			}
+			return bot.Errorf("%s", msg)
+		}
+		was = fmt.Sprintf("silenced until %s", st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
+		if st.SilencedBy != "" {
+			was = fmt.Sprintf("silenced by @%s until %s", st.SilencedBy, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
+		}
+		st.SilencedUntil, st.SilencedBy = nil, ""
+		if st.IncidentID != 0 {
+			if err := event(tx, st.IncidentID, now, "unsilenced", req.Person.Name, "was "+was); err != nil {
+				return err
+			}
+		}
+		if err := storage.SaveCheckState(tx, &st); err != nil {
+			return err
+		}
+		return storage.WriteAudit(tx, handlers.Audit(req, "check.unsilence", "check:"+name, "was "+was))
+	})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	text := fmt.Sprintf("Check %s is no longer silenced (it was %s): from its next run, failures open incidents, remind and escalate as usual.", name, was)
+	if m, ok := h.maintenance(name, now); ok {
+		text = fmt.Sprintf("Check %s is no longer silenced (it was %s), but it is still %s, set in the config's maintenance: list: no incidents open until the window ends.",
+			name, was, m)
+	}
+	return bot.Reply{Text: text, Severity: bot.SeverityInfo, InChannel: true}, nil
 }
 
 func (h *Handler) checkList(ctx context.Context, req *bot.Request) (bot.Reply, error) {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -218,16 +220,25 @@ func (h *Handler) silenceNote(name string, st storage.CheckState, t time.Time) s
 		}
 		return fmt.Sprintf("silenced%s until %s", by, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
 	}
+	if note, ok := h.maintenance(name, t); ok {
+		return note
+	}
+	return ""
+}
+
+// maintenance says which configured maintenance window covers the check at
+// t ("in maintenance until …" with its reason), and whether one does.
+func (h *Handler) maintenance(name string, t time.Time) (string, bool) {
 	for _, m := range h.d.Config.Maintenance {
 		if m.Covers(name, t) {
 			note := "in maintenance until " + m.End.UTC().Format("2006-01-02 15:04Z")
 			if m.Reason != "" {
 				note += " (" + oneLine(m.Reason, 80) + ")"
 			}
-			return note
+			return note, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func view(in *storage.Incident) *checks.Incident {
@@ -342,7 +353,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			}
 		case checks.ActEscalate:
 			cur.EscalationStep = a.Step
-			if err := event(tx, cur.ID, now, "escalated", "", "to "+a.Target); err != nil {
+			if err := event(tx, cur.ID, now, escalatedEvent, "", escalatedTo(a.Target)); err != nil {
 				return err
 			}
 			if err := h.escalate(tx, *cur, a, now); err != nil {
@@ -361,6 +372,15 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 	}
 	return storage.SaveCheckState(tx, st)
 }
+
+// escalatedEvent is the timeline kind of an escalation; its detail,
+// escalatedTo(target), is what lets the person paged act on the incident
+// (mayAct).
+const escalatedEvent = "escalated"
+
+// escalatedTo is the detail of an escalation event to target (a person's
+// name or channel:NAME).
+func escalatedTo(target string) string { return "to " + target }
 
 // event appends a line to an incident's timeline.
 func event(tx *gorm.DB, id int64, at time.Time, kind, actor, detail string) error {
@@ -402,11 +422,17 @@ func (h *Handler) edit(tx *gorm.DB, in *storage.Incident, now time.Time) error {
 // channel:NAME.
 func (h *Handler) escalate(tx *gorm.DB, in storage.Incident, a checks.Action, now time.Time) error {
 	to := outbox.Destination{Person: a.Target}
-	if name, ok := cutChannel(a.Target); ok {
+	name, isChannel := cutChannel(a.Target)
+	if isChannel {
 		to = outbox.Destination{Channel: name}
 	}
 	r := h.render(in, now)
 	r.Title = fmt.Sprintf("Escalated: incident #%d not acknowledged after %s", in.ID, human(now.Sub(in.OpenedAt)))
+	if p, ok := h.d.Dir.ByName(a.Target); !isChannel && ok && !p.HasRole("oncall") {
+		// Paged, they may ack and resolve this incident (mayAct) but not
+		// silence the check: no button that would only be refused.
+		r.Buttons = slices.DeleteFunc(r.Buttons, func(b bot.Button) bool { return strings.HasPrefix(b.Command, "/incident silence ") })
+	}
 	return h.notify(tx, outbox.Notification{
 		Key:   fmt.Sprintf("incident:%d:escalate:%d:%d", in.ID, in.Reopens, a.Step),
 		To:    to,

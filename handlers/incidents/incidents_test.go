@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"opsbot/bot"
+	"opsbot/bot/shell"
 	"opsbot/checks"
 	"opsbot/config"
 	"opsbot/handlers/handlertest"
@@ -53,11 +54,18 @@ type rig struct {
 	svc *service
 }
 
-func newRig(t *testing.T, b storagetest.Backend) *rig {
+func newRig(t *testing.T, b storagetest.Backend) *rig { return newRigWith(t, b, nil) }
+
+// newRigWith is newRig with the test config changed by tweak.
+func newRigWith(t *testing.T, b storagetest.Backend, tweak func(*config.Config)) *rig {
 	svc := &service{}
 	srv := httptest.NewServer(svc)
 	t.Cleanup(srv.Close)
-	env := handlertest.New(t, b, testConfig(srv.URL+"/healthz"))
+	cfg := testConfig(srv.URL + "/healthz")
+	if tweak != nil {
+		tweak(cfg)
+	}
+	env := handlertest.New(t, b, cfg)
 	r := &rig{t: t, env: env, svc: svc}
 	r.restart()
 	return r
@@ -266,6 +274,11 @@ func TestCommandsRejectBadInput(t *testing.T) {
 				{"bob", "/incident silence we --for 1h", "Did you mean web?"},
 				{"bob", "/incident silence web --for 90d", "--for 90d is too long: silence for between 1m and 30d"},
 				{"bob", "/incident silence web --for 45s", "--for 45s is too short"},
+				{"carol", "/incident unsilence web", "oncall"},
+				{"bob", "/incident unsilence nope", `no check named "nope"`},
+				{"bob", "/incident unsilence we", "Did you mean web?"},
+				{"bob", "/incident unsilence web", "Check web is not silenced; there is nothing to lift."},
+				{"bob", "/incident unsilence", "CHECK"},
 				// 600 characters of two bytes each are under the 1000-character limit.
 				{"bob", "/incident resolve 99 " + strings.Repeat("é", 600), "There is no incident #99"},
 				{"bob", "/incident resolve 99 " + strings.Repeat("é", 1001), "The note is 1001 characters long"},
@@ -510,5 +523,160 @@ func TestResolveLocksInTheOrderOfARun(t *testing.T) {
 	}
 	if txt := <-done; !strings.Contains(txt, "Resolved incident #1") {
 		t.Errorf("resolve: %s", txt)
+	}
+}
+
+// /incident unsilence ends a silence at once: the check's next run or tick
+// behaves as if it had never been silenced, while a configured maintenance
+// window still holds.
+func TestUnsilence(t *testing.T) {
+	t.Parallel()
+	until := handlertest.Start.Add(2 * time.Hour).Format("2006-01-02 15:04Z")
+	tests := []struct {
+		name string
+		// maintenance, when set, is a window over web from the start for that long.
+		maintenance time.Duration
+		// before runs before bob types /incident unsilence web.
+		before func(r *rig)
+		// want is in the reply; an error reply when wantErr.
+		want    []string
+		wantErr bool
+		// after runs after it, and checks what follows.
+		after func(t *testing.T, r *rig)
+	}{
+		{
+			name: "a failing check opens an incident on its next run",
+			before: func(r *rig) {
+				r.silence()
+				r.svc.failing.Store(true)
+				for range 3 {
+					r.run()
+				}
+				r.wantOutbox() // silenced: failures count, nothing opens
+			},
+			want: []string{"Check web is no longer silenced (it was silenced by @bob until " + until + ")",
+				"from its next run, failures open incidents"},
+			after: func(t *testing.T, r *rig) {
+				r.run()
+				r.wantOutbox("incident:1:open@log")
+				if txt := r.env.Text("carol", "/check list"); strings.Contains(txt, "silenced") {
+					t.Errorf("check list still says silenced: %s", txt)
+				}
+				if txt := r.env.Text("bob", "/incident unsilence web"); !strings.Contains(txt, "Check web is not silenced") {
+					t.Errorf("unsilence twice: %s", txt)
+				}
+			},
+		},
+		{
+			name: "an open incident escalates again",
+			before: func(r *rig) {
+				r.svc.failing.Store(true)
+				r.run()
+				r.run()
+				r.wantOutbox("incident:1:open@log")
+				r.silence()
+				r.tick(11 * time.Minute)
+				r.wantOutbox("incident:1:open@log") // no escalation while silenced
+			},
+			want: []string{"no longer silenced"},
+			after: func(t *testing.T, r *rig) {
+				r.tick(30 * time.Second)
+				msgs := r.env.Outbox()
+				if len(msgs) < 2 || msgs[1].Key != "incident:1:escalate:0:1@log" {
+					t.Errorf("no escalation after unsilence: %v", keys(msgs))
+				}
+				if txt := r.env.Text("carol", "/incident show 1"); !strings.Contains(txt, "unsilenced by @bob: was silenced by @bob until "+until) {
+					t.Errorf("timeline: %s", txt)
+				}
+			},
+		},
+		{
+			name:        "a maintenance window still holds",
+			maintenance: time.Hour,
+			before: func(r *rig) {
+				r.silence()
+				r.svc.failing.Store(true)
+			},
+			want: []string{"no longer silenced (it was silenced by @bob until " + until + ")",
+				"but it is still in maintenance until " + handlertest.Start.Add(time.Hour).Format("2006-01-02 15:04Z") + " (switch upgrade)",
+				"no incidents open until the window ends"},
+			after: func(t *testing.T, r *rig) {
+				for range 3 {
+					r.run()
+				}
+				r.wantOutbox() // the window covers it
+				r.env.Clock.Set(handlertest.Start.Add(time.Hour))
+				r.run()
+				r.wantOutbox("incident:1:open@log") // the window ended; the silence does not come back
+			},
+		},
+		{
+			name:        "a maintenance window alone is not lifted",
+			maintenance: time.Hour,
+			want: []string{"Check web is not silenced with /incident silence; it is in maintenance until " +
+				handlertest.Start.Add(time.Hour).Format("2006-01-02 15:04Z") + " (switch upgrade)", "does not lift"},
+			wantErr: true,
+		},
+		{
+			name: "an expired silence is nothing to lift",
+			before: func(r *rig) {
+				r.silence()
+				r.env.Clock.Advance(2 * time.Hour)
+			},
+			want:    []string{"Check web is not silenced; there is nothing to lift."},
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		// A fresh database per case: a backend is one database.
+		for _, b := range storagetest.Backends(t) {
+			t.Run(tt.name+"/"+b.Name, func(t *testing.T) {
+				t.Parallel()
+				r := newRig(t, b)
+				if tt.maintenance > 0 {
+					r.env.Deps.Config.Maintenance = []config.Maintenance{{Checks: []string{"web"},
+						Start: handlertest.Start, End: handlertest.Start.Add(tt.maintenance), Reason: "switch upgrade"}}
+				}
+				if tt.before != nil {
+					tt.before(r)
+				}
+				audits := len(r.env.Audit())
+				reply := r.env.Run("bob", "/incident unsilence web")
+				txt := shell.Render(reply)
+				for _, w := range tt.want {
+					if !strings.Contains(txt, w) {
+						t.Errorf("reply lacks %q:\n%s", w, txt)
+					}
+				}
+				audit := r.env.Audit()
+				if tt.wantErr {
+					if reply.Severity != bot.SeverityDanger {
+						t.Errorf("not an error reply: %+v", reply)
+					}
+					if len(audit) != audits {
+						t.Errorf("a refused unsilence was audited: %+v", audit[audits:])
+					}
+					return
+				}
+				if !reply.InChannel {
+					t.Error("the reply is not in the channel")
+				}
+				if len(audit) != audits+1 || audit[audits].Action != "check.unsilence" || audit[audits].Actor != "bob" ||
+					audit[audits].Subject != "check:web" || audit[audits].Detail != "was silenced by @bob until "+until {
+					t.Errorf("audit %+v", audit[audits:])
+				}
+				if tt.after != nil {
+					tt.after(t, r)
+				}
+			})
+		}
+	}
+}
+
+// silence has bob silence web for 2h from now.
+func (r *rig) silence() {
+	r.t.Helper()
+	if txt := r.env.Text("bob", "/incident silence web --for 2h"); !strings.Contains(txt, "/incident unsilence web ends it early") {
+		r.t.Fatalf("silence: %s", txt)
 	}
 }
