@@ -62,14 +62,17 @@ type DiscordInteraction struct {
 func (DiscordInteraction) TableName() string { return "discord_interactions" }
 
 // ClaimDiscordInteraction records id as handled and reports whether this
-// call was the first to do so; a false answer means it ran already.
-func ClaimDiscordInteraction(ctx context.Context, db *gorm.DB, id string, at time.Time) (bool, error) {
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).
-		Create(&DiscordInteraction{ID: id, SeenAt: at.UTC()})
-	if res.Error != nil {
-		return false, fmt.Errorf("record discord interaction %s: %w", id, res.Error)
+// call was the first to do so; a false answer means it ran already. Claims
+// made at the same moment are written together.
+func (s *Store) ClaimDiscordInteraction(ctx context.Context, id string, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("record discord interaction %s: %w", id, err)
 	}
-	return res.RowsAffected == 1, nil
+	first, err := s.discordClaims.do(requestClaim{key: id, at: at})
+	if err != nil {
+		return false, fmt.Errorf("record discord interaction %s: %w", id, err)
+	}
+	return first, nil
 }
 
 // PruneDiscordInteractions forgets interactions seen before the cutoff and

@@ -20,7 +20,7 @@ func TestDiscordInteractions(t *testing.T) {
 			s := storagetest.Open(t, b)
 			claim := func(id string, at time.Time) bool {
 				t.Helper()
-				first, err := storage.ClaimDiscordInteraction(ctx, s.DB, id, at)
+				first, err := s.ClaimDiscordInteraction(ctx, id, at)
 				if err != nil {
 					t.Fatalf("claim %s: %v", id, err)
 				}
@@ -41,7 +41,7 @@ func TestDiscordInteractions(t *testing.T) {
 			wins := make(chan bool, 8)
 			for range cap(wins) {
 				wg.Go(func() {
-					first, err := storage.ClaimDiscordInteraction(ctx, s.DB, "900000000000000003", at)
+					first, err := s.ClaimDiscordInteraction(ctx, "900000000000000003", at)
 					if err != nil {
 						t.Error(err)
 					}

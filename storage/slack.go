@@ -2,11 +2,11 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // SlackRequest remembers a Slack request already handled, so a retry that
@@ -24,13 +24,16 @@ type SlackRequest struct {
 
 // ClaimSlackRequest records key as handled and reports whether this call was
 // the first to do so; a false answer means another attempt already ran it.
-func ClaimSlackRequest(ctx context.Context, db *gorm.DB, key string, at time.Time) (bool, error) {
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).
-		Create(&SlackRequest{Key: key, SeenAt: at.UTC()})
-	if res.Error != nil {
-		return false, fmt.Errorf("record slack request: %w", res.Error)
+// Claims made at the same moment are written together.
+func (s *Store) ClaimSlackRequest(ctx context.Context, key string, at time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("record slack request: %w", err)
 	}
-	return res.RowsAffected == 1, nil
+	first, err := s.slackClaims.do(requestClaim{key: key, at: at})
+	if err != nil {
+		return false, fmt.Errorf("record slack request: %w", err)
+	}
+	return first, nil
 }
 
 // PruneSlackRequests forgets requests seen before the cutoff and returns how
@@ -43,10 +46,13 @@ func PruneSlackRequests(ctx context.Context, db *gorm.DB, before time.Time) (int
 	return res.RowsAffected, nil
 }
 
-// SaveSlackReply records the answer given to the request with key.
-func SaveSlackReply(ctx context.Context, db *gorm.DB, key, reply string) error {
-	err := db.WithContext(ctx).Model(&SlackRequest{}).Where("key = ?", key).Update("reply", reply).Error
-	if err != nil {
+// SaveSlackReply records the answer given to the request with key. Answers
+// saved at the same moment are written in one statement.
+func (s *Store) SaveSlackReply(ctx context.Context, key, answer string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("record slack reply: %w", err)
+	}
+	if _, err := s.slackReplies.do(reply{key: key, text: answer}); err != nil {
 		return fmt.Errorf("record slack reply: %w", err)
 	}
 	return nil
@@ -56,7 +62,8 @@ func SaveSlackReply(ctx context.Context, db *gorm.DB, key, reply string) error {
 // when the first attempt has not answered (it is still running, or its
 // replica stopped first).
 func SlackReply(ctx context.Context, db *gorm.DB, key string) (string, error) {
-	var replies []string
+	// A request claimed but not yet answered has no reply (NULL).
+	var replies []sql.NullString
 	err := db.WithContext(ctx).Model(&SlackRequest{}).Where("key = ?", key).Pluck("reply", &replies).Error
 	if err != nil {
 		return "", fmt.Errorf("read slack reply: %w", err)
@@ -64,5 +71,5 @@ func SlackReply(ctx context.Context, db *gorm.DB, key string) (string, error) {
 	if len(replies) == 0 {
 		return "", nil
 	}
-	return replies[0], nil
+	return replies[0].String, nil
 }

@@ -5,10 +5,12 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,11 @@ type Store struct {
 	DB     *gorm.DB
 	driver string
 	path   string // SQLite file, for readiness checks
+
+	// Requests handled, recorded in batches (see batcher).
+	slackClaims   *batcher[requestClaim]
+	slackReplies  *batcher[reply]
+	discordClaims *batcher[requestClaim]
 }
 
 // Open connects to the configured database and applies pending migrations.
@@ -56,7 +63,11 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		s.driver = "sqlite"
 		dsn, path := sqliteDSN(cfg.DSN)
 		s.path = path
-		dialector = sqlite.Open(dsn)
+		conn, err := openGatedSQLite(dsn)
+		if err != nil {
+			return nil, err
+		}
+		dialector = sqlite.Dialector{DSN: dsn, Conn: conn}
 	case "postgres":
 		dialector = postgres.Open(cfg.DSN)
 	default:
@@ -64,6 +75,9 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	}
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
+		if d, ok := dialector.(sqlite.Dialector); ok {
+			d.Conn.(*sql.DB).Close()
+		}
 		return nil, fmt.Errorf("open %s database: %w", s.driver, err)
 	}
 	sqlDB, err := db.DB()
@@ -84,6 +98,9 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s.DB = db
+	s.slackClaims = claimBatch(db, "slack_requests", "key")
+	s.slackReplies = replyBatch(db)
+	s.discordClaims = claimBatch(db, "discord_interactions", "id")
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
@@ -92,6 +109,9 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	}
 	return s, nil
 }
+
+// busyTimeout is how long a SQLite writer waits for another before it fails.
+const busyTimeout = 10 * time.Second
 
 // sqliteDSN turns a file name (or a DSN with its own parameters) into one
 // with WAL, a busy timeout, foreign keys and immediate write transactions.
@@ -114,9 +134,10 @@ func sqliteDSN(dsn string) (full, path string) {
 	if path != ":memory:" {
 		add("journal_mode", "WAL")
 	}
-	add("busy_timeout", "10000")
+	add("busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	add("foreign_keys", "1")
 	add("synchronous", "NORMAL")
+	add("temp_store", "MEMORY")
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}

@@ -44,6 +44,7 @@ type Adapter struct {
 	router *bot.Router
 	table  map[string]bot.Command
 	db     *gorm.DB
+	store  *storage.Store
 	api    *client
 	cfg    config.DiscordConfig
 	verify *Verifier
@@ -85,7 +86,7 @@ type Options struct {
 // long button commands, the interactions already handled, and the fallback
 // notifications of answers that outlived their interaction.
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
-	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, cfg: cfg, clock: clk,
+	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, store: store, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget,
 		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake}
 	for _, c := range router.Commands() {
@@ -160,7 +161,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // share, and reports whether this is its first delivery. When it is not, or
 // the record cannot be written, claim has answered and nothing runs.
 func (a *Adapter) claim(w http.ResponseWriter, r *http.Request, it *discordgo.Interaction, respond responder) bool {
-	first, err := storage.ClaimDiscordInteraction(r.Context(), a.db, it.ID, a.clock.Now())
+	first, err := a.store.ClaimDiscordInteraction(r.Context(), it.ID, a.clock.Now())
 	if err != nil {
 		// A 500 shows as a bare "This interaction failed"; tell the
 		// person what to do instead.

@@ -258,7 +258,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 // command handles a verified slash command and returns the immediate answer;
 // a retry of one already handled is not run again but gets its answer.
 func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.WebhookMessage, error) {
-	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
+	first, err := a.store.ClaimSlackRequest(ctx, key, a.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 func (a *Adapter) remember(ctx context.Context, key string, msg *slack.WebhookMessage) *slack.WebhookMessage {
 	b, err := json.Marshal(msg)
 	if err == nil {
-		err = storage.SaveSlackReply(context.WithoutCancel(ctx), a.store.DB, key, string(b))
+		err = a.store.SaveSlackReply(context.WithoutCancel(ctx), key, string(b))
 	}
 	if err != nil {
 		a.log.Warn("record slack answer for retries", "err", err)

@@ -348,7 +348,7 @@ func TestRetryIsNotRunTwice(t *testing.T) {
 			// A request whose first attempt never answered (its replica
 			// died while running it) is not run again either, and says so.
 			lost := h.command("U0ALICE", "/note", "lost", "TRIGGER-2")
-			if _, err := storage.ClaimSlackRequest(context.Background(), h.store.DB, requestKey("command", "TRIGGER-2", nil), h.clock.Now()); err != nil {
+			if _, err := h.store.ClaimSlackRequest(context.Background(), requestKey("command", "TRIGGER-2", nil), h.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			rec := h.post("/slack/commands", lost, nil)

@@ -12,7 +12,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"opsbot/bot"
-	"opsbot/storage"
 )
 
 // CreateTicketCallback is the callback_id of the "Create ticket" message
@@ -110,7 +109,7 @@ func (a *Adapter) event(ctx context.Context, e EventEnvelope) error {
 	default:
 		return nil
 	}
-	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, requestKey("event", e.EventID, nil), a.clock.Now())
+	first, err := a.store.ClaimSlackRequest(ctx, requestKey("event", e.EventID, nil), a.clock.Now())
 	if err != nil || !first {
 		return err
 	}
@@ -225,7 +224,7 @@ func (a *Adapter) shortcut(ctx context.Context, p Interaction, key string) error
 	if a.intake == nil || p.CallbackID != CreateTicketCallback || p.User.ID == "" || p.Message.TS == "" {
 		return nil
 	}
-	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
+	first, err := a.store.ClaimSlackRequest(ctx, key, a.clock.Now())
 	if err != nil || !first {
 		return err
 	}

@@ -246,7 +246,7 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
 // updates the message through response_url in the background: Slack ignores
 // the body of the answer to a click.
 func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
-	first, err := storage.ClaimSlackRequest(ctx, a.store.DB, key, a.clock.Now())
+	first, err := a.store.ClaimSlackRequest(ctx, key, a.clock.Now())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,172 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// batcher groups small writes that arrive together into one transaction
+// (group commit). Every chat request records itself (a Slack retry key, a
+// Discord interaction id) before it runs and its answer after; one commit
+// each costs a WAL write and, on SQLite, a turn at the single write lock.
+// Under load those turns are most of a request's time, so whoever arrives
+// while a batch is being written waits for it and goes into the next one.
+//
+// There is no background goroutine: the caller that finds the batcher idle
+// writes the batch, then hands the lead to the first caller that queued
+// meanwhile. Nobody waits on a timer, so a lone request is written at once.
+type batcher[T any] struct {
+	mu    sync.Mutex
+	queue []*pending[T]
+	busy  bool
+	max   int
+	// write stores items in one transaction and says, for each, whether
+	// this write was the one that stored it.
+	write func(ctx context.Context, items []T) ([]bool, error)
+}
+
+type pending[T any] struct {
+	item T
+	ok   bool
+	err  error
+	done chan struct{} // closed when ok and err are set
+	lead chan struct{} // closed when this caller is to write the next batch
+}
+
+// batchTimeout bounds one batch's transaction. It is not taken from the
+// callers' contexts: one caller giving up must not fail the others.
+const batchTimeout = 15 * time.Second
+
+func (b *batcher[T]) do(item T) (bool, error) {
+	p := &pending[T]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.busy {
+		b.mu.Unlock()
+		select {
+		case <-p.done:
+			return p.ok, p.err
+		case <-p.lead:
+		}
+		b.mu.Lock()
+	}
+	// This caller leads. The queue is empty when the batcher is idle and a
+	// lead is handed to the queue's head, so p is first in line.
+	b.busy = true
+	n := min(len(b.queue), b.max)
+	batch := append([]*pending[T](nil), b.queue[:n]...)
+	b.queue = append([]*pending[T](nil), b.queue[n:]...)
+	b.mu.Unlock()
+
+	items := make([]T, len(batch))
+	for i, q := range batch {
+		items[i] = q.item
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	oks, err := b.write(ctx, items)
+	cancel()
+	for i, q := range batch {
+		q.err = err
+		if err == nil {
+			q.ok = oks[i]
+		}
+		if q != p {
+			close(q.done)
+		}
+	}
+
+	b.mu.Lock()
+	if len(b.queue) > 0 {
+		next := b.queue[0]
+		b.mu.Unlock()
+		close(next.lead)
+	} else {
+		b.busy = false
+		b.mu.Unlock()
+	}
+	return p.ok, p.err
+}
+
+// requestClaim is one request to record as handled.
+type requestClaim struct {
+	key string
+	at  time.Time
+}
+
+// claimBatch returns a batcher that inserts keys into column of table in
+// one statement; the caller whose key the statement stored is first. A key
+// twice in one batch is first only for its earlier caller.
+func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
+	return &batcher[requestClaim]{max: maxBatch, write: func(ctx context.Context, items []requestClaim) ([]bool, error) {
+		firstAt := make(map[string]int, len(items))
+		var sql strings.Builder
+		args := make([]any, 0, 2*len(items))
+		fmt.Fprintf(&sql, `INSERT INTO %s (%q, seen_at) VALUES `, table, column)
+		for i, c := range items {
+			if _, dup := firstAt[c.key]; dup {
+				continue
+			}
+			if len(firstAt) > 0 {
+				sql.WriteString(", ")
+			}
+			firstAt[c.key] = i
+			sql.WriteString("(?, ?)")
+			args = append(args, c.key, c.at.UTC())
+		}
+		fmt.Fprintf(&sql, ` ON CONFLICT (%q) DO NOTHING RETURNING %q`, column, column)
+		var stored []string
+		if err := db.WithContext(ctx).Raw(sql.String(), args...).Scan(&stored).Error; err != nil {
+			return nil, err
+		}
+		oks := make([]bool, len(items))
+		for _, k := range stored {
+			oks[firstAt[k]] = true
+		}
+		return oks, nil
+	}}
+}
+
+// maxBatch keeps a batch's statement well under every driver's limit on
+// bound parameters.
+const maxBatch = 256
+
+// reply is one answer to record against a claimed Slack request.
+type reply struct {
+	key, text string
+}
+
+// replyBatch returns a batcher that records answers to Slack requests in one
+// UPDATE; for a key given twice the first answer stands.
+func replyBatch(db *gorm.DB) *batcher[reply] {
+	return &batcher[reply]{max: maxBatch, write: func(ctx context.Context, items []reply) ([]bool, error) {
+		var sql strings.Builder
+		args := make([]any, 0, 3*len(items))
+		sql.WriteString(`UPDATE slack_requests SET reply = CASE "key"`)
+		for _, r := range items {
+			sql.WriteString(" WHEN ? THEN ?")
+			args = append(args, r.key, r.text)
+		}
+		sql.WriteString(` ELSE reply END WHERE "key" IN (`)
+		for i, r := range items {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("?")
+			args = append(args, r.key)
+		}
+		sql.WriteString(")")
+		if err := db.WithContext(ctx).Exec(sql.String(), args...).Error; err != nil {
+			return nil, err
+		}
+		oks := make([]bool, len(items))
+		for i := range oks {
+			oks[i] = true
+		}
+		return oks, nil
+	}}
+}

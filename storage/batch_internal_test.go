@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds, failing after a generous bound; the
+// conditions here are reached within microseconds of the goroutines
+// starting, so this orders the test, it does not time it.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (b *batcher[T]) queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// TestBatcherGroupsWhatArrivesDuringAWrite: callers that arrive while a
+// batch is being written go into the next write together, each gets its own
+// answer, a failed write fails exactly its batch, and the lead passes on so
+// nobody is left waiting.
+func TestBatcherGroupsWhatArrivesDuringAWrite(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var batches [][]int
+	b := &batcher[int]{max: 5, write: func(_ context.Context, items []int) ([]bool, error) {
+		mu.Lock()
+		first := len(batches) == 0
+		batches = append(batches, append([]int(nil), items...))
+		mu.Unlock()
+		if first {
+			<-release
+		}
+		oks := make([]bool, len(items))
+		for i, v := range items {
+			if v == 13 {
+				return nil, errors.New("thirteen")
+			}
+			oks[i] = v%2 == 0
+		}
+		return oks, nil
+	}}
+
+	type answer struct {
+		ok  bool
+		err error
+	}
+	answers := make([]answer, 13)
+	var wg sync.WaitGroup
+	wg.Go(func() { ok, err := b.do(0); answers[0] = answer{ok, err} })
+	waitFor(t, "the first write to start", func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
+	for i := 1; i <= 12; i++ {
+		wg.Go(func() {
+			v := i
+			if i == 12 {
+				v = 13
+			}
+			ok, err := b.do(v)
+			answers[i] = answer{ok, err}
+		})
+	}
+	waitFor(t, "twelve callers to queue", func() bool { return b.queued() == 12 })
+	close(release)
+	wg.Wait()
+
+	if len(batches) != 4 {
+		t.Fatalf("batches %v: want the first alone, then the twelve queued ones in writes of at most 5", batches)
+	}
+	seen := map[int]bool{}
+	for i, batch := range batches[1:] {
+		if len(batch) > 5 {
+			t.Errorf("batch %d has %d items, over the maximum of 5", i+1, len(batch))
+		}
+		for _, v := range batch {
+			seen[v] = true
+		}
+	}
+	if len(seen) != 12 {
+		t.Errorf("the queued items were written as %v, want each of the twelve once", batches[1:])
+	}
+	var failedBatch []int
+	for _, batch := range batches {
+		for _, v := range batch {
+			if v == 13 {
+				failedBatch = batch
+			}
+		}
+	}
+	inFailed := map[int]bool{}
+	for _, v := range failedBatch {
+		inFailed[v] = true
+	}
+	for i, a := range answers {
+		v := i
+		if i == 12 {
+			v = 13
+		}
+		switch {
+		case inFailed[v]:
+			if a.err == nil {
+				t.Errorf("item %d shared a batch with the failing one but got no error", v)
+			}
+		case a.err != nil:
+			t.Errorf("item %d: %v, though its batch did not fail", v, a.err)
+		case a.ok != (v%2 == 0):
+			t.Errorf("item %d: ok=%v, want %v", v, a.ok, v%2 == 0)
+		}
+	}
+	if b.busy || b.queued() != 0 {
+		t.Errorf("after everyone returned: busy=%v queued=%d, want idle and empty", b.busy, b.queued())
+	}
+}

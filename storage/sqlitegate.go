@@ -1,0 +1,336 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SQLite lets one connection write at a time. When several of a process's
+// connections want to write at once, the losers wait in SQLite's busy
+// handler, which sleeps 1, 2, 5, 10… ms between tries: under load the file
+// sits idle while writers sleep, and latency climbs in steps. The write gate
+// makes this process's writers queue in Go instead, each starting the moment
+// the one before it finishes. Reads (SELECT) never wait for it: WAL lets them
+// run beside a writer. Other processes on the same file still meet the busy
+// timeout, as before.
+
+// writeGate is a one-slot semaphore whose waiters queue in arrival order.
+type writeGate struct {
+	slot chan struct{}
+	wait time.Duration // the longest a writer waits, like busy_timeout
+}
+
+func newWriteGate(wait time.Duration) *writeGate {
+	return &writeGate{slot: make(chan struct{}, 1), wait: wait}
+}
+
+// errGateTimeout says a writer gave up waiting for the others; the message
+// matches what SQLite says when its own busy timeout runs out.
+var errGateTimeout = errors.New("database is locked (SQLITE_BUSY): another write in this process held the database")
+
+func (g *writeGate) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case g.slot <- struct{}{}:
+	default:
+		t := time.NewTimer(g.wait)
+		defer t.Stop()
+		select {
+		case g.slot <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, fmt.Errorf("after %s: %w", g.wait, errGateTimeout)
+		}
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-g.slot }) }, nil
+}
+
+// readOnly reports whether a statement only reads, so it may run without the
+// gate. Anything else (INSERT, UPDATE, DELETE, PRAGMA, a WITH that may end
+// in a write) takes it.
+func readOnly(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "select") || len(q) >= 7 && strings.EqualFold(q[:7], "explain")
+}
+
+// gatedConnector opens connections of the wrapped driver that take the gate
+// around writes and write transactions.
+type gatedConnector struct {
+	dsn  string
+	drv  driver.Driver
+	gate *writeGate
+}
+
+func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
+	inner, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	for _, need := range []bool{isConnBeginTx(inner), isExecer(inner), isQueryer(inner)} {
+		if !need {
+			inner.Close()
+			return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
+		}
+	}
+	return &gatedConn{inner: inner, gate: c.gate}, nil
+}
+
+func (c *gatedConnector) Driver() driver.Driver { return c.drv }
+
+func isConnBeginTx(c driver.Conn) bool { _, ok := c.(driver.ConnBeginTx); return ok }
+func isExecer(c driver.Conn) bool      { _, ok := c.(driver.ExecerContext); return ok }
+func isQueryer(c driver.Conn) bool     { _, ok := c.(driver.QueryerContext); return ok }
+
+// gatedConn is used by one goroutine at a time (database/sql's promise), so
+// its tx field needs no lock.
+type gatedConn struct {
+	inner driver.Conn
+	gate  *writeGate
+	tx    *gatedTx // the open transaction, which holds the gate
+}
+
+func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var st driver.Stmt
+	var err error
+	if p, ok := c.inner.(driver.ConnPrepareContext); ok {
+		st, err = p.PrepareContext(ctx, query)
+	} else {
+		st, err = c.inner.Prepare(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &gatedStmt{inner: st, conn: c, write: !readOnly(query)}, nil
+}
+
+func (c *gatedConn) Close() error { return c.inner.Close() }
+
+func (c *gatedConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	release, err := c.gate.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := c.inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	c.tx = &gatedTx{inner: tx, conn: c, release: release}
+	return c.tx, nil
+}
+
+// gated runs fn holding the gate when the statement writes outside a
+// transaction; inside one, the transaction already holds it.
+func (c *gatedConn) gated(ctx context.Context, write bool) (release func(), err error) {
+	if !write || c.tx != nil {
+		return func() {}, nil
+	}
+	return c.gate.acquire(ctx)
+}
+
+func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	release, err := c.gated(ctx, !readOnly(query))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return c.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	release, err := c.gated(ctx, !readOnly(query))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.inner.(driver.QueryerContext).QueryContext(ctx, query, args)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	// An INSERT … RETURNING holds SQLite's write lock until its rows are
+	// closed, so the gate is held as long.
+	return &gatedRows{Rows: rows, release: release}, nil
+}
+
+func (c *gatedConn) Ping(ctx context.Context) error {
+	if p, ok := c.inner.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+func (c *gatedConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.inner.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *gatedConn) IsValid() bool {
+	if v, ok := c.inner.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+type gatedTx struct {
+	inner   driver.Tx
+	conn    *gatedConn
+	release func()
+}
+
+func (t *gatedTx) Commit() error {
+	defer t.done()
+	return t.inner.Commit()
+}
+
+func (t *gatedTx) Rollback() error {
+	defer t.done()
+	return t.inner.Rollback()
+}
+
+func (t *gatedTx) done() {
+	if t.conn.tx == t {
+		t.conn.tx = nil
+	}
+	t.release()
+}
+
+type gatedRows struct {
+	driver.Rows
+	release func()
+}
+
+func (r *gatedRows) Close() error {
+	defer r.release()
+	return r.Rows.Close()
+}
+
+type gatedStmt struct {
+	inner driver.Stmt
+	conn  *gatedConn
+	write bool
+}
+
+func (s *gatedStmt) Close() error  { return s.inner.Close() }
+func (s *gatedStmt) NumInput() int { return s.inner.NumInput() }
+
+func (s *gatedStmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), named(args))
+}
+
+func (s *gatedStmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), named(args))
+}
+
+func (s *gatedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	release, err := s.conn.gated(ctx, s.write)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if e, ok := s.inner.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	return s.inner.Exec(values(args)) //nolint:staticcheck // the driver has no context variant
+}
+
+func (s *gatedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	release, err := s.conn.gated(ctx, s.write)
+	if err != nil {
+		return nil, err
+	}
+	var rows driver.Rows
+	if q, ok := s.inner.(driver.StmtQueryContext); ok {
+		rows, err = q.QueryContext(ctx, args)
+	} else {
+		rows, err = s.inner.Query(values(args)) //nolint:staticcheck // the driver has no context variant
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &gatedRows{Rows: rows, release: release}, nil
+}
+
+func named(args []driver.Value) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	for i, v := range args {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return out
+}
+
+func values(args []driver.NamedValue) []driver.Value {
+	out := make([]driver.Value, len(args))
+	for i, a := range args {
+		out[i] = a.Value
+	}
+	return out
+}
+
+// The column-type interfaces pass through, so database/sql reports the same
+// column types with the gate as without it.
+
+func (r *gatedRows) ColumnTypeDatabaseTypeName(i int) string {
+	if c, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return c.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *gatedRows) ColumnTypeScanType(i int) reflect.Type {
+	if c, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return c.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *gatedRows) ColumnTypeNullable(i int) (nullable, ok bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return c.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *gatedRows) ColumnTypeLength(i int) (int64, bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return c.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *gatedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return c.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}
+
+// openGatedSQLite opens the pure-Go SQLite driver with this process's
+// writers queued at one write gate.
+func openGatedSQLite(dsn string) (*sql.DB, error) {
+	probe, err := sql.Open("sqlite", "")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite driver: %w", err)
+	}
+	drv := probe.Driver()
+	probe.Close()
+	return sql.OpenDB(&gatedConnector{dsn: dsn, drv: drv, gate: newWriteGate(busyTimeout)}), nil
+}
