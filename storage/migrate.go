@@ -34,6 +34,7 @@ var migrations = []Migration{
 	{ID: "0070_discord", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordButton{}) }},
 	{ID: "0080_intake", Up: migrateIntake},
 	{ID: "0081_discord_interactions", Up: func(tx *gorm.DB) error { return tx.AutoMigrate(&DiscordInteraction{}) }},
+	{ID: "0090_ticket_sla_partial_indexes", Up: migrateSLAIndexes},
 }
 
 // schemaMigration records an applied migration.

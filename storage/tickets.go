@@ -60,10 +60,10 @@ type Ticket struct {
 
 	FirstResponseDue      *time.Time
 	ResolveDue            *time.Time
-	FirstResponseWarnAt   *time.Time `gorm:"index"`
-	FirstResponseBreachAt *time.Time `gorm:"index"`
-	ResolveWarnAt         *time.Time `gorm:"index"`
-	ResolveBreachAt       *time.Time `gorm:"index"`
+	FirstResponseWarnAt   *time.Time `gorm:"index:,where:first_response_warn_at IS NOT NULL"`
+	FirstResponseBreachAt *time.Time `gorm:"index:,where:first_response_breach_at IS NOT NULL"`
+	ResolveWarnAt         *time.Time `gorm:"index:,where:resolve_warn_at IS NOT NULL"`
+	ResolveBreachAt       *time.Time `gorm:"index:,where:resolve_breach_at IS NOT NULL"`
 	FirstResponseWarned   bool       `gorm:"not null;default:false"`
 	FirstResponseBreached bool       `gorm:"not null;default:false"`
 	ResolveWarned         bool       `gorm:"not null;default:false"`
@@ -94,6 +94,30 @@ var ticketIndexes = []string{
 	"CREATE INDEX IF NOT EXISTS idx_tickets_filed_by ON tickets (filed_by, active, id)",
 	"CREATE INDEX IF NOT EXISTS idx_tickets_assignee ON tickets (assignee, active, id)",
 	"CREATE INDEX IF NOT EXISTS idx_tickets_queue ON tickets (queue, active, id)",
+}
+
+// slaDueColumns hold the moment a ticket's SLA warning or breach is due, and
+// are NULL on most tickets: low and normal priorities often have no target,
+// and a column is cleared once its target is met or passed. Their indexes
+// are partial (WHERE … IS NOT NULL), so filing or closing such a ticket
+// writes none of them, and the SLA worker's range scans (col <= now) use
+// them all the same.
+var slaDueColumns = []string{"first_response_warn_at", "first_response_breach_at", "resolve_warn_at", "resolve_breach_at"}
+
+// migrateSLAIndexes replaces the full indexes of the SLA due columns, which
+// 0010_tickets created, with partial ones.
+func migrateSLAIndexes(tx *gorm.DB) error {
+	for _, col := range slaDueColumns {
+		name := "idx_tickets_" + col
+		if err := tx.Exec("DROP INDEX IF EXISTS " + name).Error; err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+		q := fmt.Sprintf("CREATE INDEX %s ON tickets (%s) WHERE %s IS NOT NULL", name, col, col)
+		if err := tx.Exec(q).Error; err != nil {
+			return fmt.Errorf("create partial index %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 func migrateTickets(tx *gorm.DB) error {
