@@ -519,6 +519,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 		return errors.New("discord gateway: cannot build the session")
 	}
 	s.Identify.Intents = discordgo.IntentsNone
+	// discordgo's endpoints are package variables; its only REST call, the
+	// gateway URL lookup, goes to discord.api_url through the transport.
+	next := a.api.http.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	s.Client = &http.Client{Timeout: requestTimeout, Transport: &apiTransport{ctx: ctx, from: discordgo.EndpointAPI,
+		to: a.api.base + "/", next: next}}
 	s.ShouldReconnectOnError = true
 	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.OnInteraction(ctx, ic.Interaction) })
 	if a.intake != nil {
