@@ -40,7 +40,6 @@ const (
 	closeSessionTimedOut   = 4009
 	closeInvalidAPIVersion = 4012
 	closeInvalidIntents    = 4013
-	closeDisallowedIntents = 4014
 )
 
 // privilegedIntents need a switch in the developer portal; asking for one

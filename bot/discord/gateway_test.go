@@ -305,3 +305,81 @@ func TestGatewayReconnects(t *testing.T) {
 		env.ticketNew(t, summary, n)
 	}
 }
+
+// TestGatewayWithoutMessageContent: an application without the Message
+// Content intent in the developer portal is refused (4014) when it asks
+// for it; the adapter connects without it and commands still work.
+func TestGatewayWithoutMessageContent(t *testing.T) {
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], 0)
+	start(t, env.adapter)
+	if id := env.gw.await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+		t.Fatalf("first IDENTIFY %+v", id)
+	}
+	if id := env.gw.await(t, "identify"); id.Intents != 0 {
+		t.Fatalf("IDENTIFY after 4014 asked for intents %d", id.Intents)
+	}
+	env.ticketNew(t, "no content intent", 1)
+	if !strings.Contains(env.logs.String(), "Message Content intent") {
+		t.Errorf("the log does not say the Message Content intent is missing:\n%s", env.logs)
+	}
+}
+
+// TestGatewayReplicasOverlap: while two replicas hold a gateway session
+// (one losing the lead, the next taking it), Discord sends each interaction
+// to both; it runs once and is answered once.
+func TestGatewayReplicasOverlap(t *testing.T) {
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			env := newGatewayEnv(t, b, privilegedIntents)
+			stopA := start(t, env.adapter)
+			stopB := start(t, env.newAdapter(t))
+			env.gw.await(t, "identify")
+			env.gw.await(t, "identify")
+			id, d := env.slashCommand(t, aliceID, `/ticket new "seen twice"`)
+			env.gw.dispatch("INTERACTION_CREATE", d)
+			env.callback(t, id)
+			// Run returns once its handlers have.
+			stopA()
+			stopB()
+			var n int64
+			env.Deps.Store.DB.Model(&storage.Ticket{}).Count(&n)
+			callbacks := 0
+			for _, c := range env.fake.all() {
+				if strings.HasPrefix(c.Path, "/interactions/"+id+"/") {
+					callbacks++
+				}
+			}
+			if n != 1 || callbacks != 1 {
+				t.Fatalf("%d tickets, %d callbacks; want 1 and 1", n, callbacks)
+			}
+		})
+	}
+}
+
+// TestGatewayStopsWhileUnreachable: Run returns promptly when its context
+// ends while Discord is unreachable or hangs mid-handshake, and leaves
+// nothing behind that would reconnect later: a replica that lost the lead
+// must not keep a session.
+func TestGatewayStopsWhileUnreachable(t *testing.T) {
+	t.Run("reconnecting", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		stop := start(t, env.adapter)
+		env.gw.await(t, "identify")
+		env.gw.setDown(true)
+		env.fake.setFail(http.StatusServiceUnavailable)
+		env.gw.cut()
+		env.gw.await(t, "refused")
+		stop()
+		if goroutines("[chan receive", "discordgo.(*Session).reconnect") {
+			t.Fatal("discordgo is still trying to reconnect after Run returned")
+		}
+	})
+	t.Run("handshake hangs", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env.gw.setSilent(true)
+		stop := start(t, env.adapter)
+		env.gw.await(t, "connect")
+		stop()
+		env.gw.await(t, "gone")
+	})
+}
