@@ -504,8 +504,9 @@ func (a *Adapter) prune(ctx context.Context) {
 
 // Run keeps the adapter's background work alive until ctx ends and prunes
 // the handled interactions every few minutes; in gateway mode it also holds
-// the gateway connection (discordgo reconnects it) and answers interactions
-// through the REST callback.
+// the gateway connection, reconnecting it, and answers interactions through
+// the REST callback. It returns once the connection is closed and the work
+// it started is done, and may be called again after that.
 func (a *Adapter) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.base = ctx
@@ -515,51 +516,39 @@ func (a *Adapter) Run(ctx context.Context) error {
 		a.prune(ctx)
 		return nil
 	}
-	s, err := discordgo.New("Bot " + a.cfg.Token.Reveal())
-	if err != nil {
-		return errors.New("discord gateway: cannot build the session")
-	}
-	s.Identify.Intents = discordgo.IntentsNone
-	s.ShouldReconnectOnError = true
-	s.AddHandler(func(_ *discordgo.Session, ic *discordgo.InteractionCreate) { a.OnInteraction(ctx, ic.Interaction) })
-	if a.intake != nil {
-		// Replies to a ticket's message become comments; reading their text
-		// needs the privileged Message Content intent.
-		s.Identify.Intents = discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
-		s.AddHandler(func(_ *discordgo.Session, mc *discordgo.MessageCreate) { a.OnMessage(ctx, mc.Message) })
-	}
-	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
-		err := s.Open()
-		if err == nil {
-			break
-		}
-		// discordgo's errors do not carry the token, but stay terse anyway.
-		a.log.Error("discord gateway: connect failed; retrying", "err", err.Error(), "in", wait)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-	}
-	a.log.Info("discord gateway connected")
-	// Nothing over the gateway is recorded, but rows left from HTTP mode go.
-	a.prune(ctx)
-	if err := s.Close(); err != nil {
-		a.log.Warn("discord gateway: close", "err", err)
-	}
-	return nil
+	return a.runGateway(ctx)
 }
 
 // OnInteraction answers an interaction that arrived over the gateway, with
 // the same handling as HTTP; the response goes through the REST callback.
+// Every gateway session of the bot receives every interaction, so the id is
+// recorded first, as over HTTP: while two replicas hold a session (one
+// losing the lead, one taking it), only the first to record it runs it.
 func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) {
 	if it == nil {
 		return
 	}
-	a.dispatch(ctx, it, func(ctx context.Context, resp *discordgo.InteractionResponse) error {
+	if it.ID == "" || len(it.ID) > maxInteractionID {
+		a.log.Warn("gateway interaction without a usable id")
+		return
+	}
+	respond := func(ctx context.Context, resp *discordgo.InteractionResponse) error {
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
-	})
+	}
+	first, err := storage.ClaimDiscordInteraction(ctx, a.db, it.ID, a.clock.Now())
+	if err != nil {
+		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
+		if err := respond(ctx, a.response(ctx, bot.Reply{Text: tryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
+			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
+		}
+		return
+	}
+	if !first {
+		a.log.Info("interaction already handled by another gateway session", "interaction", it.ID)
+		return
+	}
+	a.dispatch(ctx, it, respond)
 }
 
 // OnMessage passes a gateway message that replies to another message (the

@@ -58,6 +58,8 @@ type fakeDiscord struct {
 	limited int // answer 429 to this many more requests
 	fail    int // answer this status to every request when non-zero
 	got     chan call
+	// gateway is the websocket URL GET /gateway answers.
+	gateway string
 }
 
 func newFake(t testing.TB) *fakeDiscord {
@@ -99,12 +101,27 @@ func (f *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
 		f.writeJSON(w, fail, map[string]any{"message": http.StatusText(fail), "code": 0})
 		return
 	}
-	webhook := strings.HasPrefix(c.Path, "/webhooks/") || strings.HasPrefix(c.Path, "/interactions/")
-	if !webhook && c.Auth != "Bot "+testToken {
+	// Interaction webhooks and GET /gateway need no token.
+	open := strings.HasPrefix(c.Path, "/webhooks/") || strings.HasPrefix(c.Path, "/interactions/") || c.Path == "/gateway"
+	if !open && c.Auth != "Bot "+testToken {
 		f.writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
 		return
 	}
 	switch {
+	case c.Method == http.MethodGet && (c.Path == "/gateway" || c.Path == "/gateway/bot"):
+		f.mu.Lock()
+		gw := f.gateway
+		f.mu.Unlock()
+		if gw == "" {
+			f.writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
+			return
+		}
+		body := map[string]any{"url": gw}
+		if c.Path == "/gateway/bot" {
+			body["shards"] = 1
+			body["session_start_limit"] = map[string]any{"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
+		}
+		f.writeJSON(w, http.StatusOK, body)
 	case c.Method == http.MethodPut && strings.HasPrefix(c.Path, "/applications/"+testApp+"/"):
 		var cmds []map[string]any
 		if err := json.Unmarshal(raw, &cmds); err != nil {
@@ -158,6 +175,30 @@ func (f *fakeDiscord) wait(t *testing.T) call {
 		t.Fatal("the fake Discord API received nothing")
 		return call{}
 	}
+}
+
+// waitFor returns the next request the fake receives that match accepts,
+// passing over the others.
+func (f *fakeDiscord) waitFor(t *testing.T, what string, match func(call) bool) call {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case c := <-f.got:
+			if match(c) {
+				return c
+			}
+		case <-deadline:
+			t.Fatalf("the fake Discord API received no %s", what)
+			return call{}
+		}
+	}
+}
+
+func (f *fakeDiscord) setFail(status int) {
+	f.mu.Lock()
+	f.fail = status
+	f.mu.Unlock()
 }
 
 func (f *fakeDiscord) all() []call {
