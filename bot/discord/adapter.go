@@ -536,7 +536,7 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
 	}
-	first, err := storage.ClaimDiscordInteraction(ctx, a.db, it.ID, a.clock.Now())
+	first, err := a.store.ClaimDiscordInteraction(ctx, it.ID, a.clock.Now())
 	if err != nil {
 		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
 		if err := respond(ctx, a.response(ctx, bot.Reply{Text: tryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
