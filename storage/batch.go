@@ -119,15 +119,22 @@ func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 			args = append(args, c.key, c.at.UTC())
 		}
 		fmt.Fprintf(&sql, ` ON CONFLICT (%q) DO NOTHING RETURNING %q`, column, column)
-		var stored []string
-		if err := db.WithContext(ctx).Raw(sql.String(), args...).Scan(&stored).Error; err != nil {
+		// Rows and Scan straight from database/sql: gorm's Scan parses the
+		// destination again for every row.
+		rows, err := db.WithContext(ctx).Raw(sql.String(), args...).Rows()
+		if err != nil {
 			return nil, err
 		}
+		defer rows.Close()
 		oks := make([]bool, len(items))
-		for _, k := range stored {
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return nil, err
+			}
 			oks[firstAt[k]] = true
 		}
-		return oks, nil
+		return oks, rows.Err()
 	}}
 }
 
