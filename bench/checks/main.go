@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -49,6 +50,7 @@ func run() error {
 	workers := flag.Int("workers", 64, "checks running at once")
 	driver := flag.String("driver", "sqlite", "database: sqlite or postgres")
 	dsn := flag.String("dsn", "", "database DSN (default: a temporary SQLite file)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
@@ -109,6 +111,17 @@ func run() error {
 		if err := sched.Add(j); err != nil {
 			return err
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ru0 := rusage()
 	start := time.Now()
