@@ -67,9 +67,7 @@ func (b *batcher[T]) do(item T) (bool, error) {
 	for i, q := range batch {
 		items[i] = q.item
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	oks, err := b.write(ctx, items)
-	cancel()
+	oks, err := b.run(items)
 	for i, q := range batch {
 		q.err = err
 		if err == nil {
@@ -90,6 +88,24 @@ func (b *batcher[T]) do(item T) (bool, error) {
 		b.mu.Unlock()
 	}
 	return p.ok, p.err
+}
+
+// run writes one batch. A panic in write becomes the batch's error: every
+// caller in the batch must get an answer and the lead must pass on, or all
+// later callers would wait forever.
+func (b *batcher[T]) run(items []T) (oks []bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			oks, err = nil, fmt.Errorf("write batch of %d: panic: %v", len(items), r)
+		}
+	}()
+	oks, err = b.write(ctx, items)
+	if err == nil && len(oks) != len(items) {
+		return nil, fmt.Errorf("write batch of %d: %d results", len(items), len(oks))
+	}
+	return oks, err
 }
 
 // requestClaim is one request to record as handled.

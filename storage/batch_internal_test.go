@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,5 +124,82 @@ func TestBatcherGroupsWhatArrivesDuringAWrite(t *testing.T) {
 	}
 	if b.busy || b.queued() != 0 {
 		t.Errorf("after everyone returned: busy=%v queued=%d, want idle and empty", b.busy, b.queued())
+	}
+}
+
+// receive waits for what a caller of do reports, failing the test if it
+// never comes (a caller left waiting for good).
+func receive[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: still waiting", what)
+		panic("unreachable")
+	}
+}
+
+// TestBatcherSurvivesAPanickingWrite: a write that panics fails its batch
+// with an error; every caller in it is answered and the lead passes on, so
+// the batcher keeps working for later callers.
+func TestBatcherSurvivesAPanickingWrite(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	writes := 0
+	b := &batcher[int]{max: 5, write: func(_ context.Context, items []int) ([]bool, error) {
+		mu.Lock()
+		writes++
+		n := writes
+		mu.Unlock()
+		switch n {
+		case 1:
+			<-release
+		case 2:
+			var m map[int]int
+			m[items[0]] = 1 // a bug in a write: assignment to a nil map
+		}
+		oks := make([]bool, len(items))
+		for i := range oks {
+			oks[i] = true
+		}
+		return oks, nil
+	}}
+	type answer struct {
+		ok  bool
+		err error
+	}
+	call := func(v int, out chan<- answer) {
+		defer func() {
+			if r := recover(); r != nil {
+				out <- answer{err: fmt.Errorf("the panic reached caller %d: %v", v, r)}
+			}
+		}()
+		ok, err := b.do(v)
+		out <- answer{ok, err}
+	}
+	first := make(chan answer, 1)
+	go call(1, first)
+	waitFor(t, "the first write to start", func() bool { mu.Lock(); defer mu.Unlock(); return writes == 1 })
+	second := make(chan answer, 2)
+	go call(2, second)
+	go call(3, second)
+	waitFor(t, "two callers to queue", func() bool { return b.queued() == 2 })
+	close(release)
+
+	if a := receive(t, "caller 1", first); a.err != nil || !a.ok {
+		t.Errorf("caller 1, written before the panic: ok=%v err=%v", a.ok, a.err)
+	}
+	for range 2 {
+		a := receive(t, "a caller whose batch panicked", second)
+		if a.err == nil || !strings.Contains(a.err.Error(), "panic: assignment to entry in nil map") {
+			t.Errorf("a caller whose batch panicked: ok=%v err=%v, want the panic as an error", a.ok, a.err)
+		}
+	}
+	after := make(chan answer, 1)
+	go call(4, after)
+	if a := receive(t, "a caller after the panic", after); a.err != nil || !a.ok {
+		t.Errorf("a caller after the panic: ok=%v err=%v", a.ok, a.err)
 	}
 }
