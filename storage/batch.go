@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,11 @@ type pending[T any] struct {
 // callers' contexts: one caller giving up must not fail the others.
 const batchTimeout = 15 * time.Second
 
-func (b *batcher[T]) do(item T) (bool, error) {
+// do writes item in the next batch and returns its result. A caller whose
+// ctx ends while it is still queued leaves the queue and returns ctx's
+// error, its item unwritten; once its batch is being written it waits for
+// the outcome, so that an error never hides a write that happened.
+func (b *batcher[T]) do(ctx context.Context, item T) (bool, error) {
 	p := &pending[T]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
@@ -52,6 +57,14 @@ func (b *batcher[T]) do(item T) (bool, error) {
 		case <-p.done:
 			return p.ok, p.err
 		case <-p.lead:
+		case <-ctx.Done():
+			if b.leave(p) {
+				return false, ctx.Err()
+			}
+			// Already in a batch being written: only queued callers are
+			// ever handed the lead, so its outcome is what comes.
+			<-p.done
+			return p.ok, p.err
 		}
 		b.mu.Lock()
 	}
@@ -79,15 +92,37 @@ func (b *batcher[T]) do(item T) (bool, error) {
 	}
 
 	b.mu.Lock()
+	b.passLead()
+	b.mu.Unlock()
+	return p.ok, p.err
+}
+
+// leave takes p out of the queue if no batch has taken it yet, passing on
+// the lead if it had just been handed to p; false means p is in a batch.
+func (b *batcher[T]) leave(p *pending[T]) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.Index(b.queue, p)
+	if i < 0 {
+		return false
+	}
+	b.queue = slices.Delete(b.queue, i, i+1)
+	select {
+	case <-p.lead:
+		b.passLead()
+	default:
+	}
+	return true
+}
+
+// passLead hands the lead to the queue's head, or marks the batcher idle
+// when nobody is queued. b.mu is held.
+func (b *batcher[T]) passLead() {
 	if len(b.queue) > 0 {
-		next := b.queue[0]
-		b.mu.Unlock()
-		close(next.lead)
+		close(b.queue[0].lead)
 	} else {
 		b.busy = false
-		b.mu.Unlock()
 	}
-	return p.ok, p.err
 }
 
 // run writes one batch. A panic in write becomes the batch's error: every
