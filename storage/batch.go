@@ -152,22 +152,31 @@ type requestClaim struct {
 // claimBatch returns a batcher that inserts keys into column of table in
 // one statement; the caller whose key the statement stored is first. A key
 // twice in one batch is first only for its earlier caller.
+//
+// The keys go in sorted: on PostgreSQL an insert that meets another
+// transaction's uncommitted row of the same key waits for it, so two
+// replicas' batches taking shared keys in different orders could each hold
+// a key the other waits for, and one would fail with "deadlock detected".
 func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 	return &batcher[requestClaim]{max: maxBatch, write: func(ctx context.Context, items []requestClaim) ([]bool, error) {
 		firstAt := make(map[string]int, len(items))
-		var sql strings.Builder
-		args := make([]any, 0, 2*len(items))
-		fmt.Fprintf(&sql, `INSERT INTO %s (%q, seen_at) VALUES `, table, column)
+		order := make([]int, 0, len(items)) // items to insert, by key
 		for i, c := range items {
-			if _, dup := firstAt[c.key]; dup {
-				continue
+			if _, dup := firstAt[c.key]; !dup {
+				firstAt[c.key] = i
+				order = append(order, i)
 			}
-			if len(firstAt) > 0 {
+		}
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(items[a].key, items[b].key) })
+		var sql strings.Builder
+		args := make([]any, 0, 2*len(order))
+		fmt.Fprintf(&sql, `INSERT INTO %s (%q, seen_at) VALUES `, table, column)
+		for n, i := range order {
+			if n > 0 {
 				sql.WriteString(", ")
 			}
-			firstAt[c.key] = i
 			sql.WriteString("(?, ?)")
-			args = append(args, c.key, c.at.UTC())
+			args = append(args, items[i].key, items[i].at.UTC())
 		}
 		fmt.Fprintf(&sql, ` ON CONFLICT (%q) DO NOTHING RETURNING %q`, column, column)
 		// Rows and Scan straight from database/sql: gorm's Scan parses the
@@ -183,7 +192,11 @@ func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 			if err := rows.Scan(&k); err != nil {
 				return nil, err
 			}
-			oks[firstAt[k]] = true
+			i, ok := firstAt[k]
+			if !ok {
+				return nil, fmt.Errorf("claim batch: %s returned key %q, which it was not given", table, k)
+			}
+			oks[i] = true
 		}
 		return oks, rows.Err()
 	}}
