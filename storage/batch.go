@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,11 @@ type pending[T any] struct {
 // callers' contexts: one caller giving up must not fail the others.
 const batchTimeout = 15 * time.Second
 
-func (b *batcher[T]) do(item T) (bool, error) {
+// do writes item in the next batch and returns its result. A caller whose
+// ctx ends while it is still queued leaves the queue and returns ctx's
+// error, its item unwritten; once its batch is being written it waits for
+// the outcome, so that an error never hides a write that happened.
+func (b *batcher[T]) do(ctx context.Context, item T) (bool, error) {
 	p := &pending[T]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
@@ -52,6 +57,14 @@ func (b *batcher[T]) do(item T) (bool, error) {
 		case <-p.done:
 			return p.ok, p.err
 		case <-p.lead:
+		case <-ctx.Done():
+			if b.leave(p) {
+				return false, ctx.Err()
+			}
+			// Already in a batch being written: only queued callers are
+			// ever handed the lead, so its outcome is what comes.
+			<-p.done
+			return p.ok, p.err
 		}
 		b.mu.Lock()
 	}
@@ -67,9 +80,7 @@ func (b *batcher[T]) do(item T) (bool, error) {
 	for i, q := range batch {
 		items[i] = q.item
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	oks, err := b.write(ctx, items)
-	cancel()
+	oks, err := b.run(items)
 	for i, q := range batch {
 		q.err = err
 		if err == nil {
@@ -81,15 +92,55 @@ func (b *batcher[T]) do(item T) (bool, error) {
 	}
 
 	b.mu.Lock()
+	b.passLead()
+	b.mu.Unlock()
+	return p.ok, p.err
+}
+
+// leave takes p out of the queue if no batch has taken it yet, passing on
+// the lead if it had just been handed to p; false means p is in a batch.
+func (b *batcher[T]) leave(p *pending[T]) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := slices.Index(b.queue, p)
+	if i < 0 {
+		return false
+	}
+	b.queue = slices.Delete(b.queue, i, i+1)
+	select {
+	case <-p.lead:
+		b.passLead()
+	default:
+	}
+	return true
+}
+
+// passLead hands the lead to the queue's head, or marks the batcher idle
+// when nobody is queued. b.mu is held.
+func (b *batcher[T]) passLead() {
 	if len(b.queue) > 0 {
-		next := b.queue[0]
-		b.mu.Unlock()
-		close(next.lead)
+		close(b.queue[0].lead)
 	} else {
 		b.busy = false
-		b.mu.Unlock()
 	}
-	return p.ok, p.err
+}
+
+// run writes one batch. A panic in write becomes the batch's error: every
+// caller in the batch must get an answer and the lead must pass on, or all
+// later callers would wait forever.
+func (b *batcher[T]) run(items []T) (oks []bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			oks, err = nil, fmt.Errorf("write batch of %d: panic: %v", len(items), r)
+		}
+	}()
+	oks, err = b.write(ctx, items)
+	if err == nil && len(oks) != len(items) {
+		return nil, fmt.Errorf("write batch of %d: %d results", len(items), len(oks))
+	}
+	return oks, err
 }
 
 // requestClaim is one request to record as handled.
@@ -101,22 +152,31 @@ type requestClaim struct {
 // claimBatch returns a batcher that inserts keys into column of table in
 // one statement; the caller whose key the statement stored is first. A key
 // twice in one batch is first only for its earlier caller.
+//
+// The keys go in sorted: on PostgreSQL an insert that meets another
+// transaction's uncommitted row of the same key waits for it, so two
+// replicas' batches taking shared keys in different orders could each hold
+// a key the other waits for, and one would fail with "deadlock detected".
 func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 	return &batcher[requestClaim]{max: maxBatch, write: func(ctx context.Context, items []requestClaim) ([]bool, error) {
 		firstAt := make(map[string]int, len(items))
-		var sql strings.Builder
-		args := make([]any, 0, 2*len(items))
-		fmt.Fprintf(&sql, `INSERT INTO %s (%q, seen_at) VALUES `, table, column)
+		order := make([]int, 0, len(items)) // items to insert, by key
 		for i, c := range items {
-			if _, dup := firstAt[c.key]; dup {
-				continue
+			if _, dup := firstAt[c.key]; !dup {
+				firstAt[c.key] = i
+				order = append(order, i)
 			}
-			if len(firstAt) > 0 {
+		}
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(items[a].key, items[b].key) })
+		var sql strings.Builder
+		args := make([]any, 0, 2*len(order))
+		fmt.Fprintf(&sql, `INSERT INTO %s (%q, seen_at) VALUES `, table, column)
+		for n, i := range order {
+			if n > 0 {
 				sql.WriteString(", ")
 			}
-			firstAt[c.key] = i
 			sql.WriteString("(?, ?)")
-			args = append(args, c.key, c.at.UTC())
+			args = append(args, items[i].key, items[i].at.UTC())
 		}
 		fmt.Fprintf(&sql, ` ON CONFLICT (%q) DO NOTHING RETURNING %q`, column, column)
 		// Rows and Scan straight from database/sql: gorm's Scan parses the
@@ -132,7 +192,11 @@ func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 			if err := rows.Scan(&k); err != nil {
 				return nil, err
 			}
-			oks[firstAt[k]] = true
+			i, ok := firstAt[k]
+			if !ok {
+				return nil, fmt.Errorf("claim batch: %s returned key %q, which it was not given", table, k)
+			}
+			oks[i] = true
 		}
 		return oks, rows.Err()
 	}}

@@ -68,7 +68,7 @@ func (s *Store) ClaimDiscordInteraction(ctx context.Context, id string, at time.
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("record discord interaction %s: %w", id, err)
 	}
-	first, err := s.discordClaims.do(requestClaim{key: id, at: at})
+	first, err := s.discordClaims.do(ctx, requestClaim{key: id, at: at})
 	if err != nil {
 		return false, fmt.Errorf("record discord interaction %s: %w", id, err)
 	}

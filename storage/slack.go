@@ -29,7 +29,7 @@ func (s *Store) ClaimSlackRequest(ctx context.Context, key string, at time.Time)
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("record slack request: %w", err)
 	}
-	first, err := s.slackClaims.do(requestClaim{key: key, at: at})
+	first, err := s.slackClaims.do(ctx, requestClaim{key: key, at: at})
 	if err != nil {
 		return false, fmt.Errorf("record slack request: %w", err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) SaveSlackReply(ctx context.Context, key, answer string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("record slack reply: %w", err)
 	}
-	if _, err := s.slackReplies.do(reply{key: key, text: answer}); err != nil {
+	if _, err := s.slackReplies.do(ctx, reply{key: key, text: answer}); err != nil {
 		return fmt.Errorf("record slack reply: %w", err)
 	}
 	return nil

@@ -95,6 +95,10 @@ type gatedConn struct {
 	inner driver.Conn
 	gate  *writeGate
 	tx    *gatedTx // the open transaction, which holds the gate
+	// unsure is set when a COMMIT or ROLLBACK failed: SQLite may still be
+	// inside that transaction, so database/sql must close the connection
+	// (which ends it) rather than pool it.
+	unsure bool
 }
 
 func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
@@ -183,6 +187,9 @@ func (c *gatedConn) ResetSession(ctx context.Context) error {
 }
 
 func (c *gatedConn) IsValid() bool {
+	if c.unsure {
+		return false
+	}
 	if v, ok := c.inner.(driver.Validator); ok {
 		return v.IsValid()
 	}
@@ -195,14 +202,26 @@ type gatedTx struct {
 	release func()
 }
 
+// A failed COMMIT may leave SQLite inside the transaction (a deferred
+// foreign key still violated, SQLITE_BUSY, a full disk), and a failed
+// ROLLBACK may too, yet database/sql takes the transaction as finished and
+// would pool the connection. Writes on it would then join a transaction
+// nobody commits, and writers on other connections would wait on its lock
+// with the gate released. Such a connection is reported invalid instead,
+// and database/sql closes it, which ends the transaction.
+
 func (t *gatedTx) Commit() error {
 	defer t.done()
-	return t.inner.Commit()
+	err := t.inner.Commit()
+	t.conn.unsure = err != nil
+	return err
 }
 
 func (t *gatedTx) Rollback() error {
 	defer t.done()
-	return t.inner.Rollback()
+	err := t.inner.Rollback()
+	t.conn.unsure = err != nil
+	return err
 }
 
 func (t *gatedTx) done() {

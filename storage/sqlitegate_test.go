@@ -97,3 +97,51 @@ func TestSQLiteWritersQueueInProcess(t *testing.T) {
 	}
 	close(done)
 }
+
+// TestSQLiteFailedCommitLeavesNoTransactionOpen: when COMMIT fails SQLite
+// may keep the transaction open (here a deferred foreign key is still
+// violated; a busy or full disk does the same), while database/sql counts
+// it finished and the gate is released. The connection must not be reused
+// inside it: a later write on it would join a transaction nobody commits,
+// and writers on other connections would wait on its lock.
+func TestSQLiteFailedCommitLeavesNoTransactionOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "commit.db")
+	s, err := storage.Open(ctx, config.DatabaseConfig{Driver: "sqlite", DSN: dsn, MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, q := range []string{
+		"CREATE TABLE gate_parent (id INTEGER PRIMARY KEY)",
+		"CREATE TABLE gate_child (parent_id INTEGER REFERENCES gate_parent(id) DEFERRABLE INITIALLY DEFERRED)",
+	} {
+		if err := s.DB.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.Tx(ctx, func(tx *gorm.DB) error { return tx.Exec("INSERT INTO gate_child VALUES (42)").Error })
+	if err == nil {
+		t.Fatal("a commit with a violated deferred foreign key succeeded")
+	}
+
+	if err := s.DB.WithContext(ctx).Create(&storage.AuditEntry{Actor: "after", Action: "test.gate", At: time.Now()}).Error; err != nil {
+		t.Fatalf("a write after the failed commit: %v", err)
+	}
+	other, err := storage.Connect(ctx, config.DatabaseConfig{Driver: "sqlite", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var n int64
+	if err := other.DB.Model(&storage.AuditEntry{}).Where("actor = ?", "after").Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("another connection sees %d rows of the write after the failed commit, want 1 (committed)", n)
+	}
+	if err := other.DB.WithContext(ctx).Create(&storage.AuditEntry{Actor: "other", Action: "test.gate", At: time.Now()}).Error; err != nil {
+		t.Errorf("a write from another connection after the failed commit: %v", err)
+	}
+}
