@@ -285,11 +285,8 @@ func (h *Handler) mayAct(ctx context.Context, tx *gorm.DB, in storage.Incident, 
 
 func (h *Handler) unknownCheck(name string) error {
 	hint := "Type /check list to see them."
-	for _, n := range h.names {
-		if strings.EqualFold(n, name) || strings.HasPrefix(n, name) {
-			hint = fmt.Sprintf("Did you mean %s? Type /check list to see them all.", n)
-			break
-		}
+	if n := bot.Closest(strings.ToLower(name), h.names); n != "" {
+		hint = fmt.Sprintf("Did you mean %s? Type /check list to see them all.", n)
 	}
 	return bot.Errorf("There is no check named %q. %s", oneLine(name, 60), hint)
 }

@@ -277,6 +277,8 @@ func TestCommandsRejectBadInput(t *testing.T) {
 				{"carol", "/incident unsilence web", "oncall"},
 				{"bob", "/incident unsilence nope", `no check named "nope"`},
 				{"bob", "/incident unsilence we", "Did you mean web?"},
+				{"bob", "/incident unsilence wbe", "Did you mean web?"},
+				{"bob", "/check run WEB", "Did you mean web?"},
 				{"bob", "/incident unsilence web", "Check web is not silenced; there is nothing to lift."},
 				{"bob", "/incident unsilence", "CHECK"},
 				// 600 characters of two bytes each are under the 1000-character limit.
