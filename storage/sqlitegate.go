@@ -139,8 +139,9 @@ func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	return c.tx, nil
 }
 
-// gated runs fn holding the gate when the statement writes outside a
-// transaction; inside one, the transaction already holds it.
+// gated takes the gate for a statement that writes outside a
+// transaction and returns its release; inside one, the transaction already
+// holds the gate.
 func (c *gatedConn) gated(ctx context.Context, write bool) (release func(), err error) {
 	if !write || c.tx != nil {
 		return func() {}, nil
