@@ -269,7 +269,7 @@ func slackReply(body []byte) (string, bool) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return "undecodable answer: " + headline(string(body)), true
 	}
-	return headline(m.Text), strings.HasPrefix(m.Text, slackDanger) || m.Text == slackbot.TryAgain
+	return headline(m.Text), strings.HasPrefix(m.Text, slackDanger) || m.Text == bot.TryAgain
 }
 
 // discordDanger is the embed colour of an error reply on Discord.

@@ -34,7 +34,7 @@ func TestErrorReplies(t *testing.T) {
 		{"slack ok", slackReply, slack(ok), ":large_green_circle: Filed ticket #3: printer jams", false},
 		{"slack plain", slackReply, slack(plain), "Commands: /ticket, /access", false},
 		{"slack error", slackReply, slack(bad), `:red_circle: missing "SUMMARY" Usage: /ticket new "SUMMARY"`, true},
-		{"slack storage down", slackReply, encode(map[string]string{"text": slackbot.TryAgain}), slackbot.TryAgain, true},
+		{"slack storage down", slackReply, encode(map[string]string{"text": bot.TryAgain}), bot.TryAgain, true},
 		{"slack garbage", slackReply, []byte("<html>"), "undecodable answer: <html>", true},
 		{"discord ok", discordReply, interaction(ok), "Filed ticket #3 printer jams", false},
 		{"discord plain", discordReply, interaction(plain), "Commands: /ticket, /access", false},

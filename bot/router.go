@@ -45,6 +45,10 @@ func (c *Call) AckText() string {
 	return "Working on it…"
 }
 
+// TryAgain answers a request that could not be recorded as handled because
+// the database did not answer: nothing ran. Every adapter says the same.
+const TryAgain = "opsbot cannot reach its database right now. Nothing was changed; try again in a moment."
+
 // Router holds the command table and runs requests through it.
 type Router struct {
 	cmds     []Command

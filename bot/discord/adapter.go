@@ -70,9 +70,6 @@ const seenFor = time.Hour
 // are snowflakes of at most 20 digits.
 const maxInteractionID = 64
 
-// tryAgain answers an interaction whose id could not be recorded.
-const tryAgain = "opsbot cannot reach its database right now. Nothing was changed; try again in a moment."
-
 // Options are the adapter's optional parts; tests set them.
 type Options struct {
 	// HTTPClient makes the REST calls; a client with a timeout when nil.
@@ -166,7 +163,7 @@ func (a *Adapter) claim(w http.ResponseWriter, r *http.Request, it *discordgo.In
 		// A 500 shows as a bare "This interaction failed"; tell the
 		// person what to do instead.
 		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
-		if err := respond(r.Context(), a.response(r.Context(), bot.Reply{Text: tryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
+		if err := respond(r.Context(), a.response(r.Context(), bot.Reply{Text: bot.TryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
 			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
 		}
 		return false
@@ -539,7 +536,7 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 	first, err := a.store.ClaimDiscordInteraction(ctx, it.ID, a.clock.Now())
 	if err != nil {
 		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
-		if err := respond(ctx, a.response(ctx, bot.Reply{Text: tryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
+		if err := respond(ctx, a.response(ctx, bot.Reply{Text: bot.TryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
 			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
 		}
 		return

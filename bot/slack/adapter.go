@@ -245,7 +245,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 		// Storage is unreachable: nothing ran. Slack shows a 500 as a
 		// bare "dispatch_failed", so tell the person what to do instead.
 		a.log.Error("slack command", "err", err)
-		_ = json.NewEncoder(w).Encode(ack(TryAgain))
+		_ = json.NewEncoder(w).Encode(ack(bot.TryAgain))
 		return
 	}
 	if msg == nil {
@@ -323,9 +323,6 @@ func (a *Adapter) earlierAnswer(ctx context.Context, key string) (*slack.Webhook
 	return ack("opsbot received this command before and has not answered it yet (it may still be running, " +
 		"or the server handling it stopped). Check whether it took effect before sending it again."), nil
 }
-
-// TryAgain answers a slash command that could not be recorded: nothing ran.
-const TryAgain = "opsbot cannot reach its database right now. Nothing was changed; try again in a moment."
 
 func ack(text string) *slack.WebhookMessage {
 	return &slack.WebhookMessage{ResponseType: "ephemeral", Text: escape(text)}
