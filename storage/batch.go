@@ -44,10 +44,13 @@ type pending[T any] struct {
 const batchTimeout = 15 * time.Second
 
 // do writes item in the next batch and returns its result. A caller whose
-// ctx ends while it is still queued leaves the queue and returns ctx's
-// error, its item unwritten; once its batch is being written it waits for
-// the outcome, so that an error never hides a write that happened.
+// ctx has ended, or ends while it is still queued, returns ctx's error, its
+// item unwritten; once its batch is being written it waits for the
+// outcome, so that an error never hides a write that happened.
 func (b *batcher[T]) do(ctx context.Context, item T) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	p := &pending[T]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)

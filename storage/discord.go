@@ -65,9 +65,6 @@ func (DiscordInteraction) TableName() string { return "discord_interactions" }
 // call was the first to do so; a false answer means it ran already. Claims
 // made at the same moment are written together.
 func (s *Store) ClaimDiscordInteraction(ctx context.Context, id string, at time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("record discord interaction %s: %w", id, err)
-	}
 	first, err := s.discordClaims.do(ctx, requestClaim{key: id, at: at})
 	if err != nil {
 		return false, fmt.Errorf("record discord interaction %s: %w", id, err)

@@ -26,9 +26,6 @@ type SlackRequest struct {
 // the first to do so; a false answer means another attempt already ran it.
 // Claims made at the same moment are written together.
 func (s *Store) ClaimSlackRequest(ctx context.Context, key string, at time.Time) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("record slack request: %w", err)
-	}
 	first, err := s.slackClaims.do(ctx, requestClaim{key: key, at: at})
 	if err != nil {
 		return false, fmt.Errorf("record slack request: %w", err)
@@ -49,9 +46,6 @@ func PruneSlackRequests(ctx context.Context, db *gorm.DB, before time.Time) (int
 // SaveSlackReply records the answer given to the request with key. Answers
 // saved at the same moment are written in one statement.
 func (s *Store) SaveSlackReply(ctx context.Context, key, answer string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("record slack reply: %w", err)
-	}
 	if _, err := s.slackReplies.do(ctx, reply{key: key, text: answer}); err != nil {
 		return fmt.Errorf("record slack reply: %w", err)
 	}

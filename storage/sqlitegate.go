@@ -74,25 +74,28 @@ func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, need := range []bool{isConnBeginTx(inner), isExecer(inner), isQueryer(inner)} {
-		if !need {
-			inner.Close()
-			return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
-		}
+	conn, ok := inner.(gateableConn)
+	if !ok {
+		inner.Close()
+		return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
 	}
-	return &gatedConn{inner: inner, gate: c.gate}, nil
+	return &gatedConn{inner: conn, gate: c.gate}, nil
 }
 
 func (c *gatedConnector) Driver() driver.Driver { return c.drv }
 
-func isConnBeginTx(c driver.Conn) bool { _, ok := c.(driver.ConnBeginTx); return ok }
-func isExecer(c driver.Conn) bool      { _, ok := c.(driver.ExecerContext); return ok }
-func isQueryer(c driver.Conn) bool     { _, ok := c.(driver.QueryerContext); return ok }
+// gateableConn is what the gate needs of the driver's connections.
+type gateableConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ExecerContext
+	driver.QueryerContext
+}
 
 // gatedConn is used by one goroutine at a time (database/sql's promise), so
 // its tx field needs no lock.
 type gatedConn struct {
-	inner driver.Conn
+	inner gateableConn
 	gate  *writeGate
 	tx    *gatedTx // the open transaction, which holds the gate
 	// unsure is set when a COMMIT or ROLLBACK failed: SQLite may still be
@@ -130,7 +133,7 @@ func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	if err != nil {
 		return nil, err
 	}
-	tx, err := c.inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	tx, err := c.inner.BeginTx(ctx, opts)
 	if err != nil {
 		release()
 		return nil, err
@@ -155,7 +158,7 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	defer release()
-	return c.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
+	return c.inner.ExecContext(ctx, query, args)
 }
 
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -163,7 +166,7 @@ func (c *gatedConn) QueryContext(ctx context.Context, query string, args []drive
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.inner.(driver.QueryerContext).QueryContext(ctx, query, args)
+	rows, err := c.inner.QueryContext(ctx, query, args)
 	if err != nil {
 		release()
 		return nil, err
