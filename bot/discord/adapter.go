@@ -126,7 +126,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
-	if it.Type != discordgo.InteractionPing && (it.ID == "" || len(it.ID) > maxInteractionID) {
+	if it.Type != discordgo.InteractionPing && !usableID(it) {
 		a.log.Warn("interaction without a usable id", "remote", r.RemoteAddr)
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
@@ -154,26 +154,38 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.dispatch(r.Context(), it, respond)
 }
 
-// claim records the interaction as handled, in the table the replicas
-// share, and reports whether this is its first delivery. When it is not, or
-// the record cannot be written, claim has answered and nothing runs.
+// claim records an HTTP interaction as handled and reports whether it is to
+// run; a replay gets 401.
 func (a *Adapter) claim(w http.ResponseWriter, r *http.Request, it *discordgo.Interaction, respond responder) bool {
-	first, err := a.store.ClaimDiscordInteraction(r.Context(), it.ID, a.clock.Now())
+	first, ok := a.record(r.Context(), it, respond)
+	if ok && !first {
+		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
+		http.Error(w, "interaction already handled", http.StatusUnauthorized)
+	}
+	return ok && first
+}
+
+// usableID reports whether the interaction has an id to record.
+func usableID(it *discordgo.Interaction) bool {
+	return it.ID != "" && len(it.ID) <= maxInteractionID
+}
+
+// record records the interaction as handled, in the table the replicas
+// share, and reports whether this was its first delivery. ok is false when
+// the record could not be written: the person has been told to try again
+// and nothing may run.
+func (a *Adapter) record(ctx context.Context, it *discordgo.Interaction, respond responder) (first, ok bool) {
+	first, err := a.store.ClaimDiscordInteraction(ctx, it.ID, a.clock.Now())
 	if err != nil {
 		// A 500 shows as a bare "This interaction failed"; tell the
 		// person what to do instead.
 		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
-		if err := respond(r.Context(), a.response(r.Context(), bot.Reply{Text: bot.TryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
+		if err := respond(ctx, a.response(ctx, bot.Reply{Text: bot.TryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
 			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
 		}
-		return false
+		return false, false
 	}
-	if !first {
-		a.log.Warn("refused a replayed interaction", "interaction", it.ID, "remote", r.RemoteAddr)
-		http.Error(w, "interaction already handled", http.StatusUnauthorized)
-		return false
-	}
-	return true
+	return first, true
 }
 
 // DecodeInteraction parses an interaction body; the data of commands and
@@ -525,7 +537,7 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 	if it == nil {
 		return
 	}
-	if it.ID == "" || len(it.ID) > maxInteractionID {
+	if !usableID(it) {
 		a.log.Warn("gateway interaction without a usable id")
 		return
 	}
@@ -533,12 +545,8 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
 	}
-	first, err := a.store.ClaimDiscordInteraction(ctx, it.ID, a.clock.Now())
-	if err != nil {
-		a.log.Error("record discord interaction", "interaction", it.ID, "err", err)
-		if err := respond(ctx, a.response(ctx, bot.Reply{Text: bot.TryAgain, Severity: bot.SeverityDanger}, false)); err != nil {
-			a.log.Error("answer interaction", "interaction", it.ID, "err", err)
-		}
+	first, ok := a.record(ctx, it, respond)
+	if !ok {
 		return
 	}
 	if !first {
