@@ -353,10 +353,7 @@ func (h *Handler) unsilence(ctx context.Context, req *bot.Request) (bot.Reply, e
 			}
 			return bot.Errorf("%s", msg)
 		}
-		was = fmt.Sprintf("silenced until %s", st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
-		if st.SilencedBy != "" {
-			was = fmt.Sprintf("silenced by @%s until %s", st.SilencedBy, st.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
-		}
+		was = h.silenceNote(name, st, now)
 		st.SilencedUntil, st.SilencedBy = nil, ""
 		if st.IncidentID != 0 {
 			if err := event(tx, st.IncidentID, now, "unsilenced", req.Person.Name, "was "+was); err != nil {
