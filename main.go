@@ -24,7 +24,6 @@ import (
 	"opsbot/bot/discord"
 	"opsbot/bot/shell"
 	slackbot "opsbot/bot/slack"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
@@ -33,6 +32,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
+	"opsbot/notify"
 	"opsbot/server"
 	"opsbot/statuspage"
 	"opsbot/storage"
@@ -128,11 +128,12 @@ type core struct {
 	clock  clock.Clock
 	store  *storage.Store
 	dir    *bot.Directory
-	outbox *outbox.Outbox
+	outbox *notify.Outbox
 	// notifier delivers the outbox: serve runs it on every replica, the
-	// shell drains it after each command. Platform adapters Register their
-	// senders on it.
-	notifier *outbox.Notifier
+	// shell drains it after each command. serve registers a sender for each
+	// platform it enables; the notifier claims only those platforms' messages
+	// and this process's own log sink messages.
+	notifier *notify.Notifier
 	reg      *prometheus.Registry
 	router   *bot.Router
 	// intake files tickets from chat messages (the tickets handler).
@@ -156,14 +157,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	}
 	c.store = store
 	c.dir = bot.NewDirectory(cfg.People)
-	c.outbox = outbox.New(cfg, c.dir, c.clock)
-	c.notifier, err = outbox.NewNotifier(store, c.clock, log, c.reg, cfg.Outbox,
-		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: log}})
+	c.outbox = notify.New(cfg, c.dir, c.clock)
+	c.notifier, err = notify.NewNotifier(store, c.clock, log, c.reg, cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &notify.LogSender{Log: log}})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	c.outbox.OnWake(c.notifier.Wake)
+	c.outbox.Attach(c.notifier)
 	c.workers = append(c.workers, c.notifier.Run)
 	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
 	fail := func(err error) (*core, error) {
@@ -268,13 +269,13 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if cfg.Slack.Enabled {
 		sa := slackbot.New(slackbot.Options{Config: cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: log,
-			Intake: c.intake, Reaction: cfg.Tickets.IntakeReaction})
+			Intake: c.intake, Reaction: cfg.Tickets.IntakeReaction, Outbox: c.outbox})
 		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions, /slack/events
 		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
 		c.notifier.Register(bot.Slack, slackbot.NewSender(cfg.Slack, log))
 	}
 	if cfg.Discord.Enabled {
-		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{Intake: c.intake})
+		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{Intake: c.intake, Outbox: c.outbox})
 		if err != nil {
 			log.Error("start", "err", err)
 			return exitFail
@@ -340,15 +341,17 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer c.close()
 	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
-	// The shell shows every notification, whatever platform it was for.
-	ss := &shell.Sender{Out: stdout}
-	for _, p := range []bot.Platform{bot.Log, bot.Slack, bot.Discord} {
-		c.notifier.Register(p, ss)
-	}
+	// The shell delivers nothing for an enabled platform: it queues those
+	// messages for serve like any replica and says so; the rest go to its
+	// own log sink, printed here.
+	c.notifier.Register(bot.Log, &shell.Sender{Out: stdout})
+	queued := shell.NewQueuedPrinter(c.store, stdout)
+	c.outbox.OnQueued(queued.Add)
 	sh.AfterEach = func(ctx context.Context) {
 		if _, err := c.notifier.Drain(ctx); err != nil && ctx.Err() == nil {
 			log.Error("deliver notifications", "err", err)
 		}
+		queued.Flush(ctx)
 	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sh.Prompt = "opsbot> "

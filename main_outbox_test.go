@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,14 +101,29 @@ func TestOutboxCLI(t *testing.T) {
 }
 
 // TestServeLogsNotifications: with no platform configured, serve delivers
-// notifications as log lines.
+// its own notifications as log lines (a failing check opens an incident),
+// and leaves another process's log sink messages alone.
 func TestServeLogsNotifications(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n")
-	seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:9", storage.OutboxPending))
+	// A closed port: the check fails at once and opens an incident.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	writeFile(t, filepath.Join(dir, "seed.yaml"), "database: {driver: sqlite, dsn: ops.db}\n")
+	if out, errOut, code := opsbot(t, dir, "", "migrate", "--config", "seed.yaml"); code != 0 {
+		t.Fatalf("migrate: %d %s %s", code, out, errOut)
+	}
+	foreign := logMessage("t:9", storage.OutboxPending)
+	foreign.Lane = "log/another-process:#helpdesk"
+	seedOutbox(t, filepath.Join(dir, "ops.db"), foreign)
+	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n"+
+		"channels: {ops: {slack: C0OPS}}\nchecks:\n  - {name: db-port, kind: tcp, address: \""+closed+"\", every: 1s, timeout: 1s, channel: ops, failures: 1}\n")
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.logs.String(), `msg=notification to=#helpdesk key=t:9@log text="Ticket #1: VPN drops"`) {
+	for !strings.Contains(s.logs.String(), `msg=notification to=#ops key=incident:`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no notification log line:\n%s", s.logs)
 		}
@@ -123,6 +140,13 @@ func TestServeLogsNotifications(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if strings.Contains(s.logs.String(), "t:9@log") {
+		t.Errorf("serve delivered another process's log sink message:\n%s", s.logs)
+	}
+	out, _, _ := opsbot(t, dir, "", "outbox", "list", "--config", "opsbot.yaml", "--state", "pending")
+	if !strings.Contains(out, "t:9@log") {
+		t.Errorf("another process's log sink message is no longer pending:\n%s", out)
+	}
 }
 
 func writeFile(t *testing.T, path, text string) {
@@ -132,8 +156,9 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// TestShellPrintsNotifications: the shell delivers what is queued after each
-// command, into its own output.
+// TestShellPrintsNotifications: with no platform enabled, the shell prints
+// the notifications its own commands queued, at once, and never those of
+// another process.
 func TestShellPrintsNotifications(t *testing.T) {
 	t.Parallel()
 	dir := exampleConfig(t)
@@ -149,9 +174,19 @@ func TestShellPrintsNotifications(t *testing.T) {
 	if !filepath.IsAbs(dsn) {
 		dsn = filepath.Join(dir, dsn)
 	}
-	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
-	out, stderr, code = opsbot(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
-	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	foreign := logMessage("t:5", storage.OutboxPending)
+	foreign.Lane = "log/another-process:#helpdesk"
+	seedOutbox(t, dsn, foreign)
+	out, stderr, code = opsbot(t, dir, "/ticket new \"VPN drops\"\n/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
+	card := strings.Index(out, "→ #helpdesk\n    #1 VPN drops")
+	if code != 0 || card < 0 || card > strings.Index(out, "opsbot commands") {
+		t.Fatalf("want the card before the next command's reply; exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	if strings.Contains(out, "Ticket #1\n    VPN drops") || strings.Contains(out, "queued for") {
+		t.Errorf("the shell printed another process's message or queued one for a platform:\n%s", out)
+	}
+	out, _, _ = opsbot(t, dir, "", "outbox", "list", "--config", "config.example.yaml")
+	if !regexp.MustCompile(`pending +log #helpdesk +t:5@log`).MatchString(out) {
+		t.Errorf("another process's log sink message is no longer pending:\n%s", out)
 	}
 }

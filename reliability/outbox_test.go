@@ -12,9 +12,9 @@ import (
 
 	"opsbot/bot"
 	slackbot "opsbot/bot/slack"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -28,8 +28,8 @@ var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 type outboxEnv struct {
 	store *storage.Store
 	clock *clock.Fake
-	ob    *outbox.Outbox
-	n     *outbox.Notifier
+	ob    *notify.Outbox
+	n     *notify.Notifier
 	slack *fakeSlack
 }
 
@@ -45,16 +45,16 @@ func newOutboxEnv(t *testing.T, b storagetest.Backend) *outboxEnv {
 	fc := clock.NewFake(start)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := storagetest.Open(t, b)
-	n, err := outbox.NewNotifier(store, fc, log, nil, config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second),
+	n, err := notify.NewNotifier(store, fc, log, nil, config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second),
 		MaxAge: config.Duration(24 * time.Hour), MaxBackoff: config.Duration(10 * time.Second)},
 		map[bot.Platform]bot.Sender{bot.Slack: slackbot.NewSender(cfg.Slack, log)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &outboxEnv{store: store, clock: fc, ob: outbox.New(cfg, bot.NewDirectory(cfg.People), fc), n: n, slack: fs}
+	return &outboxEnv{store: store, clock: fc, ob: notify.New(cfg, bot.NewDirectory(cfg.People), fc), n: n, slack: fs}
 }
 
-func (e *outboxEnv) enqueue(t *testing.T, ns ...outbox.Notification) {
+func (e *outboxEnv) enqueue(t *testing.T, ns ...notify.Notification) {
 	t.Helper()
 	if err := e.store.Tx(context.Background(), func(tx *gorm.DB) error { return e.ob.Enqueue(tx, ns...) }); err != nil {
 		t.Fatal(err)
@@ -82,15 +82,15 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 			e := newOutboxEnv(t, b)
 			e.slack.set(t, slackRefused)
 			var want []string
-			var ns []outbox.Notification
+			var ns []notify.Notification
 			for i := range 30 {
 				key := fmt.Sprintf("n%02d", i)
-				to := outbox.Destination{Channel: fmt.Sprintf("c%d", i%3)}
+				to := notify.Destination{Channel: fmt.Sprintf("c%d", i%3)}
 				if i%10 == 9 {
-					to = outbox.Destination{Person: "alice"}
+					to = notify.Destination{Person: "alice"}
 				}
-				ns = append(ns, outbox.Notification{Key: key, To: to, Reply: bot.Text("message " + key)})
-				want = append(want, outbox.RowKey(key, bot.Slack))
+				ns = append(ns, notify.Notification{Key: key, To: to, Reply: bot.Text("message " + key)})
+				want = append(want, notify.RowKey(key, bot.Slack))
 			}
 			e.enqueue(t, ns...)
 			phase := slackRefused
@@ -159,12 +159,12 @@ func TestSlackRateLimitHonoursRetryAfter(t *testing.T) {
 			e.slack.mu.Lock()
 			e.slack.limit, e.slack.retryAfter = 1, "30"
 			e.slack.mu.Unlock()
-			e.enqueue(t, outbox.Notification{Key: "a", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("a")},
-				outbox.Notification{Key: "b", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("b")})
+			e.enqueue(t, notify.Notification{Key: "a", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("a")},
+				notify.Notification{Key: "b", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("b")})
 			if sent, err := e.n.Drain(context.Background()); err != nil || sent != 0 {
 				t.Fatalf("first drain: %d sent, %v", sent, err)
 			}
-			row, err := e.store.OutboxByKey(context.Background(), outbox.RowKey("a", bot.Slack))
+			row, err := e.store.OutboxByKey(context.Background(), notify.RowKey("a", bot.Slack))
 			if err != nil {
 				t.Fatal(err)
 			}

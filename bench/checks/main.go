@@ -28,11 +28,11 @@ import (
 
 	"opsbot/bot"
 	"opsbot/checks"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/incidents"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -83,7 +83,7 @@ func run() error {
 	clk := clock.Real{}
 	dir := bot.NewDirectory(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: outbox.New(cfg, dir, clk), Dir: dir,
+	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: notify.New(cfg, dir, clk), Dir: dir,
 		Clock: clk, Log: log, Reg: prometheus.NewRegistry()})
 	if err != nil {
 		return err

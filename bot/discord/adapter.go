@@ -21,9 +21,9 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -49,6 +49,7 @@ type Adapter struct {
 	cfg    config.DiscordConfig
 	verify *Verifier
 	intake bot.Intake
+	outbox *notify.Outbox
 	clock  clock.Clock
 	log    *slog.Logger
 	// Budget is how long a command runs before the answer is deferred.
@@ -77,6 +78,9 @@ type Options struct {
 	// Intake files tickets from messages ("Create ticket") and, in gateway
 	// mode, records replies to them as comments.
 	Intake bot.Intake
+	// Outbox queues the answers that outlive their interaction; when nil,
+	// an outbox that reaches Discord alone (an adapter used on its own).
+	Outbox *notify.Outbox
 }
 
 // New builds the adapter over the router's command table. The store keeps
@@ -85,7 +89,10 @@ type Options struct {
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, store: store, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget,
-		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake}
+		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake, outbox: opts.Outbox}
+	if a.outbox == nil {
+		a.outbox = notify.ForPlatform(bot.Discord, clk)
+	}
 	for _, c := range router.Commands() {
 		a.table[c.Name] = c
 	}
@@ -471,21 +478,15 @@ type followup struct {
 	Flags discordgo.MessageFlags `json:"flags,omitempty"`
 }
 
-// enqueue writes one notification to the outbox table directly: the
-// destination is a Discord id, not a configured channel or person name.
+// enqueue queues one notification for a Discord id (not a configured
+// channel or person name).
 func (a *Adapter) enqueue(ctx context.Context, key string, t bot.Target, r bot.Reply) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode reply: %w", err)
+	n := notify.Notification{Key: key, To: notify.Destination{Target: &t}, Reply: r}
+	if err := a.outbox.Enqueue(a.db.WithContext(ctx), n); err != nil {
+		return err
 	}
-	tj, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode target: %w", err)
-	}
-	now := a.clock.Now()
-	return storage.EnqueueOutbox(a.db.WithContext(ctx), storage.OutboxMessage{
-		Key: outbox.RowKey(key, bot.Discord), Lane: outbox.Lane(t), Platform: string(bot.Discord),
-		Target: string(tj), Body: string(body), State: storage.OutboxPending, NextAttemptAt: now, CreatedAt: now})
+	a.outbox.Wake()
+	return nil
 }
 
 // Tick forgets handled interactions older than seenFor. Idempotent, and

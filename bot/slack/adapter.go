@@ -24,6 +24,7 @@ import (
 	"opsbot/bot"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	// Reaction is the emoji name whose reaction files a ticket
 	// (tickets.intake_reaction); "" or "off" turns reactions off.
 	Reaction string
+	// Outbox queues the replies that outlive their response_url; when nil,
+	// an outbox that reaches Slack alone (an adapter used on its own).
+	Outbox *notify.Outbox
 }
 
 // Adapter receives slash commands and button clicks and answers them.
@@ -71,6 +75,7 @@ type Adapter struct {
 	client   *http.Client
 	intake   bot.Intake
 	reaction string
+	outbox   *notify.Outbox
 	// api reads messages and permalinks with the bot token (api_url).
 	api *slack.Client
 
@@ -93,6 +98,10 @@ func New(o Options) *Adapter {
 	}
 	a.verifier = NewVerifier(o.Config.SigningSecret, o.Clock.Now)
 	a.intake = o.Intake
+	a.outbox = o.Outbox
+	if a.outbox == nil {
+		a.outbox = notify.ForPlatform(bot.Slack, o.Clock)
+	}
 	if o.Reaction != "off" {
 		a.reaction = strings.Trim(o.Reaction, ":")
 	}

@@ -35,6 +35,8 @@ const sourceTS = "1700000000.000100"
 func newIntakeHarness(t *testing.T, b storagetest.Backend) *intakeHarness {
 	t.Helper()
 	cfg := config.Default()
+	// Events come from Slack only when it is enabled; so do thread notes.
+	cfg.Slack.Enabled = true
 	cfg.People = []config.Person{
 		{Name: "carol", SlackID: "U0CAROL", Roles: []string{"helpdesk"}},
 		{Name: "alice", SlackID: "U0ALICE"},

@@ -1,4 +1,4 @@
-package outbox
+package notify
 
 import (
 	"context"
@@ -23,14 +23,6 @@ import (
 )
 
 const (
-	// lease is how long a claimed message is ours; a notifier that dies
-	// while sending lets another take its messages once it runs out. A
-	// live notifier renews its leases every renewEvery while it sends, so
-	// a send may take longer than the lease; a dead replica's messages
-	// (and the lanes behind them) wait at most a lease.
-	lease = 15 * time.Second
-	// renewEvery is how often a draining notifier extends its leases.
-	renewEvery = lease / 3
 	// sendTimeout bounds one call to a platform.
 	sendTimeout = 30 * time.Second
 	// recordTimeout bounds writing an outcome, even while stopping.
@@ -54,6 +46,9 @@ type Notifier struct {
 	// id names this notifier in claims (ClaimedBy).
 	id   string
 	wake chan struct{}
+	// origin is the process whose log sink messages this notifier claims
+	// (set by Outbox.Attach); without one it claims none.
+	origin atomic.Pointer[string]
 
 	mu      sync.RWMutex
 	senders map[bot.Platform]bot.Sender
@@ -81,6 +76,14 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = config.Duration(24 * time.Hour)
+	}
+	// The lease (outbox.lease) is how long a claimed message is ours; a
+	// notifier that dies while sending lets another take its messages once
+	// it runs out. A live notifier renews its leases every third of it
+	// while it sends, so a send may take longer than the lease; a dead
+	// replica's messages (and the lanes behind them) wait at most a lease.
+	if cfg.Lease <= 0 {
+		cfg.Lease = config.Duration(15 * time.Second)
 	}
 	n := &Notifier{store: store, clock: clk, log: log, cfg: cfg, id: notifierID(),
 		wake: make(chan struct{}, 1), senders: map[bot.Platform]bot.Sender{}}
@@ -111,6 +114,31 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	return n, nil
 }
 
+func (n *Notifier) lease() time.Duration { return time.Duration(n.cfg.Lease) }
+
+// setOrigin makes n claim the log sink messages of the outbox named origin.
+func (n *Notifier) setOrigin(origin string) { n.origin.Store(&origin) }
+
+// scope is what n may claim: the platforms it has a sender for, and its own
+// process's log sink messages.
+func (n *Notifier) scope() storage.OutboxScope {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var sc storage.OutboxScope
+	for p := range n.senders {
+		if p != bot.Log {
+			sc.Platforms = append(sc.Platforms, string(p))
+		}
+	}
+	if o := n.origin.Load(); o != nil && n.senders[bot.Log] != nil {
+		sc.LanePrefix = LogLanePrefix(*o)
+	}
+	return sc
+}
+
+// processID names one outbox's process: host, pid and a random tail.
+func processID() string { return notifierID() }
+
 // notifierID is unique per process and notifier: host, pid and a random tail.
 func notifierID() string {
 	host, _ := os.Hostname()
@@ -123,9 +151,9 @@ func notifierID() string {
 	return id
 }
 
-// Register makes s the sender for platform p; the Slack and Discord adapters
-// call it at start-up. A message for a platform with no sender waits (and is
-// retried) until one is registered or max_age passes.
+// Register makes s the sender for platform p; serve registers one for each
+// platform it enables. n claims only the messages of platforms it has a
+// sender for: the others wait for a process that can deliver them.
 func (n *Notifier) Register(p bot.Platform, s bot.Sender) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -186,7 +214,7 @@ func (n *Notifier) Drain(ctx context.Context) (int, error) {
 		var batch []storage.OutboxMessage
 		if free := n.cfg.Workers - inflight; free > 0 {
 			var err error
-			batch, err = n.store.ClaimOutbox(ctx, n.id, n.clock.Now(), lease, free)
+			batch, err = n.store.ClaimOutbox(ctx, n.id, n.clock.Now(), n.lease(), free, n.scope())
 			if err != nil {
 				if ctx.Err() == nil {
 					drainErr = err
@@ -225,14 +253,14 @@ func (n *Notifier) Drain(ctx context.Context) (int, error) {
 // renewLeases extends this notifier's leases every renewEvery until ctx
 // ends.
 func (n *Notifier) renewLeases(ctx context.Context) {
-	t := time.NewTicker(renewEvery)
+	t := time.NewTicker(n.lease() / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := n.store.RenewOutbox(ctx, n.id, n.clock.Now().Add(lease)); err != nil && ctx.Err() == nil {
+			if _, err := n.store.RenewOutbox(ctx, n.id, n.clock.Now().Add(n.lease())); err != nil && ctx.Err() == nil {
 				n.log.Warn("renew notification leases", "err", err)
 			}
 		}
@@ -251,7 +279,7 @@ func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 		if i+1 >= laneRun || ctx.Err() != nil {
 			return sent
 		}
-		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), lease)
+		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), n.lease())
 		if err != nil {
 			if ctx.Err() == nil {
 				n.log.Error("claim next notification", "lane", m.Lane, "err", err)
