@@ -272,7 +272,9 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			Intake: c.intake, Reaction: cfg.Tickets.IntakeReaction, Outbox: c.outbox})
 		sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions, /slack/events
 		c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
-		c.notifier.Register(bot.Slack, slackbot.NewSender(cfg.Slack, log))
+		ss := slackbot.NewSender(cfg.Slack, log)
+		c.notifier.Register(bot.Slack, ss)
+		c.workers = append(c.workers, func(ctx context.Context) error { ss.JoinChannels(ctx, cfg.Channels); return nil })
 	}
 	if cfg.Discord.Enabled {
 		d, err := discord.New(cfg.Discord, c.router, c.store, c.clock, log, discord.Options{Intake: c.intake, Outbox: c.outbox})
@@ -390,12 +392,17 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func configCheckCmd(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("config check", "config check --config FILE", stderr)
+	cmd := newCommand("config check", "config check --config FILE [--online]", stderr)
+	online := cmd.fs.Bool("online", false, "also ask Slack whether opsbot can look its messages up in each channel")
 	if code, ok := cmd.parse(args); !ok {
 		return code
 	}
 	// The problems are this command's output.
-	if _, ok := loadConfig(cmd.path, stdout); !ok {
+	cfg, ok := loadConfig(cmd.path, stdout)
+	if !ok {
+		return exitFail
+	}
+	if *online && !slackChannelsOK(cfg, stdout) {
 		return exitFail
 	}
 	fmt.Fprintln(stdout, "config OK")

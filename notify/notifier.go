@@ -58,6 +58,7 @@ type Notifier struct {
 	sent    *prometheus.CounterVec
 	retries *prometheus.CounterVec
 	failed  *prometheus.CounterVec
+	held    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 }
 
@@ -101,11 +102,13 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	n.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_failed_total",
 		Help: "Notifications given up on: reason permanent (the platform refused) or max_age (retried too long)."},
 		[]string{"platform", "reason"})
+	n.held = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_held_total",
+		Help: "Notifications held for a person: their last send may have arrived and cannot be checked."}, []string{"platform"})
 	n.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "opsbot_outbox_delivery_seconds",
 		Help:    "Time from enqueue to the platform accepting a notification.",
 		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800}}, []string{"platform"})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{n.queued, n.oldest, n.sent, n.retries, n.failed, n.latency} {
+		for _, c := range []prometheus.Collector{n.queued, n.oldest, n.sent, n.retries, n.failed, n.held, n.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register outbox metrics: %w", err)
 			}
@@ -347,6 +350,11 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 	if edit == nil && m.Uncertain {
 		if f, ok := sender.(bot.Finder); ok {
 			ref, found, err = f.Find(sctx, to, m.Key)
+			var le *bot.LookupError
+			if errors.As(err, &le) {
+				n.hold(rctx, m, le)
+				return false
+			}
 			if err == nil && !found {
 				uncertain = false
 			}
@@ -396,7 +404,9 @@ func (n *Notifier) original(ctx context.Context, key string) (ref *bot.MessageRe
 	switch o.State {
 	case storage.OutboxSent:
 		return &bot.MessageRef{Channel: o.MessageChannel, ID: o.MessageID}, false, nil
-	case storage.OutboxPending, storage.OutboxSending:
+	case storage.OutboxPending, storage.OutboxSending, storage.OutboxHeld:
+		// A held original may be on the platform already: an edit or a
+		// reply posted on its own could show it twice.
 		return nil, true, nil
 	}
 	return nil, false, nil
@@ -463,6 +473,17 @@ func (n *Notifier) backoff(attempts int) time.Duration {
 	}
 	half := d / 2
 	return half + time.Duration(mrand.Int64N(int64(d-half)+1))
+}
+
+// hold parks m, which the platform may have, for a person to retry: it
+// cannot be looked up, and posting it again could post it twice.
+func (n *Notifier) hold(ctx context.Context, m storage.OutboxMessage, le *bot.LookupError) {
+	reason := fmt.Sprintf("held: the last send may have reached %s but it cannot be checked: %s; then run opsbot outbox retry %d to post it",
+		m.Platform, errText(le), m.ID)
+	n.log.Error("notification held: cannot check whether it was already sent", "key", m.Key, "lane", m.Lane,
+		"id", m.ID, "err", le.Err, "fix", le.Fix)
+	n.held.WithLabelValues(m.Platform).Inc()
+	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxHeld, LastError: reason, Uncertain: true})
 }
 
 func (n *Notifier) fail(ctx context.Context, m storage.OutboxMessage, reason string, err error) {

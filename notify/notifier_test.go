@@ -47,6 +47,7 @@ type fakePlatform struct {
 	notBefore  map[string]time.Time
 	busy       map[string]int
 	finds      []string
+	findErr    error // Find's answer when set: the lookup is impossible
 	violations []string
 	seq        int
 }
@@ -118,6 +119,9 @@ func (f *fakePlatform) Find(_ context.Context, to bot.Target, key string) (bot.M
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.finds = append(f.finds, key)
+	if f.findErr != nil {
+		return bot.MessageRef{}, false, f.findErr
+	}
 	if f.accepted[key] > 0 {
 		return bot.MessageRef{Channel: to.Channel + to.User, ID: "found-" + key}, true, nil
 	}
@@ -738,6 +742,52 @@ func TestRenewedLeaseHolds(t *testing.T) {
 			if err != nil || len(got) != 1 || !got[0].Uncertain {
 				t.Fatalf("after the renewed lease ran out: %+v %v", got, err)
 			}
+		})
+	}
+}
+
+// TestUnfindableIsHeld: a send whose outcome is unknown and which the
+// platform cannot look up (a missing scope) is held with what to fix,
+// neither posted again nor failed; its lane moves on; a person's retry
+// posts it, without looking, once.
+func TestUnfindableIsHeld(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			_, all := e.messages(t, 1, 2)
+			f := newFake(e.clock, func(key string, n int) error {
+				if key == all[0] && n == 1 {
+					return errors.New("connection reset after the request left")
+				}
+				return nil
+			})
+			f.findErr = &bot.LookupError{Err: errors.New("slack conversations.history #c0: missing_scope"),
+				Fix: "add the channels:history scope to the Slack app"}
+			n := e.notifier(t, e.store, f, nil, nil)
+			e.until(t, n, func() bool { return e.row(t, "n-0-1").State == storage.OutboxSent })
+			m := e.row(t, "n-0-0")
+			if m.State != storage.OutboxHeld || !strings.Contains(m.LastError, "channels:history") ||
+				!strings.Contains(m.LastError, fmt.Sprintf("opsbot outbox retry %d", m.ID)) {
+				t.Fatalf("state %s, last error %q; want held with the scope to add and the retry command", m.State, m.LastError)
+			}
+			if f.attempts[all[0]] != 1 {
+				t.Fatalf("posted %d times before holding, want once", f.attempts[all[0]])
+			}
+			e.clock.Advance(time.Hour)
+			if sent, _ := n.Drain(context.Background()); sent != 0 || e.row(t, "n-0-0").State != storage.OutboxHeld {
+				t.Fatal("a held message was sent without a person's word")
+			}
+			if _, err := e.store.RetryOutbox(context.Background(), m.ID, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			finds := len(f.finds)
+			e.until(t, n, e.allSent(t))
+			if len(f.finds) != finds {
+				t.Errorf("looked again after a person's retry")
+			}
+			f.check(t, all)
 		})
 	}
 }

@@ -18,10 +18,16 @@ const (
 	OutboxSent    = "sent"
 	OutboxFailed  = "failed"
 	OutboxDropped = "dropped"
+	// OutboxHeld is a message whose last send may have reached the
+	// platform but cannot be looked up there (a missing scope, a channel
+	// the bot is not in): it waits for a person's opsbot outbox retry,
+	// which posts it, rather than risk a duplicate. LastError says why
+	// and what to fix.
+	OutboxHeld = "held"
 )
 
 // OutboxStates lists every state, for validating operators' filters.
-var OutboxStates = []string{OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxDropped}
+var OutboxStates = []string{OutboxPending, OutboxSending, OutboxSent, OutboxHeld, OutboxFailed, OutboxDropped}
 
 // OutboxMessage is one notification to one platform destination, written in
 // the same transaction as the state change that caused it and delivered by
@@ -339,8 +345,9 @@ func stateErrorf(format string, args ...any) error {
 	return outboxStateError(fmt.Sprintf(format, args...))
 }
 
-// RetryOutbox puts a failed, dropped or waiting message back to pending, due
-// now, with a fresh max_age.
+// RetryOutbox puts a failed, dropped, held or waiting message back to
+// pending, due now, with a fresh max_age. A held message is posted without
+// looking for it first: the person retrying it decided so.
 func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (OutboxMessage, error) {
 	return s.changeOutbox(ctx, id, func(m *OutboxMessage) (map[string]any, error) {
 		switch m.State {
@@ -349,8 +356,13 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (Outbo
 		case OutboxSending:
 			return nil, stateErrorf("notification %d is being sent right now; see how it ends with opsbot outbox list", id)
 		}
+		cols := map[string]any{"state": OutboxPending, "next_attempt_at": now.UTC(), "queued_at": now.UTC()}
+		if m.State == OutboxHeld {
+			cols["uncertain"] = false
+			m.Uncertain = false
+		}
 		m.State, m.NextAttemptAt, m.QueuedAt = OutboxPending, now.UTC(), now.UTC()
-		return map[string]any{"state": OutboxPending, "next_attempt_at": m.NextAttemptAt, "queued_at": m.QueuedAt}, nil
+		return cols, nil
 	})
 }
 
