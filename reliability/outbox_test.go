@@ -14,6 +14,7 @@ import (
 	slackbot "opsbot/bot/slack"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/harness/fakeslack"
 	"opsbot/notify"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -30,16 +31,18 @@ type outboxEnv struct {
 	clock *clock.Fake
 	ob    *notify.Outbox
 	n     *notify.Notifier
-	slack *fakeSlack
+	slack *fakeslack.Server
 }
 
 func newOutboxEnv(t *testing.T, b storagetest.Backend) *outboxEnv {
 	t.Helper()
-	fs := newFakeSlack(t, slackToken)
+	fs := fakeslack.New(t, slackToken)
 	cfg := &config.Config{Channels: map[string]config.Channel{}}
 	cfg.Slack = config.SlackConfig{Enabled: true, BotToken: config.Secret(slackToken), APIURL: fs.URL()}
 	for i := range 3 {
 		cfg.Channels[fmt.Sprintf("c%d", i)] = config.Channel{Slack: fmt.Sprintf("C%d", i)}
+		// serve joins its channels, so it can look its messages up there.
+		fs.AddMember(fmt.Sprintf("C%d", i))
 	}
 	cfg.People = []config.Person{{Name: "alice", SlackID: "UALICE"}}
 	fc := clock.NewFake(start)
@@ -80,7 +83,7 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newOutboxEnv(t, b)
-			e.slack.set(t, slackRefused)
+			e.slack.Set(t, fakeslack.Refused)
 			var want []string
 			var ns []notify.Notification
 			for i := range 30 {
@@ -93,28 +96,26 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 				want = append(want, notify.RowKey(key, bot.Slack))
 			}
 			e.enqueue(t, ns...)
-			phase := slackRefused
+			phase := fakeslack.Refused
 			for step := 0; e.unsent(t) > 0; step++ {
 				if step > 2000 {
 					t.Fatalf("still %d unsent after %s of fake time", e.unsent(t), e.clock.Now().Sub(start))
 				}
 				switch elapsed := e.clock.Now().Sub(start); {
-				case elapsed >= 2*time.Minute && phase != slackUp:
-					e.slack.mu.Lock()
-					e.slack.lose = 3
-					e.slack.mu.Unlock()
-					phase = slackUp
-					e.slack.set(t, phase)
-				case elapsed >= time.Minute && elapsed < 2*time.Minute && phase == slackRefused:
-					phase = slack503
-					e.slack.set(t, phase)
+				case elapsed >= 2*time.Minute && phase != fakeslack.Up:
+					e.slack.Lose(3)
+					phase = fakeslack.Up
+					e.slack.Set(t, phase)
+				case elapsed >= time.Minute && elapsed < 2*time.Minute && phase == fakeslack.Refused:
+					phase = fakeslack.Unavailable
+					e.slack.Set(t, phase)
 				}
 				if _, err := e.n.Drain(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				e.clock.Advance(time.Second)
 			}
-			posts, _ := e.slack.counts()
+			posts := e.slack.Posts()
 			for _, k := range want {
 				if posts[k] != 1 {
 					t.Errorf("%s posted %d times, want exactly once", k, posts[k])
@@ -124,9 +125,8 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 				t.Errorf("Slack got %d distinct messages, want %d: %v", len(posts), len(want), posts)
 			}
 			// Per channel, the order of acceptance is the order of enqueueing.
-			e.slack.mu.Lock()
 			last := map[string]string{}
-			for _, k := range e.slack.order {
+			for _, k := range e.slack.Order() {
 				i := 0
 				fmt.Sscanf(k, "n%02d", &i)
 				ch := fmt.Sprint(i % 3)
@@ -138,9 +138,7 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 				}
 				last[ch] = k
 			}
-			bad := e.slack.badTokens
-			e.slack.mu.Unlock()
-			if bad != 0 {
+			if bad := e.slack.BadTokens(); bad != 0 {
 				t.Errorf("%d calls carried a wrong token", bad)
 			}
 		})
@@ -156,9 +154,7 @@ func TestSlackRateLimitHonoursRetryAfter(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newOutboxEnv(t, b)
-			e.slack.mu.Lock()
-			e.slack.limit, e.slack.retryAfter = 1, "30"
-			e.slack.mu.Unlock()
+			e.slack.Limit(1, "30")
 			e.enqueue(t, notify.Notification{Key: "a", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("a")},
 				notify.Notification{Key: "b", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("b")})
 			if sent, err := e.n.Drain(context.Background()); err != nil || sent != 0 {
@@ -177,14 +173,14 @@ func TestSlackRateLimitHonoursRetryAfter(t *testing.T) {
 					t.Fatalf("sent %d at %s, before Retry-After ran out", sent, e.clock.Now().Sub(start))
 				}
 			}
-			if posts, limited := e.slack.counts(); len(posts) != 0 || limited != 1 {
+			if posts, limited := e.slack.Posts(), e.slack.Limited(); len(posts) != 0 || limited != 1 {
 				t.Fatalf("before Retry-After: posts %v, 429s %d; want no call at all", posts, limited)
 			}
 			e.clock.Advance(time.Second)
 			if sent, err := e.n.Drain(context.Background()); sent != 2 || err != nil {
 				t.Fatalf("after Retry-After: sent %d (%v), want 2", sent, err)
 			}
-			if posts, _ := e.slack.counts(); posts["a@slack"] != 1 || posts["b@slack"] != 1 {
+			if posts := e.slack.Posts(); posts["a@slack"] != 1 || posts["b@slack"] != 1 {
 				t.Errorf("posts %v, want a and b once each", posts)
 			}
 		})
