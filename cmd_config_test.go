@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"opsbot/harness"
 )
 
 func TestConfigCheck(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
-	out, _, code := opsbot(t, dir, "", "config", "check", "--config", "config.example.yaml")
+	dir := harness.ExampleConfig(t)
+	out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "config.example.yaml")
 	if code != 0 || strings.TrimSpace(out) != "config OK" {
 		t.Fatalf("example config: exit %d, %q", code, out)
 	}
@@ -25,7 +27,7 @@ checks:
 	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, _, code = opsbot(t, dir, "", "config", "check", "--config", "bad.yaml")
+	out, _, code = binary.Run(t, dir, "", "config", "check", "--config", "bad.yaml")
 	if code != 1 {
 		t.Fatalf("bad config: exit %d, %q", code, out)
 	}

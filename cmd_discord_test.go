@@ -55,7 +55,7 @@ func TestDiscordRegisterCommand(t *testing.T) {
 	write("good.yaml", e2eDiscordToken)
 	write("bad.yaml", "wrong-"+e2eDiscordToken)
 
-	out, stderr, code := opsbot(t, dir, "", "discord", "register", "--config", "good.yaml", "--guild", "400000000000000001")
+	out, stderr, code := binary.Run(t, dir, "", "discord", "register", "--config", "good.yaml", "--guild", "400000000000000001")
 	if code != 0 || !regexp.MustCompile(`registered [1-9][0-9]* commands in server 400000000000000001`).MatchString(out) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -64,14 +64,14 @@ func TestDiscordRegisterCommand(t *testing.T) {
 		!strings.Contains(c[0], `"name":"help"`) || !strings.Contains(c[0], `"name":"ticket"`) {
 		t.Fatalf("calls %q", c)
 	}
-	_, stderr, code = opsbot(t, dir, "", "discord", "register", "--config", "bad.yaml")
+	_, stderr, code = binary.Run(t, dir, "", "discord", "register", "--config", "bad.yaml")
 	if code != 1 || !strings.Contains(stderr, "401") || strings.Contains(stderr, e2eDiscordToken) {
 		t.Fatalf("bad token: exit %d, %q", code, stderr)
 	}
-	if _, stderr, code := opsbot(t, dir, "", "discord", "register", "--help"); code != 0 || !strings.Contains(stderr, "Usage: opsbot discord register") {
+	if _, stderr, code := binary.Run(t, dir, "", "discord", "register", "--help"); code != 0 || !strings.Contains(stderr, "Usage: opsbot discord register") {
 		t.Fatalf("--help: exit %d %q", code, stderr)
 	}
-	if _, stderr, code := opsbot(t, dir, "", "discord"); code != 2 || !strings.Contains(stderr, "usage: opsbot discord register") {
+	if _, stderr, code := binary.Run(t, dir, "", "discord"); code != 2 || !strings.Contains(stderr, "usage: opsbot discord register") {
 		t.Fatalf("no subcommand: exit %d %q", code, stderr)
 	}
 }

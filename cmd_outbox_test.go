@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 )
 
@@ -46,9 +47,9 @@ func TestOutboxCLI(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "opsbot.yaml")
-	writeFile(t, cfg, "database: {driver: sqlite, dsn: ops.db}\n")
+	harness.WriteFile(t, cfg, "database: {driver: sqlite, dsn: ops.db}\n")
 	run := func(args ...string) (string, string, int) {
-		return opsbot(t, dir, "", append([]string{"outbox"}, append(args, "--config", cfg)...)...)
+		return binary.Run(t, dir, "", append([]string{"outbox"}, append(args, "--config", cfg)...)...)
 	}
 	if out, _, code := run("list"); code != 0 || !strings.Contains(out, "no notifications") {
 		t.Fatalf("empty list: %d %q", code, out)
@@ -87,12 +88,12 @@ func TestOutboxCLI(t *testing.T) {
 		}
 	}
 	for _, sub := range []string{"list", "retry", "drop"} {
-		_, stderr, code := opsbot(t, dir, "", "outbox", sub, "--help")
+		_, stderr, code := binary.Run(t, dir, "", "outbox", sub, "--help")
 		if code != 0 || !strings.Contains(stderr, "Usage: opsbot outbox "+sub) {
 			t.Errorf("outbox %s --help: exit %d, %q", sub, code, stderr)
 		}
 	}
-	if out, _, code := opsbot(t, dir, "", "outbox", "--help"); code != 0 || !strings.Contains(out, "opsbot outbox list") {
+	if out, _, code := binary.Run(t, dir, "", "outbox", "--help"); code != 0 || !strings.Contains(out, "opsbot outbox list") {
 		t.Errorf("outbox --help: exit %d, %q", code, out)
 	}
 }

@@ -1,26 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	slackbot "opsbot/bot/slack"
+	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -30,22 +24,22 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	dir := t.TempDir()
 	// With the status page off, GET / is the plain-text facts (the page
 	// itself is tested below).
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\nstatus_page: {enabled: false}\n")
-	if code, body := s.get(t, "/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
+	s := binary.Serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\nstatus_page: {enabled: false}\n")
+	if code, body := s.Get(t, "/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz %d %q", code, body)
 	}
-	if code, body := s.get(t, "/readyz"); code != 200 || !strings.Contains(body, "database: ok") {
+	if code, body := s.Get(t, "/readyz"); code != 200 || !strings.Contains(body, "database: ok") {
 		t.Errorf("/readyz %d %q", code, body)
 	}
 	// GET / is the status page DESIGN.md promises; other paths stay 404.
-	if code, body := s.get(t, "/"); code != 200 || !strings.Contains(body, "opsbot") || !strings.Contains(body, "database: ok") ||
+	if code, body := s.Get(t, "/"); code != 200 || !strings.Contains(body, "opsbot") || !strings.Contains(body, "database: ok") ||
 		!strings.Contains(body, "leader: ") || !strings.Contains(body, "/metrics") {
 		t.Errorf("/ %d %q", code, body)
 	}
-	if code, _ := s.get(t, "/nope"); code != 404 {
+	if code, _ := s.Get(t, "/nope"); code != 404 {
 		t.Errorf("/nope %d, want 404", code)
 	}
-	code, body := s.get(t, "/metrics")
+	code, body := s.Get(t, "/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics %d", code)
 	}
@@ -54,35 +48,35 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	if err := os.Rename(db, db+".away"); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := s.get(t, "/readyz"); code != 503 {
+	if code, _ := s.Get(t, "/readyz"); code != 503 {
 		t.Errorf("/readyz without the database: %d, want 503", code)
 	}
 	if err := os.Rename(db+".away", db); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := s.get(t, "/readyz"); code != 200 {
+	if code, _ := s.Get(t, "/readyz"); code != 200 {
 		t.Errorf("/readyz with the database back: %d, want 200", code)
 	}
-	resp, err := http.Post("http://"+s.addr+"/healthz", "text/plain", strings.NewReader("x"))
+	resp, err := http.Post("http://"+s.Addr+"/healthz", "text/plain", strings.NewReader("x"))
 	if err == nil {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("POST /healthz: %d", resp.StatusCode)
 		}
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.exited:
-		if s.err != nil {
-			t.Fatalf("serve exited with %v after SIGTERM\n%s", s.err, s.logs)
+	case <-s.Done:
+		if s.Err() != nil {
+			t.Fatalf("serve exited with %v after SIGTERM\n%s", s.Err(), s.Logs)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
 	}
-	if !strings.Contains(s.logs.String(), "opsbot stopped") {
-		t.Errorf("no clean stop in logs:\n%s", s.logs)
+	if !strings.Contains(s.Logs.String(), "opsbot stopped") {
+		t.Errorf("no clean stop in logs:\n%s", s.Logs)
 	}
 }
 
@@ -94,23 +88,20 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 	if !ok {
 		t.Skip("OPSBOT_TEST_POSTGRES not set")
 	}
-	target := pgAddr(t, os.Getenv("OPSBOT_TEST_POSTGRES"))
-	p := newProxy(t, target)
-	dsn := regexp.MustCompile(`host=\S+`).ReplaceAllString(pg.DSN, "host=127.0.0.1")
-	dsn = regexp.MustCompile(`port=\S+`).ReplaceAllString(dsn, "")
-	dsn += " port=" + p.port
-	s := serve(t, t.TempDir(), fmt.Sprintf("listen: 127.0.0.1:0\ndatabase: {driver: postgres, dsn: %q}\n", dsn))
-	if code, _ := s.get(t, "/readyz"); code != 200 {
+	p := harness.NewProxy(t, os.Getenv("OPSBOT_TEST_POSTGRES"))
+	dsn := p.DSN(pg.DSN)
+	s := binary.Serve(t, t.TempDir(), fmt.Sprintf("listen: 127.0.0.1:0\ndatabase: {driver: postgres, dsn: %q}\n", dsn))
+	if code, _ := s.Get(t, "/readyz"); code != 200 {
 		t.Fatalf("/readyz %d before the cut", code)
 	}
-	p.stop()
-	if code, _ := s.get(t, "/readyz"); code != 503 {
+	p.Stop()
+	if code, _ := s.Get(t, "/readyz"); code != 503 {
 		t.Errorf("/readyz with PostgreSQL unreachable: %d, want 503", code)
 	}
-	p.start(t)
+	p.Start(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		code, _ := s.get(t, "/readyz")
+		code, _ := s.Get(t, "/readyz")
 		if code == 200 {
 			break
 		}
@@ -121,98 +112,23 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 	}
 }
 
-func pgAddr(t *testing.T, dsn string) string {
-	host, port := "127.0.0.1", "5432"
-	if m := regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn); m != nil {
-		host = m[1]
-	}
-	if m := regexp.MustCompile(`port=(\d+)`).FindStringSubmatch(dsn); m != nil {
-		port = m[1]
-	}
-	return net.JoinHostPort(host, port)
-}
-
-// proxy forwards a loopback port to PostgreSQL and can be cut and restored.
-type proxy struct {
-	target, port string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, p.port, _ = net.SplitHostPort(ln.Addr().String())
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+p.port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestServeLogsNotifications: with no platform configured, serve delivers
 // notifications as log lines.
 func TestServeLogsNotifications(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n")
+	s := binary.Serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n")
 	seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:9", storage.OutboxPending))
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.logs.String(), `msg=notification to=#helpdesk key=t:9@log text="Ticket #1: VPN drops"`) {
+	for !strings.Contains(s.Logs.String(), `msg=notification to=#helpdesk key=t:9@log text="Ticket #1: VPN drops"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no notification log line:\n%s", s.logs)
+			t.Fatalf("no notification log line:\n%s", s.Logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// The log line comes from inside the send; the count follows its commit.
 	for {
-		_, body := s.get(t, "/metrics")
+		_, body := s.Get(t, "/metrics")
 		if strings.Contains(body, `opsbot_outbox_sent_total{platform="log"} 1`) {
 			break
 		}
@@ -228,25 +144,14 @@ func TestServeLogsNotifications(t *testing.T) {
 func TestServeSlackCommands(t *testing.T) {
 	t.Parallel()
 	const secret = "e2e-signing-secret-value"
-	s := serve(t, t.TempDir(), `listen: 127.0.0.1:0
+	s := binary.Serve(t, t.TempDir(), `listen: 127.0.0.1:0
 database: {driver: sqlite, dsn: ops.db}
 slack: {enabled: true, mode: http, bot_token: xoxb-e2e-token-value, signing_secret: `+secret+`, api_url: "http://127.0.0.1:1/api/"}
 `)
-	post := func(body, key string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/slack/commands", strings.NewReader(body))
-		for k, v := range slackbot.SignatureHeaders(key, time.Now(), []byte(body)) {
-			req.Header[k] = v
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+	post := func(body []byte, key string) (int, string) {
+		return s.PostSlack(t, "/slack/commands", body, key, time.Now())
 	}
-	form := url.Values{"user_id": {"U0E2E"}, "channel_id": {"C0E2E"}, "command": {"/help"}, "trigger_id": {"e2e-1"}}.Encode()
+	form := harness.Slash("U0E2E", "C0E2E", "/help", "", "e2e-1")
 	if code, body := post(form, secret); code != 200 || !strings.Contains(body, "opsbot commands") {
 		t.Errorf("signed /help: %d %s", code, body)
 	}
@@ -256,15 +161,15 @@ slack: {enabled: true, mode: http, bot_token: xoxb-e2e-token-value, signing_secr
 	if code, body := post(form, secret); code != 200 || !strings.Contains(body, "opsbot commands") {
 		t.Errorf("retried /help: %d %q, want the first answer again", code, body)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.exited:
+	case <-s.Done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
 	}
-	if logs := s.logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, "xoxb-e2e-token-value") {
+	if logs := s.Logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, "xoxb-e2e-token-value") {
 		t.Errorf("a secret reached the log:\n%s", logs)
 	}
 }
@@ -287,13 +192,13 @@ func statusConfig(t *testing.T, auth string) string {
 // the status page and its JSON.
 func TestStatusPageEndToEnd(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	in := "/ticket new \"Printer on fire\" --priority urgent\n/access request prod-db --for 2h --reason \"debug the replica\"\n"
-	if out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "dave"); code != 0 || !strings.Contains(out, "Requested #1") {
+	if out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "dave"); code != 0 || !strings.Contains(out, "Requested #1") {
 		t.Fatalf("seed: exit %d\n%s\n%s", code, out, stderr)
 	}
-	s := serve(t, dir, statusConfig(t, ""))
-	code, hdr, page := s.fetch(t, "/", nil)
+	s := binary.Serve(t, dir, statusConfig(t, ""))
+	code, hdr, page := s.Fetch(t, "/", nil)
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /: %d %s\n%s", code, hdr.Get("Content-Type"), page)
 	}
@@ -308,7 +213,7 @@ func TestStatusPageEndToEnd(t *testing.T) {
 			t.Errorf("GET / shows %q", never)
 		}
 	}
-	code, hdr, body := s.fetch(t, "/api/v1/status", nil)
+	code, hdr, body := s.Fetch(t, "/api/v1/status", nil)
 	if code != 200 || hdr.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Fatalf("GET /api/v1/status: %d %s", code, hdr.Get("Content-Type"))
 	}
@@ -337,7 +242,7 @@ func TestStatusPageEndToEnd(t *testing.T) {
 		len(st.Backups) != 1 || st.Backups[0].Freshness != "stale" || st.Tickets.Open != 1 || st.Access.Pending != 1 || len(st.Unavailable) != 0 {
 		t.Errorf("status %+v", st)
 	}
-	if code, _, body := s.fetch(t, "/incidents/1", nil); code != 404 || !strings.Contains(body, "There is no incident #1.") {
+	if code, _, body := s.Fetch(t, "/incidents/1", nil); code != 404 || !strings.Contains(body, "There is no incident #1.") {
 		t.Errorf("GET /incidents/1: %d %s", code, body)
 	}
 }
@@ -346,7 +251,7 @@ func TestStatusPageAuthEndToEnd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	auth := "  auth:\n    basic: {user: ops, password: \"horse battery\"}\n    bearer: \"${STATUS_TOKEN:-0123456789abcdef-e2e}\"\n"
-	s := serve(t, dir, statusConfig(t, auth))
+	s := binary.Serve(t, dir, statusConfig(t, auth))
 	basic := func(u, p string) http.Header {
 		r, _ := http.NewRequest("GET", "/", nil)
 		r.SetBasicAuth(u, p)
@@ -371,7 +276,7 @@ func TestStatusPageAuthEndToEnd(t *testing.T) {
 		{"/readyz", nil, 200},
 	}
 	for _, tt := range tests {
-		code, hdr, body := s.fetch(t, tt.path, tt.hdr)
+		code, hdr, body := s.Fetch(t, tt.path, tt.hdr)
 		if code != tt.code {
 			t.Errorf("GET %s (%v): %d, want %d", tt.path, tt.hdr != nil, code, tt.code)
 		}
@@ -379,7 +284,7 @@ func TestStatusPageAuthEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: 401 without a challenge, or with data", tt.path)
 		}
 	}
-	if strings.Contains(s.logs.String(), "horse battery") || strings.Contains(s.logs.String(), "0123456789abcdef-e2e") {
+	if strings.Contains(s.Logs.String(), "horse battery") || strings.Contains(s.Logs.String(), "0123456789abcdef-e2e") {
 		t.Error("a credential reached the log")
 	}
 }
@@ -393,19 +298,9 @@ func TestServeDiscordInteractions(t *testing.T) {
 	cfg := fmt.Sprintf("listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\n"+
 		"discord: {enabled: true, mode: http, token: %q, application_id: \"500000000000000001\", public_key: %q, api_url: \"http://127.0.0.1:1/api\"}\n",
 		e2eDiscordToken, hex.EncodeToString(pub))
-	s := serve(t, t.TempDir(), cfg)
+	s := binary.Serve(t, t.TempDir(), cfg)
 	send := func(body string, key ed25519.PrivateKey, at time.Time) (int, string) {
-		ts := strconv.FormatInt(at.Unix(), 10)
-		req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+"/discord/interactions", bytes.NewReader([]byte(body)))
-		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, []byte(ts+body))))
-		req.Header.Set("X-Signature-Timestamp", ts)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return s.PostDiscord(t, key, []byte(body), at)
 	}
 	if code, body := send(`{"type":1}`, priv, time.Now()); code != 200 || strings.TrimSpace(body) != `{"type":1}` {
 		t.Fatalf("PING: %d %s", code, body)
@@ -432,7 +327,7 @@ func TestServeDiscordInteractions(t *testing.T) {
 		len(resp.Data.Embeds) != 1 || resp.Data.Embeds[0].Title != "opsbot commands" {
 		t.Fatalf("/help: %d %s", code, body)
 	}
-	if strings.Contains(s.logs.String(), e2eDiscordToken) {
-		t.Fatalf("the token reached the log:\n%s", s.logs)
+	if strings.Contains(s.Logs.String(), e2eDiscordToken) {
+		t.Fatalf("the token reached the log:\n%s", s.Logs)
 	}
 }

@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 )
 
 func TestShellEndToEnd(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	in := "/help\n\n# a comment\n/tiket list\n/help ticket\n/help nosuch\n/x \"unterminated\n"
-	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
@@ -28,9 +29,9 @@ func TestShellEndToEnd(t *testing.T) {
 // answer and the shell goes on with the next line, exit 0.
 func TestShellHugeLine(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	in := "/help\n/ticket new \"" + strings.Repeat("x", 100_000) + "\"\n/ticket list\n"
-	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 || strings.Contains(stderr, "ERROR") {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
@@ -45,9 +46,9 @@ func TestShellHugeLine(t *testing.T) {
 // and the shell goes on with the next one.
 func TestShellLongLine(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	in := "/device lookup " + strings.Repeat("a", 200000) + "\n/help device\n" + strings.Repeat("b", 9000) + "\n/help backup"
-	out, stderr, code := opsbot(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%.500s\nstderr:\n%.500s", code, out, stderr)
 	}
@@ -64,12 +65,12 @@ func TestShellLongLine(t *testing.T) {
 
 func TestShellUnknownUser(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
-	_, stderr, code := opsbot(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "mallory")
+	dir := harness.ExampleConfig(t)
+	_, stderr, code := binary.Run(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "mallory")
 	if code != 2 || !strings.Contains(stderr, `nobody called "mallory"`) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	_, stderr, code = opsbot(t, dir, "", "shell", "--config", "config.example.yaml")
+	_, stderr, code = binary.Run(t, dir, "", "shell", "--config", "config.example.yaml")
 	if code != 2 || !strings.Contains(stderr, "--user NAME is required") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -80,7 +81,7 @@ func TestShellUnknownUser(t *testing.T) {
 // bob (no helpdesk role) is refused, carol works it, dave reopens.
 func TestTicketsThroughShell(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	steps := []struct {
 		user, in string
 		want     []string
@@ -96,7 +97,7 @@ func TestTicketsThroughShell(t *testing.T) {
 				"ticket #99 does not exist; /ticket list shows yours"}},
 	}
 	for _, s := range steps {
-		out, stderr, code := opsbot(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
+		out, stderr, code := binary.Run(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s\n%s", s.user, code, out, stderr)
 		}
@@ -112,7 +113,7 @@ func TestTicketsThroughShell(t *testing.T) {
 // one shell session per person, on the example config (a manual grant).
 func TestShellAccessRequest(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	steps := []struct{ user, in, want string }{
 		{"dave", "/access request prod-db --for 9h --reason \"debug\"\n", "the maximum is 8h"},
 		{"dave", "/access request prod-db --for 2h --reason \"debug $(id)\"\n", "Requested #1: prod-db (read) for 2h"},
@@ -124,7 +125,7 @@ func TestShellAccessRequest(t *testing.T) {
 		{"alice", "/access audit prod-db\n", "access.grant"},
 	}
 	for _, s := range steps {
-		out, stderr, code := opsbot(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
+		out, stderr, code := binary.Run(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
 		if code != 0 || !strings.Contains(out, s.want) {
 			t.Fatalf("%s: %q: exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", s.user, s.in, code, out, stderr, s.want)
 		}
@@ -135,8 +136,8 @@ func TestShellAccessRequest(t *testing.T) {
 // command, into its own output.
 func TestShellPrintsNotifications(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
-	out, stderr, code := opsbot(t, dir, "", "migrate", "--config", "config.example.yaml")
+	dir := harness.ExampleConfig(t)
+	out, stderr, code := binary.Run(t, dir, "", "migrate", "--config", "config.example.yaml")
 	if code != 0 {
 		t.Fatalf("migrate: %d %s %s", code, out, stderr)
 	}
@@ -149,7 +150,7 @@ func TestShellPrintsNotifications(t *testing.T) {
 		dsn = filepath.Join(dir, dsn)
 	}
 	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
-	out, stderr, code = opsbot(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
+	out, stderr, code = binary.Run(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}

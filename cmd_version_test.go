@@ -7,7 +7,7 @@ import (
 
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	out, _, code := opsbot(t, t.TempDir(), "", "version")
+	out, _, code := binary.Run(t, t.TempDir(), "", "version")
 	if code != 0 || !strings.HasPrefix(out, "opsbot dev\n") || !strings.Contains(out, "go:       go1.") || !strings.Contains(out, "revision: ") {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
