@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,16 +63,8 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 			t.Errorf("POST /healthz: %d", resp.StatusCode)
 		}
 	}
-	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.Done:
-		if s.Err() != nil {
-			t.Fatalf("serve exited with %v after SIGTERM\n%s", s.Err(), s.Logs)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
+	if err := s.Terminate(t, 20*time.Second); err != nil {
+		t.Fatalf("serve exited with %v after SIGTERM\n%s", err, s.Logs)
 	}
 	if !strings.Contains(s.Logs.String(), "opsbot stopped") {
 		t.Errorf("no clean stop in logs:\n%s", s.Logs)
@@ -161,14 +152,7 @@ slack: {enabled: true, mode: http, bot_token: xoxb-e2e-token-value, signing_secr
 	if code, body := post(form, secret); code != 200 || !strings.Contains(body, "opsbot commands") {
 		t.Errorf("retried /help: %d %q, want the first answer again", code, body)
 	}
-	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.Done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
-	}
+	s.Terminate(t, 20*time.Second)
 	if logs := s.Logs.String(); strings.Contains(logs, secret) || strings.Contains(logs, "xoxb-e2e-token-value") {
 		t.Errorf("a secret reached the log:\n%s", logs)
 	}

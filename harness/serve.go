@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,6 +56,23 @@ func (p *Proc) Err() error {
 func (p *Proc) Stop() {
 	_ = p.Cmd.Process.Kill()
 	<-p.Done
+}
+
+// Terminate sends SIGTERM, as a service manager stops opsbot, and waits up
+// to within for the process to exit; the test fails if it does not. It
+// returns the process's exit result.
+func (p *Proc) Terminate(t testing.TB, within time.Duration) error {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done:
+		return p.err
+	case <-time.After(within):
+		t.Fatal("serve did not stop on SIGTERM")
+		return nil
+	}
 }
 
 // URL is the address of path on the process's listener.

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,14 +186,7 @@ func TestHostileInput(t *testing.T) {
 			})
 
 			// Stop, then look for secrets in everything said.
-			if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-p.Done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not stop on SIGTERM")
-			}
+			p.Terminate(t, 30*time.Second)
 			logs := p.Logs.String()
 			said := logs + strings.Join(replies, "\n") + s.replies.all()
 			for _, secret := range []string{signingSecret, slackToken, discordToken, webhookSecret, backupSecret} {
