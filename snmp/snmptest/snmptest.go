@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"opsbot/handlers/devices/snmp"
+	"opsbot/snmp"
 )
 
 // Binary is where Debian installs the agent.
