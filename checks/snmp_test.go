@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -140,27 +139,15 @@ func TestSNMPCheckSharesTheConcurrencyLimit(t *testing.T) {
 		Timeout: config.Duration(500 * time.Millisecond)}
 
 	// A device that hears the lookup and never answers keeps the slot busy.
-	quiet, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quiet.Close()
-	heard := make(chan struct{})
-	go func() {
-		buf := make([]byte, 2048)
-		if _, _, err := quiet.ReadFrom(buf); err == nil {
-			close(heard)
-		}
-	}()
+	quiet := snmptest.StartQuiet(t)
 	lookup := make(chan error, 1)
 	go func() {
-		p := snmp.Profile{Version: "2c", Community: "public", Port: quiet.LocalAddr().(*net.UDPAddr).Port,
-			Timeout: 3 * time.Second}
+		p := snmp.Profile{Version: "2c", Community: "public", Port: quiet.Port, Timeout: 3 * time.Second}
 		_, err := client.Get(context.Background(), "127.0.0.1", p, snmp.OIDSysName)
 		lookup <- err
 	}()
 	select {
-	case <-heard:
+	case <-quiet.Heard:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lookup never reached the quiet device")
 	}

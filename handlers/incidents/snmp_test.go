@@ -1,7 +1,6 @@
 package incidents
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +18,7 @@ import (
 func TestSNMPCheckSharesDeviceLookupLimit(t *testing.T) {
 	t.Parallel()
 	a := snmptest.Start(t, snmptest.Options{SysName: "lab-sw"})
-	quiet, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quiet.Close()
-	heard := make(chan struct{})
-	go func() {
-		buf := make([]byte, 2048)
-		if _, _, err := quiet.ReadFrom(buf); err == nil {
-			close(heard)
-		}
-	}()
+	quiet := snmptest.StartQuiet(t)
 
 	cfg := testConfig("http://127.0.0.1:1/")
 	cfg.Devices.MaxConcurrent = 1
@@ -39,7 +27,7 @@ func TestSNMPCheckSharesDeviceLookupLimit(t *testing.T) {
 	cfg.Devices.Inventory = []config.Device{
 		{Name: "lab-sw", Address: a.Host},
 		{Name: "quiet-sw", Address: "127.0.0.1", SNMPOverride: &config.SNMPProfile{
-			Port: quiet.LocalAddr().(*net.UDPAddr).Port, Timeout: config.Duration(3 * time.Second)}},
+			Port: quiet.Port, Timeout: config.Duration(3 * time.Second)}},
 	}
 	cfg.Checks = []config.Check{{Name: "lab", Kind: config.KindSNMP, Device: "lab-sw", OID: "1.3.6.1.2.1.1.5.0",
 		Compare: config.Compare{Op: "==", Value: "lab-sw"}, Every: config.Duration(time.Minute),
@@ -61,7 +49,7 @@ func TestSNMPCheckSharesDeviceLookupLimit(t *testing.T) {
 	show := make(chan string, 1)
 	go func() { show <- env.Text("alice", "/device show quiet-sw") }()
 	select {
-	case <-heard:
+	case <-quiet.Heard:
 	case <-time.After(10 * time.Second):
 		t.Fatal("/device show never reached the quiet device")
 	}
