@@ -91,15 +91,6 @@ type IncidentEvent struct {
 	Detail     string    `gorm:"type:text"`
 }
 
-func migrateChecks(tx *gorm.DB) error {
-	if err := tx.AutoMigrate(&CheckResult{}, &CheckState{}, &Incident{}, &IncidentEvent{}); err != nil {
-		return err
-	}
-	// One incident per check that is not resolved; both SQLite and
-	// PostgreSQL support partial indexes.
-	return tx.Exec("CREATE UNIQUE INDEX IF NOT EXISTS idx_incidents_one_open ON incidents (\"check\") WHERE state <> 'resolved'").Error
-}
-
 // LockCheckState reads a check's state for update inside tx (a new,
 // zero state when the check never ran). On PostgreSQL the row is locked so
 // two writers serialise; SQLite write transactions are already exclusive.
