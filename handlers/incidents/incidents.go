@@ -47,9 +47,9 @@ func New(d handlers.Deps) (*Handler, error) {
 }
 
 // NewWithEnv is New with extra check environment (tests pass their own
-// certificate authority); Config, DB and Clock are filled in from d.
+// certificate authority); Config, DB, Clock and SNMP are filled in from d.
 func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
-	env.Config, env.DB, env.Clock = d.Config, d.Store.DB, d.Clock
+	env.Config, env.DB, env.Clock, env.SNMP = d.Config, d.Store.DB, d.Clock, d.SNMP
 	if env.Transports == nil {
 		env.Transports = checks.NewTransports()
 	}
