@@ -18,6 +18,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
+	"opsbot/snmp"
 	"opsbot/storage"
 )
 
@@ -101,7 +102,9 @@ func (c *core) addNotifications() error {
 // their commands. Each area adds its scheduled work (leader only) and its
 // shutdown steps here.
 func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
-	deps := handlers.Deps{Config: c.cfg, Store: c.store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: c.log, Reg: c.reg}
+	// One SNMP client: device lookups and snmp checks share its limit.
+	deps := handlers.Deps{Config: c.cfg, Store: c.store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: c.log, Reg: c.reg,
+		SNMP: snmp.NewClient(c.cfg.Devices.MaxConcurrent)}
 	var cmds []bot.Command
 	for _, add := range []func(handlers.Deps) ([]bot.Command, error){
 		c.addTickets,
