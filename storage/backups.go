@@ -67,14 +67,6 @@ type BackupSchedule struct {
 	Version int64 `gorm:"not null"`
 }
 
-// migrateBackups creates the backup tables and the one-running-run index.
-func migrateBackups(tx *gorm.DB) error {
-	if err := tx.AutoMigrate(&BackupRun{}, &BackupSchedule{}); err != nil {
-		return err
-	}
-	return tx.Exec("CREATE UNIQUE INDEX IF NOT EXISTS idx_backup_runs_one_running ON backup_runs (job) WHERE state = 'running'").Error
-}
-
 // StartBackupRun inserts r as running unless the job already has a running
 // run; then it returns that run and started is false.
 func StartBackupRun(tx *gorm.DB, r *BackupRun) (started bool, running BackupRun, err error) {
