@@ -179,6 +179,9 @@ func TestStopKillsTheGroup(t *testing.T) {
 	const hang = `sleep 1000 & echo "$$ $!" > "$1"; wait`
 	// Ignores SIGTERM (its children inherit that), so only SIGKILL stops it.
 	const stubborn = `trap '' TERM; sleep 1000 & echo "$$ $!" > "$1"; while :; do wait; done`
+	// A child that says when SIGTERM reaches it: the whole group gets it,
+	// not only the leader.
+	const polite = `(trap 'echo "child got SIGTERM"; exit 0' TERM; sleep 1000 & wait) & echo "$$ $!" > "$1"; wait`
 	for _, tc := range []struct {
 		name    string
 		script  string
@@ -186,10 +189,12 @@ func TestStopKillsTheGroup(t *testing.T) {
 		cancel  int // how many times to call Cancel
 		want    Reason
 		signal  string
+		output  string
 	}{
-		{"timeout", hang, 500 * time.Millisecond, 0, TimedOut, "terminated"},
-		{"cancel", hang, time.Hour, 2, Cancelled, "terminated"},
-		{"cancel ignoring SIGTERM", stubborn, time.Hour, 1, Cancelled, "killed"},
+		{"timeout", hang, 500 * time.Millisecond, 0, TimedOut, "terminated", ""},
+		{"cancel", hang, time.Hour, 2, Cancelled, "terminated", ""},
+		{"cancel ignoring SIGTERM", stubborn, time.Hour, 1, Cancelled, "killed", ""},
+		{"SIGTERM to the group", polite, time.Hour, 1, Cancelled, "terminated", "child got SIGTERM\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -203,7 +208,7 @@ func TestStopKillsTheGroup(t *testing.T) {
 				p.Cancel()
 			}
 			res := p.Result()
-			if res.Stopped != tc.want || res.Signal != tc.signal || res.ExitCode != -1 {
+			if res.Stopped != tc.want || res.Signal != tc.signal || res.ExitCode != -1 || res.Output != tc.output {
 				t.Errorf("result = %+v", res)
 			}
 			if err := res.Err(); err == nil || err.Error() != "signal: "+tc.signal {
