@@ -181,7 +181,8 @@ func TestStopKillsTheGroup(t *testing.T) {
 	const stubborn = `trap '' TERM; sleep 1000 & echo "$$ $!" > "$1"; while :; do wait; done`
 	// A child that says when SIGTERM reaches it: the whole group gets it,
 	// not only the leader.
-	const polite = `(trap 'echo "child got SIGTERM"; exit 0' TERM; sleep 1000 & wait) & echo "$$ $!" > "$1"; wait`
+	// It writes the pids once its trap is set.
+	const polite = `sh -c 'trap "echo child got SIGTERM; exit 0" TERM; echo "$2 $$" > "$1"; sleep 1000 & wait' sh "$1" "$$" & wait`
 	for _, tc := range []struct {
 		name    string
 		script  string
