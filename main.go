@@ -16,16 +16,9 @@ import (
 	_ "time/tzdata" // cron and business-hours time zones work without system zone files
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-// Exit codes: 0 done, 1 failed, 2 bad usage.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
-)
-
-const usage = `opsbot — chat-ops for IT operations
+const usageText = `opsbot — chat-ops for IT operations
 
 Usage:
   opsbot serve    --config FILE                  run everything the config enables
@@ -42,9 +35,9 @@ Usage:
 Run "opsbot COMMAND --help" for a command's flags.
 `
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText)
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,10 +70,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version", "--version":
 		return versionCmd(stdout)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "opsbot: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "opsbot: unknown command %q\n\n%s", args[0], usageText)
 		return exitUsage
 	}
 }
