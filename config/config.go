@@ -130,7 +130,8 @@ type Person struct {
 	// Roles grant permissions, e.g. helpdesk, approver, oncall, admin
 	// (key roles).
 	Roles []string `yaml:"roles"`
-	// Teams name the teams the person belongs to (key teams).
+	// Teams name the teams the person belongs to (key teams); reserved for the
+	// teams feature: validated, not yet read by anything.
 	Teams []string `yaml:"teams"`
 }
 
@@ -284,8 +285,8 @@ type DevicesConfig struct {
 	SNMP SNMPProfile `yaml:"snmp"`
 	// Inventory lists the devices (key inventory).
 	Inventory []Device `yaml:"inventory"`
-	// MaxConcurrent limits simultaneous SNMP queries
-	// (key max_concurrent, default 16).
+	// MaxConcurrent limits simultaneous SNMP queries, device lookups and
+	// snmp checks together (key max_concurrent, default 16).
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Profiles names SNMP profiles that devices added from chat or CSV may
 	// use instead of the default; each is written over devices.snmp field
@@ -478,7 +479,8 @@ type Check struct {
 	Timeout Duration `yaml:"timeout"`
 	// Channel names the channel that hears about incidents (key channel).
 	Channel string `yaml:"channel"`
-	// Team is the team that owns incidents (key team).
+	// Team names the team meant to own the check's incidents (key team);
+	// reserved for the teams feature: validated, not yet used for routing.
 	Team string `yaml:"team"`
 	// Failures is how many failed runs in a row open an incident
 	// (key failures, default 2).

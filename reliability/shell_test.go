@@ -1,8 +1,6 @@
 package reliability
 
 import (
-	"bytes"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"opsbot/bot/discord"
+	"opsbot/harness"
 	"opsbot/harness/fakeslack"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -19,29 +18,22 @@ import (
 // returns what it printed.
 func (s *site) shell(t *testing.T, stdin string) string {
 	t.Helper()
-	path := filepath.Join(s.dir, "opsbot.yaml")
-	writeFile(t, path, s.config())
-	cmd := exec.Command(binary, "shell", "--config", path, "--user", "alice")
-	cmd.Dir = s.dir
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("shell: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	harness.WriteFile(t, filepath.Join(s.dir, "opsbot.yaml"), s.config())
+	out, errOut, code := binary.Run(t, s.dir, stdin, "shell", "--config", "opsbot.yaml", "--user", "alice")
+	if code != 0 {
+		t.Fatalf("shell: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	return out.String()
+	return out
 }
 
 // outboxList runs `opsbot outbox list`.
 func (s *site) outboxList(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(binary, "outbox", "list", "--config", filepath.Join(s.dir, "opsbot.yaml"))
-	cmd.Dir = s.dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("outbox list: %v\n%s", err, out)
+	out, errOut, code := binary.Run(t, s.dir, "", "outbox", "list", "--config", "opsbot.yaml")
+	if code != 0 {
+		t.Fatalf("outbox list: exit %d\n%s%s", code, out, errOut)
 	}
-	return string(out)
+	return out
 }
 
 // TestShellLeavesPlatformsToServe: with Slack and Discord enabled, the shell
@@ -104,7 +96,7 @@ func TestShellLeavesPlatformsToServe(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("serve did not deliver the shell's messages: slack %v discord %v\n%s", sp, dp, p.logs)
+					t.Fatalf("serve did not deliver the shell's messages: slack %v discord %v\n%s", sp, dp, p.Logs)
 				}
 				time.Sleep(100 * time.Millisecond)
 			}

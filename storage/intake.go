@@ -40,11 +40,6 @@ type TicketMessage struct {
 	CreatedAt time.Time `gorm:"not null;autoCreateTime:false"`
 }
 
-func migrateIntake(tx *gorm.DB) error {
-	// Ticket gains its description column.
-	return tx.AutoMigrate(&Ticket{}, &TicketMessage{})
-}
-
 // ClaimTicketMessage records m and reports whether this call was the first
 // for its platform, channel and message; on false nothing was written.
 func ClaimTicketMessage(tx *gorm.DB, m *TicketMessage) (bool, error) {

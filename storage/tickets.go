@@ -85,52 +85,12 @@ type TicketEvent struct {
 	Text       string `gorm:"type:text"`
 }
 
-// ticketIndexes back /ticket list: every filter is an equality prefix
-// followed by the id, so "newest N" is an index range scan on both backends.
-var ticketIndexes = []string{
-	"CREATE INDEX IF NOT EXISTS idx_tickets_active_id ON tickets (active, id)",
-	"CREATE INDEX IF NOT EXISTS idx_tickets_status_id ON tickets (status, id)",
-	"CREATE INDEX IF NOT EXISTS idx_tickets_requester ON tickets (requester, active, id)",
-	"CREATE INDEX IF NOT EXISTS idx_tickets_filed_by ON tickets (filed_by, active, id)",
-	"CREATE INDEX IF NOT EXISTS idx_tickets_assignee ON tickets (assignee, active, id)",
-	"CREATE INDEX IF NOT EXISTS idx_tickets_queue ON tickets (queue, active, id)",
-}
-
-// slaDueColumns hold the moment a ticket's SLA warning or breach is due, and
-// are NULL on most tickets: low and normal priorities often have no target,
-// and a column is cleared once its target is met or passed. Their indexes
-// are partial (WHERE … IS NOT NULL), so filing or closing such a ticket
-// writes none of them, and the SLA worker's range scans (col <= now) use
-// them all the same.
-var slaDueColumns = []string{"first_response_warn_at", "first_response_breach_at", "resolve_warn_at", "resolve_breach_at"}
-
-// migrateSLAIndexes replaces the full indexes of the SLA due columns, which
-// 0010_tickets created, with partial ones.
-func migrateSLAIndexes(tx *gorm.DB) error {
-	for _, col := range slaDueColumns {
-		name := "idx_tickets_" + col
-		if err := tx.Exec("DROP INDEX IF EXISTS " + name).Error; err != nil {
-			return fmt.Errorf("drop index %s: %w", name, err)
-		}
-		q := fmt.Sprintf("CREATE INDEX %s ON tickets (%s) WHERE %s IS NOT NULL", name, col, col)
-		if err := tx.Exec(q).Error; err != nil {
-			return fmt.Errorf("create partial index %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func migrateTickets(tx *gorm.DB) error {
-	if err := tx.AutoMigrate(&Ticket{}, &TicketEvent{}); err != nil {
-		return err
-	}
-	for _, q := range ticketIndexes {
-		if err := tx.Exec(q).Error; err != nil {
-			return fmt.Errorf("create ticket index: %w", err)
-		}
-	}
-	return nil
-}
+// The tickets table's indexes are in the frozen migrations
+// (migrations/*/0100_baseline.sql): /ticket list filters are an equality
+// prefix followed by the id, so "newest N" is an index range scan on both
+// backends; the four SLA due columns, NULL on most tickets, have partial
+// indexes (WHERE … IS NOT NULL), so filing or closing a ticket without SLA
+// targets writes none of them.
 
 // CreateTicket inserts a ticket and sets its ID.
 func CreateTicket(tx *gorm.DB, t *Ticket) error {

@@ -6,6 +6,7 @@ package incidents
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,6 +39,7 @@ type Handler struct {
 	checks map[string]config.Check
 	names  []string
 	sched  *checks.Scheduler
+	behind *behind
 }
 
 // New builds the checks from the configuration and their scheduler.
@@ -46,13 +48,13 @@ func New(d handlers.Deps) (*Handler, error) {
 }
 
 // NewWithEnv is New with extra check environment (tests pass their own
-// certificate authority); Config, DB and Clock are filled in from d.
+// certificate authority); Config, DB, Clock and SNMP are filled in from d.
 func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
-	env.Config, env.DB, env.Clock = d.Config, d.Store.DB, d.Clock
+	env.Config, env.DB, env.Clock, env.SNMP = d.Config, d.Store.DB, d.Clock, d.SNMP
 	if env.Transports == nil {
 		env.Transports = checks.NewTransports()
 	}
-	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}}
+	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind()}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings
 	}
@@ -101,6 +103,9 @@ func (h *Handler) Scheduler() *checks.Scheduler { return h.sched }
 
 // Run runs the scheduler and, every 30 seconds, Tick, until ctx ends.
 func (h *Handler) Run(ctx context.Context) error {
+	behindDone := make(chan struct{})
+	go func() { defer close(behindDone); h.writeBehind(ctx) }()
+	defer func() { <-behindDone }()
 	done := make(chan error, 1)
 	go func() { done <- h.sched.Run(ctx) }()
 	t := time.NewTicker(tickEvery)
@@ -141,6 +146,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 			}
 			return h.step(tx, c, &st, nil, now)
 		})
+		h.behind.forget(c.Name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("incident #%d: %w", in.ID, err))
 		}
@@ -161,30 +167,35 @@ func (h *Handler) Tick(ctx context.Context) error {
 
 // Record stores one run's result and takes the incident state machine one
 // step, in one transaction with the notifications it causes: a crash at
-// any point leaves either all of it or none.
+// any point leaves either all of it or none. While Run runs, a steady-state
+// result is buffered and written within a second (see behind.go).
 func (h *Handler) Record(ctx context.Context, run checks.Run) error {
 	c, ok := h.checks[run.Job.Name]
 	if !ok {
 		return fmt.Errorf("record result: unknown check %s", run.Job.Name)
 	}
 	now := h.d.Clock.Now()
-	res := run.Result
-	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
-		st, err := storage.LockCheckState(tx, c.Name)
-		if err != nil {
-			return err
-		}
-		r := storage.CheckResult{Check: c.Name, At: now, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
-			Error: res.Error, Manual: run.Manual}
-		if err := storage.AddCheckResult(tx, &r); err != nil {
-			return err
-		}
-		return h.step(tx, c, &st, &res, now)
-	})
+	if h.buffer(run, now) {
+		return nil
+	}
+	runs := append(h.behind.takePending(c.Name), pendingRun{run: run, at: now})
+	err := h.write(ctx, runs)
 	if err != nil {
 		h.d.Log.Error("record check result", "check", c.Name, "err", err)
 	}
 	return err
+}
+
+// slotOf keys a run for de-duplication: a scheduled run by its slot, a
+// manual one by its own start (each /check run is its own slot).
+func slotOf(run checks.Run) *string {
+	if run.Manual {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		s := fmt.Sprintf("manual:%d:%x", run.Started.UnixNano(), b)
+		return &s
+	}
+	return storage.ScheduledSlot(run.Scheduled)
 }
 
 // policy is the state machine's view of a check's config.

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"opsbot/harness"
+	"opsbot/harness/fakeslack"
+)
+
+func TestConfigCheck(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "config.example.yaml")
+	if code != 0 || strings.TrimSpace(out) != "config OK" {
+		t.Fatalf("example config: exit %d, %q", code, out)
+	}
+	bad := `listen: nowhere
+database: {driver: oracle}
+people:
+  - {name: alice, slack_id: U1}
+  - {name: alice, slack_id: U2}
+checks:
+  - {name: web, kind: http, url: "http://127.0.0.1/", intervall: 30s, channel: ops}
+`
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = binary.Run(t, dir, "", "config", "check", "--config", "bad.yaml")
+	if code != 1 {
+		t.Fatalf("bad config: exit %d, %q", code, out)
+	}
+	for _, want := range []string{"listen:", "database.driver:", "people[1].name:", "checks[0].intervall:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestConfigCheckOnline: config check --online names each Slack channel
+// opsbot cannot look its messages up in, and what to do about it.
+func TestConfigCheckOnline(t *testing.T) {
+	t.Parallel()
+	const token = "xoxb-online-check"
+	fake := fakeslack.New(t, token)
+	fake.AddMember("C03OPS")
+	dir := t.TempDir()
+	cfg := "database: {driver: sqlite, dsn: ops.db}\n" +
+		"slack: {enabled: true, mode: http, bot_token: " + token + ", signing_secret: s3cret, api_url: \"" + fake.URL() + "\"}\n" +
+		"channels:\n  helpdesk: {slack: C01HELP}\n  ops: {slack: C03OPS}\n"
+	harness.WriteFile(t, filepath.Join(dir, "opsbot.yaml"), cfg)
+	out, errOut, code := binary.Run(t, dir, "", "config", "check", "--config", "opsbot.yaml", "--online")
+	if code != 1 || !strings.Contains(out, "channels.helpdesk: slack C01HELP: ") || !strings.Contains(out, "invite opsbot to #helpdesk") ||
+		strings.Contains(out, "channels.ops") {
+		t.Fatalf("exit %d; want helpdesk named, ops not\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	fake.AddMember("C01HELP")
+	if out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "opsbot.yaml", "--online"); code != 0 || !strings.Contains(out, "config OK") {
+		t.Fatalf("with the bot in every channel: exit %d\n%s", code, out)
+	}
+	if out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "opsbot.yaml"); code != 0 || !strings.Contains(out, "config OK") {
+		t.Fatalf("offline: exit %d\n%s", code, out)
+	}
+}
