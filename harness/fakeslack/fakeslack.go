@@ -11,6 +11,7 @@ package fakeslack
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -61,6 +62,9 @@ type Server struct {
 	status     int
 	limit      int
 	retryAfter string
+	every      int // with everyAfter: answer every n-th post with 429
+	everyAfter string
+	postCalls  int
 	limited    int
 	lose       int
 	posts      map[string]int
@@ -68,6 +72,8 @@ type Server struct {
 	forms      []map[string]string
 	calls      []string
 	ephemeral  []string
+	updates    map[string]int    // chat.update calls by channel/ts
+	responses  map[string]string // response_url path → body
 	badTokens  int
 	seq        int
 }
@@ -81,7 +87,7 @@ func New(t testing.TB, token string) *Server {
 		t.Fatal(err)
 	}
 	f := &Server{token: token, scopes: map[string]bool{}, members: map[string]bool{}, convs: map[string][]Message{},
-		fail: map[string]string{}, posts: map[string]int{}}
+		fail: map[string]string{}, posts: map[string]int{}, updates: map[string]int{}, responses: map[string]string{}}
 	for _, s := range scopes {
 		f.scopes[s] = true
 	}
@@ -205,6 +211,35 @@ func (f *Server) Limit(n int, retryAfter string) {
 	f.limit, f.retryAfter = n, retryAfter
 }
 
+// LimitEvery answers every n-th chat.postMessage with HTTP 429 and
+// Retry-After: retryAfter, as Slack's limiter does under steady load.
+func (f *Server) LimitEvery(n int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.every, f.everyAfter = n, retryAfter
+}
+
+// ResponseURL is a response_url on the fake whose posts Response returns.
+func (f *Server) ResponseURL(id string) string { return "http://" + f.addr + "/respond/" + id }
+
+// Response is what was posted to ResponseURL(id), or "".
+func (f *Server) Response(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.responses["/respond/"+id]
+}
+
+// Updates counts chat.update calls by "channel/ts".
+func (f *Server) Updates() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := make(map[string]int, len(f.updates))
+	for k, v := range f.updates {
+		c[k] = v
+	}
+	return c
+}
+
 // Lose accepts the next n posts but drops the connection before answering:
 // Slack has the message, the sender never hears so.
 func (f *Server) Lose(n int) {
@@ -301,6 +336,12 @@ func scopeFor(method, channel string) string {
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/respond/") {
+		// A response_url: Slack takes the message whatever the token.
+		b, _ := io.ReadAll(r.Body)
+		f.responses[r.URL.Path] = string(b)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	f.calls = append(f.calls, method)
 	if f.mode == Unavailable {
@@ -352,6 +393,7 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse("message_not_found")
 			return
 		}
+		f.updates[channel+"/"+r.Form.Get("ts")]++
 		m["text"] = r.Form.Get("text")
 		m["edited"] = map[string]any{"ts": f.nextTS()}
 		reply(map[string]any{"ok": true, "channel": channel, "ts": r.Form.Get("ts"), "text": r.Form.Get("text")})
@@ -418,6 +460,14 @@ func (f *Server) post(w http.ResponseWriter, r *http.Request, reply func(map[str
 			refuse("not_in_channel")
 			return
 		}
+	}
+	f.postCalls++
+	if f.every > 0 && f.postCalls%f.every == 0 {
+		f.limited++
+		w.Header().Set("Retry-After", f.everyAfter)
+		w.WriteHeader(http.StatusTooManyRequests)
+		reply(map[string]any{"ok": false, "error": "ratelimited"})
+		return
 	}
 	if f.limit > 0 {
 		f.limit--
