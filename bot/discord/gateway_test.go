@@ -16,6 +16,7 @@ import (
 	"opsbot/bot"
 	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/fakediscord"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -42,7 +43,7 @@ func (n notifyingIntake) ThreadReply(ctx context.Context, m bot.Message) error {
 // API and the fake gateway it points at, and the adapter in gateway mode.
 type gatewayEnv struct {
 	*testEnv
-	gw      *fakeGateway
+	gw      *fakediscord.Gateway
 	intake  notifyingIntake
 	log     *slog.Logger
 	cmds    []*discordgo.ApplicationCommand
@@ -54,9 +55,9 @@ type gatewayEnv struct {
 func newGatewayEnv(t *testing.T, b storagetest.Backend, portal discordgo.Intent) *gatewayEnv {
 	t.Helper()
 	fake := newFake(t)
-	gw := newFakeGateway(t, testToken, portal)
-	fake.gateway = gw.url()
-	cfg := testConfig(fake.url(), "")
+	gw := fakediscord.NewGateway(t, testToken, portal)
+	fake.SetGateway(gw.URL())
+	cfg := testConfig(fake.URL(), "")
 	cfg.Discord.Mode = "gateway"
 	env := &gatewayEnv{testEnv: &testEnv{Env: handlertest.New(t, b, cfg), fake: fake, logs: &syncBuffer{}, release: make(chan struct{})}, gw: gw}
 	tix, err := tickets.New(env.Deps)
@@ -136,9 +137,9 @@ func (e *gatewayEnv) slashCommand(t *testing.T, who, line string) (string, map[s
 }
 
 // callback waits for the interaction's callback and returns it.
-func (e *gatewayEnv) callback(t *testing.T, id string) call {
+func (e *gatewayEnv) callback(t *testing.T, id string) fakediscord.Call {
 	t.Helper()
-	c := e.fake.waitFor(t, "callback of interaction "+id, func(c call) bool {
+	c := e.fake.WaitFor(t, "callback of interaction "+id, func(c fakediscord.Call) bool {
 		return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/interactions/"+id+"/")
 	})
 	if c.Path != "/interactions/"+id+"/itoken-abc/callback" || c.Auth != "" {
@@ -152,7 +153,7 @@ func (e *gatewayEnv) callback(t *testing.T, id string) call {
 func (e *gatewayEnv) ticketNew(t *testing.T, summary string, n int) {
 	t.Helper()
 	id, d := e.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
-	e.gw.dispatch("INTERACTION_CREATE", d)
+	e.gw.Dispatch("INTERACTION_CREATE", d)
 	c := e.callback(t, id)
 	want := "#" + strconv.Itoa(n)
 	if c.Body["type"] != 4.0 || !strings.Contains(string(c.Raw), want) {
@@ -186,23 +187,23 @@ func goroutines(all ...string) bool {
 // through the REST callback, turns a MESSAGE_CREATE that replies to a
 // ticket's message into a comment, and ends the session on shutdown.
 func TestGatewaySession(t *testing.T) {
-	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 	stop := start(t, env.adapter)
 
-	lookup := env.fake.waitFor(t, "GET /gateway", func(c call) bool { return c.Path == "/gateway" })
+	lookup := env.fake.WaitFor(t, "GET /gateway", func(c fakediscord.Call) bool { return c.Path == "/gateway" })
 	if lookup.Method != http.MethodGet {
 		t.Fatalf("gateway lookup %s %s", lookup.Method, lookup.Path)
 	}
-	conn := env.gw.await(t, "connect")
+	conn := env.gw.Await(t, "connect")
 	if conn.Version != "9" && conn.Version != "10" || conn.Encoding != "json" {
 		t.Fatalf("dialled %s with v=%s encoding=%s", conn.Path, conn.Version, conn.Encoding)
 	}
-	id := env.gw.await(t, "identify")
+	id := env.gw.Await(t, "identify")
 	if id.Token != "Bot "+testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" {
 		t.Fatalf("IDENTIFY %+v", id)
 	}
 	// The first heartbeat carries READY's sequence number.
-	if hb := env.gw.await(t, "heartbeat"); hb.Seq != 1 {
+	if hb := env.gw.Await(t, "heartbeat"); hb.Seq != 1 {
 		t.Fatalf("first heartbeat d=%d, want 1", hb.Seq)
 	}
 
@@ -210,7 +211,7 @@ func TestGatewaySession(t *testing.T) {
 
 	// Create ticket on a message, then a reply to that message.
 	mid, d := interaction(t, messageCommand(bobID))
-	env.gw.dispatch("INTERACTION_CREATE", d)
+	env.gw.Dispatch("INTERACTION_CREATE", d)
 	if c := env.callback(t, mid); c.Body["type"] != 4.0 || !strings.Contains(string(c.Raw), "#2") {
 		t.Fatalf("answer to Create ticket: %s", c.Raw)
 	}
@@ -219,7 +220,7 @@ func TestGatewaySession(t *testing.T) {
 		"mentions": []any{}, "mention_roles": []any{}, "attachments": []any{}, "embeds": []any{}, "pinned": false,
 		"author":            map[string]any{"id": bobID, "username": "bob", "discriminator": "0"},
 		"message_reference": map[string]any{"type": 0, "message_id": sourceMsg, "channel_id": channelID, "guild_id": guildID}}
-	env.gw.dispatch("MESSAGE_CREATE", reply)
+	env.gw.Dispatch("MESSAGE_CREATE", reply)
 	waitReply(t, env, "500000000000000002")
 	var comments []storage.TicketEvent
 	env.Deps.Store.DB.Where("kind = ?", "comment").Find(&comments)
@@ -228,7 +229,7 @@ func TestGatewaySession(t *testing.T) {
 	}
 
 	stop()
-	if c := env.gw.await(t, "close"); c.Code != 1000 {
+	if c := env.gw.Await(t, "close"); c.Code != 1000 {
 		t.Fatalf("closed with %d, want 1000", c.Code)
 	}
 	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune"} {
@@ -254,9 +255,9 @@ func waitReply(t *testing.T, env *gatewayEnv, id string) {
 // checks that the adapter comes back, resuming when Discord allows it, and
 // still answers interactions, including one sent while it was away.
 func TestGatewayReconnects(t *testing.T) {
-	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 	start(t, env.adapter)
-	env.gw.await(t, "identify")
+	env.gw.Await(t, "identify")
 	env.ticketNew(t, "first", 1)
 
 	cases := []struct {
@@ -266,16 +267,16 @@ func TestGatewayReconnects(t *testing.T) {
 		// meanwhile is replayed; else a new session is identified.
 		resumed bool
 	}{
-		{"close 4000 unknown error", func() { env.gw.drop(closeUnknownError) }, true},
-		{"dropped TCP connection", func() { env.gw.cut() }, true},
-		{"op 7 reconnect", func() { env.gw.reconnect() }, true},
-		{"close 4009 session timed out", func() { env.gw.drop(closeSessionTimedOut) }, false},
+		{"close 4000 unknown error", func() { env.gw.Drop(fakediscord.CloseUnknownError) }, true},
+		{"dropped TCP connection", func() { env.gw.Cut() }, true},
+		{"op 7 reconnect", func() { env.gw.Reconnect() }, true},
+		{"close 4009 session timed out", func() { env.gw.Drop(fakediscord.CloseSessionTimedOut) }, false},
 		{"heartbeats not acknowledged", func() {
 			// A short interval on a new connection, then silence.
-			env.gw.setInterval(100 * time.Millisecond)
-			env.gw.cut()
-			env.gw.await(t, "resume")
-			env.gw.setAck(false)
+			env.gw.SetInterval(100 * time.Millisecond)
+			env.gw.Cut()
+			env.gw.Await(t, "resume")
+			env.gw.SetAck(false)
 		}, false},
 	}
 	for i, tc := range cases {
@@ -286,8 +287,8 @@ func TestGatewayReconnects(t *testing.T) {
 			// Sent while the connection is down or going: Discord keeps
 			// it for the session and replays it on RESUME.
 			id, d := env.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
-			env.gw.dispatch("INTERACTION_CREATE", d)
-			if r := env.gw.await(t, "resume"); r.Outcome != "resumed" || r.Token != "Bot "+testToken {
+			env.gw.Dispatch("INTERACTION_CREATE", d)
+			if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" || r.Token != "Bot "+testToken {
 				t.Fatalf("%s: RESUME %+v", tc.name, r)
 			}
 			if c := env.callback(t, id); !strings.Contains(string(c.Raw), "#"+strconv.Itoa(n)) {
@@ -295,11 +296,11 @@ func TestGatewayReconnects(t *testing.T) {
 			}
 			continue
 		}
-		if r := env.gw.await(t, "resume"); r.Outcome != "rejected" {
+		if r := env.gw.Await(t, "resume"); r.Outcome != "rejected" {
 			t.Fatalf("%s: RESUME %+v, want it rejected", tc.name, r)
 		}
-		env.gw.setAck(true)
-		if id := env.gw.await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+		env.gw.SetAck(true)
+		if id := env.gw.Await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
 			t.Fatalf("%s: IDENTIFY %+v", tc.name, id)
 		}
 		env.ticketNew(t, summary, n)
@@ -312,10 +313,10 @@ func TestGatewayReconnects(t *testing.T) {
 func TestGatewayWithoutMessageContent(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], 0)
 	start(t, env.adapter)
-	if id := env.gw.await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+	if id := env.gw.Await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
 		t.Fatalf("first IDENTIFY %+v", id)
 	}
-	if id := env.gw.await(t, "identify"); id.Intents != 0 {
+	if id := env.gw.Await(t, "identify"); id.Intents != 0 {
 		t.Fatalf("IDENTIFY after 4014 asked for intents %d", id.Intents)
 	}
 	env.ticketNew(t, "no content intent", 1)
@@ -330,13 +331,13 @@ func TestGatewayWithoutMessageContent(t *testing.T) {
 func TestGatewayReplicasOverlap(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			env := newGatewayEnv(t, b, privilegedIntents)
+			env := newGatewayEnv(t, b, fakediscord.PrivilegedIntents)
 			stopA := start(t, env.adapter)
 			stopB := start(t, env.newAdapter(t))
-			env.gw.await(t, "identify")
-			env.gw.await(t, "identify")
+			env.gw.Await(t, "identify")
+			env.gw.Await(t, "identify")
 			id, d := env.slashCommand(t, aliceID, `/ticket new "seen twice"`)
-			env.gw.dispatch("INTERACTION_CREATE", d)
+			env.gw.Dispatch("INTERACTION_CREATE", d)
 			env.callback(t, id)
 			// Run returns once its handlers have.
 			stopA()
@@ -344,7 +345,7 @@ func TestGatewayReplicasOverlap(t *testing.T) {
 			var n int64
 			env.Deps.Store.DB.Model(&storage.Ticket{}).Count(&n)
 			callbacks := 0
-			for _, c := range env.fake.all() {
+			for _, c := range env.fake.All() {
 				if strings.HasPrefix(c.Path, "/interactions/"+id+"/") {
 					callbacks++
 				}
@@ -362,24 +363,24 @@ func TestGatewayReplicasOverlap(t *testing.T) {
 // must not keep a session.
 func TestGatewayStopsWhileUnreachable(t *testing.T) {
 	t.Run("reconnecting", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 		stop := start(t, env.adapter)
-		env.gw.await(t, "identify")
-		env.gw.setDown(true)
-		env.fake.setFail(http.StatusServiceUnavailable)
-		env.gw.cut()
-		env.gw.await(t, "refused")
+		env.gw.Await(t, "identify")
+		env.gw.SetDown(true)
+		env.fake.Status(http.StatusServiceUnavailable)
+		env.gw.Cut()
+		env.gw.Await(t, "refused")
 		stop()
 		if goroutines("[chan receive", "discordgo.(*Session).reconnect") {
 			t.Fatal("discordgo is still trying to reconnect after Run returned")
 		}
 	})
 	t.Run("handshake hangs", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
-		env.gw.setSilent(true)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+		env.gw.SetSilent(true)
 		stop := start(t, env.adapter)
-		env.gw.await(t, "connect")
+		env.gw.Await(t, "connect")
 		stop()
-		env.gw.await(t, "gone")
+		env.gw.Await(t, "gone")
 	})
 }

@@ -45,7 +45,20 @@ type Server struct {
 	lose    int
 	status  int
 	noRead  map[string]bool // channels whose history the bot may not read
-	calls   []string
+	unknown map[string]bool // channels that do not exist
+	gateway string          // what GET /gateway answers
+	dmNext  int64
+	calls   []Call
+	// waited is how many calls Wait and WaitFor have handed out.
+	waited int
+}
+
+// Call is one request the fake received.
+type Call struct {
+	Method, Path, Auth string
+	// Body is the JSON object sent, if any; Raw the bytes.
+	Body map[string]any
+	Raw  []byte
 }
 
 type nonceSeen struct {
@@ -59,7 +72,7 @@ func New(t testing.TB, token string) *Server {
 	t.Helper()
 	f := &Server{token: token, now: time.Now, window: DefaultNonceWindow, nonces: map[string]nonceSeen{},
 		next: 700000000000000000, dms: map[string]string{}, msgs: map[string][]map[string]any{},
-		posts: map[string]int{}, noRead: map[string]bool{}}
+		posts: map[string]int{}, noRead: map[string]bool{}, unknown: map[string]bool{}, dmNext: 300000000000000008}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
 	f.srv.SetKeepAlivesEnabled(false)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,6 +87,61 @@ func New(t testing.TB, token string) *Server {
 
 // URL is the discord.api_url to configure.
 func (f *Server) URL() string { return "http://" + f.addr + "/api/v10" }
+
+// Close stops the fake: connections are refused from now on.
+func (f *Server) Close() { _ = f.srv.Close() }
+
+// SetGateway sets the websocket URL GET /gateway answers (a Gateway's URL).
+func (f *Server) SetGateway(url string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gateway = url
+}
+
+// UnknownChannel makes posts to a channel answer Unknown Channel (10003).
+func (f *Server) UnknownChannel(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unknown[id] = true
+}
+
+// All returns every request received, in order.
+func (f *Server) All() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// Wait returns the next request not yet handed out by Wait or WaitFor,
+// waiting up to 10 s for it.
+func (f *Server) Wait(t testing.TB) Call {
+	t.Helper()
+	return f.WaitFor(t, "request", func(Call) bool { return true })
+}
+
+// WaitFor returns the next request not yet handed out that match accepts,
+// passing over the others, waiting up to 20 s.
+func (f *Server) WaitFor(t testing.TB, what string, match func(Call) bool) Call {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f.mu.Lock()
+		for f.waited < len(f.calls) {
+			c := f.calls[f.waited]
+			f.waited++
+			if match(c) {
+				f.mu.Unlock()
+				return c
+			}
+		}
+		f.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake Discord API received no %s", what)
+			return Call{}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
 
 // SetClock replaces the fake's clock, so a test moves past the nonce window
 // without sleeping.
@@ -90,7 +158,8 @@ func (f *Server) SetNonceWindow(d time.Duration) {
 	f.window = d
 }
 
-// Limit answers the next n requests with 429 and Retry-After: 1.
+// Limit answers the next n requests with 429, asking for the longest wait
+// in its body's retry_after (3.25 s) over its headers (2 s, 2.5 s).
 func (f *Server) Limit(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,7 +212,11 @@ func (f *Server) Messages(channel string) []map[string]any {
 func (f *Server) Calls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
+	out := make([]string, 0, len(f.calls))
+	for _, c := range f.calls {
+		out = append(out, c.Method+" "+c.Path)
+	}
+	return out
 }
 
 // Limited is how many 429 answers were given.
@@ -162,42 +235,75 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // ServeHTTP answers one REST call.
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
-	path := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10")
+	c := Call{Method: r.Method, Path: strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10"), Auth: r.Header.Get("Authorization"), Raw: raw}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &c.Body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "400: Bad Request", "code": 50109})
+			return
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, r.Method+" "+path)
+	f.calls = append(f.calls, c)
+	path, body := c.Path, c.Body
 	if f.limit > 0 {
 		f.limit--
 		f.limited++
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "You are being rate limited.", "retry_after": 1.0, "global": false})
+		w.Header().Set("Retry-After", "2")
+		w.Header().Set("X-RateLimit-Reset-After", "2.5")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "You are being rate limited.", "retry_after": 3.25, "global": false})
 		return
 	}
 	if f.status != 0 {
 		writeJSON(w, f.status, map[string]any{"message": http.StatusText(f.status), "code": 0})
 		return
 	}
-	if r.Header.Get("Authorization") != "Bot "+f.token {
+	// Interaction webhooks and GET /gateway need no token.
+	open := strings.HasPrefix(path, "/webhooks/") || strings.HasPrefix(path, "/interactions/") || path == "/gateway"
+	if !open && c.Auth != "Bot "+f.token {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
 		return
 	}
-	var body map[string]any
-	if len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &body); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "400: Bad Request", "code": 50109})
-			return
-		}
-	}
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
+	case r.Method == http.MethodGet && (path == "/gateway" || path == "/gateway/bot"):
+		if f.gateway == "" {
+			writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
+			return
+		}
+		out := map[string]any{"url": f.gateway}
+		if path == "/gateway/bot" {
+			out["shards"] = 1
+			out["session_start_limit"] = map[string]any{"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
+		}
+		writeJSON(w, http.StatusOK, out)
+	case r.Method == http.MethodPut && len(parts) >= 3 && parts[0] == "applications":
+		var cmds []map[string]any
+		if err := json.Unmarshal(raw, &cmds); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid Form Body", "code": 50035})
+			return
+		}
+		for i := range cmds {
+			cmds[i]["id"] = strconv.Itoa(800000 + i)
+		}
+		writeJSON(w, http.StatusOK, cmds)
+	case strings.HasPrefix(path, "/webhooks/"), strings.HasPrefix(path, "/interactions/"):
+		if strings.Contains(path, "expired") {
+			writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Webhook", "code": 10015})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": "600000000000000001"})
 	case r.Method == http.MethodPost && path == "/users/@me/channels":
 		user, _ := body["recipient_id"].(string)
 		id, ok := f.dms[user]
 		if !ok {
-			id = f.id()
+			f.dmNext++
+			id = strconv.FormatInt(f.dmNext, 10)
 			f.dms[user] = id
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "type": 1})
+	case len(parts) >= 3 && parts[0] == "channels" && parts[2] == "messages" && f.unknown[parts[1]]:
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Channel", "code": 10003})
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
 		f.post(w, parts[1], body)
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
