@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"gopkg.in/yaml.v3"
 
 	"opsbot/docs"
@@ -76,6 +77,11 @@ type Server struct {
 	responses  map[string]string // response_url path → body
 	badTokens  int
 	seq        int
+	// appToken, when set, enables Socket Mode: apps.connections.open
+	// with it answers the URL of the fake's own WebSocket endpoint.
+	appToken string
+	opens    int
+	conns    chan *websocket.Conn
 }
 
 // New starts a fake Slack on a loopback port that accepts token and grants
@@ -102,6 +108,72 @@ func New(t testing.TB, token string) *Server {
 	go func() { _ = f.srv.Serve(ln) }()
 	t.Cleanup(func() { _ = f.srv.Close() })
 	return f
+}
+
+// SocketMode enables Socket Mode for the app-level token (xapp-…):
+// apps.connections.open answers a WebSocket URL on the fake, which greets
+// each connection with hello and hands it to Conn.
+func (f *Server) SocketMode(appToken string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.appToken = appToken
+	if f.conns == nil {
+		f.conns = make(chan *websocket.Conn, 16)
+	}
+}
+
+// Conn returns the next Socket Mode connection, waiting up to 20 s.
+func (f *Server) Conn(t testing.TB) *websocket.Conn {
+	t.Helper()
+	f.mu.Lock()
+	conns := f.conns
+	f.mu.Unlock()
+	select {
+	case c := <-conns:
+		return c
+	case <-time.After(20 * time.Second):
+		t.Fatal("no Socket Mode connection")
+		return nil
+	}
+}
+
+// Opens counts the apps.connections.open calls answered with a URL.
+func (f *Server) Opens() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opens
+}
+
+// socket answers apps.connections.open and the WebSocket endpoint.
+func (f *Server) socket(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case "/api/apps.connections.open":
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if f.appToken == "" || r.Header.Get("Authorization") != "Bearer "+f.appToken {
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
+			return true
+		}
+		f.opens++
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "url": "ws://" + f.addr + "/link"})
+		return true
+	case "/link":
+		up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return true
+		}
+		if err := c.WriteJSON(map[string]any{"type": "hello", "num_connections": 1}); err != nil {
+			return true
+		}
+		f.mu.Lock()
+		conns := f.conns
+		f.mu.Unlock()
+		conns <- c
+		return true
+	}
+	return false
 }
 
 // ManifestScopes are the bot scopes docs/slack-app-manifest.yaml requests.
@@ -334,6 +406,9 @@ func scopeFor(method, channel string) string {
 
 // ServeHTTP answers one Web API call.
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.socket(w, r) {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if strings.HasPrefix(r.URL.Path, "/respond/") {
