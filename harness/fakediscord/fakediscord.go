@@ -10,6 +10,7 @@ package fakediscord
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -70,6 +71,17 @@ type nonceSeen struct {
 // It stops when t ends.
 func New(t testing.TB, token string) *Server {
 	t.Helper()
+	f, err := Start(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Start starts a fake Discord for programs that are not tests (the bench);
+// Close stops it.
+func Start(token string) (*Server, error) {
 	f := &Server{token: token, now: time.Now, window: DefaultNonceWindow, nonces: map[string]nonceSeen{},
 		next: 700000000000000000, dms: map[string]string{}, msgs: map[string][]map[string]any{},
 		posts: map[string]int{}, noRead: map[string]bool{}, unknown: map[string]bool{}, dmNext: 300000000000000008}
@@ -77,12 +89,11 @@ func New(t testing.TB, token string) *Server {
 	f.srv.SetKeepAlivesEnabled(false)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("fake discord: %w", err)
 	}
 	f.addr = ln.Addr().String()
 	go func() { _ = f.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = f.srv.Close() })
-	return f
+	return f, nil
 }
 
 // URL is the discord.api_url to configure.
