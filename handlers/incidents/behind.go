@@ -232,3 +232,9 @@ func (h *Handler) writeBehind(ctx context.Context) {
 		h.flush(ctx)
 	}
 }
+
+// WriteBehind buffers steady-state results and writes them every second
+// until ctx ends, then writes what is left. Run does this itself; a caller
+// that drives the scheduler on its own (the checks benchmark) runs it
+// beside.
+func (h *Handler) WriteBehind(ctx context.Context) { h.writeBehind(ctx) }
