@@ -79,6 +79,12 @@ access:
 
 func newFixture(t testing.TB, b storagetest.Backend, hook string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, b, hook, nil)
+}
+
+// newFixtureWith is newFixture with edit applied to the parsed config.
+func newFixtureWith(t testing.TB, b storagetest.Backend, hook string, edit func(*config.Config)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	script, err := filepath.Abs("testdata/record.sh")
 	if err != nil {
@@ -91,6 +97,9 @@ func newFixture(t testing.TB, b storagetest.Backend, hook string) *fixture {
 	cfg, err := config.Parse([]byte(text), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	env := handlertest.New(t, b, cfg)
 	h, err := access.New(env.Deps)
