@@ -24,6 +24,7 @@ import (
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/access/action"
+	"opsbot/proc"
 	"opsbot/storage"
 )
 
@@ -79,8 +80,8 @@ func New(d handlers.Deps) (*Handler, error) {
 		n = 8 // a Config not from Load; Validate refuses < 1 in a file
 	}
 	return &Handler{cfg: d.Config, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock,
-		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now}, Interval: 10 * time.Second,
-		slots: make(chan struct{}, n), busy: map[int64]struct{}{}}, nil
+		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now, Mask: proc.NewMasker(d.Config.SecretValues()...)},
+		Interval: 10 * time.Second, slots: make(chan struct{}, n), busy: map[int64]struct{}{}}, nil
 }
 
 // Command is the /access command table.
