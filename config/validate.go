@@ -85,6 +85,7 @@ func (c *Config) validate() problems {
 	v.checkSettings()
 	v.outbox()
 	v.statusPage()
+	v.teams()
 	return v.problems
 }
 
@@ -117,6 +118,9 @@ func (v *validator) index() {
 	}
 	for i, ch := range c.Checks {
 		v.known.checks.add(ch.Name, i)
+	}
+	for i, name := range slices.Sorted(maps.Keys(c.Teams)) {
+		v.known.teams.add(name, len(c.People)+i)
 	}
 }
 
