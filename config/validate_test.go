@@ -203,13 +203,19 @@ func TestValidate(t *testing.T) {
 		}, "teams.it.rotation.layers[1].members[0]", "carol is not in team it (add it to people[2].teams)"},
 		{"team empty layer", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[1].Members = nil }) }, "teams.it.rotation.layers[1].members", "empty layer"},
 		{"team no layers", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers = nil }) }, "teams.it.rotation.layers", "nobody would be on call"},
-		{"team layer name", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[0].Name = "secondary" }) }, "teams.it.rotation.layers[1].name", `duplicate layer "secondary"`},
-		{"team zone", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Timezone = "Europe/Berlim" }) }, "teams.it.rotation.timezone", `unknown time zone "Europe/Berlim"`},
+		{"team layer name", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[0].Name = "secondary" })
+		}, "teams.it.rotation.layers[1].name", `duplicate layer "secondary"`},
+		{"team zone", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Timezone = "Europe/Berlim" })
+		}, "teams.it.rotation.timezone", `unknown time zone "Europe/Berlim"`},
 		{"team handoff", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Handoff = "weekley" }) }, "teams.it.rotation.handoff", `unknown value "weekley" (did you mean "weekly"?)`},
 		{"team day", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Day = "monday" }) }, "teams.it.rotation.day", `unknown day "monday"`},
 		{"team at", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.At = "9am" }) }, "teams.it.rotation.at", "want a time of day as HH:MM"},
 		{"team start", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Start = "05.01.2026" }) }, "teams.it.rotation.start", "want a date as YYYY-MM-DD"},
-		{"team escalation order", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[1].After = Duration(10 * time.Minute) }) }, "teams.it.escalation[1].after", "must be later than the step before (15m)"},
+		{"team escalation order", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[1].After = Duration(10 * time.Minute) })
+		}, "teams.it.escalation[1].after", "must be later than the step before (15m)"},
 		{"team escalation unknown team", func(c *Config) {
 			c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[0].To[0] = "oncall:itt:primary" })
 		}, "teams.it.escalation[0].to[0]", `unknown team "itt" (did you mean "it"?)`},
