@@ -264,7 +264,7 @@ func (h *Handler) override(ctx context.Context, req *bot.Request) (bot.Reply, er
 	}
 	o := storage.OncallOverride{Team: team, Layer: layer, Person: p.Name, From: from, To: to, Kind: storage.OverrideSet,
 		CreatedBy: req.Person.Name, CreatedAt: now, AcceptedAt: &now}
-	text := fmt.Sprintf("@%s is %s's %s from %s to %s", p.Name, team, layer, when(from, loc), when(to, loc))
+	text := fmt.Sprintf("@%s is %s for %s from %s to %s", p.Name, layer, team, when(from, loc), when(to, loc))
 	err = h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
 		if err := storage.CreateOverride(tx, &o); err != nil {
 			return err
@@ -335,7 +335,7 @@ func (h *Handler) swap(ctx context.Context, req *bot.Request) (bot.Reply, error)
 	}
 	o := storage.OncallOverride{Team: team, Layer: layer, Person: p.Name, From: from, To: to, Kind: storage.OverrideSwap,
 		SwapFrom: req.Person.Name, CreatedBy: req.Person.Name, CreatedAt: now}
-	window := fmt.Sprintf("%s's %s shift from %s to %s", team, layer, when(from, loc), when(to, loc))
+	window := fmt.Sprintf("%s shift for %s from %s to %s", layer, team, when(from, loc), when(to, loc))
 	err = h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
 		if err := storage.CreateOverride(tx, &o); err != nil {
 			return err
@@ -391,6 +391,6 @@ func (h *Handler) accept(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if rot, ok := h.r.Rotation(o.Team); ok {
 		loc = rot.Location()
 	}
-	return bot.Reply{Text: fmt.Sprintf("Swap #%d accepted: you are %s's %s from %s to %s, in place of @%s.", id, o.Team, o.Layer,
+	return bot.Reply{Text: fmt.Sprintf("Swap #%d accepted: you are %s for %s from %s to %s, in place of @%s.", id, o.Layer, o.Team,
 		when(o.From, loc), when(o.To, loc), o.SwapFrom), Severity: bot.SeveritySuccess}, nil
 }
