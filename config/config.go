@@ -195,6 +195,9 @@ type Queue struct {
 	// Categories are the ticket categories routed to this queue
 	// (key categories).
 	Categories []string `yaml:"categories"`
+	// Team names the team that owns the queue: its channel hears about the
+	// queue's tickets unless channel is set (key team).
+	Team string `yaml:"team"`
 }
 
 // SLA holds the targets for one ticket priority.
@@ -256,6 +259,9 @@ type Resource struct {
 	ReasonRequired bool `yaml:"reason_required"`
 	// Channel names the channel that hears about requests (key channel).
 	Channel string `yaml:"channel"`
+	// Team names the team that owns the resource: its channel hears about
+	// requests unless channel is set (key team).
+	Team string `yaml:"team"`
 	// Grant gives access (key grant).
 	Grant Action `yaml:"grant"`
 	// Revoke takes access away (key revoke; if omitted while grant is
@@ -446,6 +452,9 @@ type BackupJob struct {
 	Timezone string `yaml:"timezone"`
 	// Channel names the channel that hears about runs (key channel).
 	Channel string `yaml:"channel"`
+	// Team names the team that owns the job: its channel hears about runs
+	// unless channel is set (key team).
+	Team string `yaml:"team"`
 	// Roles may run the job from chat (key roles).
 	Roles []string `yaml:"roles"`
 	// FreshWithin is how recent the last success must be for the backup to
@@ -781,6 +790,15 @@ func (c *Config) PersonByDiscordID(id string) (Person, bool) {
 func (c *Config) Channel(name string) (Channel, bool) {
 	ch, ok := c.Channels[name]
 	return ch, ok
+}
+
+// RouteChannel is where a check, job, queue or resource posts: its own
+// channel if it names one, else its team's channel ("" when neither is set).
+func (c *Config) RouteChannel(own, team string) string {
+	if own != "" || team == "" {
+		return own
+	}
+	return c.Teams[team].Channel
 }
 
 // Resource returns the access resource with the given name.

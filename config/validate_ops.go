@@ -167,6 +167,7 @@ func (v *validator) backups() {
 			v.timezone(join(path, "timezone"), j.Timezone, false)
 		}
 		v.channelRef(join(path, "channel"), j.Channel)
+		v.team(join(path, "team"), j.Team)
 		v.words(join(path, "roles"), j.Roles)
 	}
 }

@@ -194,6 +194,9 @@ func TestValidate(t *testing.T) {
 		{"check escalates to a layer", func(c *Config) { c.Checks[0].Escalate.To[0] = "oncall:it:tertiary" }, "checks[0].escalate.to[0]", `team it has no layer "tertiary" (its layers: primary, secondary)`},
 
 		// teams
+		{"queue team", func(c *Config) { c.Tickets.Queues[0].Team = "sales" }, "tickets.queues[0].team", `unknown team "sales"`},
+		{"job team", func(c *Config) { c.Backups.Jobs[0].Team = "netwrk" }, "backups.jobs[0].team", `unknown team "netwrk" (did you mean "network"?)`},
+		{"resource team", func(c *Config) { c.Access.Resources[0].Team = "Net" }, "access.resources[0].team", "is not a valid name"},
 		{"team channel", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Channel = "opps" }) }, "teams.it.channel", `unknown channel "opps"`},
 		{"team unknown member", func(c *Config) {
 			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[0].Members[1] = "bbo" })

@@ -77,10 +77,8 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if c.Channel == "" && c.Team != "" {
-			// A team's check posts into the team's channel unless it names its own.
-			c.Channel = d.Config.Teams[c.Team].Channel
-		}
+		// A team's check posts into the team's channel unless it names its own.
+		c.Channel = d.Config.RouteChannel(c.Channel, c.Team)
 		h.checks[c.Name] = c
 		h.names = append(h.names, c.Name)
 	}
