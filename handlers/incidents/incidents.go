@@ -503,9 +503,12 @@ func (h *Handler) page(tx *gorm.DB, c config.Check, in storage.Incident, now tim
 // inactive people left nobody) pages the next layer that has someone and
 // posts into the team's channel, saying so.
 func (h *Handler) pageLayer(tx *gorm.DB, in storage.Incident, team, layer string, now time.Time, key, title string) error {
-	shifts, err := h.roster.Now(tx.Statement.Context, tx, team, now)
-	if err != nil {
-		return err
+	var shifts []oncall.Shift
+	if _, ok := h.roster.Rotation(team); ok { // config validation makes sure; else a gap
+		var err error
+		if shifts, err = h.roster.Now(tx.Statement.Context, tx, team, now); err != nil {
+			return err
+		}
 	}
 	at := slices.IndexFunc(shifts, func(s oncall.Shift) bool { return s.Layer == layer })
 	if at >= 0 && shifts[at].Person != "" {

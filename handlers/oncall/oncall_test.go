@@ -209,11 +209,14 @@ func TestHandoffPost(t *testing.T) {
 	}
 }
 
-// TestRender: Slack and Discord render /oncall's reply from the same
-// router, with its layers as fields.
+// TestRender: /oncall fits Discord's slash command rules, and Slack and
+// Discord render its reply from the same router, with its layers as fields.
 func TestRender(t *testing.T) {
 	t.Parallel()
-	env, _ := newEnv(t, storagetest.Backends(t)[0])
+	env, h := newEnv(t, storagetest.Backends(t)[0])
+	if _, err := discord.ApplicationCommands([]bot.Command{h.Command()}); err != nil {
+		t.Errorf("/oncall as Discord slash commands: %v", err)
+	}
 	r := env.Run("dave", "/oncall it")
 	s, err := json.Marshal(slack.Render(r))
 	if err != nil {
