@@ -17,30 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Gateway opcodes, as Discord numbers them.
-const (
-	opDispatch       = 0
-	opHeartbeat      = 1
-	opIdentify       = 2
-	opResume         = 6
-	opReconnect      = 7
-	opInvalidSession = 9
-	opHello          = 10
-	opHeartbeatAck   = 11
-)
-
-// Gateway close codes Discord sends.
-const (
-	closeUnknownError      = 4000
-	closeUnknownOpcode     = 4001
-	closeDecodeError       = 4002
-	closeNotAuthenticated  = 4003
-	closeAuthFailed        = 4004
-	closeAlreadyIdentified = 4005
-	closeSessionTimedOut   = 4009
-	closeInvalidAPIVersion = 4012
-	closeInvalidIntents    = 4013
-)
+// The opcodes and close codes are the adapter's (gateway.go): both follow
+// Discord's documentation.
 
 // privilegedIntents need a switch in the developer portal; asking for one
 // that is off closes the connection with 4014.
@@ -62,6 +40,9 @@ type gwEvent struct {
 	Seq           int64  // RESUME's seq, a heartbeat's d (-1 for null)
 	Code          int    // the client's close code
 	Outcome       string // of a RESUME: resumed or rejected
+	// At is when it happened; for identify and resume, Path is the path
+	// the connection dialled (READY's resume_gateway_url ends in /resume).
+	At time.Time
 }
 
 // gwFrame is a gateway payload.
@@ -85,6 +66,7 @@ type gwSession struct {
 
 type gwConn struct {
 	ws      *websocket.Conn
+	path    string
 	version int
 	wmu     sync.Mutex
 	session *gwSession
@@ -168,6 +150,7 @@ func newFakeGateway(t testing.TB, token string, portal discordgo.Intent) *fakeGa
 func (g *fakeGateway) url() string { return "ws" + strings.TrimPrefix(g.srv.URL, "http") }
 
 func (g *fakeGateway) report(e gwEvent) {
+	e.At = time.Now()
 	select {
 	case g.seen <- e:
 	default:
@@ -208,7 +191,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	c := &gwConn{ws: ws}
+	c := &gwConn{ws: ws, path: r.URL.Path}
 	c.version, _ = strconv.Atoi(q.Get("v"))
 	g.mu.Lock()
 	g.conns = append(g.conns, c)
@@ -313,7 +296,7 @@ func (g *fakeGateway) identify(c *gwConn, d json.RawMessage) bool {
 	if os == "" {
 		os = id.Properties["$os"]
 	}
-	e := gwEvent{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os}
+	e := gwEvent{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os, Path: c.path}
 	if id.Intents != nil {
 		e.Intents = *id.Intents
 	}
@@ -361,7 +344,7 @@ func (g *fakeGateway) resume(c *gwConn, d json.RawMessage) bool {
 		c.closeWith(closeDecodeError, "Error while decoding payload.")
 		return false
 	}
-	e := gwEvent{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq}
+	e := gwEvent{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq, Path: c.path}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.session != nil {
@@ -465,14 +448,14 @@ func (g *fakeGateway) live() []*gwConn {
 	return out
 }
 
-// drop closes every session's connection with a close code; 4009 ends the
-// session as well, as Discord's "session timed out" does.
+// drop closes every session's connection with a close code; 4007, 4009
+// and the codes that will not heal end the session as well, as on Discord.
 func (g *fakeGateway) drop(code int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
 		c.closing = true
-		if code == closeSessionTimedOut {
+		if code == closeInvalidSeq || code == closeSessionTimedOut || fatalClose(code) {
 			c.session.invalid = true
 		}
 		c.session.conn = nil
@@ -496,7 +479,7 @@ func (g *fakeGateway) reconnect() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
-		c.closing = true
+		// The client closes; with 1000 or 1001 it ends its session.
 		_ = c.write(map[string]any{"op": opReconnect, "d": nil, "s": nil, "t": nil})
 	}
 }
@@ -523,4 +506,38 @@ func (g *fakeGateway) setSilent(on bool) {
 	g.mu.Lock()
 	g.silent = on
 	g.mu.Unlock()
+}
+
+// invalidate sends op 9 INVALID SESSION on every session's connection: d
+// true lets the client resume, d false ends the session. It returns when
+// the op was sent.
+func (g *fakeGateway) invalidate(resumable bool) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.live() {
+		if !resumable {
+			c.closing = true
+			c.session.invalid = true
+		}
+		_ = c.write(map[string]any{"op": opInvalidSession, "d": resumable, "s": nil, "t": nil})
+	}
+	return time.Now()
+}
+
+// sessionCount is how many sessions clients have identified.
+func (g *fakeGateway) sessionCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+// flush forgets the events seen so far.
+func (g *fakeGateway) flush() {
+	for {
+		select {
+		case <-g.seen:
+		default:
+			return
+		}
+	}
 }

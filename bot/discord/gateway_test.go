@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
 
 	"opsbot/bot"
 	"opsbot/handlers/handlertest"
@@ -187,6 +188,8 @@ func goroutines(all ...string) bool {
 // ticket's message into a comment, and ends the session on shutdown.
 func TestGatewaySession(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	// Short, so that the first heartbeat comes soon.
+	env.gw.setInterval(500 * time.Millisecond)
 	stop := start(t, env.adapter)
 
 	lookup := env.fake.waitFor(t, "GET /gateway", func(c call) bool { return c.Path == "/gateway" })
@@ -198,12 +201,17 @@ func TestGatewaySession(t *testing.T) {
 		t.Fatalf("dialled %s with v=%s encoding=%s", conn.Path, conn.Version, conn.Encoding)
 	}
 	id := env.gw.await(t, "identify")
-	if id.Token != "Bot "+testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" {
+	if id.Token != testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" || id.Path != "/" {
 		t.Fatalf("IDENTIFY %+v", id)
 	}
-	// The first heartbeat carries READY's sequence number.
-	if hb := env.gw.await(t, "heartbeat"); hb.Seq != 1 {
-		t.Fatalf("first heartbeat d=%d, want 1", hb.Seq)
+	// The first heartbeat after READY carries READY's sequence number (one
+	// may come before READY is read, with null).
+	hb := env.gw.await(t, "heartbeat")
+	for hb.Seq == -1 {
+		hb = env.gw.await(t, "heartbeat")
+	}
+	if hb.Seq != 1 {
+		t.Fatalf("first heartbeat after READY d=%d, want 1", hb.Seq)
 	}
 
 	env.ticketNew(t, "printer jams", 1)
@@ -231,11 +239,20 @@ func TestGatewaySession(t *testing.T) {
 	if c := env.gw.await(t, "close"); c.Code != 1000 {
 		t.Fatalf("closed with %d, want 1000", c.Code)
 	}
-	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune"} {
+	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune",
+		"(*gateway).connection"} {
 		if goroutines("bot/discord" + "." + f) {
 			t.Errorf("a goroutine in %s outlived Run", f)
 		}
 	}
+
+	// The 1000 close ended the session: the next Run identifies afresh.
+	env.gw.flush()
+	start(t, env.adapter)
+	if e := env.gw.await(t, "resume", "identify"); e.Kind != "identify" {
+		t.Fatalf("after a 1000 close the client sent %+v, want IDENTIFY", e)
+	}
+	env.ticketNew(t, "after a restart", 3)
 }
 
 func waitReply(t *testing.T, env *gatewayEnv, id string) {
@@ -251,59 +268,141 @@ func waitReply(t *testing.T, env *gatewayEnv, id string) {
 }
 
 // TestGatewayReconnects breaks the connection the ways Discord does and
-// checks that the adapter comes back, resuming when Discord allows it, and
-// still answers interactions, including one sent while it was away.
+// checks what the adapter does after each, as Discord's documentation asks:
+// RESUME at READY's resume_gateway_url while the session lives (the
+// interaction dispatched meanwhile is replayed and answered), IDENTIFY
+// afresh once it has ended (after 4007 and 4009 at once, after INVALID
+// SESSION d:false after the wait), and a reconnect after a single
+// heartbeat without an acknowledgement.
 func TestGatewayReconnects(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	const invalidWait = 300 * time.Millisecond
+	env.adapter.invalidWait = func() time.Duration { return invalidWait }
 	start(t, env.adapter)
 	env.gw.await(t, "identify")
 	env.ticketNew(t, "first", 1)
 
+	var sent time.Time
 	cases := []struct {
 		name    string
 		disrupt func()
 		// resumed: the session resumes and an interaction dispatched
 		// meanwhile is replayed; else a new session is identified.
 		resumed bool
+		// closes: the client closes the connection itself, with a code
+		// that keeps its session.
+		closes bool
+		// wait: IDENTIFY comes no sooner than the injected wait.
+		wait bool
 	}{
-		{"close 4000 unknown error", func() { env.gw.drop(closeUnknownError) }, true},
-		{"dropped TCP connection", func() { env.gw.cut() }, true},
-		{"op 7 reconnect", func() { env.gw.reconnect() }, true},
-		{"close 4009 session timed out", func() { env.gw.drop(closeSessionTimedOut) }, false},
-		{"heartbeats not acknowledged", func() {
-			// A short interval on a new connection, then silence.
-			env.gw.setInterval(100 * time.Millisecond)
+		{name: "close 4000 unknown error", disrupt: func() { env.gw.drop(closeUnknownError) }, resumed: true},
+		{name: "dropped TCP connection", disrupt: func() { env.gw.cut() }, resumed: true},
+		{name: "op 7 reconnect", disrupt: func() { env.gw.reconnect() }, resumed: true, closes: true},
+		{name: "op 9 invalid session, resumable", disrupt: func() { env.gw.invalidate(true) }, resumed: true, closes: true},
+		{name: "close 4009 session timed out", disrupt: func() { env.gw.drop(closeSessionTimedOut) }},
+		{name: "close 4007 invalid seq", disrupt: func() { env.gw.drop(closeInvalidSeq) }},
+		{name: "op 9 invalid session, not resumable", disrupt: func() { sent = env.gw.invalidate(false) }, closes: true, wait: true},
+		{name: "heartbeat not acknowledged", disrupt: func() {
+			// A short interval on a new connection, one acknowledged
+			// heartbeat, then silence.
+			env.gw.setInterval(300 * time.Millisecond)
 			env.gw.cut()
-			env.gw.await(t, "resume")
+			if r := env.gw.await(t, "resume"); r.Outcome != "resumed" {
+				t.Fatalf("RESUME %+v", r)
+			}
+			env.gw.await(t, "heartbeat")
+			env.gw.flush()
 			env.gw.setAck(false)
-		}, false},
+			beats := 0
+			e := env.gw.await(t, "heartbeat", "close")
+			for ; e.Kind != "close"; e = env.gw.await(t, "heartbeat", "close") {
+				beats++
+			}
+			if e.Code == websocket.CloseNormalClosure || e.Code == websocket.CloseGoingAway {
+				t.Fatalf("the client closed a zombied connection with %d, which ends its session", e.Code)
+			}
+			env.gw.setAck(true)
+			env.gw.setInterval(41250 * time.Millisecond)
+			// One unacknowledged heartbeat; the next one due finds it so.
+			// (One more may have been in flight as the acks stopped.)
+			if beats > 2 {
+				t.Fatalf("%d heartbeats went unacknowledged before the client reconnected; want 1", beats)
+			}
+		}, resumed: true},
 	}
 	for i, tc := range cases {
 		n := i + 2
 		summary := "after " + tc.name
+		env.gw.flush()
 		tc.disrupt()
+		if tc.closes {
+			if c := env.gw.await(t, "close"); c.Code == websocket.CloseNormalClosure || c.Code == websocket.CloseGoingAway {
+				t.Fatalf("%s: the client closed with %d, which ends its session", tc.name, c.Code)
+			}
+		}
 		if tc.resumed {
 			// Sent while the connection is down or going: Discord keeps
 			// it for the session and replays it on RESUME.
 			id, d := env.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
 			env.gw.dispatch("INTERACTION_CREATE", d)
-			if r := env.gw.await(t, "resume"); r.Outcome != "resumed" || r.Token != "Bot "+testToken {
-				t.Fatalf("%s: RESUME %+v", tc.name, r)
+			if r := env.gw.await(t, "resume", "identify"); r.Kind != "resume" || r.Outcome != "resumed" || r.Token != testToken || r.Path != "/resume" {
+				t.Fatalf("%s: %+v, want a RESUME at resume_gateway_url", tc.name, r)
 			}
 			if c := env.callback(t, id); !strings.Contains(string(c.Raw), "#"+strconv.Itoa(n)) {
 				t.Fatalf("%s: answer %s", tc.name, c.Raw)
 			}
 			continue
 		}
-		if r := env.gw.await(t, "resume"); r.Outcome != "rejected" {
-			t.Fatalf("%s: RESUME %+v, want it rejected", tc.name, r)
+		id := env.gw.await(t, "resume", "identify")
+		if id.Kind != "identify" || id.Path != "/" || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+			t.Fatalf("%s: %+v, want IDENTIFY at the gateway url", tc.name, id)
 		}
-		env.gw.setAck(true)
-		if id := env.gw.await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
-			t.Fatalf("%s: IDENTIFY %+v", tc.name, id)
+		if tc.wait && id.At.Sub(sent) < invalidWait {
+			t.Fatalf("%s: IDENTIFY %s after INVALID SESSION, want at least %s", tc.name, id.At.Sub(sent), invalidWait)
 		}
 		env.ticketNew(t, summary, n)
 	}
+}
+
+// TestGatewayStopsOnBadToken: a close that no reconnect heals (4004, a
+// token Discord refuses) stops the gateway with a clear error; Run goes on
+// until its context ends.
+func TestGatewayStopsOnBadToken(t *testing.T) {
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	cfg := env.Deps.Config.Discord
+	cfg.Token = "wrong-" + testToken
+	a, err := New(cfg, env.Router, env.Deps.Store, env.Clock, env.log, Options{Intake: env.intake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, a)
+	env.gw.await(t, "identify")
+	deadline := time.Now().Add(20 * time.Second)
+	for goroutines("bot/discord.(*Adapter).runGateway") {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway goes on after 4004")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	connects := 0
+	for {
+		select {
+		case e := <-env.gw.seen:
+			if e.Kind == "connect" {
+				connects++
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if connects != 0 {
+		t.Errorf("%d more connections after 4004", connects)
+	}
+	if !strings.Contains(env.logs.String(), "discord gateway stopped: Discord refused the bot token (4004") {
+		t.Errorf("the log does not say why the gateway stopped:\n%s", env.logs)
+	}
+	stop()
 }
 
 // TestGatewayWithoutMessageContent: an application without the Message
