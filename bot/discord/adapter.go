@@ -73,6 +73,7 @@ type Adapter struct {
 	// outlives Run's context by the grace period, so that shutdown
 	// delivers what is in flight, or queues it in the outbox.
 	base context.Context
+	cut  context.CancelFunc
 	wg   sync.WaitGroup
 }
 
@@ -109,6 +110,7 @@ func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk
 	if a.grace <= 0 {
 		a.grace = DefaultGrace
 	}
+	a.base, a.cut = context.WithCancel(context.Background())
 	for _, c := range router.Commands() {
 		a.table[c.Name] = c
 	}
@@ -394,9 +396,6 @@ func (a *Adapter) background() context.Context {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.wg.Add(1)
-	if a.base == nil {
-		return context.Background()
-	}
 	return a.base
 }
 
@@ -556,15 +555,22 @@ func (a *Adapter) prune(ctx context.Context) {
 
 // Run keeps the adapter's background work alive until ctx ends and prunes
 // the handled interactions every few minutes; in gateway mode it also holds
-// the gateway connection, reconnecting it, and answers interactions through
-// the REST callback. It returns once the connection is closed and the work
-// it started is done, and may be called again after that.
+// the gateway session, reconnecting it, and answers interactions through
+// the REST callback. Once ctx ends it closes the session and waits up to
+// the grace period for deferred answers (then cuts them short), so that
+// each is delivered or queued in the outbox; it returns when they are, and
+// may be called again after that.
 func (a *Adapter) Run(ctx context.Context) error {
-	work, cut := context.WithCancel(context.WithoutCancel(ctx))
 	a.mu.Lock()
-	a.base = work
+	work, cut := a.base, a.cut
 	a.mu.Unlock()
-	defer a.drain(cut)
+	defer func() {
+		a.drain(cut)
+		// A fresh context for the work of a later Run.
+		a.mu.Lock()
+		a.base, a.cut = context.WithCancel(context.Background())
+		a.mu.Unlock()
+	}()
 	if a.cfg.Mode != "gateway" {
 		a.prune(ctx)
 		return nil

@@ -482,3 +482,129 @@ func TestGatewayStopsWhileUnreachable(t *testing.T) {
 		env.gw.await(t, "gone")
 	})
 }
+
+// useTestCommands swaps the tickets commands for the test commands
+// (/slow waits for release) and builds the adapter over them.
+func (e *gatewayEnv) useTestCommands(t *testing.T, opts Options) {
+	t.Helper()
+	e.Use(testCommands(e.Deps, e.testEnv)...)
+	e.cmds = registered(t, e.Router.Commands())
+	opts.Intake = e.intake
+	a, err := New(e.Deps.Config.Discord, e.Router, e.Deps.Store, e.Clock, e.log, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.adapter = a
+}
+
+// run starts a.Run and returns its cancel and a channel that closes when
+// it has returned.
+func run(t *testing.T, a *Adapter) (context.CancelFunc, <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return cancel, done
+}
+
+// deferSlow sends /slow over the gateway and waits for its deferral.
+func (e *gatewayEnv) deferSlow(t *testing.T, line string) string {
+	t.Helper()
+	id, d := e.slashCommand(t, aliceID, line)
+	e.gw.dispatch("INTERACTION_CREATE", d)
+	if c := e.callback(t, id); c.Body["type"] != 5.0 {
+		t.Fatalf("want a deferral (type 5), got %s", c.Raw)
+	}
+	return id
+}
+
+// TestGatewayDeferredAnswerOutlivesSession: a deferred answer still being
+// worked out when the gateway session ends (shutdown, or the lead lost) is
+// delivered, by editing the original response, before Run returns; one
+// whose interaction token expired meanwhile (a long outage) goes to the
+// person by direct message through the outbox.
+func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
+	t.Run("shutdown", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env.useTestCommands(t, Options{})
+		cancel, done := run(t, env.adapter)
+		env.gw.await(t, "identify")
+		env.deferSlow(t, "/slow")
+		cancel()
+		if c := env.gw.await(t, "close"); c.Code != websocket.CloseNormalClosure {
+			t.Fatalf("closed with %d, want 1000", c.Code)
+		}
+		select {
+		case <-done:
+			t.Fatal("Run returned with an answer still being worked out")
+		default:
+		}
+		close(env.release)
+		c := env.fake.waitFor(t, "the edit of the deferred answer", func(c call) bool { return c.Method == http.MethodPatch })
+		if c.Path != "/webhooks/"+testApp+"/itoken-abc/messages/@original" || c.Body["content"] != "done: slow" {
+			t.Fatalf("edit %s %s", c.Path, c.Raw)
+		}
+		<-done
+		if rows := env.Outbox(); len(rows) != 0 {
+			t.Fatalf("delivered, and queued as well: %+v", rows)
+		}
+	})
+	t.Run("token expired during an outage", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env.useTestCommands(t, Options{})
+		run(t, env.adapter)
+		env.gw.await(t, "identify")
+		id := env.deferSlow(t, "/slow --advance 20m")
+		env.gw.setDown(true)
+		env.gw.cut()
+		env.gw.await(t, "refused")
+		// The answer comes 20 minutes later, past the token's 15.
+		close(env.release)
+		var rows []storage.OutboxMessage
+		deadline := time.Now().Add(20 * time.Second)
+		for rows = env.Outbox(); len(rows) == 0; rows = env.Outbox() {
+			if time.Now().After(deadline) {
+				t.Fatal("the late answer never reached the outbox")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var to bot.Target
+		if err := json.Unmarshal([]byte(rows[0].Target), &to); err != nil || len(rows) != 1 || to.User != aliceID || to.Channel != "" ||
+			rows[0].Key != "discord:interaction:"+id+"@discord" {
+			t.Fatalf("outbox %+v (target %+v)", rows, to)
+		}
+		for _, c := range env.fake.all() {
+			if strings.HasPrefix(c.Path, "/webhooks/") {
+				t.Fatalf("the expired token was used: %s %s", c.Method, c.Path)
+			}
+		}
+		// The outbox's sender delivers it as a direct message.
+		var r bot.Reply
+		if err := json.Unmarshal([]byte(rows[0].Body), &r); err != nil {
+			t.Fatal(err)
+		}
+		s := NewSender(env.Deps.Config.Discord, env.Deps.Store, env.Clock, env.log, Options{})
+		if _, err := s.Post(context.Background(), to, bot.Outgoing{Key: rows[0].Key, Reply: r}); err != nil {
+			t.Fatal(err)
+		}
+		dm := env.fake.waitFor(t, "the direct message", func(c call) bool {
+			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && strings.HasSuffix(c.Path, "/messages")
+		})
+		if dm.Body["content"] != "done: slow" {
+			t.Fatalf("direct message %s", dm.Raw)
+		}
+		env.gw.setDown(false)
+		if r := env.gw.await(t, "resume"); r.Outcome != "resumed" {
+			t.Fatalf("RESUME after the outage %+v", r)
+		}
+	})
+}
