@@ -1,0 +1,329 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"opsbot/config"
+	"opsbot/storage"
+)
+
+// These tests run the real opsbot binary against the fake Discord: a
+// deferred answer pending when serve gets SIGTERM must still arrive.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// opsbotBinary builds opsbot once for the tests that run it.
+func opsbotBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the opsbot binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "opsbot-discord")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "opsbot")
+		if out, err := exec.Command("go", "build", "-o", binary, "opsbot").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build opsbot: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
+
+// silentSNMP is a UDP port that takes SNMP requests and never answers, as
+// a device that is down does.
+func silentSNMP(t *testing.T) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// served is one running opsbot serve.
+type served struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{}
+	err    error
+	dir    string
+}
+
+var listenLine = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+
+// serveOpsbot writes the config and starts opsbot serve in dir.
+func serveOpsbot(t *testing.T, dir, cfg string) *served {
+	t.Helper()
+	bin := opsbotBinary(t)
+	path := filepath.Join(dir, "opsbot.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{cmd: exec.Command(bin, "serve", "--config", path), logs: &syncBuffer{}, exited: make(chan struct{}), dir: dir}
+	s.cmd.Dir = dir
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	})
+	return s
+}
+
+// addr waits for the listen address in the log.
+func (s *served) addr(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listenLine.FindStringSubmatch(s.logs.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("serve exited: %v\n%s", s.err, s.logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start:\n%s", s.logs)
+	return ""
+}
+
+// terminate sends SIGTERM and waits for a clean exit.
+func (s *served) terminate(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop on SIGTERM:\n%s", s.logs)
+	}
+	if s.err != nil {
+		t.Fatalf("serve exited with %v:\n%s", s.err, s.logs)
+	}
+}
+
+// outboxRows counts the outbox rows of the served SQLite database.
+func (s *served) outboxRows(t *testing.T) []storage.OutboxMessage {
+	t.Helper()
+	st, err := storage.Open(context.Background(), config.DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(s.dir, "ops.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var rows []storage.OutboxMessage
+	if err := st.DB.Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// slowDeviceConfig is serve's config with Discord in mode and one device
+// whose SNMP agent never answers (within timeout).
+func slowDeviceConfig(mode, apiURL, publicKey string, snmpPort int, timeout time.Duration) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+log: {level: debug}
+database: {driver: sqlite, dsn: ops.db}
+discord: {enabled: true, mode: %s, token: %q, application_id: %q, public_key: %q, api_url: %q}
+people:
+  - {name: alice, discord_id: %q, roles: [admin]}
+devices:
+  snmp: {version: 2c, community: public, port: %d, timeout: %s, retries: 0}
+  inventory:
+    - {name: slowdev, address: 127.0.0.1, kind: switch, site: lab}
+`, mode, testToken, testApp, publicKey, apiURL, aliceID, snmpPort, timeout)
+}
+
+// deviceShow is the INTERACTION_CREATE (or HTTP body) of /device show slowdev.
+func deviceShow(t *testing.T) (string, []byte) {
+	t.Helper()
+	id := nextID()
+	b, err := json.Marshal(map[string]any{
+		"id": id, "application_id": testApp, "type": 2, "token": "itoken-abc", "version": 1,
+		"channel_id": channelID, "guild_id": guildID,
+		"member": map[string]any{"user": map[string]any{"id": aliceID, "username": "alice"}},
+		"data": map[string]any{"id": "800001", "name": "device", "type": 1, "options": []any{
+			map[string]any{"name": "show", "type": 1, "options": []any{
+				map[string]any{"name": "name", "type": 3, "value": "slowdev"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, b
+}
+
+// checkAnsweredOnce checks that the deferred answer reached Discord once,
+// as the edit of the original response, and that nothing else carries it.
+func checkAnsweredOnce(t *testing.T, fake *fakeDiscord, s *served) {
+	t.Helper()
+	edits, others := 0, 0
+	for _, c := range fake.all() {
+		switch {
+		case c.Method == http.MethodPatch && c.Path == "/webhooks/"+testApp+"/itoken-abc/messages/@original":
+			edits++
+			if !strings.Contains(string(c.Raw), "slowdev") || !strings.Contains(string(c.Raw), "did not answer SNMP") {
+				t.Errorf("the edit is not the device's answer: %s", c.Raw)
+			}
+		case strings.HasPrefix(c.Path, "/channels/") || strings.HasPrefix(c.Path, "/webhooks/"):
+			others++
+		}
+	}
+	if rows := s.outboxRows(t); edits != 1 || others != 0 || len(rows) != 0 {
+		t.Fatalf("%d edits of the original response, %d other messages, outbox %+v; want the answer once\n%s", edits, others, rows, s.logs)
+	}
+}
+
+// TestServeSIGTERMDeliversDeferredAnswer runs opsbot serve in gateway mode
+// and in HTTP mode, asks for a device whose SNMP agent does not answer,
+// sends SIGTERM right after the deferral and finds the answer delivered
+// exactly once before the process exits.
+func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
+	const snmpTimeout = 2 * time.Second
+	t.Run("gateway", func(t *testing.T) {
+		fake := newFake(t)
+		gw := newFakeGateway(t, testToken, privilegedIntents)
+		fake.gateway = gw.url()
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.url(), "", silentSNMP(t), snmpTimeout))
+		s.addr(t)
+		gw.await(t, "identify")
+		id, body := deviceShow(t)
+		var d map[string]any
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		gw.dispatch("INTERACTION_CREATE", d)
+		c := fake.waitFor(t, "the deferral", func(c call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
+		if c.Body["type"] != 5.0 {
+			t.Fatalf("want a deferral (type 5), got %s", c.Raw)
+		}
+		s.terminate(t)
+		if c := gw.await(t, "close"); c.Code != 1000 {
+			t.Fatalf("closed the session with %d, want 1000", c.Code)
+		}
+		checkAnsweredOnce(t, fake, s)
+	})
+	t.Run("gateway, Discord unreachable during shutdown", func(t *testing.T) {
+		fake := newFake(t)
+		gw := newFakeGateway(t, testToken, privilegedIntents)
+		fake.gateway = gw.url()
+		dir := t.TempDir()
+		cfg := slowDeviceConfig("gateway", fake.url(), "", silentSNMP(t), snmpTimeout)
+		s := serveOpsbot(t, dir, cfg)
+		s.addr(t)
+		gw.await(t, "identify")
+		id, body := deviceShow(t)
+		var d map[string]any
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		gw.dispatch("INTERACTION_CREATE", d)
+		fake.waitFor(t, "the deferral", func(c call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
+		fake.setFail(http.StatusServiceUnavailable)
+		s.terminate(t)
+		rows := s.outboxRows(t)
+		if len(rows) != 1 || rows[0].State != storage.OutboxPending || !strings.Contains(rows[0].Body, "did not answer SNMP") {
+			t.Fatalf("outbox after shutdown %+v\n%s", rows, s.logs)
+		}
+		// The next start delivers it, by direct message: the original
+		// response may not be editable by then.
+		fake.setFail(0)
+		next := serveOpsbot(t, dir, cfg)
+		next.addr(t)
+		fake.waitFor(t, "the direct message", func(c call) bool {
+			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/300000000000000009/messages")
+		})
+		next.terminate(t)
+		posts := 0
+		for _, c := range fake.all() {
+			if c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && c.Body != nil {
+				posts++
+				if !strings.Contains(string(c.Raw), "did not answer SNMP") {
+					t.Errorf("direct message %s", c.Raw)
+				}
+			}
+		}
+		if posts != 1 {
+			t.Fatalf("%d messages posted, want the answer once", posts)
+		}
+	})
+	t.Run("http", func(t *testing.T) {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fake := newFake(t)
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.url(), hex.EncodeToString(pub), silentSNMP(t), snmpTimeout))
+		addr := s.addr(t)
+		_, body := deviceShow(t)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/discord/interactions", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+string(body)))))
+		req.Header.Set("X-Signature-Timestamp", ts)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var r struct {
+			Type int `json:"type"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil || r.Type != 5 {
+			t.Fatalf("want a deferral (type 5), got %d %s", resp.StatusCode, raw)
+		}
+		s.terminate(t)
+		checkAnsweredOnce(t, fake, s)
+	})
+}
