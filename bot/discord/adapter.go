@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -407,7 +408,7 @@ func (a *Adapter) outcome(bg context.Context, line string, r bot.Reply) bot.Repl
 		return r
 	}
 	return bot.Reply{Text: fmt.Sprintf("opsbot was stopping and cut `%s` short; it may not have finished. "+
-		"Check, then run it again if needed.", line), Severity: bot.SeverityWarning}
+		"Check, then run it again if needed.", strings.TrimSpace(line)), Severity: bot.SeverityWarning}
 }
 
 // failed reports whether a reply is an error meant only for its reader.
