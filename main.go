@@ -34,6 +34,7 @@ import (
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
 	"opsbot/server"
+	"opsbot/snmp"
 	"opsbot/statuspage"
 	"opsbot/storage"
 )
@@ -165,7 +166,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	}
 	c.outbox.OnWake(c.notifier.Wake)
 	c.workers = append(c.workers, c.notifier.Run)
-	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg}
+	// One SNMP client: device lookups and snmp checks share its limit.
+	deps := handlers.Deps{Config: cfg, Store: store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: log, Reg: c.reg,
+		SNMP: snmp.NewClient(cfg.Devices.MaxConcurrent)}
 	fail := func(err error) (*core, error) {
 		c.close()
 		return nil, err

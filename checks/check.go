@@ -18,6 +18,7 @@ import (
 
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/snmp"
 )
 
 // Result is the outcome of one run of a check.
@@ -46,6 +47,9 @@ type Env struct {
 	RootCAs *x509.CertPool
 	// Transports, when set, shares HTTP connections among http checks.
 	Transports *Transports
+	// SNMP is the SNMP client that device lookups use too, so snmp checks
+	// share its devices.max_concurrent limit; snmp checks need it.
+	SNMP *snmp.Client
 }
 
 // Constructor builds a check of one kind from its config.

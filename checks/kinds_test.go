@@ -389,3 +389,16 @@ func TestCommandEnvironmentHasNoSecrets(t *testing.T) {
 		t.Errorf("the command saw opsbot's environment: %+v", r)
 	}
 }
+
+// A command check's failure reaches a channel, so a secret of the config
+// that the command prints is masked in it.
+func TestCommandOutputMasked(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{}
+	cfg.Slack.BotToken = "xoxb-config-token"
+	r := run(t, config.Check{Name: "cmd", Kind: config.KindCommand,
+		Command: []string{"sh", "-c", "echo 'login with xoxb-config-token refused' >&2; exit 2"}}, Env{Config: cfg})
+	if r.OK || r.Error != "sh exited with status 2: login with **** refused" {
+		t.Errorf("got %+v", r)
+	}
+}

@@ -26,6 +26,11 @@ type Job struct {
 	// Every, when set, runs the job at this interval; otherwise Schedule.
 	Every    time.Duration
 	Schedule cron.Schedule
+	// Spread runs a cron schedule at a stable offset within its minute
+	// (a hash of the name), as interval checks are spread, so checks on
+	// the same schedule do not all start at second 0. A schedule that
+	// names its seconds is run at them.
+	Spread bool
 }
 
 // JobFor builds the scheduler's job for a configured check, parsing its
@@ -49,6 +54,7 @@ func JobFor(c config.Check, env Env) (Job, error) {
 			j.Every = cd.Delay
 		} else {
 			j.Schedule = s
+			j.Spread = !config.ScheduleNamesSeconds(c.Schedule)
 		}
 	}
 	return j, nil
@@ -180,10 +186,13 @@ func (s *Scheduler) Add(j Job) error {
 		return fmt.Errorf("check %s has neither an interval nor a schedule", j.Name)
 	}
 	e := &entry{job: j}
-	if j.Every > 0 {
-		h := fnv.New64a()
-		h.Write([]byte(j.Name))
+	h := fnv.New64a()
+	h.Write([]byte(j.Name))
+	switch {
+	case j.Every > 0:
 		e.offset = time.Duration(h.Sum64() % uint64(j.Every))
+	case j.Spread:
+		e.offset = time.Duration(h.Sum64() % uint64(time.Minute))
 	}
 	e.next = e.after(s.clock.Now())
 	heap.Push(&s.heap, e)
@@ -210,8 +219,10 @@ func (e *entry) after(t time.Time) time.Time {
 		}
 		return time.Unix(0, k*every+int64(e.offset)).UTC()
 	}
-	if next := e.job.Schedule.Next(t); next.After(t) {
-		return next.UTC()
+	if next := e.job.Schedule.Next(t.Add(-e.offset)); !next.IsZero() {
+		if next = next.Add(e.offset); next.After(t) {
+			return next.UTC()
+		}
 	}
 	// cron gives the zero time for a schedule with no next date (February
 	// 30): never, rather than due at every instant.

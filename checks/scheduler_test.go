@@ -187,3 +187,50 @@ func TestScheduleThatNeverFires(t *testing.T) {
 		t.Errorf("%d runs of a schedule that never fires", n)
 	}
 }
+
+// Cron checks are spread like interval checks: each runs at a stable
+// offset within its minute, the same after a restart; a schedule that names
+// its seconds runs at them.
+func TestCronChecksAreSpread(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	next := func(c config.Check) time.Time {
+		t.Helper()
+		j, err := JobFor(c, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewScheduler(clock.NewFake(start), 1, nil, nil)
+		if err := s.Add(j); err != nil {
+			t.Fatal(err)
+		}
+		at, _ := s.NextRun(c.Name)
+		return at
+	}
+	seconds := map[int]bool{}
+	for i := range 50 {
+		c := config.Check{Name: fmt.Sprintf("web-%d", i), Kind: "tcp", Address: "127.0.0.1:1", Schedule: "*/5 * * * *"}
+		at := next(c)
+		if at.Truncate(time.Minute) != start.Add(5*time.Minute) && at.Truncate(time.Minute) != start {
+			t.Errorf("%s: next run %s is not in a */5 minute", c.Name, at)
+		}
+		if at.Sub(at.Truncate(time.Minute)) >= time.Minute || !at.After(start) {
+			t.Errorf("%s: next run %s", c.Name, at)
+		}
+		if again := next(c); !again.Equal(at) {
+			t.Errorf("%s: offset not stable: %s then %s", c.Name, at, again)
+		}
+		seconds[at.Second()] = true
+	}
+	if len(seconds) < 20 {
+		t.Errorf("50 checks on */5 start in only %d distinct seconds: not spread", len(seconds))
+	}
+	c := config.Check{Name: "exact", Kind: "tcp", Address: "127.0.0.1:1", Schedule: "30 */5 * * * *"}
+	if at := next(c); !at.Equal(start.Add(30 * time.Second)) {
+		t.Errorf("a schedule naming its seconds runs at %s, want %s", at, start.Add(30*time.Second))
+	}
+	c = config.Check{Name: "tz", Kind: "tcp", Address: "127.0.0.1:1", Schedule: "CRON_TZ=UTC 15 */5 * * * *"}
+	if at := next(c); !at.Equal(start.Add(15 * time.Second)) {
+		t.Errorf("CRON_TZ with seconds runs at %s, want %s", at, start.Add(15*time.Second))
+	}
+}

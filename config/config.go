@@ -284,8 +284,8 @@ type DevicesConfig struct {
 	SNMP SNMPProfile `yaml:"snmp"`
 	// Inventory lists the devices (key inventory).
 	Inventory []Device `yaml:"inventory"`
-	// MaxConcurrent limits simultaneous SNMP queries
-	// (key max_concurrent, default 16).
+	// MaxConcurrent limits simultaneous SNMP queries, device lookups and
+	// snmp checks together (key max_concurrent, default 16).
 	MaxConcurrent int `yaml:"max_concurrent"`
 	// Profiles names SNMP profiles that devices added from chat or CSV may
 	// use instead of the default; each is written over devices.snmp field

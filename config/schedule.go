@@ -56,3 +56,13 @@ func ParseSchedule(spec, timezone string) (sched cron.Schedule, err error) {
 func hasTZ(spec string) bool {
 	return strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
 }
+
+// ScheduleNamesSeconds reports whether a cron spec has a seconds field (six
+// fields), i.e. says at which second of the minute it runs.
+func ScheduleNamesSeconds(spec string) bool {
+	f := strings.Fields(spec)
+	if len(f) > 0 && hasTZ(f[0]) {
+		f = f[1:]
+	}
+	return len(f) == 6
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -117,4 +118,48 @@ func (p SNMPProfile) Format(f fmt.State, verb rune) {
 func (w Webhook) Format(f fmt.State, verb rune) {
 	type plain Webhook
 	formatStruct(f, verb, "config.Webhook", plain(w))
+}
+
+// SecretValues returns the value of every Secret in the configuration, so
+// that a child process that prints, say, the Slack token does not post it.
+func (c *Config) SecretValues() []string {
+	var out []string
+	secretType := reflect.TypeFor[Secret]()
+	var walk func(v reflect.Value, depth int)
+	walk = func(v reflect.Value, depth int) {
+		if depth > 20 {
+			return
+		}
+		if v.Type() == secretType {
+			if s := v.String(); s != "" {
+				out = append(out, s)
+			}
+			return
+		}
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem(), depth+1)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i), depth+1)
+				}
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i), depth+1)
+			}
+		case reflect.Map:
+			it := v.MapRange()
+			for it.Next() {
+				walk(it.Value(), depth+1)
+			}
+		}
+	}
+	if c != nil {
+		walk(reflect.ValueOf(*c), 0)
+	}
+	return out
 }

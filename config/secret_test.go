@@ -158,3 +158,20 @@ func TestConfigPrintHidesSecrets(t *testing.T) {
 		t.Errorf("%%+v of slack settings = %s", got)
 	}
 }
+
+// SecretValues finds secrets however deep: in structs, slices, pointers.
+func TestSecretValues(t *testing.T) {
+	t.Parallel()
+	c := &Config{}
+	c.Slack.BotToken = "xoxb-1"
+	c.Discord.Token = ""
+	c.Access.Resources = []Resource{{Name: "db", Grant: Action{Webhook: &Webhook{URL: "https://x", Secret: "hook-key"}}}}
+	c.Devices.Inventory = []Device{{Name: "sw", SNMPOverride: &SNMPProfile{AuthPassphrase: "v3-auth"}}}
+	got := strings.Join(c.SecretValues(), " ")
+	if got != "xoxb-1 hook-key v3-auth" {
+		t.Errorf("SecretValues = %q", got)
+	}
+	if (*Config)(nil).SecretValues() != nil {
+		t.Error("a nil config has secrets")
+	}
+}

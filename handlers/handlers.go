@@ -13,6 +13,7 @@ import (
 	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/snmp"
 	"opsbot/storage"
 )
 
@@ -26,6 +27,9 @@ type Deps struct {
 	Log    *slog.Logger
 	// Reg registers the area's metrics.
 	Reg prometheus.Registerer
+	// SNMP is the one SNMP client of the process: device lookups and SNMP
+	// checks share its devices.max_concurrent limit.
+	SNMP *snmp.Client
 }
 
 // Audit is the audit entry for a change made by a request.

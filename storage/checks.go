@@ -29,6 +29,9 @@ type CheckResult struct {
 	Error     string `gorm:"type:text"`
 	// Manual is true for runs started with /check run.
 	Manual bool `gorm:"not null;default:false"`
+	// Slot is the run's scheduled slot (or a manual run's own key): at most
+	// one result per check and slot is kept (migration 0102).
+	Slot *string `gorm:"size:64"`
 }
 
 // CheckState is what the incident state machine remembers about one check
@@ -141,12 +144,27 @@ func CheckStates(ctx context.Context, db *gorm.DB) (map[string]CheckState, error
 }
 
 // AddCheckResult records one run.
+// A result whose check and slot are recorded already is not written again:
+// AddCheckResult then returns ErrDuplicateSlot.
 func AddCheckResult(tx *gorm.DB, r *CheckResult) error {
 	r.At = r.At.UTC()
-	if err := tx.Create(r).Error; err != nil {
-		return fmt.Errorf("record result of check %s: %w", r.Check, err)
+	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "check"}, {Name: "slot"}}, DoNothing: true}).Create(r)
+	if res.Error != nil {
+		return fmt.Errorf("record result of check %s: %w", r.Check, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("record result of check %s: %w", r.Check, ErrDuplicateSlot)
 	}
 	return nil
+}
+
+// ErrDuplicateSlot is returned for a check result whose slot is recorded.
+var ErrDuplicateSlot = errors.New("a result for this slot is recorded already")
+
+// ScheduledSlot names a scheduled run's slot.
+func ScheduledSlot(at time.Time) *string {
+	s := at.UTC().Format(time.RFC3339Nano)
+	return &s
 }
 
 // PruneCheckResults deletes results older than before, at most limit rows

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -117,14 +118,29 @@ func (e *Elector) term(ctx context.Context, work func(ctx context.Context) error
 	for _, q := range []string{"SET tcp_keepalives_idle = 5", "SET tcp_keepalives_interval = 2", "SET tcp_keepalives_count = 3"} {
 		_, _ = conn.ExecContext(ctx, q)
 	}
+	n, err := beginTerm(ctx, conn, e.self.ID)
+	if err != nil {
+		e.log.Warn("leader election", "err", err)
+		return nil
+	}
 	e.leading.Store(true)
 	e.heartbeat(ctx)
-	e.log.Info("became leader", "replica", e.self.ID)
-	wctx, cancel := context.WithCancel(ctx)
+	e.log.Info("became leader", "replica", e.self.ID, "term", n)
+	fenced := make(chan struct{})
+	var once sync.Once
+	wctx, cancel := context.WithCancel(WithTerm(ctx, n, func() { once.Do(func() { close(fenced) }) }))
 	done := make(chan error, 1)
 	go func() { done <- work(wctx) }()
 	tick := time.NewTicker(e.interval)
 	defer tick.Stop()
+	// The lock check runs beside the loop: a slow answer (a busy database)
+	// keeps this replica leading, and only a failed or empty answer makes
+	// it step down. Leading on while unsure is safe because every write of
+	// scheduled work is fenced by term.
+	checkCtx, cancelCheck := context.WithCancel(ctx)
+	defer cancelCheck()
+	checked := make(chan error, 1)
+	checking := false
 	var result error
 loop:
 	for {
@@ -138,14 +154,26 @@ loop:
 				result = errors.New("scheduled work stopped while leading")
 			}
 			break loop
-		case <-tick.C:
-			if err := e.stillHeld(ctx, conn); err != nil {
-				e.log.Error("lost leadership", "replica", e.self.ID, "err", err)
+		case <-fenced:
+			e.log.Error("lost leadership: a newer term has begun", "replica", e.self.ID, "term", n)
+			break loop
+		case err := <-checked:
+			checking = false
+			if err != nil {
+				e.log.Error("lost leadership", "replica", e.self.ID, "term", n, "err", err)
 				break loop
+			}
+		case <-tick.C:
+			if !checking {
+				checking = true
+				go func() { checked <- e.stillHeld(checkCtx, conn) }()
+			} else {
+				e.log.Warn("leader lock check is slow; leading on (scheduled writes are fenced by term)", "replica", e.self.ID)
 			}
 			e.heartbeat(ctx)
 		}
 	}
+	cancelCheck()
 	cancel()
 	if err := <-done; err != nil && result == nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 		result = err
@@ -159,10 +187,6 @@ loop:
 // stillHeld checks over the lock's own connection that it is alive and
 // still holds the lock.
 func (e *Elector) stillHeld(ctx context.Context, conn *sql.Conn) error {
-	// A slow answer is not a lost lock: only a failed or empty one is, so
-	// a busy database does not make the leader step down for nothing.
-	ctx, cancel := context.WithTimeout(ctx, max(e.interval, 5*time.Second))
-	defer cancel()
 	var n int
 	err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted`).Scan(&n)
 	if err != nil {

@@ -179,8 +179,18 @@ func (s *Store) Close() error {
 
 // Tx runs fn in one transaction: the state change, its audit entry and its
 // notifications are written together or not at all.
+// A transaction of scheduled work (its context carries a leadership term,
+// see WithTerm) is refused with ErrFenced once that term has ended.
 func (s *Store) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.DB.WithContext(ctx).Transaction(fn)
+	if s.driver != "postgres" || TermOf(ctx) == 0 {
+		return s.DB.WithContext(ctx).Transaction(fn)
+	}
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.fence(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // ErrNotFound is returned by repositories for a missing record.

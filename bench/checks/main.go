@@ -33,6 +33,7 @@ import (
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/incidents"
+	"opsbot/snmp"
 	"opsbot/storage"
 )
 
@@ -83,8 +84,9 @@ func run() error {
 	clk := clock.Real{}
 	dir := bot.NewDirectory(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	snmpClient := snmp.NewClient(cfg.Devices.MaxConcurrent)
 	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: outbox.New(cfg, dir, clk), Dir: dir,
-		Clock: clk, Log: log, Reg: prometheus.NewRegistry()})
+		Clock: clk, Log: log, Reg: prometheus.NewRegistry(), SNMP: snmpClient})
 	if err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func run() error {
 		return h.Record(ctx, r)
 	}
 	sched := checks.NewScheduler(clk, *workers, sink, checks.NewMetrics(nil))
-	env := checks.Env{Config: cfg, DB: store.DB, Clock: clk, Transports: checks.NewTransports()}
+	env := checks.Env{Config: cfg, DB: store.DB, Clock: clk, Transports: checks.NewTransports(), SNMP: snmpClient}
 	for _, c := range cfg.Checks {
 		j, err := checks.JobFor(c, env)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/access/action"
+	"opsbot/proc"
 	"opsbot/storage"
 )
 
@@ -64,7 +65,7 @@ func New(d handlers.Deps) (*Handler, error) {
 		log = slog.Default()
 	}
 	return &Handler{cfg: d.Config, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock,
-		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now}, Interval: 10 * time.Second}, nil
+		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now, Mask: proc.NewMasker(d.Config.SecretValues()...)}, Interval: 10 * time.Second}, nil
 }
 
 // Command is the /access command table.

@@ -1,6 +1,6 @@
 // Package backups runs the configured backup jobs from chat and on their
 // schedules: /backup list, run, status, history, cancel and log. Each run is
-// a real child process (see runner) recorded in storage; at most one run per
+// a real child process (see proc) recorded in storage; at most one run per
 // job is running, across replicas, because the database says so.
 package backups
 
@@ -28,7 +28,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
-	"opsbot/handlers/backups/runner"
+	"opsbot/proc"
 	"opsbot/storage"
 )
 
@@ -74,13 +74,13 @@ type Handler struct {
 type job struct {
 	config.BackupJob
 	sched cron.Schedule // nil when run on demand only
-	mask  *masker
+	mask  *proc.Masker
 }
 
 // active is a run this process is running.
 type active struct {
 	run      storage.BackupRun
-	proc     *runner.Process
+	proc     *proc.Process
 	cancelBy string // set under Handler.mu
 	done     chan struct{}
 }
@@ -93,7 +93,7 @@ func New(d handlers.Deps) (*Handler, error) {
 	_, _ = rand.Read(nonce[:])
 	h := &Handler{
 		cfg: d.Config, store: d.Store, outbox: d.Outbox, clock: d.Clock, log: d.Log,
-		jobs: map[string]*job{}, global: configSecrets(d.Config),
+		jobs: map[string]*job{}, global: d.Config.SecretValues(),
 		hostname: host, pid: os.Getpid(),
 		heartbeatEvery: HeartbeatEvery, lostAfter: LostAfter,
 		killGrace: time.Duration(d.Config.Backups.KillGrace), outputLimit: d.Config.Backups.OutputLimit,
@@ -104,7 +104,7 @@ func New(d handlers.Deps) (*Handler, error) {
 		h.log = slog.Default()
 	}
 	for i, jc := range d.Config.Backups.Jobs {
-		j := &job{BackupJob: jc, mask: newMasker(jc.Env, h.global)}
+		j := &job{BackupJob: jc, mask: proc.NewMasker(append(proc.EnvSecrets(jc.Env), h.global...)...)}
 		if jc.Schedule != "" {
 			s, err := config.ParseSchedule(jc.Schedule, jc.Timezone)
 			if err != nil {
@@ -279,9 +279,9 @@ func (n notification) orNone(j *job) []outbox.Notification {
 // launch starts the process of a run recorded as running and follows it in
 // the background.
 func (h *Handler) launch(j *job, run storage.BackupRun) {
-	proc := runner.Start(runner.Spec{Argv: j.Command, Dir: j.Dir, Env: j.Env, Timeout: time.Duration(j.Timeout),
-		KillGrace: h.killGrace, OutputLimit: h.outputLimit})
-	a := &active{run: run, proc: proc, done: make(chan struct{})}
+	p := proc.Start(proc.Spec{Argv: j.Command, Dir: j.Dir, Env: j.Env, Timeout: time.Duration(j.Timeout),
+		KillGrace: h.killGrace, OutputLimit: h.outputLimit, Mask: j.mask})
+	a := &active{run: run, proc: p, done: make(chan struct{})}
 	h.mu.Lock()
 	h.active[run.ID] = a
 	h.mu.Unlock()
@@ -312,9 +312,9 @@ func (h *Handler) follow(j *job, a *active) {
 			h.finish(ctx, j, a)
 			return
 		case <-t.C:
-			tail, trunc, total := a.proc.Output()
+			out, total := a.proc.Output()
 			hctx, cancel := context.WithTimeout(ctx, h.heartbeatEvery)
-			by, err := storage.BackupHeartbeat(hctx, h.store.DB, a.run.ID, h.owner, h.clock.Now(), j.mask.Live(tail, trunc), total)
+			by, err := storage.BackupHeartbeat(hctx, h.store.DB, a.run.ID, h.owner, h.clock.Now(), out, total)
 			cancel()
 			if err != nil {
 				h.log.Error("backup heartbeat", "job", j.Name, "run", a.run.ID, "err", err)
@@ -348,7 +348,7 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	now := h.clock.Now()
 	run.FinishedAt, run.HeartbeatAt = &now, now
 	run.DurationMS = res.Elapsed.Milliseconds()
-	run.Output = j.mask.Output(res.Output, res.Truncated)
+	run.Output = res.Output
 	run.OutputBytes = res.Total
 	// A process killed by a signal has no exit code; Why says what stopped it.
 	if res.StartErr == nil && res.ExitCode >= 0 {
@@ -357,10 +357,10 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	}
 	switch {
 	case res.StartErr != nil:
-		run.State, run.Error = storage.BackupFailed, j.mask.String(res.StartErr.Error())
-	case res.Stopped == runner.TimedOut:
+		run.State, run.Error = storage.BackupFailed, j.mask.String(startError(j.Command, a.proc, res.StartErr))
+	case res.Stopped == proc.TimedOut:
 		run.State, run.Error = storage.BackupTimedOut, "timed out after "+j.Timeout.String()
-	case res.Stopped == runner.Cancelled:
+	case res.Stopped == proc.Cancelled:
 		run.State, run.Error = storage.BackupCancelled, "cancelled by "+cancelBy
 	case res.ExitCode == 0:
 		run.State = storage.BackupSucceeded
@@ -393,6 +393,18 @@ func (h *Handler) finish(ctx context.Context, j *job, a *active) {
 	h.duration.WithLabelValues(j.Name).Observe(res.Elapsed.Seconds())
 	h.log.Info("backup ended", "job", j.Name, "run", run.ID, "state", run.State, "exit_code", res.ExitCode,
 		"duration", res.Elapsed.Round(time.Millisecond))
+}
+
+// startError says why a command did not run, or, rarely, could not be
+// reaped.
+func startError(argv []string, p *proc.Process, err error) string {
+	switch {
+	case len(argv) == 0:
+		return err.Error()
+	case p.Pid() == 0:
+		return fmt.Sprintf("start %s: %v", argv[0], err)
+	}
+	return fmt.Sprintf("wait for %s: %v", argv[0], err)
 }
 
 // finishNote is the message that replaces a run's start message.

@@ -343,8 +343,8 @@ func TestOneRunPerJob(t *testing.T) {
 				t.Errorf("remote cancel: %s", out)
 			}
 			a := f.h.localRun(id)
-			tail, trunc, total := a.proc.Output()
-			by, err := storage.BackupHeartbeat(context.Background(), f.Deps.Store.DB, id, f.h.owner, f.Clock.Now(), f.h.jobs["hang"].mask.Live(tail, trunc), total)
+			out, total := a.proc.Output()
+			by, err := storage.BackupHeartbeat(context.Background(), f.Deps.Store.DB, id, f.h.owner, f.Clock.Now(), out, total)
 			if err != nil || by != "bob" {
 				t.Fatalf("heartbeat sees cancel by %q, %v", by, err)
 			}
@@ -549,39 +549,6 @@ func TestSecretsMasked(t *testing.T) {
 	}
 }
 
-func TestMaskCutSecret(t *testing.T) {
-	t.Parallel()
-	m := newMasker(map[string]string{"PGPASSWORD": "abcdefgh"}, nil)
-	for _, tc := range []struct {
-		name, raw string
-		trunc     bool
-		live      bool
-		want      string
-	}{
-		{"whole", "x abcdefgh y\n", false, false, "x **** y\n"},
-		{"cut at the start", "efgh and more\nnext line\n", true, false, "next line\n"},
-		{"cut at the start, one line", "efgh and a long line without a newline", true, false, " a long line without a newline"},
-		{"live, secret still being written", "done\nabcd", false, true, ""},
-		{"live, complete lines", "one\ntwo\nthree and more text\n", false, true, "one\ntwo\n"},
-		{"invalid utf8 and nul", "a\xff\x00b\n", false, false, "a\uFFFD\uFFFDb\n"},
-		// Output reaches terminals (opsbot shell) and chat: no escape
-		// sequences, bells or backspaces; tabs and line ends stay.
-		{"terminal escapes", "ok \x1b[31mred\x1b[0m\x07\b\x7f\u009b2J\tend\n", false, false, "ok \uFFFD[31mred\uFFFD[0m\uFFFD\uFFFD\uFFFD\uFFFD2J\tend\n"},
-		{"carriage returns", "50%\r100%\r\ndone\r\n", false, false, "50%\n100%\ndone\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got := m.Output([]byte(tc.raw), tc.trunc)
-			if tc.live {
-				got = m.Live([]byte(tc.raw), tc.trunc)
-			}
-			if got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRefusalsAndErrors(t *testing.T) {
 	t.Parallel()
 	b := storagetest.Backends(t)[0]
@@ -638,16 +605,5 @@ func TestListFreshness(t *testing.T) {
 				t.Errorf("history:\n%s", h)
 			}
 		})
-	}
-}
-
-// BenchmarkMaskOutput measures masking a full 64 KiB tail with a few
-// secrets, which every finished run pays once.
-func BenchmarkMaskOutput(b *testing.B) {
-	m := newMasker(map[string]string{"PGPASSWORD": password, "TZ": "UTC", "REPO": "s3:bucket/path"}, []string{token})
-	raw := []byte(strings.Repeat("copied /srv/data/file-0001.bin "+password+"\n", 64<<10/60))
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		m.Output(raw, true)
 	}
 }

@@ -293,14 +293,13 @@ func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, e
 }
 
 func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, error) {
-	r, j, err := h.allowedRun(ctx, req.Person, req.Int("run"), "read the output of")
+	r, _, err := h.allowedRun(ctx, req.Person, req.Int("run"), "read the output of")
 	if err != nil {
 		return bot.Reply{}, err
 	}
 	out := r.Output
 	if a := h.localRun(r.ID); a != nil {
-		tail, trunc, _ := a.proc.Output()
-		out = j.mask.Live(tail, trunc)
+		out, _ = a.proc.Output()
 	}
 	title := fmt.Sprintf("Backup %s #%d output", r.Job, r.ID)
 	if out == "" {
@@ -349,10 +348,7 @@ func (h *Handler) runReply(jobName string, r storage.BackupRun, inChannel bool) 
 	}
 	out := r.Output
 	if a := h.localRun(r.ID); a != nil && r.State == storage.BackupRunning {
-		if j := h.jobs[r.Job]; j != nil {
-			tail, trunc, _ := a.proc.Output()
-			out = j.mask.Live(tail, trunc)
-		}
+		out, _ = a.proc.Output()
 	}
 	if t := lastLines(out, tailLines, tailBytes); t != "" {
 		reply.Text = "```\n" + t + "\n```"

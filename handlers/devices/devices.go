@@ -20,7 +20,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
-	"opsbot/handlers/devices/snmp"
+	"opsbot/snmp"
 	"opsbot/storage"
 )
 
@@ -54,8 +54,11 @@ type snapshot struct {
 // New loads the config's devices into storage (the config is the source of
 // truth for them) and builds the first snapshot.
 func New(d handlers.Deps) (*Handler, error) {
+	if d.SNMP == nil {
+		return nil, errors.New("devices: no SNMP client")
+	}
 	h := &Handler{cfg: d.Config, store: d.Store, clock: d.Clock, log: d.Log,
-		snmp: snmp.NewClient(d.Config.Devices.MaxConcurrent), pingPorts: []int{22, 443}}
+		snmp: d.SNMP, pingPorts: []int{22, 443}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := h.syncConfig(ctx); err != nil {

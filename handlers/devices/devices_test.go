@@ -9,8 +9,8 @@ import (
 
 	"opsbot/bot"
 	"opsbot/config"
-	"opsbot/handlers/devices/snmptest"
 	"opsbot/handlers/handlertest"
+	"opsbot/snmp/snmptest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

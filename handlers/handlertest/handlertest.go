@@ -18,6 +18,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/snmp"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -47,6 +48,7 @@ func New(t testing.TB, b storagetest.Backend, cfg *config.Config) *Env {
 		Clock:  fc,
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Reg:    prometheus.NewRegistry(),
+		SNMP:   snmp.NewClient(cfg.Devices.MaxConcurrent),
 	}
 	return &Env{T: t, Deps: d, Clock: fc}
 }

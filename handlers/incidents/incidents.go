@@ -6,6 +6,7 @@ package incidents
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,9 +47,9 @@ func New(d handlers.Deps) (*Handler, error) {
 }
 
 // NewWithEnv is New with extra check environment (tests pass their own
-// certificate authority); Config, DB and Clock are filled in from d.
+// certificate authority); Config, DB, Clock and SNMP are filled in from d.
 func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
-	env.Config, env.DB, env.Clock = d.Config, d.Store.DB, d.Clock
+	env.Config, env.DB, env.Clock, env.SNMP = d.Config, d.Store.DB, d.Clock, d.SNMP
 	if env.Transports == nil {
 		env.Transports = checks.NewTransports()
 	}
@@ -175,16 +176,38 @@ func (h *Handler) Record(ctx context.Context, run checks.Run) error {
 			return err
 		}
 		r := storage.CheckResult{Check: c.Name, At: now, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
-			Error: res.Error, Manual: run.Manual}
+			Error: res.Error, Manual: run.Manual, Slot: slotOf(run)}
 		if err := storage.AddCheckResult(tx, &r); err != nil {
 			return err
 		}
 		return h.step(tx, c, &st, &res, now)
 	})
+	if errors.Is(err, storage.ErrDuplicateSlot) {
+		// Another run of the same slot (an overlapping leader, a replay)
+		// was recorded first: this one must not count twice.
+		h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *slotOf(run))
+		return nil
+	}
+	if errors.Is(err, storage.ErrFenced) {
+		h.d.Log.Warn("check result dropped: leadership moved to another replica", "check", c.Name)
+		return nil
+	}
 	if err != nil {
 		h.d.Log.Error("record check result", "check", c.Name, "err", err)
 	}
 	return err
+}
+
+// slotOf keys a run for de-duplication: a scheduled run by its slot, a
+// manual one by its own start (each /check run is its own slot).
+func slotOf(run checks.Run) *string {
+	if run.Manual {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		s := fmt.Sprintf("manual:%d:%x", run.Started.UnixNano(), b)
+		return &s
+	}
+	return storage.ScheduledSlot(run.Scheduled)
 }
 
 // policy is the state machine's view of a check's config.

@@ -15,14 +15,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"opsbot/config"
+	"opsbot/proc"
 )
 
 // Fields describe the request an action is applied for. They reach a command
@@ -42,39 +40,33 @@ type Fields struct {
 	Attempt   int       `json:"attempt"`
 }
 
-// Env is the environment a command sees: a few variables from opsbot's own
-// environment (never its secrets) and the request's fields.
-func (f Fields) Env() []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
+// Env is the request's fields as the variables a command gets on top of
+// the few that every child process takes from opsbot's environment (see
+// proc).
+func (f Fields) Env() map[string]string {
+	return map[string]string{
+		"OPSBOT_ACTION":     f.Action,
+		"OPSBOT_REQUEST_ID": strconv.FormatInt(f.RequestID, 10),
+		"OPSBOT_RESOURCE":   f.Resource,
+		"OPSBOT_ROLE":       f.Role,
+		"OPSBOT_USER":       f.User,
+		"OPSBOT_USER_EMAIL": f.Email,
+		"OPSBOT_SLACK_ID":   f.SlackID,
+		"OPSBOT_DISCORD_ID": f.DiscordID,
+		"OPSBOT_EXPIRES_AT": f.ExpiresAt.UTC().Format(time.RFC3339),
+		"OPSBOT_REASON":     f.Reason,
+		"OPSBOT_APPROVERS":  strings.Join(f.Approvers, ","),
+		"OPSBOT_ATTEMPT":    strconv.Itoa(f.Attempt),
 	}
-	if _, ok := os.LookupEnv("PATH"); !ok {
-		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
-	}
-	return append(env,
-		"OPSBOT_ACTION="+f.Action,
-		"OPSBOT_REQUEST_ID="+strconv.FormatInt(f.RequestID, 10),
-		"OPSBOT_RESOURCE="+f.Resource,
-		"OPSBOT_ROLE="+f.Role,
-		"OPSBOT_USER="+f.User,
-		"OPSBOT_USER_EMAIL="+f.Email,
-		"OPSBOT_SLACK_ID="+f.SlackID,
-		"OPSBOT_DISCORD_ID="+f.DiscordID,
-		"OPSBOT_EXPIRES_AT="+f.ExpiresAt.UTC().Format(time.RFC3339),
-		"OPSBOT_REASON="+f.Reason,
-		"OPSBOT_APPROVERS="+strings.Join(f.Approvers, ","),
-		"OPSBOT_ATTEMPT="+strconv.Itoa(f.Attempt),
-	)
 }
 
 // Runner applies actions. Now stamps webhook requests (the injected clock);
-// Client, when nil, is a client that follows no redirects.
+// Client, when nil, is a client that follows no redirects; Mask hides the
+// config's secrets in what a command prints (nil hides none).
 type Runner struct {
 	Now    func() time.Time
 	Client *http.Client
+	Mask   *proc.Masker
 }
 
 // ErrManual is returned for manual actions: a person has to do them.
@@ -93,7 +85,7 @@ func (r *Runner) Run(ctx context.Context, a config.Action, f Fields) error {
 	case a.Manual:
 		return ErrManual
 	case len(a.Command) > 0:
-		return runCommand(ctx, a.Command, f)
+		return r.runCommand(ctx, a.Command, f)
 	case a.Webhook != nil:
 		return r.callWebhook(ctx, a.Webhook, f)
 	}
@@ -103,24 +95,16 @@ func (r *Runner) Run(ctx context.Context, a config.Action, f Fields) error {
 // outputLimit bounds how much of a command's output is kept for the error.
 const outputLimit = 4096
 
-func runCommand(ctx context.Context, argv []string, f Fields) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = f.Env()
-	cmd.Stdin = nil
-	var out tailBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so a timeout kills whatever the command started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+func (r *Runner) runCommand(ctx context.Context, argv []string, f Fields) error {
+	res := proc.Run(ctx, proc.Spec{Argv: argv, Env: f.Env(), OutputLimit: outputLimit, Mask: r.Mask})
+	err := res.Err()
 	if err == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
 		err = fmt.Errorf("timed out: %w", ctx.Err())
 	}
-	if msg := lastLine(out.String()); msg != "" {
+	if msg := lastLine(res.Output); msg != "" {
 		return fmt.Errorf("%s %s: %w: %s", f.Action, argv[0], err, msg)
 	}
 	return fmt.Errorf("%s %s: %w", f.Action, argv[0], err)
@@ -210,16 +194,3 @@ func lastLine(s string) string {
 	}
 	return s
 }
-
-// tailBuffer keeps the last outputLimit bytes written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > outputLimit {
-		t.b = append(t.b[:0], t.b[len(t.b)-outputLimit:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"opsbot/config"
+	"opsbot/proc"
 )
 
 func TestSignFormat(t *testing.T) {
@@ -89,5 +90,33 @@ func BenchmarkCommandAction(b *testing.B) {
 		if err := r.Run(context.Background(), a, f); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A command gets the request as OPSBOT_* variables and none of opsbot's
+// own environment. Not parallel: it sets the process environment.
+func TestCommandEnvironment(t *testing.T) {
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-must-not-leak")
+	f := Fields{Action: "grant", RequestID: 7, Resource: "prod-db", Role: "read", User: "dave",
+		Reason: "$(touch /tmp/x)", Approvers: []string{"bob", "carol"}, ExpiresAt: time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC), Attempt: 2}
+	script := `test -z "$SLACK_BOT_TOKEN" || { echo "saw the token"; exit 1; }
+test "$OPSBOT_ACTION $OPSBOT_REQUEST_ID $OPSBOT_RESOURCE $OPSBOT_ROLE $OPSBOT_USER" = "grant 7 prod-db read dave" || { echo "fields: $OPSBOT_ACTION $OPSBOT_REQUEST_ID"; exit 1; }
+test "$OPSBOT_REASON|$OPSBOT_APPROVERS|$OPSBOT_EXPIRES_AT|$OPSBOT_ATTEMPT" = '$(touch /tmp/x)|bob,carol|2026-03-02T17:00:00Z|2' || { echo "reason: $OPSBOT_REASON"; exit 1; }
+test -n "$PATH"`
+	err := (&Runner{}).Run(context.Background(), config.Action{Command: []string{"sh", "-c", script}, Timeout: config.Duration(10 * time.Second)}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The error of a failed command reaches chat and the audit log: a secret
+// of the config that the command printed is masked in it.
+func TestCommandOutputMasked(t *testing.T) {
+	t.Parallel()
+	r := &Runner{Mask: proc.NewMasker("topsecret-webhook-key")}
+	err := r.Run(context.Background(), config.Action{Command: []string{"sh", "-c", "echo 'key topsecret-webhook-key refused' >&2; exit 2"},
+		Timeout: config.Duration(10 * time.Second)}, Fields{Action: "revoke"})
+	if err == nil || err.Error() != "revoke sh: exit status 2: key **** refused" {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,18 +1,14 @@
-package backups
+package proc
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"unicode"
-
-	"opsbot/config"
 )
 
-// masker hides secret values in output and messages. The secrets are every
-// value of the job's env (values may come from ${ENV} secrets, and nothing
-// tells which did) and every config.Secret in the configuration.
-type masker struct {
+// Masker hides secret values in a child's output and in messages about it.
+// A nil *Masker hides nothing; output is still cleaned.
+type Masker struct {
 	r *strings.Replacer
 	// longest is the length of the longest secret: a cut in the output
 	// closer than that to a secret may have left part of it.
@@ -24,19 +20,27 @@ const masked = "****"
 // secretKeyWords mark env names whose values are masked however short.
 var secretKeyWords = []string{"PASS", "SECRET", "TOKEN", "KEY", "CRED", "AUTH", "PWD"}
 
-// newMasker masks the job's env values and the config's secrets. Values
-// shorter than 4 bytes are masked only under a name that looks secret
-// (PGPASSWORD, API_TOKEN): masking "UTC" everywhere would garble output.
-func newMasker(env map[string]string, global []string) *masker {
-	set := map[string]bool{}
+// EnvSecrets returns the values of env that are masked in the output of a
+// child given env: every value (values may come from ${ENV} secrets, and
+// nothing tells which did), but values shorter than 4 bytes only under a
+// name that looks secret (PGPASSWORD, API_TOKEN): masking "UTC" everywhere
+// would garble output.
+func EnvSecrets(env map[string]string) []string {
+	var out []string
 	for k, v := range env {
 		upper := strings.ToUpper(k)
 		secretName := slices.ContainsFunc(secretKeyWords, func(w string) bool { return strings.Contains(upper, w) })
 		if v != "" && (len(v) >= 4 || secretName) {
-			set[v] = true
+			out = append(out, v)
 		}
 	}
-	for _, v := range global {
+	return out
+}
+
+// NewMasker returns a masker that replaces each non-empty secret by ****.
+func NewMasker(secrets ...string) *Masker {
+	set := map[string]bool{}
+	for _, v := range secrets {
 		if v != "" {
 			set[v] = true
 		}
@@ -52,7 +56,7 @@ func newMasker(env map[string]string, global []string) *masker {
 		}
 		return strings.Compare(a, b)
 	})
-	m := &masker{}
+	m := &Masker{}
 	var pairs []string
 	for _, v := range vals {
 		pairs = append(pairs, v, masked)
@@ -63,16 +67,28 @@ func newMasker(env map[string]string, global []string) *masker {
 }
 
 // String masks the secrets in s.
-func (m *masker) String(s string) string { return m.r.Replace(s) }
+func (m *Masker) String(s string) string {
+	if m == nil {
+		return s
+	}
+	return m.r.Replace(s)
+}
 
-// Output turns a raw output tail into text fit to store and show: secrets
+func (m *Masker) maxLen() int {
+	if m == nil {
+		return 0
+	}
+	return m.longest
+}
+
+// output turns a raw output tail into text fit to store and show: secrets
 // masked, a cut-off first line dropped when earlier output was lost (it may
 // hold the end of a secret), and invalid UTF-8 and NUL bytes replaced, which
 // PostgreSQL would refuse.
-func (m *masker) Output(raw []byte, truncated bool) string {
+func (m *Masker) output(raw []byte, truncated bool) string {
 	s := string(raw)
 	if truncated {
-		s = s[min(len(s), m.longest):]
+		s = s[min(len(s), m.maxLen()):]
 		if i := strings.IndexByte(s, '\n'); i >= 0 {
 			s = s[i+1:]
 		}
@@ -80,19 +96,19 @@ func (m *masker) Output(raw []byte, truncated bool) string {
 	return clean(m.String(s))
 }
 
-// Live is Output for a run still going: its last line may be the start of
+// live is output for a run still going: its last line may be the start of
 // a secret that is still being written, so the last bytes are held back.
-func (m *masker) Live(raw []byte, truncated bool) string {
+func (m *Masker) live(raw []byte, truncated bool) string {
 	s := string(raw)
-	if m.longest > 0 {
-		s = s[:max(0, len(s)-m.longest)]
+	if n := m.maxLen(); n > 0 {
+		s = s[:max(0, len(s)-n)]
 		if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 			s = s[:i+1]
 		} else {
 			s = ""
 		}
 	}
-	return m.Output([]byte(s), truncated)
+	return m.output([]byte(s), truncated)
 }
 
 // clean makes output safe to store and to show in a terminal or a chat:
@@ -114,48 +130,4 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// configSecrets collects every config.Secret value in the configuration, so
-// that a backup that prints, say, the Slack token does not post it.
-func configSecrets(cfg *config.Config) []string {
-	var out []string
-	secretType := reflect.TypeFor[config.Secret]()
-	var walk func(v reflect.Value, depth int)
-	walk = func(v reflect.Value, depth int) {
-		if depth > 20 {
-			return
-		}
-		if v.Type() == secretType {
-			if s := v.String(); s != "" {
-				out = append(out, s)
-			}
-			return
-		}
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem(), depth+1)
-			}
-		case reflect.Struct:
-			for i := range v.NumField() {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i), depth+1)
-				}
-			}
-		case reflect.Slice, reflect.Array:
-			for i := range v.Len() {
-				walk(v.Index(i), depth+1)
-			}
-		case reflect.Map:
-			it := v.MapRange()
-			for it.Next() {
-				walk(it.Value(), depth+1)
-			}
-		}
-	}
-	if cfg != nil {
-		walk(reflect.ValueOf(*cfg), 0)
-	}
-	return out
 }

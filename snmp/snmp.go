@@ -1,8 +1,10 @@
 // Package snmp is opsbot's SNMP client: it reads single values, walks tables
 // and fetches the system group and the interface table from a device, with
 // SNMPv1, v2c and v3 (authNoPriv and authPriv). It is the only package that
-// imports gosnmp. Every query is bounded by the profile's timeout and retries,
-// by the caller's context and by a shared limit on concurrent queries.
+// imports gosnmp; device lookups (handlers/devices) and snmp checks (checks)
+// share one [Client]. Every query is bounded by the profile's timeout and
+// retries, by the caller's context and by the client's limit on concurrent
+// queries (devices.max_concurrent).
 //
 // Errors say what went wrong in terms a person can act on: [ErrTimeout] (no
 // answer: wrong address, firewall, or a wrong v1/v2c community, which agents
@@ -146,6 +148,16 @@ func (v Value) String() string {
 	default:
 		return fmt.Sprint(r)
 	}
+}
+
+// Missing reports whether the agent has no value at the OID: it answered
+// noSuchObject, noSuchInstance or endOfMibView.
+func (v Value) Missing() bool {
+	switch v.Type {
+	case gosnmp.NoSuchObject.String(), gosnmp.NoSuchInstance.String(), gosnmp.EndOfMibView.String():
+		return true
+	}
+	return false
 }
 
 // Uint returns a numeric value as uint64, and whether it was numeric.

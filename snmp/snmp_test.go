@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"opsbot/handlers/devices/snmp"
-	"opsbot/handlers/devices/snmptest"
+	"opsbot/snmp"
+	"opsbot/snmp/snmptest"
 )
 
 func TestAgent(t *testing.T) {

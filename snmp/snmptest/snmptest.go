@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"opsbot/handlers/devices/snmp"
+	"opsbot/snmp"
 )
 
 // Binary is where Debian installs the agent.
@@ -228,6 +228,38 @@ func FreeUDPPort(t testing.TB) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Quiet is a loopback UDP port that takes requests and never answers, like
+// a device whose firewall drops SNMP: a query to it holds its client's slot
+// until the query times out.
+type Quiet struct {
+	// Port is its UDP port on 127.0.0.1.
+	Port int
+	// Heard is closed when the first request arrives.
+	Heard <-chan struct{}
+}
+
+// StartQuiet opens a Quiet port for the test and closes it when the test ends.
+func StartQuiet(t testing.TB) *Quiet {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("open a quiet UDP port: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	heard := make(chan struct{})
+	go func() {
+		buf := make([]byte, 64<<10)
+		var once sync.Once
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+			once.Do(func() { close(heard) })
+		}
+	}()
+	return &Quiet{Port: c.LocalAddr().(*net.UDPAddr).Port, Heard: heard}
 }
 
 // quote makes a passphrase one snmpd.conf token.

@@ -1,10 +1,10 @@
-package runner
+package proc
 
 import "sync"
 
-// Ring keeps the last n bytes written to it, so a command that prints
+// ring keeps the last n bytes written to it, so a command that prints
 // gigabytes costs n bytes of memory. It is safe for concurrent use.
-type Ring struct {
+type ring struct {
 	mu    sync.Mutex
 	buf   []byte
 	next  int // where the next byte goes
@@ -12,11 +12,11 @@ type Ring struct {
 	total int64
 }
 
-// NewRing returns a ring that keeps the last n bytes (n >= 1).
-func NewRing(n int) *Ring { return &Ring{buf: make([]byte, max(n, 1))} }
+// newRing returns a ring that keeps the last n bytes (n >= 1).
+func newRing(n int) *ring { return &ring{buf: make([]byte, max(n, 1))} }
 
 // Write keeps the tail of p; it never fails.
-func (r *Ring) Write(p []byte) (int, error) {
+func (r *ring) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := len(p)
@@ -40,7 +40,7 @@ func (r *Ring) Write(p []byte) (int, error) {
 
 // Snapshot copies the kept bytes, oldest first, and says whether earlier
 // bytes were dropped and how many were written in all.
-func (r *Ring) Snapshot() (tail []byte, truncated bool, total int64) {
+func (r *ring) Snapshot() (tail []byte, truncated bool, total int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.full {
