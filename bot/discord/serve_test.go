@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"opsbot/config"
+	"opsbot/snmp/snmptest"
 	"opsbot/storage"
 )
 
@@ -63,26 +63,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(binary))
 	}
 	os.Exit(code)
-}
-
-// silentSNMP is a UDP port that takes SNMP requests and never answers, as
-// a device that is down does.
-func silentSNMP(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
 // served is one running opsbot serve.
@@ -201,6 +181,16 @@ func deviceShow(t *testing.T) (string, []byte) {
 	return id, b
 }
 
+// awaitQuery waits until the device has been asked: the answer is pending.
+func awaitQuery(t *testing.T, dev *snmptest.Quiet) {
+	t.Helper()
+	select {
+	case <-dev.Heard:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the device was never asked")
+	}
+}
+
 // checkAnsweredOnce checks that the deferred answer reached Discord once,
 // as the edit of the original response, and that nothing else carries it.
 func checkAnsweredOnce(t *testing.T, fake *fakeDiscord, s *served) {
@@ -232,7 +222,8 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		fake := newFake(t)
 		gw := newFakeGateway(t, testToken, privilegedIntents)
 		fake.gateway = gw.url()
-		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.url(), "", silentSNMP(t), snmpTimeout))
+		dev := snmptest.StartQuiet(t)
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout))
 		s.addr(t)
 		gw.await(t, "identify")
 		id, body := deviceShow(t)
@@ -245,6 +236,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		if c.Body["type"] != 5.0 {
 			t.Fatalf("want a deferral (type 5), got %s", c.Raw)
 		}
+		awaitQuery(t, dev)
 		s.terminate(t)
 		if c := gw.await(t, "close"); c.Code != 1000 {
 			t.Fatalf("closed the session with %d, want 1000", c.Code)
@@ -256,7 +248,8 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		gw := newFakeGateway(t, testToken, privilegedIntents)
 		fake.gateway = gw.url()
 		dir := t.TempDir()
-		cfg := slowDeviceConfig("gateway", fake.url(), "", silentSNMP(t), snmpTimeout)
+		dev := snmptest.StartQuiet(t)
+		cfg := slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout)
 		s := serveOpsbot(t, dir, cfg)
 		s.addr(t)
 		gw.await(t, "identify")
@@ -268,6 +261,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		gw.dispatch("INTERACTION_CREATE", d)
 		fake.waitFor(t, "the deferral", func(c call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
 		fake.setFail(http.StatusServiceUnavailable)
+		awaitQuery(t, dev)
 		s.terminate(t)
 		rows := s.outboxRows(t)
 		if len(rows) != 1 || rows[0].State != storage.OutboxPending || !strings.Contains(rows[0].Body, "did not answer SNMP") {
@@ -301,7 +295,8 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		fake := newFake(t)
-		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.url(), hex.EncodeToString(pub), silentSNMP(t), snmpTimeout))
+		dev := snmptest.StartQuiet(t)
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.url(), hex.EncodeToString(pub), dev.Port, snmpTimeout))
 		addr := s.addr(t)
 		_, body := deviceShow(t)
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
@@ -323,6 +318,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		if err := json.Unmarshal(raw, &r); err != nil || r.Type != 5 {
 			t.Fatalf("want a deferral (type 5), got %d %s", resp.StatusCode, raw)
 		}
+		awaitQuery(t, dev)
 		s.terminate(t)
 		checkAnsweredOnce(t, fake, s)
 	})
