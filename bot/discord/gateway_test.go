@@ -188,8 +188,9 @@ func goroutines(all ...string) bool {
 // ticket's message into a comment, and ends the session on shutdown.
 func TestGatewaySession(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
-	// Short, so that the first heartbeat comes soon.
-	env.gw.setInterval(500 * time.Millisecond)
+	// Short, so that the first heartbeat comes soon, and long enough that
+	// a busy machine acknowledges each before the next.
+	env.gw.setInterval(2 * time.Second)
 	stop := start(t, env.adapter)
 
 	lookup := env.fake.waitFor(t, "GET /gateway", func(c call) bool { return c.Path == "/gateway" })
