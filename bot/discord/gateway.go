@@ -146,14 +146,7 @@ func (a *Adapter) runGateway(ctx, work context.Context) error {
 	wait := time.Second
 	for {
 		if g.url == "" {
-			var gw struct {
-				URL string `json:"url"`
-			}
-			err := a.api.do(ctx, "look up the gateway", http.MethodGet, "/gateway", false, nil, &gw)
-			if err == nil && gw.URL == "" {
-				err = errors.New("look up the gateway: no url in the answer")
-			}
-			if err != nil {
+			if err := g.lookup(ctx); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -164,7 +157,6 @@ func (a *Adapter) runGateway(ctx, work context.Context) error {
 				wait = min(wait*2, maxReconnectWait)
 				continue
 			}
-			g.url = gw.URL
 		}
 		n, ready, err := g.connection(ctx)
 		switch {
@@ -195,6 +187,22 @@ func (a *Adapter) runGateway(ctx, work context.Context) error {
 	}
 }
 
+// lookup asks Discord (GET /gateway) where to connect.
+func (g *gateway) lookup(ctx context.Context) error {
+	var gw struct {
+		URL string `json:"url"`
+	}
+	if err := g.a.api.do(ctx, "look up the gateway", http.MethodGet, "/gateway", false, nil, &gw); err != nil {
+		return err
+	}
+	if gw.URL == "" {
+		return errors.New("look up the gateway: no url in the answer")
+	}
+	g.url = gw.URL
+	return nil
+}
+
+// sleep waits d, or until ctx ends; false when ctx ended.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
