@@ -11,6 +11,13 @@ import (
 	"opsbot/storage"
 )
 
+// Exit codes: 0 done, 1 failed, 2 bad usage.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
 // command is one subcommand's flags, --config among them, and where it
 // reports problems.
 type command struct {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -69,7 +70,7 @@ func TestLeaderOverlapIsFenced(t *testing.T) {
 		done    chan error
 	}
 	start := func(interval string, tg *target) *replica {
-		cfg, err := config.Load(writeConfig(t, t.TempDir(), conf(interval, tg)))
+		cfg, err := config.Load(harness.WriteConfig(t, t.TempDir(), conf(interval, tg)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,9 +92,9 @@ func TestLeaderOverlapIsFenced(t *testing.T) {
 		return r
 	}
 	a := start("3s", targets[0])
-	waitUntil(t, 10*time.Second, "A to lead", a.elector.Leading)
+	harness.WaitUntil(t, 10*time.Second, "A to lead", a.elector.Leading)
 	b := start("200ms", targets[1])
-	waitUntil(t, 10*time.Second, "A's checks to run", func() bool { return targets[0].hits.Load() >= replicaChecks })
+	harness.WaitUntil(t, 10*time.Second, "A's checks to run", func() bool { return targets[0].hits.Load() >= replicaChecks })
 
 	// A's lock connection dies; B takes the lock within its 200ms while A
 	// only looks again at its next 3s tick.
@@ -102,18 +103,18 @@ func TestLeaderOverlapIsFenced(t *testing.T) {
 	if err := a.c.store.DB.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = (hashtext(current_schema() || ':opsbot-leader'))::oid AND granted`).Error; err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "B to lead", b.elector.Leading)
+	harness.WaitUntil(t, 10*time.Second, "B to lead", b.elector.Leading)
 	aRan := targets[0].hits.Load()
 	overlap := time.Now()
-	waitUntil(t, 10*time.Second, "A to run checks while B leads, or step down", func() bool {
+	harness.WaitUntil(t, 10*time.Second, "A to run checks while B leads, or step down", func() bool {
 		return targets[0].hits.Load() > aRan || !a.elector.Leading()
 	})
 	ranDuringOverlap := targets[0].hits.Load() - aRan
-	waitUntil(t, 10*time.Second, "A to step down", func() bool { return !a.elector.Leading() })
+	harness.WaitUntil(t, 10*time.Second, "A to step down", func() bool { return !a.elector.Leading() })
 	stepDown := time.Since(overlap)
 	// Let B run a few more slots on its own.
 	bRan := targets[1].hits.Load()
-	waitUntil(t, 10*time.Second, "B's checks to run", func() bool { return targets[1].hits.Load() >= bRan+3*replicaChecks })
+	harness.WaitUntil(t, 10*time.Second, "B's checks to run", func() bool { return targets[1].hits.Load() >= bRan+3*replicaChecks })
 	cancel()
 	for _, r := range []*replica{a, b} {
 		if err := <-r.done; err != nil {

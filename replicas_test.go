@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +20,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	slackbot "opsbot/bot/slack"
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -194,19 +192,6 @@ func readyz(addr string) (leader bool, err error) {
 	return strings.Contains(string(body), "leader: yes"), nil
 }
 
-// waitUntil polls cond every 50 ms until it holds, failing the test with
-// what it waited for after the deadline.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // slashResult is what became of one slash command.
 type slashResult struct {
 	n        int
@@ -245,15 +230,15 @@ func TestReplicasFailover(t *testing.T) {
 
 	// The database is migrated before the replicas start, as a deploy would.
 	dbDir := t.TempDir()
-	if out, stderr, code := opsbot(t, dbDir, "", "migrate", "--config", writeConfig(t, dbDir, cfg)); code != 0 {
+	if out, stderr, code := binary.Run(t, dbDir, "", "migrate", "--config", harness.WriteConfig(t, dbDir, cfg)); code != 0 {
 		t.Fatalf("migrate: exit %d\n%s%s", code, out, stderr)
 	}
-	reps := []*serveProc{serve(t, t.TempDir(), cfg), serve(t, t.TempDir(), cfg)}
+	reps := []*harness.Proc{binary.Serve(t, t.TempDir(), cfg), binary.Serve(t, t.TempDir(), cfg)}
 	leader := -1
-	waitUntil(t, 15*time.Second, "one replica to lead", func() bool {
+	harness.WaitUntil(t, 15*time.Second, "one replica to lead", func() bool {
 		n := 0
 		for i, r := range reps {
-			if yes, err := readyz(r.addr); err == nil && yes {
+			if yes, err := readyz(r.Addr); err == nil && yes {
 				leader, n = i, n+1
 			}
 		}
@@ -299,23 +284,23 @@ func TestReplicasFailover(t *testing.T) {
 			}
 		}()
 	}
-	waitUntil(t, 20*time.Second, "commands to flow", func() bool { return sent.Load() >= 20 })
+	harness.WaitUntil(t, 20*time.Second, "commands to flow", func() bool { return sent.Load() >= 20 })
 
 	// Services go down: every check fails and incidents open; the leader
 	// dies while they are being posted.
 	healthy.Store(false)
-	waitUntil(t, 20*time.Second, "the first incidents to be posted", func() bool {
+	harness.WaitUntil(t, 20*time.Second, "the first incidents to be posted", func() bool {
 		n, _, _ := fake.counts()
 		return n >= 5
 	})
 	killedAt := time.Now()
 	killed.Store(true)
-	if err := syscall.Kill(reps[leader].cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(reps[leader].Cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-reps[leader].exited
-	waitUntil(t, 20*time.Second, "the survivor to lead", func() bool {
-		yes, err := readyz(reps[survivor].addr)
+	<-reps[leader].Done
+	harness.WaitUntil(t, 20*time.Second, "the survivor to lead", func() bool {
+		yes, err := readyz(reps[survivor].Addr)
 		return err == nil && yes
 	})
 	takeover := time.Since(killedAt)
@@ -324,17 +309,17 @@ func TestReplicasFailover(t *testing.T) {
 	if takeover > 15*time.Second {
 		t.Errorf("takeover took %s, want under 15s", takeover)
 	}
-	waitUntil(t, 30*time.Second, "every incident to be posted", func() bool {
+	harness.WaitUntil(t, 30*time.Second, "every incident to be posted", func() bool {
 		n, _, _ := fake.counts()
 		if n < replicaChecks && time.Since(killedAt) > 25*time.Second {
-			t.Logf("%d incidents posted; survivor's log:\n%s", n, reps[survivor].logs)
+			t.Logf("%d incidents posted; survivor's log:\n%s", n, reps[survivor].Logs)
 		}
 		return n >= replicaChecks
 	})
 	// Services recover: every incident resolves and its post is edited.
 	healthy.Store(true)
 	before := sent.Load()
-	waitUntil(t, 20*time.Second, "more commands after the failover", func() bool {
+	harness.WaitUntil(t, 20*time.Second, "more commands after the failover", func() bool {
 		return sent.Load() >= min(before+20, replicaCommands)
 	})
 	close(stop)
@@ -352,11 +337,11 @@ func TestReplicasFailover(t *testing.T) {
 		}
 		return int(n)
 	}
-	waitUntil(t, 30*time.Second, "every incident to resolve", func() bool {
+	harness.WaitUntil(t, 30*time.Second, "every incident to resolve", func() bool {
 		return count(`SELECT count(*) FROM incidents WHERE state <> 'resolved'`) == 0
 	})
 	drainStart := time.Now()
-	waitUntil(t, 60*time.Second, "the outbox to drain", func() bool {
+	harness.WaitUntil(t, 60*time.Second, "the outbox to drain", func() bool {
 		n := count(`SELECT count(*) FROM outbox_messages WHERE state IN ('pending', 'sending')`)
 		if n > 0 && time.Since(drainStart) > 58*time.Second {
 			var left []storage.OutboxMessage
@@ -440,33 +425,21 @@ func TestReplicasFailover(t *testing.T) {
 		"%d posts, %d incidents, takeover %s", len(results), resent, unanswered, late, total, incidents, takeover.Round(time.Millisecond))
 }
 
-// writeConfig writes cfg into dir and returns its path.
-func writeConfig(t *testing.T, dir, cfg string) string {
-	t.Helper()
-	path := dir + "/opsbot.yaml"
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // sendSlash files ticket n through replica to, signed like Slack; when to
 // is the killed replica and the connection fails, the same request goes to
 // the survivor.
-func sendSlash(client *http.Client, reps []*serveProc, n, to, survivor int, killed *atomic.Bool, slackURL string) slashResult {
+func sendSlash(client *http.Client, reps []*harness.Proc, n, to, survivor int, killed *atomic.Bool, slackURL string) slashResult {
 	path := "/respond/" + strconv.Itoa(n)
-	form := url.Values{"user_id": {"U01ALICE"}, "channel_id": {"C01HELP"}, "command": {"/ticket"},
-		"text": {fmt.Sprintf("new \"replica load %d\"", n)}, "trigger_id": {fmt.Sprintf("trigger-%d", n)},
-		"response_url": {slackURL + path}}.Encode()
-	headers := slackbot.SignatureHeaders(replicaSecret, time.Now(), []byte(form))
+	form := harness.Slash("U01ALICE", "C01HELP", fmt.Sprintf("/ticket new \"replica load %d\"", n), slackURL+path, fmt.Sprintf("trigger-%d", n))
+	at := time.Now() // a resent request is the same request, signed once
 	res := slashResult{n: n, replica: to, response: path}
 	for {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+reps[to].addr+"/slack/commands", strings.NewReader(form))
-		for k, v := range headers {
-			req.Header[k] = v
+		req, err := harness.SlackRequest(reps[to].URL("/slack/commands"), replicaSecret, at, form)
+		if err != nil {
+			res.err = err
+			return res
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := client.Do(req)
+		res.status, res.body, err = harness.Send(client, req)
 		if err != nil {
 			if to != survivor && killed.Load() && connectionFailed(err) {
 				to, res.replica, res.resent = survivor, survivor, true
@@ -475,9 +448,6 @@ func sendSlash(client *http.Client, reps []*serveProc, n, to, survivor int, kill
 			res.err = err
 			return res
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		res.status, res.body = resp.StatusCode, string(b)
 		return res
 	}
 }
@@ -504,7 +474,7 @@ func TestScheduledWorkStopsOnStepDown(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	t.Cleanup(target.Close)
 	dir := t.TempDir()
-	path := writeConfig(t, dir, fmt.Sprintf(`listen: 127.0.0.1:0
+	path := harness.WriteConfig(t, dir, fmt.Sprintf(`listen: 127.0.0.1:0
 database: {driver: postgres, dsn: %q}
 leader: {interval: 200ms}
 checks:
@@ -542,21 +512,21 @@ checks:
 		})
 	}()
 	all := int32(len(c.scheduled))
-	waitUntil(t, 10*time.Second, "every scheduled worker to start", func() bool { return running.Load() == all })
-	waitUntil(t, 10*time.Second, "the check to run", func() bool { return hits.Load() > 0 })
+	harness.WaitUntil(t, 10*time.Second, "every scheduled worker to start", func() bool { return running.Load() == all })
+	harness.WaitUntil(t, 10*time.Second, "the check to run", func() bool { return hits.Load() > 0 })
 	for range 2 {
 		// The lock's connection dies, as on a network cut.
 		cut := time.Now()
 		if err := c.store.DB.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = (hashtext(current_schema() || ':opsbot-leader'))::oid AND granted`).Error; err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, 5*time.Second, "every scheduled worker to return", func() bool { return running.Load() == 0 })
+		harness.WaitUntil(t, 5*time.Second, "every scheduled worker to return", func() bool { return running.Load() == 0 })
 		stopped := time.Since(cut)
 		ran := hits.Load()
 		fmt.Printf("replicas: scheduled work stopped %s after the lock connection died (leader.interval 200ms)\n", stopped.Round(time.Millisecond))
 		// Nothing scheduled runs now; the replica campaigns and leads again.
-		waitUntil(t, 10*time.Second, "the replica to lead again", func() bool { return running.Load() == all && elector.Leading() })
-		waitUntil(t, 10*time.Second, "the check to run again", func() bool { return hits.Load() > ran })
+		harness.WaitUntil(t, 10*time.Second, "the replica to lead again", func() bool { return running.Load() == all && elector.Leading() })
+		harness.WaitUntil(t, 10*time.Second, "the check to run again", func() bool { return hits.Load() > ran })
 	}
 	cancel()
 	if err := <-done; err != nil {

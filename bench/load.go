@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,11 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,6 +24,7 @@ import (
 	"opsbot/bot"
 	"opsbot/bot/discord"
 	slackbot "opsbot/bot/slack"
+	"opsbot/harness"
 )
 
 // loadBench runs the whole comparison: signed Slack slash commands and
@@ -58,7 +55,7 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	}
 	var priv ed25519.PrivateKey
 	if *target == "" {
-		*secret = randomHex(16)
+		*secret = harness.RandomHex(16)
 		_, priv, _ = ed25519.GenerateKey(rand.Reader)
 	} else {
 		seed, err := hex.DecodeString(*dkey)
@@ -75,7 +72,7 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildOpsbot(dir)
+	bin, err := harness.Build(dir)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -101,7 +98,7 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	base, srvPID := *target, *pid
 	stopOpsbot := func() {}
 	if base == "" {
-		addr, p, stop, err := startOpsbot(bin, dir, *db, *dsn, *secret, pubHex, stderr)
+		addr, p, stop, err := startOpsbot(bin, dir, *db, *dsn, *secret, pubHex)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -202,17 +199,11 @@ func drive(d time.Duration, rate, conc int, send func() result) ([]result, time.
 }
 
 func sendSlack(client *http.Client, base, secret, user, command string) result {
-	name, text, _ := strings.Cut(command, " ")
-	body := url.Values{"user_id": {user}, "channel_id": {"C0BENCH"}, "command": {name}, "text": {text},
-		"trigger_id": {randomHex(8)}, "response_url": {""}}.Encode()
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/slack/commands", strings.NewReader(body))
+	body := harness.Slash(user, "C0BENCH", command, "", harness.RandomHex(8))
+	req, err := harness.SlackRequest(strings.TrimSuffix(base, "/")+"/slack/commands", secret, time.Now(), body)
 	if err != nil {
 		return result{err: err}
 	}
-	for k, v := range slackbot.SignatureHeaders(secret, time.Now(), []byte(body)) {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return timed(client, req, slackReply)
 }
 
@@ -227,14 +218,10 @@ func sendDiscord(client *http.Client, base string, key ed25519.PrivateKey, data 
 	if err != nil {
 		return result{err: err}
 	}
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/discord/interactions", bytes.NewReader(body))
+	req, err := harness.DiscordRequest(strings.TrimSuffix(base, "/")+"/discord/interactions", key, time.Now(), body)
 	if err != nil {
 		return result{err: err}
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, append([]byte(ts), body...))))
-	req.Header.Set("X-Signature-Timestamp", ts)
-	req.Header.Set("Content-Type", "application/json")
 	return timed(client, req, discordReply)
 }
 
@@ -311,17 +298,6 @@ func headline(s string) string {
 	return s
 }
 
-var listenRe = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
-
-// buildOpsbot builds opsbot from the module root into dir.
-func buildOpsbot(dir string) (string, error) {
-	bin := filepath.Join(dir, "opsbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build opsbot (run the bench from the module root): %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // opsbotConfig is a configuration with Slack and Discord on over HTTP; the
 // platforms' APIs point nowhere (replies are synchronous) unless discordAPI
 // names one.
@@ -343,7 +319,7 @@ discord: {enabled: true, mode: http, token: bench, application_id: "300000000000
 // decodes it). The table comes from the code, not from the database or the
 // rest of the configuration, so a scratch SQLite file serves, also for
 // --db postgres and --url.
-func registeredCommands(bin, dir, secret, pubHex string) ([]byte, error) {
+func registeredCommands(bin harness.Binary, dir, secret, pubHex string) ([]byte, error) {
 	var mu sync.Mutex
 	var got []byte
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -373,7 +349,7 @@ func registeredCommands(bin, dir, secret, pubHex string) ([]byte, error) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "discord", "register", "--config", path)
+	cmd := exec.Command(string(bin), "discord", "register", "--config", path)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("opsbot discord register: %w\n%s", err, out)
@@ -389,7 +365,7 @@ func registeredCommands(bin, dir, secret, pubHex string) ([]byte, error) {
 // startOpsbot serves opsbot from bin with Slack and Discord on, its files in
 // dir, and returns its address, process id and a stop function that may be
 // called more than once.
-func startOpsbot(bin, dir, db, dsn, secret, pubHex string, stderr io.Writer) (string, int, func(), error) {
+func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string) (string, int, func(), error) {
 	switch db {
 	case "sqlite":
 		dsn = filepath.Join(dir, "bench.db")
@@ -404,37 +380,11 @@ func startOpsbot(bin, dir, db, dsn, secret, pubHex string, stderr io.Writer) (st
 	if err := os.WriteFile(path, []byte(opsbotConfig(db, dsn, secret, pubHex, "")), 0o600); err != nil {
 		return "", 0, nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", path)
-	cmd.Dir = dir
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		return "", 0, nil, fmt.Errorf("start opsbot: %w", err)
+	p, err := bin.Start(dir, path, nil, 60*time.Second)
+	if err != nil {
+		return "", 0, nil, err
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			pw.Close()
-		})
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a, cmd.Process.Pid, stop, nil
-	case <-time.After(60 * time.Second):
-		stop()
-		return "", 0, nil, errors.New("opsbot did not start within 60s")
-	}
+	return p.Addr, p.Cmd.Process.Pid, p.Stop, nil
 }
 
 // cpuSeconds is the user+system CPU time of a process (/proc/PID/stat).
@@ -470,12 +420,6 @@ func peakRSS(pid int) (string, error) {
 		}
 	}
 	return "", errors.New("no VmHWM")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func randomDigits(n int) string {

@@ -17,7 +17,6 @@ type Person struct {
 	DiscordID string
 	Email     string
 	Roles     []string
-	Teams     []string
 	// Known is true for people listed in the configuration.
 	Known bool
 }
@@ -27,9 +26,6 @@ type Person struct {
 func (p Person) HasRole(role string) bool {
 	return slices.Contains(p.Roles, role) || slices.Contains(p.Roles, "admin")
 }
-
-// InTeam reports whether the person belongs to the team.
-func (p Person) InTeam(team string) bool { return slices.Contains(p.Teams, team) }
 
 // Mention is how replies name the person: @name.
 func (p Person) Mention() string { return "@" + p.Name }
@@ -46,7 +42,7 @@ func NewDirectory(people []config.Person) *Directory {
 	d := &Directory{byName: map[string]Person{}, bySlack: map[string]Person{}, byDiscord: map[string]Person{}}
 	for _, e := range people {
 		p := Person{Name: e.Name, SlackID: e.SlackID, DiscordID: e.DiscordID, Email: e.Email,
-			Roles: slices.Clone(e.Roles), Teams: slices.Clone(e.Teams), Known: true}
+			Roles: slices.Clone(e.Roles), Known: true}
 		d.byName[strings.ToLower(p.Name)] = p
 		if p.SlackID != "" {
 			d.bySlack[p.SlackID] = p

@@ -130,7 +130,8 @@ type Person struct {
 	// Roles grant permissions, e.g. helpdesk, approver, oncall, admin
 	// (key roles).
 	Roles []string `yaml:"roles"`
-	// Teams name the teams the person belongs to (key teams).
+	// Teams name the teams the person belongs to (key teams); reserved for the
+	// teams feature: validated, not yet read by anything.
 	Teams []string `yaml:"teams"`
 }
 
@@ -478,7 +479,8 @@ type Check struct {
 	Timeout Duration `yaml:"timeout"`
 	// Channel names the channel that hears about incidents (key channel).
 	Channel string `yaml:"channel"`
-	// Team is the team that owns incidents (key team).
+	// Team names the team meant to own the check's incidents (key team);
+	// reserved for the teams feature: validated, not yet used for routing.
 	Team string `yaml:"team"`
 	// Failures is how many failed runs in a row open an incident
 	// (key failures, default 2).

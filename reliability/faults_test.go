@@ -2,8 +2,6 @@ package reliability
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -28,10 +27,9 @@ func TestDatabaseCutUnderLoad(t *testing.T) {
 	if !ok {
 		t.Skip("OPSBOT_TEST_POSTGRES not set")
 	}
-	px := newProxy(t, pgAddr(os.Getenv("OPSBOT_TEST_POSTGRES")))
+	px := harness.NewProxy(t, os.Getenv("OPSBOT_TEST_POSTGRES"))
 	s := newSite(t, storagetest.Backend{Name: "postgres", Config: pg})
-	dsn := regexp.MustCompile(`host=\S+`).ReplaceAllString(pg.DSN, "host=127.0.0.1")
-	s.db.DSN = regexp.MustCompile(`port=\S+`).ReplaceAllString(dsn, "") + " port=" + px.port
+	s.db.DSN = px.DSN(pg.DSN)
 	p := s.serve(t, nil)
 
 	filed := 0
@@ -47,7 +45,7 @@ func TestDatabaseCutUnderLoad(t *testing.T) {
 			t.Fatalf("before the cut: %s", body)
 		}
 	}
-	px.stop()
+	px.Stop()
 	for i := range 10 {
 		body := file(100 + i)
 		if filedRe.MatchString(body) {
@@ -57,7 +55,7 @@ func TestDatabaseCutUnderLoad(t *testing.T) {
 			t.Errorf("with the database away, the answer does not say to try again: %s", body)
 		}
 	}
-	px.start(t)
+	px.Start(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; ; i++ {
 		if body := file(200 + i); filedRe.MatchString(body) {
@@ -87,7 +85,7 @@ func TestKilledMidLoad(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			s := newSite(t, b)
-			logs := &syncBuffer{}
+			logs := &harness.Buffer{}
 			p := s.serve(t, logs)
 			sink := newResponseSink(t)
 			if _, body := p.slash(t, "U04DAVE", `/access request prod-db --for 2s --reason "kill test"`, ""); !strings.Contains(body, "#1") {
@@ -108,7 +106,7 @@ func TestKilledMidLoad(t *testing.T) {
 							return
 						default:
 						}
-						_, body, err := tryFile(p.addr, fmt.Sprintf("w%d-%d", w, i))
+						_, body, err := tryFile(p, fmt.Sprintf("w%d-%d", w, i))
 						if err != nil {
 							return // the server is gone
 						}
@@ -121,10 +119,10 @@ func TestKilledMidLoad(t *testing.T) {
 				})
 			}
 			time.Sleep(1500 * time.Millisecond) // load for a while, then kill
-			if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			<-p.exited
+			<-p.Done
 			close(stop)
 			wg.Wait()
 			if len(acked) == 0 {
@@ -165,79 +163,6 @@ func TestKilledMidLoad(t *testing.T) {
 
 // tryFile files a ticket as dave, returning the transport error instead of
 // failing, for load that runs into a kill.
-func tryFile(addr, title string) (int, string, error) {
-	p := &proc{addr: addr}
+func tryFile(p *proc, title string) (int, string, error) {
 	return p.trySlash("U04DAVE", `/ticket new "`+title+`"`)
-}
-
-func pgAddr(dsn string) string {
-	host, port := "127.0.0.1", "5432"
-	if m := regexp.MustCompile(`host=(\S+)`).FindStringSubmatch(dsn); m != nil {
-		host = m[1]
-	}
-	if m := regexp.MustCompile(`port=(\d+)`).FindStringSubmatch(dsn); m != nil {
-		port = m[1]
-	}
-	return net.JoinHostPort(host, port)
-}
-
-// proxy forwards a loopback port to PostgreSQL and can be cut and restored.
-type proxy struct {
-	target, port string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target}
-	ln := listen(t)
-	_, p.port, _ = net.SplitHostPort(ln.Addr().String())
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+p.port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }

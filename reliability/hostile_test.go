@@ -6,7 +6,6 @@ import (
 	"maps"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +43,7 @@ func TestHostileInput(t *testing.T) {
 			// A signed Discord click, accepted (its id is recorded); sent
 			// again below, it is a replay.
 			click := button("100000000000000004", "/help")
-			if code, _ := p.discord(t, s.priv, click, time.Now()); code != 200 {
+			if code, _ := p.PostDiscord(t, s.priv, click, time.Now()); code != 200 {
 				t.Errorf("signed click: HTTP %d", code)
 			}
 			before := rowCounts(t, st)
@@ -61,26 +60,26 @@ func TestHostileInput(t *testing.T) {
 					send func() (int, string)
 					want int
 				}{
-					{"slack forged", func() (int, string) { return p.postSlack(t, "/slack/commands", form, "not-the-secret", time.Now()) }, 401},
+					{"slack forged", func() (int, string) { return p.PostSlack(t, "/slack/commands", form, "not-the-secret", time.Now()) }, 401},
 					{"slack replayed", func() (int, string) {
-						return p.postSlack(t, "/slack/commands", form, signingSecret, time.Now().Add(-10*time.Minute))
+						return p.PostSlack(t, "/slack/commands", form, signingSecret, time.Now().Add(-10*time.Minute))
 					}, 401},
 					{"slack from the future", func() (int, string) {
-						return p.postSlack(t, "/slack/commands", form, signingSecret, time.Now().Add(10*time.Minute))
+						return p.PostSlack(t, "/slack/commands", form, signingSecret, time.Now().Add(10*time.Minute))
 					}, 401},
 					{"slack oversized", func() (int, string) {
-						return p.postSlack(t, "/slack/commands", append(form, append([]byte("&pad="), huge...)...), signingSecret, time.Now())
+						return p.PostSlack(t, "/slack/commands", append(form, append([]byte("&pad="), huge...)...), signingSecret, time.Now())
 					}, 413},
 					{"slack click forged", func() (int, string) {
-						return p.postSlack(t, "/slack/interactions", []byte("payload=%7B%7D"), "not-the-secret", time.Now())
+						return p.PostSlack(t, "/slack/interactions", []byte("payload=%7B%7D"), "not-the-secret", time.Now())
 					}, 401},
 					{"discord forged", func() (int, string) {
-						return p.discord(t, other, button("100000000000000001", "/access approve 1"), time.Now())
+						return p.PostDiscord(t, other, button("100000000000000001", "/access approve 1"), time.Now())
 					}, 401},
 					{"discord replayed", func() (int, string) {
-						return p.discord(t, s.priv, button("100000000000000001", "/access approve 1"), time.Now().Add(-10*time.Minute))
+						return p.PostDiscord(t, s.priv, button("100000000000000001", "/access approve 1"), time.Now().Add(-10*time.Minute))
 					}, 401},
-					{"discord oversized", func() (int, string) { return p.discord(t, s.priv, huge, time.Now()) }, 413},
+					{"discord oversized", func() (int, string) { return p.PostDiscord(t, s.priv, huge, time.Now()) }, 413},
 				}
 				for _, c := range cases {
 					code, body := keep(c.send())
@@ -89,7 +88,7 @@ func TestHostileInput(t *testing.T) {
 					}
 				}
 				// The signed click again, freshly signed: a replay.
-				if code, _ := p.discord(t, s.priv, click, time.Now()); code != 401 {
+				if code, _ := p.PostDiscord(t, s.priv, click, time.Now()); code != 401 {
 					t.Errorf("replayed click: HTTP %d, want 401", code)
 				}
 				if after := rowCounts(t, st); !maps.Equal(before, after) {
@@ -140,12 +139,12 @@ func TestHostileInput(t *testing.T) {
 				// Discord button whose custom_id is the approval, clicked by erin.
 				// Approving is slow: Discord gets a deferral, and the answer,
 				// its edit failing against the dead API, is queued for erin.
-				code, body := keep(p.discord(t, s.priv, button("100000000000000005", "/access approve 1"), time.Now()))
+				code, body := keep(p.PostDiscord(t, s.priv, button("100000000000000005", "/access approve 1"), time.Now()))
 				if code != 200 {
 					t.Errorf("crafted Discord click: HTTP %d %s", code, body)
 				}
 				replies = append(replies, waitOutbox(t, st, "discord", "no access request #1 you can see"))
-				code, body = keep(p.discord(t, s.priv, button("100000000000000005", "/ticket close 1"), time.Now()))
+				code, body = keep(p.PostDiscord(t, s.priv, button("100000000000000005", "/ticket close 1"), time.Now()))
 				if code != 200 || !strings.Contains(body, "needs the helpdesk role") {
 					t.Errorf("crafted Discord close: HTTP %d %s", code, body)
 				}
@@ -187,15 +186,8 @@ func TestHostileInput(t *testing.T) {
 			})
 
 			// Stop, then look for secrets in everything said.
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-p.exited:
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not stop on SIGTERM")
-			}
-			logs := p.logs.String()
+			p.Terminate(t, 30*time.Second)
+			logs := p.Logs.String()
 			said := logs + strings.Join(replies, "\n") + s.replies.all()
 			for _, secret := range []string{signingSecret, slackToken, discordToken, webhookSecret, backupSecret} {
 				if strings.Contains(said, secret) {

@@ -1,8 +1,6 @@
 package reliability
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,39 +12,22 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	slackbot "opsbot/bot/slack"
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
 
 // binary is opsbot built once for the tests that run the real program.
-var binary string
+var binary harness.Binary
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "opsbot-reliability")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "opsbot")
-	if out, err := exec.Command("go", "build", "-o", binary, "..").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build opsbot: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, &binary) }
 
 // Secrets the served config holds; none may reach a log line or a reply.
 const (
@@ -81,7 +62,7 @@ func newSite(t *testing.T, b storagetest.Backend) *site {
 	script := filepath.Join(s.dir, "access.sh")
 	// The script records its argv and the request's environment, one line
 	// per run; the first argument is fixed by the config.
-	writeFile(t, script, "#!/bin/sh\nprintf '%s %s user=%s reason=%s\\n' \"$1\" \"$OPSBOT_REQUEST_ID\" \"$OPSBOT_USER\" \"$OPSBOT_REASON\" >> "+s.grants+"\n")
+	harness.WriteFile(t, script, "#!/bin/sh\nprintf '%s %s user=%s reason=%s\\n' \"$1\" \"$OPSBOT_REQUEST_ID\" \"$OPSBOT_USER\" \"$OPSBOT_REASON\" >> "+s.grants+"\n")
 	if err := os.Chmod(script, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -123,151 +104,45 @@ backups:
 		script, script, webhookSecret, backupSecret)
 }
 
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// proc is a running `opsbot serve`.
-type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	logs   *syncBuffer
-	exited chan struct{}
-	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var listenRe = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+// proc is a running `opsbot serve` of a site, with the site's people's
+// ways of talking to it.
+type proc struct{ *harness.Proc }
 
 // serve starts `opsbot serve` on the site's config and waits until it
 // listens; logs go to logs (shared across restarts when given).
-func (s *site) serve(t *testing.T, logs *syncBuffer) *proc {
+func (s *site) serve(t *testing.T, logs *harness.Buffer) *proc {
 	t.Helper()
-	path := filepath.Join(s.dir, "opsbot.yaml")
-	writeFile(t, path, s.config())
-	cmd := exec.Command(binary, "serve", "--config", path)
-	cmd.Dir = s.dir
-	pr, pw := io.Pipe()
 	if logs == nil {
-		logs = &syncBuffer{}
+		logs = &harness.Buffer{}
 	}
-	p := &proc{cmd: cmd, logs: logs, exited: make(chan struct{})}
-	cmd.Stderr = io.MultiWriter(pw, logs)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); pw.Close(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case p.addr = <-addr:
-	case <-p.exited:
-		t.Fatalf("serve exited: %v\n%s", p.err, logs)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not start:\n%s", logs)
-	}
-	return p
+	return &proc{binary.ServeLogs(t, s.dir, s.config(), logs)}
 }
 
 // slash sends a signed Slack slash command as the Slack user and returns
 // the status and the text of the immediate answer.
 func (p *proc) slash(t *testing.T, user, line string, responseURL string) (int, string) {
 	t.Helper()
-	name, text, _ := strings.Cut(line, " ")
-	form := url.Values{"user_id": {user}, "channel_id": {"C01HELP"}, "command": {name}, "text": {text},
-		"trigger_id": {randomID()}, "response_url": {responseURL}}
-	return p.postSlack(t, "/slack/commands", []byte(form.Encode()), signingSecret, time.Now())
+	return p.PostSlack(t, "/slack/commands", harness.Slash(user, "C01HELP", line, responseURL, harness.RandomHex(8)), signingSecret, time.Now())
 }
 
 // click sends a signed Slack block_actions payload whose button value is
 // line, as the Slack user.
 func (p *proc) click(t *testing.T, user, line, responseURL string) (int, string) {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": randomID(), "response_url": responseURL,
+	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "trigger_id": harness.RandomHex(8), "response_url": responseURL,
 		"user": map[string]string{"id": user}, "channel": map[string]string{"id": "C02ACCESS"},
 		"container": map[string]string{"message_ts": "1700000000.000100"},
 		"actions":   []map[string]any{{"action_id": "a", "value": line, "text": map[string]string{"text": "Approve"}}}})
-	return p.postSlack(t, "/slack/interactions", []byte(url.Values{"payload": {string(payload)}}.Encode()), signingSecret, time.Now())
+	return p.PostSlack(t, "/slack/interactions", []byte(url.Values{"payload": {string(payload)}}.Encode()), signingSecret, time.Now())
 }
 
 // trySlash is slash without a test: it returns transport errors.
 func (p *proc) trySlash(user, line string) (int, string, error) {
-	name, text, _ := strings.Cut(line, " ")
-	body := []byte(url.Values{"user_id": {user}, "channel_id": {"C01HELP"}, "command": {name}, "text": {text},
-		"trigger_id": {randomID()}}.Encode())
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", bytes.NewReader(body))
+	req, err := harness.SlackRequest(p.URL("/slack/commands"), signingSecret, time.Now(), harness.Slash(user, "C01HELP", line, "", harness.RandomHex(8)))
 	if err != nil {
 		return 0, "", err
 	}
-	for k, v := range slackbot.SignatureHeaders(signingSecret, time.Now(), body) {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-func (p *proc) postSlack(t *testing.T, path string, body []byte, secret string, at time.Time) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range slackbot.SignatureHeaders(secret, at, body) {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return do(t, req)
-}
-
-// discord sends an interaction body signed with key at the given time.
-func (p *proc) discord(t *testing.T, key ed25519.PrivateKey, body []byte, at time.Time) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/discord/interactions", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := strconv.FormatInt(at.Unix(), 10)
-	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, append([]byte(ts), body...))))
-	req.Header.Set("X-Signature-Timestamp", ts)
-	req.Header.Set("Content-Type", "application/json")
-	return do(t, req)
+	return harness.Send(http.DefaultClient, req)
 }
 
 // button is a Discord component interaction whose custom_id is line,
@@ -279,23 +154,6 @@ func button(user, line string) []byte {
 		"data":    map[string]any{"custom_id": line, "component_type": 2},
 		"message": map[string]any{"id": "400000000000000001", "channel_id": "200000000000000002"}})
 	return b
-}
-
-func do(t *testing.T, req *http.Request) (int, string) {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func randomID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func randomSnowflake() string {

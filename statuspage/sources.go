@@ -9,8 +9,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"opsbot/checks"
 	"opsbot/config"
-	"opsbot/handlers/backups"
 	"opsbot/storage"
 )
 
@@ -169,7 +169,7 @@ type StoreBackups struct {
 }
 
 // Backups returns every configured job, in config order, with its newest
-// run (one query for all jobs) and freshness (backups.CheckFreshness).
+// run (one query for all jobs) and freshness (checks.BackupFreshness).
 func (s *StoreBackups) Backups(ctx context.Context, now time.Time) ([]Backup, error) {
 	names := make([]string, len(s.Jobs))
 	for i, j := range s.Jobs {
@@ -185,7 +185,7 @@ func (s *StoreBackups) Backups(ctx context.Context, now time.Time) ([]Backup, er
 		if r, ok := runs[j.Name]; ok {
 			b.LastRun = &BackupRun{ID: r.ID, State: r.State, Trigger: r.Trigger, StartedAt: r.StartedAt.UTC(),
 				FinishedAt: utc(r.FinishedAt), DurationSeconds: float64(r.DurationMS) / 1000}
-			f, err := backups.CheckFreshness(ctx, s.DB, j, now)
+			f, err := checks.BackupFreshness(ctx, s.DB, j, now)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -125,6 +126,24 @@ func LatestBackupRun(ctx context.Context, db *gorm.DB, job string, states ...str
 		return BackupRun{}, fmt.Errorf("latest backup run of %s: %w", job, notFound(err))
 	}
 	return r, nil
+}
+
+// LastBackupSuccess returns when a job last succeeded (its newest
+// successful run's finish, or its start if it has none); ok is false when it
+// never has. The backups area, the backup-freshness check kind and the
+// status page all read it.
+func LastBackupSuccess(ctx context.Context, db *gorm.DB, job string) (at time.Time, ok bool, err error) {
+	r, err := LatestBackupRun(ctx, db, job, BackupSucceeded)
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if r.FinishedAt != nil {
+		return *r.FinishedAt, true, nil
+	}
+	return r.StartedAt, true, nil
 }
 
 // BackupHeartbeat refreshes a running run's heartbeat and live output, and

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +135,88 @@ func TestSQLitePragmas(t *testing.T) {
 	s.DB.Raw("PRAGMA busy_timeout").Scan(&timeout)
 	if mode != "wal" || fk != 1 || timeout < 1000 {
 		t.Fatalf("journal_mode=%s foreign_keys=%d busy_timeout=%d", mode, fk, timeout)
+	}
+}
+
+// TestRequestRecordedWithItsFirstWrite: a request's idempotency record is
+// written by its first transaction, with its effects; a second attempt's
+// transaction writes nothing and says so; an attempt that writes nothing
+// records nothing; a failed transaction records nothing either.
+func TestRequestRecordedWithItsFirstWrite(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := storagetest.Open(t, b)
+			at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+			audit := func(ctx context.Context, action string) error {
+				return s.Tx(ctx, func(tx *gorm.DB) error {
+					return storage.WriteAudit(tx, storage.AuditEntry{At: at, Actor: "alice", Platform: "slack", Action: action})
+				})
+			}
+			count := func(q string, args ...any) int64 {
+				var n int64
+				if err := s.DB.Raw(q, args...).Scan(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			for _, kind := range []storage.RequestKind{storage.SlackRequests, storage.DiscordInteractions} {
+				table, col := "slack_requests", "key"
+				if kind == storage.DiscordInteractions {
+					table, col = "discord_interactions", "id"
+				}
+				key := fmt.Sprintf("req-%d", kind)
+				// An attempt that fails writes neither its effect nor its record.
+				rctx, r := storage.WithRequest(ctx, kind, key, at)
+				boom := errors.New("boom")
+				if err := s.Tx(rctx, func(tx *gorm.DB) error { return boom }); !errors.Is(err, boom) || r.Claimed() {
+					t.Fatalf("failed tx: %v, claimed %v", err, r.Claimed())
+				}
+				if n := count("SELECT count(*) FROM "+table+" WHERE "+col+" = ?", key); n != 0 {
+					t.Fatalf("a failed attempt left its record")
+				}
+				// The first write records it, the second of the same attempt does not again.
+				if err := audit(rctx, key+".first"); err != nil || !r.Claimed() {
+					t.Fatalf("first write: %v, claimed %v", err, r.Claimed())
+				}
+				if err := audit(rctx, key+".second"); err != nil {
+					t.Fatalf("second write of the same attempt: %v", err)
+				}
+				// A retry's write is refused whole.
+				retry, r2 := storage.WithRequest(ctx, kind, key, at)
+				if err := audit(retry, key+".retry"); !errors.Is(err, storage.ErrDuplicateRequest) || r2.Claimed() {
+					t.Fatalf("retry: %v, claimed %v", err, r2.Claimed())
+				}
+				if err := s.Claim(ctx, r2); !errors.Is(err, storage.ErrDuplicateRequest) {
+					t.Fatalf("claim of a retry: %v", err)
+				}
+				if n := count("SELECT count(*) FROM audit_entries WHERE action LIKE ?", key+".%"); n != 2 {
+					t.Fatalf("%d audit entries, want the first attempt's 2", n)
+				}
+				if n := count("SELECT count(*) FROM "+table+" WHERE "+col+" = ?", key); n != 1 {
+					t.Fatalf("%d records, want 1", n)
+				}
+			}
+			// A request that writes nothing records nothing.
+			ro, r := storage.WithRequest(ctx, storage.SlackRequests, "read-only", at)
+			var n int64
+			if err := s.DB.WithContext(ro).Raw("SELECT count(*) FROM tickets").Scan(&n).Error; err != nil || r.Claimed() {
+				t.Fatalf("read: %v, claimed %v", err, r.Claimed())
+			}
+			if n := count("SELECT count(*) FROM slack_requests WHERE key = 'read-only'"); n != 0 {
+				t.Fatal("a read-only request was recorded")
+			}
+			// Claim records a request that starts outside the database, once.
+			_, slow := storage.WithRequest(ctx, storage.SlackRequests, "slow", at)
+			if err := s.Claim(ctx, slow); err != nil || !slow.Claimed() {
+				t.Fatalf("claim: %v", err)
+			}
+			_, again := storage.WithRequest(ctx, storage.SlackRequests, "slow", at)
+			if err := s.Claim(ctx, again); !errors.Is(err, storage.ErrDuplicateRequest) {
+				t.Fatalf("second claim: %v", err)
+			}
+		})
 	}
 }

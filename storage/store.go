@@ -181,16 +181,35 @@ func (s *Store) Close() error {
 // notifications are written together or not at all.
 // A transaction of scheduled work (its context carries a leadership term,
 // see WithTerm) is refused with ErrFenced once that term has ended.
+//
+// The first transaction of a chat request (its context carries a Request,
+// see WithRequest) also records the request as handled, or returns
+// ErrDuplicateRequest, writing nothing, when it was handled already.
 func (s *Store) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if s.driver != "postgres" || TermOf(ctx) == 0 {
+	req := pendingRequest(ctx)
+	fenced := s.driver == "postgres" && TermOf(ctx) != 0
+	if req == nil && !fenced {
 		return s.DB.WithContext(ctx).Transaction(fn)
 	}
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := s.fence(ctx, tx); err != nil {
-			return err
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if fenced {
+			if err := s.fence(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if req != nil {
+			if err := req.claimIn(tx); err != nil {
+				return err
+			}
 		}
 		return fn(tx)
 	})
+	if err == nil && req != nil {
+		req.mu.Lock()
+		req.claimed = true
+		req.mu.Unlock()
+	}
+	return err
 }
 
 // ErrNotFound is returned by repositories for a missing record.

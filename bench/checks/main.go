@@ -1,25 +1,35 @@
 // Command checks is the load program for the check scheduler: it schedules
-// many HTTP checks against one loopback server for a bounded time, records
-// every result through the real incident pipeline (SQLite by default), and
-// prints checks/s, the p50/p99 delay between scheduled and actual start, CPU
-// seconds per 1,000 checks and peak RSS.
+// many HTTP checks against one loopback server (a process of its own, so
+// the figures are the checker's alone) for a bounded time, records every
+// result through the real incident pipeline (SQLite by default, results
+// written behind as in serve), and prints checks/s, the p50/p99 delay
+// between scheduled and actual start, CPU seconds per 1,000 checks and peak
+// RSS. With -gatus PATH it then runs that Gatus binary on the same
+// endpoints (SQLite storage, same interval, same run) and prints both and
+// their ratio.
 //
 //	go run ./bench/checks -checks 10000 -every 30s -duration 2m
+//	go run ./bench/checks -checks 200 -every 2s -duration 60s -gatus /tmp/gatus
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,47 +48,86 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve-target" {
+		// Started by this program: the checked endpoint, in a process of
+		// its own.
+		serveTarget()
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/checks:", err)
 		os.Exit(1)
 	}
 }
 
+// figures is what one checker did over the measured window.
+type figures struct {
+	runs    int64
+	cpu     float64 // seconds
+	elapsed time.Duration
+	peakRSS float64 // MB
+}
+
+func (f figures) per1000() float64 { return f.cpu / float64(max(f.runs, 1)) * 1000 }
+
 func run() error {
 	n := flag.Int("checks", 10000, "number of http checks")
 	every := flag.Duration("every", 30*time.Second, "interval of every check")
-	dur := flag.Duration("duration", 2*time.Minute, "how long to run")
+	dur := flag.Duration("duration", 2*time.Minute, "how long to measure")
+	warmup := flag.Duration("warmup", 5*time.Second, "how long to run before measuring")
 	workers := flag.Int("workers", 64, "checks running at once")
 	driver := flag.String("driver", "sqlite", "database: sqlite or postgres")
 	dsn := flag.String("dsn", "", "database DSN (default: a temporary SQLite file)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
 	flag.Parse()
 
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
+	target, stopTarget, err := startTarget()
+	if err != nil {
+		return err
+	}
+	defer stopTarget()
+	url := target + "/healthz"
+	fmt.Printf("checks=%d every=%s workers=%d warmup=%s measured=%s nproc=%d GOMAXPROCS=%d target=%s (own process)\n",
+		*n, *every, *workers, *warmup, *dur, runtime.NumCPU(), runtime.GOMAXPROCS(0), target)
 
+	ob, err := runOpsbot(*n, *every, *warmup, *dur, *workers, *driver, *dsn, *cpuProfile, url)
+	if err != nil {
+		return err
+	}
+	if *gatus == "" {
+		return nil
+	}
+	gf, err := runGatus(*gatus, *n, *every, *warmup, *dur, *workers, url)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ratio opsbot/gatus: cpu-s per 1000 checks %.3f / %.3f = %.2fx; peak RSS %.1f / %.1f MB\n",
+		ob.per1000(), gf.per1000(), ob.per1000()/gf.per1000(), ob.peakRSS, gf.peakRSS)
+	return nil
+}
+
+func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn, cpuProfile, url string) (figures, error) {
 	cfg := config.Default()
-	cfg.CheckSettings.Workers = *workers
+	cfg.CheckSettings.Workers = workers
 	cfg.Channels = map[string]config.Channel{"ops": {}}
-	for i := range *n {
+	for i := range n {
 		cfg.Checks = append(cfg.Checks, config.Check{Name: fmt.Sprintf("web-%05d", i), Kind: config.KindHTTP,
-			URL: srv.URL + "/healthz", Method: "GET", Every: config.Duration(*every), Timeout: config.Duration(5 * time.Second),
+			URL: url, Method: "GET", Every: config.Duration(every), Timeout: config.Duration(5 * time.Second),
 			Channel: "ops", Failures: 2, Successes: 1})
 	}
-	cfg.Database = config.DatabaseConfig{Driver: *driver, DSN: *dsn}
-	if *dsn == "" {
+	cfg.Database = config.DatabaseConfig{Driver: driver, DSN: dsn}
+	if dsn == "" {
 		dir, err := os.MkdirTemp("", "bench-checks")
 		if err != nil {
-			return err
+			return figures{}, err
 		}
 		defer os.RemoveAll(dir)
 		cfg.Database = config.DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(dir, "bench.db")}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *dur)
-	defer cancel()
 	store, err := storage.Open(context.Background(), cfg.Database)
 	if err != nil {
-		return err
+		return figures{}, err
 	}
 	defer store.Close()
 	clk := clock.Real{}
@@ -88,68 +137,255 @@ func run() error {
 	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: outbox.New(cfg, dir, clk), Dir: dir,
 		Clock: clk, Log: log, Reg: prometheus.NewRegistry(), SNMP: snmpClient})
 	if err != nil {
-		return err
+		return figures{}, err
 	}
 
 	var mu sync.Mutex
 	var delays []time.Duration
-	var failed int
+	var failed, runs int64
 	sink := func(ctx context.Context, r checks.Run) error {
 		mu.Lock()
 		delays = append(delays, r.Started.Sub(r.Scheduled))
+		runs++
 		if !r.Result.OK {
 			failed++
 		}
 		mu.Unlock()
 		return h.Record(ctx, r)
 	}
-	sched := checks.NewScheduler(clk, *workers, sink, checks.NewMetrics(nil))
+	sched := checks.NewScheduler(clk, workers, sink, checks.NewMetrics(nil))
 	env := checks.Env{Config: cfg, DB: store.DB, Clock: clk, Transports: checks.NewTransports(), SNMP: snmpClient}
 	for _, c := range cfg.Checks {
 		j, err := checks.JobFor(c, env)
 		if err != nil {
-			return err
+			return figures{}, err
 		}
 		if err := sched.Add(j); err != nil {
-			return err
+			return figures{}, err
 		}
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	ctx, cancel := context.WithTimeout(context.Background(), warmup+dur)
+	defer cancel()
+	behind := make(chan struct{})
+	go func() { defer close(behind); h.WriteBehind(ctx) }()
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); _ = sched.Run(ctx) }()
+
+	time.Sleep(warmup)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
-			return err
+			return figures{}, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return figures{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
+	mu.Lock()
+	runs0, delays0 := runs, len(delays)
+	mu.Unlock()
 	ru0 := rusage()
 	start := time.Now()
-	_ = sched.Run(ctx)
+	<-schedDone
+	<-behind // the last results are written
 	elapsed := time.Since(start)
 	ru1 := rusage()
 
-	cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
-	slices.Sort(delays)
+	mu.Lock()
+	measured := slices.Clone(delays[delays0:])
+	f := figures{runs: runs - runs0, elapsed: elapsed, peakRSS: float64(ru1.Maxrss) / 1024,
+		cpu: tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)}
+	fails := failed
+	mu.Unlock()
+	slices.Sort(measured)
 	pct := func(p float64) time.Duration {
-		if len(delays) == 0 {
+		if len(measured) == 0 {
 			return 0
 		}
-		return delays[min(len(delays)-1, int(p*float64(len(delays))))]
+		return measured[min(len(measured)-1, int(p*float64(len(measured))))]
 	}
-	runs := len(delays)
 	results, _ := storage.CountCheckResults(context.Background(), store.DB, "")
-	fmt.Printf("checks=%d every=%s workers=%d duration=%s db=%s nproc=%d GOMAXPROCS=%d\n",
-		*n, *every, *workers, elapsed.Round(time.Second), cfg.Database.Driver, runtime.NumCPU(), runtime.GOMAXPROCS(0))
-	fmt.Printf("runs=%d failed=%d results_stored=%d checks/s=%.1f\n", runs, failed, results, float64(runs)/elapsed.Seconds())
-	fmt.Printf("start delay p50=%s p99=%s max=%s\n", pct(0.50), pct(0.99), pct(1))
-	if runs > 0 {
-		fmt.Printf("cpu=%.2fs cpu-s per 1000 checks=%.3f\n", cpu, cpu/float64(runs)*1000)
+	fmt.Printf("opsbot: db=%s runs=%d (measured %d) failed=%d results_stored=%d checks/s=%.1f\n",
+		cfg.Database.Driver, runs, f.runs, fails, results, float64(f.runs)/elapsed.Seconds())
+	fmt.Printf("opsbot: start delay p50=%s p99=%s max=%s\n", pct(0.50), pct(0.99), pct(1))
+	fmt.Printf("opsbot: cpu=%.2fs cpu-s per 1000 checks=%.3f peak RSS=%.1f MB\n", f.cpu, f.per1000(), f.peakRSS)
+	return f, nil
+}
+
+// runGatus runs the Gatus binary at path on the same endpoints with SQLite
+// storage and reads its CPU (from /proc) and its results (from /metrics)
+// over the measured window.
+func runGatus(path string, n int, every, warmup, dur time.Duration, workers int, url string) (figures, error) {
+	dir, err := os.MkdirTemp("", "bench-gatus")
+	if err != nil {
+		return figures{}, err
 	}
-	fmt.Printf("peak RSS=%.1f MB\n", float64(ru1.Maxrss)/1024)
-	return nil
+	defer os.RemoveAll(dir)
+	port, err := freePort()
+	if err != nil {
+		return figures{}, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "metrics: true\nconcurrency: %d\nstorage:\n  type: sqlite\n  path: %s\nweb:\n  address: 127.0.0.1\n  port: %d\nendpoints:\n",
+		workers, filepath.Join(dir, "gatus.db"), port)
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: web-%05d\n    url: %q\n    interval: %s\n    conditions: [\"[STATUS] == 200\"]\n", i, url, every)
+	}
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
+		return figures{}, err
+	}
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), "GATUS_CONFIG_PATH="+cfgPath, "GATUS_LOG_LEVEL=WARN")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return figures{}, fmt.Errorf("start gatus: %w", err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := gatusResults(base); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return figures{}, errors.New("gatus did not answer /metrics within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Gatus starts its endpoints 222 ms apart (watchdog.Monitor): measure
+	// once all of them run.
+	ramp := time.Duration(n)*222*time.Millisecond + every
+	fmt.Printf("gatus:  waiting %s for every endpoint to start, then %s of warm-up\n", ramp.Round(time.Second), warmup)
+	time.Sleep(ramp + warmup)
+	r0, err := gatusResults(base)
+	if err != nil {
+		return figures{}, err
+	}
+	c0, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return figures{}, err
+	}
+	start := time.Now()
+	time.Sleep(dur)
+	r1, err := gatusResults(base)
+	if err != nil {
+		return figures{}, err
+	}
+	c1, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return figures{}, err
+	}
+	f := figures{runs: int64(r1 - r0), cpu: c1 - c0, elapsed: time.Since(start), peakRSS: procPeakRSS(cmd.Process.Pid)}
+	fmt.Printf("gatus:  %s runs measured=%d checks/s=%.1f\n", path, f.runs, float64(f.runs)/f.elapsed.Seconds())
+	fmt.Printf("gatus:  cpu=%.2fs cpu-s per 1000 checks=%.3f peak RSS=%.1f MB\n", f.cpu, f.per1000(), f.peakRSS)
+	return f, nil
+}
+
+// gatusResults sums gatus_results_total over every endpoint.
+func gatusResults(base string) (float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("gatus /metrics: %s", resp.Status)
+	}
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "gatus_results_total{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum, sc.Err()
+}
+
+// procCPU is a process's user plus system CPU seconds so far.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// procPeakRSS is a process's peak resident set, in MB.
+func procPeakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// startTarget runs the checked endpoint as this program re-executed, and
+// returns its base URL.
+func startTarget() (string, func(), error) {
+	cmd := exec.Command(os.Args[0], "serve-target")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start target: %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("target address: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+func serveTarget() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("http://%s\n", ln.Addr())
+	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func rusage() syscall.Rusage {

@@ -510,58 +510,6 @@ func (h *Handler) deadHere(owner string) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// LastSuccess returns when the job last succeeded; ok is false when it
-// never has. The backup-freshness check kind reads it.
-func LastSuccess(ctx context.Context, db *gorm.DB, job string) (at time.Time, ok bool, err error) {
-	r, err := storage.LatestBackupRun(ctx, db, job, storage.BackupSucceeded)
-	if errors.Is(err, storage.ErrNotFound) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	if r.FinishedAt != nil {
-		return *r.FinishedAt, true, nil
-	}
-	return r.StartedAt, true, nil
-}
-
-// Freshness is how a job stands against its fresh_within target.
-type Freshness struct {
-	// Target is fresh_within; zero means the job has none.
-	Target time.Duration
-	// LastSuccess is when the job last succeeded; zero if never.
-	LastSuccess time.Time
-	// Stale is true when the job has a target and missed it.
-	Stale bool
-	// Text says it in one line: "stale: last success 30h ago, target 26h".
-	Text string
-}
-
-// CheckFreshness compares a job's last success with its target at now.
-func CheckFreshness(ctx context.Context, db *gorm.DB, job config.BackupJob, now time.Time) (Freshness, error) {
-	at, ok, err := LastSuccess(ctx, db, job.Name)
-	if err != nil {
-		return Freshness{}, err
-	}
-	f := Freshness{Target: time.Duration(job.FreshWithin), LastSuccess: at}
-	target := config.Duration(f.Target).String()
-	switch {
-	case f.Target <= 0:
-		f.Text = "no freshness target"
-		if ok {
-			f.Text = "last success " + ago(now, at) + " (no freshness target)"
-		}
-	case !ok:
-		f.Stale, f.Text = true, "stale: never succeeded, target "+target
-	case now.Sub(at) > f.Target:
-		f.Stale, f.Text = true, fmt.Sprintf("stale: last success %s, target %s", ago(now, at), target)
-	default:
-		f.Text = fmt.Sprintf("fresh: last success %s, target %s", ago(now, at), target)
-	}
-	return f, nil
-}
-
 // job finds a job by name, or says which jobs there are.
 func (h *Handler) job(name string) (*job, error) {
 	name = strings.ToLower(strings.TrimSpace(name))

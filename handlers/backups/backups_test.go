@@ -597,9 +597,9 @@ func TestListFreshness(t *testing.T) {
 			if list := f.Text("bob", "/backup list"); !strings.Contains(list, "stale: last success 30h ago, target 26h") {
 				t.Errorf("list:\n%s", list)
 			}
-			at, ok, err := LastSuccess(context.Background(), f.Deps.Store.DB, "ok")
+			at, ok, err := storage.LastBackupSuccess(context.Background(), f.Deps.Store.DB, "ok")
 			if err != nil || !ok || !at.Equal(handlertest.Start) {
-				t.Errorf("LastSuccess = %v, %v, %v", at, ok, err)
+				t.Errorf("LastBackupSuccess = %v, %v, %v", at, ok, err)
 			}
 			if h := f.Text("bob", "/backup history ok --limit 5"); !strings.Contains(h, "#1  2026-03-02 09:00 UTC  succeeded") {
 				t.Errorf("history:\n%s", h)

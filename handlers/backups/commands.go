@@ -11,6 +11,8 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
+	"opsbot/checks"
+	"opsbot/clock"
 	"opsbot/handlers"
 	"opsbot/storage"
 )
@@ -67,15 +69,15 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		case err != nil:
 			return bot.Reply{}, err
 		case last.State == storage.BackupRunning:
-			fmt.Fprintf(&b, "  running: #%d, started %s by %s\n", last.ID, ago(now, last.StartedAt), last.RequestedBy)
+			fmt.Fprintf(&b, "  running: #%d, started %s by %s\n", last.ID, clock.Ago(now, last.StartedAt), last.RequestedBy)
 			if prev, err := storage.LatestBackupRun(ctx, h.store.DB, j.Name, storage.BackupSucceeded, storage.BackupFailed,
 				storage.BackupTimedOut, storage.BackupCancelled, storage.BackupLost); err == nil {
-				fmt.Fprintf(&b, "  last result: %s (#%d, %s)\n", describe(prev), prev.ID, ago(now, finished(prev)))
+				fmt.Fprintf(&b, "  last result: %s (#%d, %s)\n", describe(prev), prev.ID, clock.Ago(now, finished(prev)))
 			}
 		default:
-			fmt.Fprintf(&b, "  last result: %s (#%d, %s)\n", describe(last), last.ID, ago(now, finished(last)))
+			fmt.Fprintf(&b, "  last result: %s (#%d, %s)\n", describe(last), last.ID, clock.Ago(now, finished(last)))
 		}
-		f, err := CheckFreshness(ctx, h.store.DB, j.BackupJob, now)
+		f, err := checks.BackupFreshness(ctx, h.store.DB, j.BackupJob, now)
 		if err != nil {
 			return bot.Reply{}, err
 		}
@@ -106,7 +108,7 @@ func (h *Handler) nextRun(ctx context.Context, j *job, now time.Time) string {
 	case !next.After(now):
 		return "due now"
 	}
-	return next.Format("2006-01-02 15:04 MST") + " (in " + fmtAgo(next.Sub(now)) + ")"
+	return next.Format("2006-01-02 15:04 MST") + " (in " + clock.Span(next.Sub(now)) + ")"
 }
 
 func (h *Handler) run(ctx context.Context, req *bot.Request) (bot.Reply, error) {
@@ -132,7 +134,7 @@ func (h *Handler) run(ctx context.Context, req *bot.Request) (bot.Reply, error) 
 	if !started {
 		return bot.Reply{Severity: bot.SeverityWarning, Text: fmt.Sprintf(
 			"Backup %s is already running as #%d (started %s by %s). Follow it with /backup status %d.",
-			j.Name, running.ID, ago(h.clock.Now(), running.StartedAt), running.RequestedBy, running.ID)}, nil
+			j.Name, running.ID, clock.Ago(h.clock.Now(), running.StartedAt), running.RequestedBy, running.ID)}, nil
 	}
 	h.launch(j, run)
 	text := fmt.Sprintf("Started backup %s as #%d. Follow it with /backup status %d; stop it with /backup cancel %d.",
@@ -156,7 +158,7 @@ func (h *Handler) status(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		var b strings.Builder
 		now := h.clock.Now()
 		for _, r := range runs {
-			fmt.Fprintf(&b, "#%d %s: started %s by %s\n", r.ID, r.Job, ago(now, r.StartedAt), r.RequestedBy)
+			fmt.Fprintf(&b, "#%d %s: started %s by %s\n", r.ID, r.Job, clock.Ago(now, r.StartedAt), r.RequestedBy)
 		}
 		return bot.Reply{Title: "Running backups", Text: strings.TrimRight(b.String(), "\n")}, nil
 	}
@@ -187,7 +189,7 @@ func (h *Handler) status(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		return bot.Reply{}, err
 	}
 	reply := h.runReply(j.Name, r, false)
-	f, err := CheckFreshness(ctx, h.store.DB, j.BackupJob, h.clock.Now())
+	f, err := checks.BackupFreshness(ctx, h.store.DB, j.BackupJob, h.clock.Now())
 	if err != nil {
 		return bot.Reply{}, err
 	}
@@ -285,11 +287,11 @@ func (h *Handler) cancelCmd(ctx context.Context, req *bot.Request) (bot.Reply, e
 		h.cancel(a, req.Person.Name)
 		return bot.Reply{Severity: bot.SeverityInfo, Text: fmt.Sprintf(
 			"Cancelling backup %s #%d: SIGTERM sent to its processes, SIGKILL in %s if they do not stop.",
-			r.Job, r.ID, fmtAgo(h.killGrace))}, nil
+			r.Job, r.ID, clock.Span(h.killGrace))}, nil
 	}
 	return bot.Reply{Severity: bot.SeverityInfo, Text: fmt.Sprintf(
 		"Asked the opsbot process running backup %s #%d to stop it; it checks every %s. See /backup status %d.",
-		r.Job, r.ID, fmtAgo(h.heartbeatEvery), r.ID)}, nil
+		r.Job, r.ID, clock.Span(h.heartbeatEvery), r.ID)}, nil
 }
 
 func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, error) {
@@ -391,7 +393,7 @@ func finished(r storage.BackupRun) time.Time {
 func runDuration(r storage.BackupRun, now time.Time) string {
 	switch {
 	case r.State == storage.BackupRunning:
-		return fmtAgo(now.Sub(r.StartedAt)) + " so far"
+		return clock.Span(now.Sub(r.StartedAt)) + " so far"
 	case r.DurationMS > 0 || r.State != storage.BackupLost:
 		return fmtElapsed(time.Duration(r.DurationMS) * time.Millisecond)
 	default:
@@ -425,38 +427,7 @@ func cutHead(s string, maxBytes int) string {
 	return strings.ToValidUTF8(s, "")
 }
 
-func (h *Handler) ago(t time.Time) string { return ago(h.clock.Now(), t) }
-
-// ago says how long before now t was: "3h ago", "just now".
-func ago(now, t time.Time) string {
-	d := now.Sub(t)
-	if d < time.Second {
-		return "just now"
-	}
-	return fmtAgo(d) + " ago"
-}
-
-// fmtAgo rounds a span for people: 45s, 12m, 3h12m, 30h, 4d3h.
-func fmtAgo(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 72*time.Hour:
-		h, m := int(d.Hours()), int(d.Minutes())%60
-		if m == 0 || h >= 10 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		days, h := int(d.Hours())/24, int(d.Hours())%24
-		if h == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd%dh", days, h)
-	}
-}
+func (h *Handler) ago(t time.Time) string { return clock.Ago(h.clock.Now(), t) }
 
 // fmtElapsed is a run's duration: 350ms, 4.2s, 1m05s, 1h02m03s.
 func fmtElapsed(d time.Duration) string {

@@ -254,6 +254,7 @@ func (h *Handler) resolve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		out = in
 		return storage.WriteAudit(tx, handlers.Audit(req, "incident.resolve", fmt.Sprintf("incident:%d", id), note))
 	})
+	h.behind.forget(peek.Check)
 	if err != nil {
 		return bot.Reply{}, err
 	}
@@ -322,6 +323,7 @@ func (h *Handler) silence(ctx context.Context, req *bot.Request) (bot.Reply, err
 		}
 		return storage.WriteAudit(tx, handlers.Audit(req, "check.silence", "check:"+name, "for "+d.String()))
 	})
+	h.behind.forget(name)
 	if err != nil {
 		return bot.Reply{}, err
 	}
@@ -365,6 +367,7 @@ func (h *Handler) unsilence(ctx context.Context, req *bot.Request) (bot.Reply, e
 		}
 		return storage.WriteAudit(tx, handlers.Audit(req, "check.unsilence", "check:"+name, "was "+was))
 	})
+	h.behind.forget(name)
 	if err != nil {
 		return bot.Reply{}, err
 	}

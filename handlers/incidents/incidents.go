@@ -39,6 +39,7 @@ type Handler struct {
 	checks map[string]config.Check
 	names  []string
 	sched  *checks.Scheduler
+	behind *behind
 }
 
 // New builds the checks from the configuration and their scheduler.
@@ -53,7 +54,7 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 	if env.Transports == nil {
 		env.Transports = checks.NewTransports()
 	}
-	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}}
+	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind()}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings
 	}
@@ -102,6 +103,9 @@ func (h *Handler) Scheduler() *checks.Scheduler { return h.sched }
 
 // Run runs the scheduler and, every 30 seconds, Tick, until ctx ends.
 func (h *Handler) Run(ctx context.Context) error {
+	behindDone := make(chan struct{})
+	go func() { defer close(behindDone); h.writeBehind(ctx) }()
+	defer func() { <-behindDone }()
 	done := make(chan error, 1)
 	go func() { done <- h.sched.Run(ctx) }()
 	t := time.NewTicker(tickEvery)
@@ -142,6 +146,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 			}
 			return h.step(tx, c, &st, nil, now)
 		})
+		h.behind.forget(c.Name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("incident #%d: %w", in.ID, err))
 		}
@@ -162,36 +167,19 @@ func (h *Handler) Tick(ctx context.Context) error {
 
 // Record stores one run's result and takes the incident state machine one
 // step, in one transaction with the notifications it causes: a crash at
-// any point leaves either all of it or none.
+// any point leaves either all of it or none. While Run runs, a steady-state
+// result is buffered and written within a second (see behind.go).
 func (h *Handler) Record(ctx context.Context, run checks.Run) error {
 	c, ok := h.checks[run.Job.Name]
 	if !ok {
 		return fmt.Errorf("record result: unknown check %s", run.Job.Name)
 	}
 	now := h.d.Clock.Now()
-	res := run.Result
-	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
-		st, err := storage.LockCheckState(tx, c.Name)
-		if err != nil {
-			return err
-		}
-		r := storage.CheckResult{Check: c.Name, At: now, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
-			Error: res.Error, Manual: run.Manual, Slot: slotOf(run)}
-		if err := storage.AddCheckResult(tx, &r); err != nil {
-			return err
-		}
-		return h.step(tx, c, &st, &res, now)
-	})
-	if errors.Is(err, storage.ErrDuplicateSlot) {
-		// Another run of the same slot (an overlapping leader, a replay)
-		// was recorded first: this one must not count twice.
-		h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *slotOf(run))
+	if h.buffer(run, now) {
 		return nil
 	}
-	if errors.Is(err, storage.ErrFenced) {
-		h.d.Log.Warn("check result dropped: leadership moved to another replica", "check", c.Name)
-		return nil
-	}
+	runs := append(h.behind.takePending(c.Name), pendingRun{run: run, at: now})
+	err := h.write(ctx, runs)
 	if err != nil {
 		h.d.Log.Error("record check result", "check", c.Name, "err", err)
 	}

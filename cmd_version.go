@@ -2,15 +2,25 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"strings"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 // revision is the VCS revision set with -ldflags "-X main.revision=...",
 // for builds without the repository (a container build); the revision
 // that go build stamps from the repository wins.
 var revision = ""
+
+// versionCmd prints what buildInfo says about this binary.
+func versionCmd(stdout io.Writer) int {
+	fmt.Fprint(stdout, buildInfo(version))
+	return exitOK
+}
 
 // buildInfo describes the binary for `opsbot version`: the version set with
 // -ldflags "-X main.version=v1.2.3" (or the module version of `go install

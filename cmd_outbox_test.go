@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage"
 )
 
@@ -47,9 +47,9 @@ func TestOutboxCLI(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "opsbot.yaml")
-	writeFile(t, cfg, "database: {driver: sqlite, dsn: ops.db}\n")
+	harness.WriteFile(t, cfg, "database: {driver: sqlite, dsn: ops.db}\n")
 	run := func(args ...string) (string, string, int) {
-		return opsbot(t, dir, "", append([]string{"outbox"}, append(args, "--config", cfg)...)...)
+		return binary.Run(t, dir, "", append([]string{"outbox"}, append(args, "--config", cfg)...)...)
 	}
 	if out, _, code := run("list"); code != 0 || !strings.Contains(out, "no notifications") {
 		t.Fatalf("empty list: %d %q", code, out)
@@ -88,70 +88,12 @@ func TestOutboxCLI(t *testing.T) {
 		}
 	}
 	for _, sub := range []string{"list", "retry", "drop"} {
-		_, stderr, code := opsbot(t, dir, "", "outbox", sub, "--help")
+		_, stderr, code := binary.Run(t, dir, "", "outbox", sub, "--help")
 		if code != 0 || !strings.Contains(stderr, "Usage: opsbot outbox "+sub) {
 			t.Errorf("outbox %s --help: exit %d, %q", sub, code, stderr)
 		}
 	}
-	if out, _, code := opsbot(t, dir, "", "outbox", "--help"); code != 0 || !strings.Contains(out, "opsbot outbox list") {
+	if out, _, code := binary.Run(t, dir, "", "outbox", "--help"); code != 0 || !strings.Contains(out, "opsbot outbox list") {
 		t.Errorf("outbox --help: exit %d, %q", code, out)
-	}
-}
-
-// TestServeLogsNotifications: with no platform configured, serve delivers
-// notifications as log lines.
-func TestServeLogsNotifications(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	s := serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n")
-	seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:9", storage.OutboxPending))
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.logs.String(), `msg=notification to=#helpdesk key=t:9@log text="Ticket #1: VPN drops"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no notification log line:\n%s", s.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// The log line comes from inside the send; the count follows its commit.
-	for {
-		_, body := s.get(t, "/metrics")
-		if strings.Contains(body, `opsbot_outbox_sent_total{platform="log"} 1`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics lack the sent notification:\n%s", body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestShellPrintsNotifications: the shell delivers what is queued after each
-// command, into its own output.
-func TestShellPrintsNotifications(t *testing.T) {
-	t.Parallel()
-	dir := exampleConfig(t)
-	out, stderr, code := opsbot(t, dir, "", "migrate", "--config", "config.example.yaml")
-	if code != 0 {
-		t.Fatalf("migrate: %d %s %s", code, out, stderr)
-	}
-	cfg, err := config.Load(filepath.Join(dir, "config.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := cfg.Database.DSN
-	if !filepath.IsAbs(dsn) {
-		dsn = filepath.Join(dir, dsn)
-	}
-	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
-	out, stderr, code = opsbot(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
-	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"opsbot/harness"
 )
 
 // TestDevicesImport runs "opsbot devices import" as a user would: a bad
@@ -12,7 +14,7 @@ import (
 // to /device lookup in the shell.
 func TestDevicesImport(t *testing.T) {
 	t.Parallel()
-	dir := exampleConfig(t)
+	dir := harness.ExampleConfig(t)
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
@@ -24,7 +26,7 @@ func TestDevicesImport(t *testing.T) {
 		"good-2,300.1.1.1,,,,,\n"+
 		"good-1,192.0.2.3,,,,,\n"+
 		"lab-sw-1,192.0.2.4,,,,,\n")
-	out, stderr, code := opsbot(t, dir, "", "devices", "import", "--config", "config.example.yaml", "bad.csv")
+	out, stderr, code := binary.Run(t, dir, "", "devices", "import", "--config", "config.example.yaml", "bad.csv")
 	if code != 1 {
 		t.Fatalf("bad file: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
@@ -37,16 +39,16 @@ func TestDevicesImport(t *testing.T) {
 	write("good.csv", "name,address,kind,site,owner,tags,notes\n"+
 		"good-1,192.0.2.1,switch,hq,it,core;floor1,\"rack 4, top\"\n"+
 		"good-2,2001:db8::2,router,branch,it,edge,\n")
-	out, stderr, code = opsbot(t, dir, "", "devices", "import", "--config", "config.example.yaml", "good.csv")
+	out, stderr, code = binary.Run(t, dir, "", "devices", "import", "--config", "config.example.yaml", "good.csv")
 	if code != 0 || !strings.Contains(out, "2 added, 0 updated") {
 		t.Fatalf("good file: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
 	// The file may come before the flags, as with opsbot outbox.
-	out, stderr, code = opsbot(t, dir, "", "devices", "import", "good.csv", "--config", "config.example.yaml")
+	out, stderr, code = binary.Run(t, dir, "", "devices", "import", "good.csv", "--config", "config.example.yaml")
 	if code != 0 || !strings.Contains(out, "0 added, 2 updated") {
 		t.Fatalf("file before --config: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
-	out, stderr, code = opsbot(t, dir, "/device lookup tag:core\n/device lookup 2001:db8::/64\n/device lookup 192.0.2.0/24\n",
+	out, stderr, code = binary.Run(t, dir, "/device lookup tag:core\n/device lookup 2001:db8::/64\n/device lookup 192.0.2.0/24\n",
 		"shell", "--config", "config.example.yaml", "--user", "alice")
 	if code != 0 {
 		t.Fatalf("shell: exit %d\n%s", code, stderr)
@@ -57,11 +59,11 @@ func TestDevicesImport(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"devices"}, {"devices", "import", "--config", "config.example.yaml"}, {"devices", "export"}} {
-		if _, stderr, code := opsbot(t, dir, "", args...); code != 2 || !strings.Contains(stderr, "devices import --config FILE FILE.csv") {
+		if _, stderr, code := binary.Run(t, dir, "", args...); code != 2 || !strings.Contains(stderr, "devices import --config FILE FILE.csv") {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)
 		}
 	}
-	if _, stderr, code := opsbot(t, dir, "", "devices", "import", "--config", "config.example.yaml", "missing.csv"); code != 1 || !strings.Contains(stderr, "missing.csv") {
+	if _, stderr, code := binary.Run(t, dir, "", "devices", "import", "--config", "config.example.yaml", "missing.csv"); code != 1 || !strings.Contains(stderr, "missing.csv") {
 		t.Errorf("missing file: exit %d, %q", code, stderr)
 	}
 }

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"opsbot/config"
+	"opsbot/harness"
+	"opsbot/storage"
+)
+
+func TestShellEndToEnd(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	in := "/help\n\n# a comment\n/tiket list\n/help ticket\n/help nosuch\n/x \"unterminated\n"
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"opsbot commands", "/help", "/tiket is not a command", "/nosuch is not a command", "is never closed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestShellHugeLine: a pasted line far over the limit gets the limit as its
+// answer and the shell goes on with the next line, exit 0.
+func TestShellHugeLine(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	in := "/help\n/ticket new \"" + strings.Repeat("x", 100_000) + "\"\n/ticket list\n"
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 || strings.Contains(stderr, "ERROR") {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{"opsbot commands", "that command is 100014 characters long; the limit is 8000", "No tickets match"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%.500s", want, out)
+		}
+	}
+}
+
+// TestShellLongLine: a line past any limit is refused like any bad command,
+// and the shell goes on with the next one.
+func TestShellLongLine(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	in := "/device lookup " + strings.Repeat("a", 200000) + "\n/help device\n" + strings.Repeat("b", 9000) + "\n/help backup"
+	out, stderr, code := binary.Run(t, dir, in, "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%.500s\nstderr:\n%.500s", code, out, stderr)
+	}
+	for _, want := range []string{"that command is 200015 characters long; the limit is 8000", "/device lookup QUERY",
+		"that command is 9000 characters long", "/backup run JOB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shell output lacks %q:\n%.2000s", want, out)
+		}
+	}
+	if len(out) > 20000 {
+		t.Errorf("the shell echoed the long lines: %d bytes of output", len(out))
+	}
+}
+
+func TestShellUnknownUser(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	_, stderr, code := binary.Run(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "mallory")
+	if code != 2 || !strings.Contains(stderr, `nobody called "mallory"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = binary.Run(t, dir, "", "shell", "--config", "config.example.yaml")
+	if code != 2 || !strings.Contains(stderr, "--user NAME is required") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestTicketsThroughShell walks a ticket through its life with the real
+// binary, one `opsbot shell` per person on one SQLite file: dave files,
+// bob (no helpdesk role) is refused, carol works it, dave reopens.
+func TestTicketsThroughShell(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	steps := []struct {
+		user, in string
+		want     []string
+	}{
+		{"dave", "/ticket new \"VPN drops every hour\" --priority high --category network\n/ticket list\n",
+			[]string{"Filed ticket #1: VPN drops every hour", "Priority:           high", "it / network", "#1  new"}},
+		{"bob", "/ticket show 1\n/ticket take 1\n/ticket list\n",
+			[]string{"ticket #1 not found or not yours", "/ticket take needs the helpdesk role", "No tickets match"}},
+		{"carol", "/ticket list --open\n/ticket take #1\n/ticket comment 1 \"Reinstall the client please\"\n/ticket close 1\n/ticket resolve 1 \"Reinstalled\"\n",
+			[]string{"#1  new", "Ticket #1 is assigned to @carol", "Commented on #1", "resolve it first", "Resolved ticket #1"}},
+		{"dave", "/ticket reopen 1\n/ticket show 1\n/ticket show 99\n",
+			[]string{"Reopened ticket #1", "@carol commented: Reinstall the client please", "@dave reopened it [resolved → open]",
+				"ticket #99 does not exist; /ticket list shows yours"}},
+	}
+	for _, s := range steps {
+		out, stderr, code := binary.Run(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", s.user, code, out, stderr)
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", s.user, w, out)
+			}
+		}
+	}
+}
+
+// TestShellAccessRequest drives an access request through the real binary,
+// one shell session per person, on the example config (a manual grant).
+func TestShellAccessRequest(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	steps := []struct{ user, in, want string }{
+		{"dave", "/access request prod-db --for 9h --reason \"debug\"\n", "the maximum is 8h"},
+		{"dave", "/access request prod-db --for 2h --reason \"debug $(id)\"\n", "Requested #1: prod-db (read) for 2h"},
+		{"dave", "/access approve 1\n", "You cannot approve your own request #1"},
+		{"carol", "/access approve 1\n", "There is no access request #1 you can see"},
+		{"bob", "/access approve 1\n", "grants it by hand and confirms with /access done 1"},
+		{"bob", "/access done 1\n", "Marked #1 granted"},
+		{"dave", "/access list --mine\n", "#1 prod-db (read) for @dave, 2h: active"},
+		{"alice", "/access audit prod-db\n", "access.grant"},
+	}
+	for _, s := range steps {
+		out, stderr, code := binary.Run(t, dir, s.in, "shell", "--config", "config.example.yaml", "--user", s.user)
+		if code != 0 || !strings.Contains(out, s.want) {
+			t.Fatalf("%s: %q: exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", s.user, s.in, code, out, stderr, s.want)
+		}
+	}
+}
+
+// TestShellPrintsNotifications: the shell delivers what is queued after each
+// command, into its own output.
+func TestShellPrintsNotifications(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	out, stderr, code := binary.Run(t, dir, "", "migrate", "--config", "config.example.yaml")
+	if code != 0 {
+		t.Fatalf("migrate: %d %s %s", code, out, stderr)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := cfg.Database.DSN
+	if !filepath.IsAbs(dsn) {
+		dsn = filepath.Join(dir, dsn)
+	}
+	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
+	out, stderr, code = binary.Run(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
+	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+}

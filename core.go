@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"opsbot/bot"
+	"opsbot/checks/outbox"
+	"opsbot/clock"
+	"opsbot/config"
+	"opsbot/handlers"
+	"opsbot/handlers/access"
+	"opsbot/handlers/backups"
+	"opsbot/handlers/devices"
+	"opsbot/handlers/incidents"
+	"opsbot/handlers/tickets"
+	"opsbot/snmp"
+	"opsbot/storage"
+)
+
+func newLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// core is what every command that talks to people needs.
+type core struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	clock  clock.Clock
+	store  *storage.Store
+	dir    *bot.Directory
+	outbox *outbox.Outbox
+	// notifier delivers the outbox: serve runs it on every replica, the
+	// shell drains it after each command. Platform adapters Register their
+	// senders on it.
+	notifier *outbox.Notifier
+	reg      *prometheus.Registry
+	router   *bot.Router
+	// intake files tickets from chat messages (the tickets handler).
+	intake bot.Intake
+	// workers is background work every replica runs until shutdown (the
+	// notifier); scheduled is work only the leader runs (checks, expiries,
+	// SLA timers, backup schedules). Each returns when ctx ends.
+	workers   []func(ctx context.Context) error
+	scheduled []func(ctx context.Context) error
+	// closers run before storage closes, e.g. to let running backups end.
+	closers []func()
+}
+
+// build opens storage and assembles the notifications, the handlers and the
+// router.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, error) {
+	c := &core{cfg: cfg, log: log, clock: clock.Real{}, reg: prometheus.NewRegistry()}
+	c.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store, err := storage.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	c.store = store
+	c.dir = bot.NewDirectory(cfg.People)
+	if err := c.addNotifications(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	cmds, err := c.addAreas(ctx)
+	if err == nil {
+		c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
+	}
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// addNotifications builds the outbox and its notifier, which every replica
+// runs; until an adapter registers its sender, notifications go to the log.
+func (c *core) addNotifications() error {
+	c.outbox = outbox.New(c.cfg, c.dir, c.clock)
+	n, err := outbox.NewNotifier(c.store, c.clock, c.log, c.reg, c.cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: c.log}})
+	if err != nil {
+		return err
+	}
+	c.notifier = n
+	c.outbox.OnWake(n.Wake)
+	c.workers = append(c.workers, n.Run)
+	return nil
+}
+
+// addAreas builds each area's handler, in the order of /help, and returns
+// their commands. Each area adds its scheduled work (leader only) and its
+// shutdown steps here.
+func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
+	// One SNMP client: device lookups and snmp checks share its limit.
+	deps := handlers.Deps{Config: c.cfg, Store: c.store, Outbox: c.outbox, Dir: c.dir, Clock: c.clock, Log: c.log, Reg: c.reg,
+		SNMP: snmp.NewClient(c.cfg.Devices.MaxConcurrent)}
+	var cmds []bot.Command
+	for _, add := range []func(handlers.Deps) ([]bot.Command, error){
+		c.addTickets,
+		func(d handlers.Deps) ([]bot.Command, error) { return c.addBackups(ctx, d) },
+		addDevices,
+		c.addAccess,
+		c.addIncidents,
+	} {
+		more, err := add(deps)
+		if err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, more...)
+	}
+	return cmds, nil
+}
+
+func (c *core) addTickets(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := tickets.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.intake = h
+	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addBackups(ctx context.Context, deps handlers.Deps) ([]bot.Command, error) {
+	h, err := backups.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	c.closers = append(c.closers, func() { h.Drain(ctx) })
+	return []bot.Command{h.Command()}, nil
+}
+
+func addDevices(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := devices.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addAccess(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := access.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addIncidents(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := incidents.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	return h.Commands(), nil
+}
+
+func (c *core) close() {
+	for _, f := range c.closers {
+		f()
+	}
+	if err := c.store.Close(); err != nil {
+		c.log.Error("close storage", "err", err)
+	}
+}

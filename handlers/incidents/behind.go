@@ -1,0 +1,240 @@
+package incidents
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"opsbot/checks"
+	"opsbot/storage"
+)
+
+// Results are written behind while Run runs. A run whose outcome equals
+// the previous one and that changes nothing but counters (still up, still
+// down, no reminder or escalation due) is buffered and written with the
+// others in one transaction every flushEvery, or sooner when flushAt runs
+// are waiting. Any other run (a changed outcome, an incident to open,
+// resolve, remind or escalate, a manual /check run) is written at once, in
+// one transaction with the buffered runs of its check, before anything is
+// posted. A crash therefore loses at most the last flushEvery of
+// steady-state history and never a transition.
+//
+// The decision to buffer is taken on a cached copy of each check's state;
+// the write itself always steps the state machine on the stored state, so
+// a stale cache (a check silenced from another replica, say) can delay a
+// transition by at most flushEvery, never lose or double it.
+const (
+	flushEvery = time.Second
+	flushAt    = 1000
+)
+
+// pendingRun is a buffered result and the time it was recorded at.
+type pendingRun struct {
+	run checks.Run
+	at  time.Time
+}
+
+// behind is the write-behind buffer and the cache it decides with.
+type behind struct {
+	mu      sync.Mutex
+	on      bool
+	pending []pendingRun
+	cache   map[string]storage.CheckState
+	full    chan struct{}
+	// writeMu orders writes of results, so runs of one check are written
+	// in the order they ran.
+	writeMu sync.Mutex
+}
+
+func newBehind() *behind {
+	return &behind{cache: map[string]storage.CheckState{}, full: make(chan struct{}, 1)}
+}
+
+// buffer keeps run for the next flush and reports true when it is steady
+// state by the cached state; false means it must be written now.
+func (h *Handler) buffer(run checks.Run, now time.Time) bool {
+	b := h.behind
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.on || run.Manual {
+		return false
+	}
+	c := h.checks[run.Job.Name]
+	st, ok := b.cache[c.Name]
+	if !ok || st.LastAt == nil || st.LastOK != run.Result.OK {
+		return false
+	}
+	ms := checks.State{Failures: st.Failures, Successes: st.Successes, Silenced: h.silenced(c.Name, st, now)}
+	if st.FailingSince != nil {
+		ms.FailingSince = *st.FailingSince
+	}
+	if st.IncidentID != 0 {
+		// An open incident may be due a reminder or an escalation, which
+		// needs its stored timeline: write such runs at once.
+		return false
+	}
+	ns, acts := checks.Step(ms, &run.Result, now, h.policy(c))
+	if len(acts) > 0 {
+		return false
+	}
+	st.Failures, st.Successes = ns.Failures, ns.Successes
+	at := now
+	st.LastAt, st.LastError, st.LastLatency = &at, run.Result.Error, run.Result.Latency.Milliseconds()
+	b.cache[c.Name] = st
+	b.pending = append(b.pending, pendingRun{run: run, at: now})
+	if len(b.pending) >= flushAt {
+		select {
+		case b.full <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// takePending removes and returns the buffered runs, all of them or only
+// those of one check.
+func (b *behind) takePending(check string) []pendingRun {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if check == "" {
+		out := b.pending
+		b.pending = nil
+		return out
+	}
+	var out, keep []pendingRun
+	for _, p := range b.pending {
+		if p.run.Job.Name == check {
+			out = append(out, p)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	b.pending = keep
+	return out
+}
+
+// remember caches the stored state of checks just written.
+func (b *behind) remember(states map[string]storage.CheckState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	buffered := map[string]bool{}
+	for _, p := range b.pending {
+		buffered[p.run.Job.Name] = true
+	}
+	for k, st := range states {
+		if !buffered[k] { // the cache is ahead of the store for these
+			b.cache[k] = st
+		}
+	}
+}
+
+// forget drops a check's cached state (its stored state changed elsewhere
+// in this process), so its next run is written at once and re-read.
+func (b *behind) forget(check string) {
+	b.mu.Lock()
+	delete(b.cache, check)
+	b.mu.Unlock()
+}
+
+// write records runs in one transaction: per check, its state is locked
+// once and each run is added and stepped in order. Runs whose slot is
+// recorded already are dropped. The states written are cached.
+func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	h.behind.writeMu.Lock()
+	defer h.behind.writeMu.Unlock()
+	written := map[string]storage.CheckState{}
+	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		states := map[string]*storage.CheckState{}
+		for _, p := range runs {
+			c, ok := h.checks[p.run.Job.Name]
+			if !ok {
+				continue
+			}
+			st := states[c.Name]
+			if st == nil {
+				s, err := storage.LockCheckState(tx, c.Name)
+				if err != nil {
+					return err
+				}
+				st = &s
+				states[c.Name] = st
+			}
+			res := p.run.Result
+			r := storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
+				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)}
+			err := storage.AddCheckResult(tx, &r)
+			if errors.Is(err, storage.ErrDuplicateSlot) {
+				h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *r.Slot)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := h.step(tx, c, st, &res, p.at); err != nil {
+				return err
+			}
+		}
+		for k, st := range states {
+			written[k] = *st
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, storage.ErrFenced) {
+			h.d.Log.Warn("check results dropped: leadership moved to another replica", "results", len(runs))
+			return nil
+		}
+		for _, p := range runs {
+			h.behind.forget(p.run.Job.Name)
+		}
+		return err
+	}
+	h.behind.remember(written)
+	return nil
+}
+
+// flush writes every buffered run.
+func (h *Handler) flush(ctx context.Context) {
+	if err := h.write(ctx, h.behind.takePending("")); err != nil {
+		h.d.Log.Error("record buffered check results", "err", err)
+	}
+}
+
+// writeBehind turns buffering on and flushes every flushEvery (or when the
+// buffer is full) until ctx ends, then flushes what is left and turns
+// buffering off.
+func (h *Handler) writeBehind(ctx context.Context) {
+	b := h.behind
+	b.mu.Lock()
+	b.on = true
+	b.mu.Unlock()
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.mu.Lock()
+			b.on = false
+			b.mu.Unlock()
+			// Still fenced by the term ctx carries: after a lost
+			// leadership these are refused and dropped.
+			h.flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+		case <-b.full:
+		}
+		h.flush(ctx)
+	}
+}
+
+// WriteBehind buffers steady-state results and writes them every second
+// until ctx ends, then writes what is left. Run does this itself; a caller
+// that drives the scheduler on its own (the checks benchmark) runs it
+// beside.
+func (h *Handler) WriteBehind(ctx context.Context) { h.writeBehind(ctx) }

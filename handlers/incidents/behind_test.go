@@ -1,0 +1,95 @@
+package incidents
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"opsbot/checks"
+	"opsbot/storage"
+	"opsbot/storage/storagetest"
+)
+
+func (r *rig) results() []storage.CheckResult {
+	r.t.Helper()
+	var out []storage.CheckResult
+	if err := r.env.Deps.Store.DB.Order("id").Find(&out).Error; err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+func (r *rig) state() storage.CheckState {
+	r.t.Helper()
+	var st storage.CheckState
+	if err := r.env.Deps.Store.DB.Where(`"check" = ?`, "web").Take(&st).Error; err != nil {
+		r.t.Fatal(err)
+	}
+	return st
+}
+
+// TestWriteBehind: with write-behind on, a steady-state run (same outcome,
+// nothing to do) is buffered until the flush; a changed outcome is written
+// at once with the runs buffered before it, in order, and the incident it
+// opens is posted in the same transaction; a replayed slot counts once.
+func TestWriteBehind(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, b)
+			r.h.behind.on = true
+			ctx := context.Background()
+
+			r.run() // first run: nothing cached, written at once
+			if n := len(r.results()); n != 1 {
+				t.Fatalf("first run: %d results stored, want 1", n)
+			}
+			r.run()
+			r.run()
+			if n := len(r.results()); n != 1 {
+				t.Fatalf("two steady runs: %d results stored, want 1 (buffered)", n)
+			}
+			r.h.flush(ctx)
+			if n := len(r.results()); n != 3 {
+				t.Fatalf("after the flush: %d results stored, want 3", n)
+			}
+			if st := r.state(); st.LastAt == nil || st.LastAt.Sub(r.env.Clock.Now()).Abs() > time.Microsecond || !st.LastOK {
+				t.Fatalf("state after flush %+v, want the last run's", st)
+			}
+
+			r.run() // steady, buffered
+			r.svc.failing.Store(true)
+			r.run() // the outcome changes: written at once, after the buffered one
+			res := r.results()
+			if len(res) != 5 || !res[3].OK || res[4].OK {
+				t.Fatalf("a changed outcome must be written at once with what was buffered before it: %+v", res)
+			}
+			if st := r.state(); st.Failures != 1 || st.LastOK {
+				t.Fatalf("state %+v, want 1 failure", st)
+			}
+			r.wantOutbox()
+			r.run() // the second failure opens the incident: at once, posted
+			if n := len(r.results()); n != 6 {
+				t.Fatalf("the run that opens an incident: %d results stored, want 6", n)
+			}
+			r.wantOutbox("incident:1:open@log")
+
+			// A result for a slot already recorded (a replay, an overlapping
+			// leader) is dropped and not counted.
+			slot := r.env.Clock.Now() // the last run's slot: run() moved the clock to it
+			before := r.state()
+			replay := checks.Run{Job: r.h.Scheduler().Jobs()["web"], Scheduled: slot, Started: slot,
+				Result: checks.Result{OK: false, Error: "replayed"}}
+			if err := r.h.write(ctx, []pendingRun{{run: replay, at: slot}}); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(r.results()); n != 6 {
+				t.Fatalf("a replayed slot was stored again: %d results", n)
+			}
+			if st := r.state(); st.Failures != before.Failures {
+				t.Fatalf("a replayed slot was counted: %d failures, then %d", before.Failures, st.Failures)
+			}
+		})
+	}
+}

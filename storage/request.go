@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// A chat request is recorded as handled in the same transaction as its
+// first write, not in a transaction of its own before it runs: a request
+// that writes nothing (/help, lists, shows) writes nothing at all, and one
+// that does commits its effects and its idempotency record together, so a
+// retry or a replay either finds the record and runs nothing, or finds no
+// effect either and runs as the first attempt would have.
+
+// ErrDuplicateRequest is returned by a transaction of a request that was
+// handled already (its record exists): nothing of this attempt is written.
+var ErrDuplicateRequest = errors.New("this request was handled already")
+
+// RequestKind names where a platform's handled requests are recorded.
+type RequestKind int
+
+// Request kinds.
+const (
+	SlackRequests RequestKind = iota
+	DiscordInteractions
+)
+
+type requestKey struct{}
+
+// Request is one chat request's idempotency record, carried by the
+// request's context until its first transaction writes it.
+type Request struct {
+	kind RequestKind
+	key  string
+	at   time.Time
+
+	mu      sync.Mutex
+	claimed bool
+}
+
+// WithRequest returns a context whose first transaction through Store.Tx
+// also records the request with key as handled, and the record.
+func WithRequest(ctx context.Context, kind RequestKind, key string, at time.Time) (context.Context, *Request) {
+	r := &Request{kind: kind, key: key, at: at.UTC()}
+	return context.WithValue(ctx, requestKey{}, r), r
+}
+
+// Claimed reports whether the request's record was written (by a
+// committed transaction of this attempt).
+func (r *Request) Claimed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.claimed
+}
+
+// pendingRequest returns ctx's request when it is not recorded yet.
+func pendingRequest(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	if r == nil || r.Claimed() {
+		return nil
+	}
+	return r
+}
+
+// claimIn writes r's record in tx, or returns ErrDuplicateRequest.
+func (r *Request) claimIn(tx *gorm.DB) error {
+	q := "INSERT INTO slack_requests (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+	if r.kind == DiscordInteractions {
+		q = "INSERT INTO discord_interactions (id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+	}
+	res := tx.Exec(q, r.key, r.at)
+	if res.Error != nil {
+		return fmt.Errorf("record request: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrDuplicateRequest
+	}
+	return nil
+}
+
+// Claim records the request as handled in a transaction of its own (for
+// work that starts outside the database, such as a slow command that is
+// acknowledged before it runs), unless it is recorded already; it returns
+// ErrDuplicateRequest when another attempt recorded it first.
+func (s *Store) Claim(ctx context.Context, r *Request) error {
+	if r.Claimed() {
+		return nil
+	}
+	var err error
+	switch r.kind {
+	case SlackRequests:
+		var first bool
+		if first, err = s.ClaimSlackRequest(ctx, r.key, r.at); err == nil && !first {
+			err = ErrDuplicateRequest
+		}
+	default:
+		var first bool
+		if first, err = s.ClaimDiscordInteraction(ctx, r.key, r.at); err == nil && !first {
+			err = ErrDuplicateRequest
+		}
+	}
+	if err == nil {
+		r.mu.Lock()
+		r.claimed = true
+		r.mu.Unlock()
+	}
+	return err
+}
