@@ -1,26 +1,21 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/snmp/snmptest"
 	"opsbot/storage"
 )
@@ -30,25 +25,17 @@ import (
 
 var (
 	buildOnce sync.Once
-	binary    string
+	binDir    string
+	binary    harness.Binary
 	buildErr  error
 )
 
-// opsbotBinary builds opsbot once for the tests that run it.
-func opsbotBinary(t *testing.T) string {
+// opsbotBinary builds opsbot once, for the tests that run it only.
+func opsbotBinary(t *testing.T) harness.Binary {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the opsbot binary")
-	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "opsbot-discord")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "opsbot")
-		if out, err := exec.Command("go", "build", "-o", binary, "opsbot").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build opsbot: %v\n%s", err, out)
+		if binDir, buildErr = os.MkdirTemp("", "opsbot-discord"); buildErr == nil {
+			binary, buildErr = harness.Build(binDir)
 		}
 	})
 	if buildErr != nil {
@@ -59,76 +46,28 @@ func opsbotBinary(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
 
-// served is one running opsbot serve.
+// served is one running opsbot serve and its directory.
 type served struct {
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan struct{}
-	err    error
-	dir    string
+	*harness.Proc
+	dir string
 }
 
-var listenLine = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
-
-// serveOpsbot writes the config and starts opsbot serve in dir.
 func serveOpsbot(t *testing.T, dir, cfg string) *served {
 	t.Helper()
-	bin := opsbotBinary(t)
-	path := filepath.Join(dir, "opsbot.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &served{cmd: exec.Command(bin, "serve", "--config", path), logs: &syncBuffer{}, exited: make(chan struct{}), dir: dir}
-	s.cmd.Dir = dir
-	s.cmd.Stderr = s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	})
-	return s
+	return &served{Proc: opsbotBinary(t).Serve(t, dir, cfg), dir: dir}
 }
 
-// addr waits for the listen address in the log.
-func (s *served) addr(t *testing.T) string {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := listenLine.FindStringSubmatch(s.logs.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case <-s.exited:
-			t.Fatalf("serve exited: %v\n%s", s.err, s.logs)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("serve did not start:\n%s", s.logs)
-	return ""
-}
-
-// terminate sends SIGTERM and waits for a clean exit.
+// terminate sends SIGTERM and checks for a clean exit.
 func (s *served) terminate(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not stop on SIGTERM:\n%s", s.logs)
-	}
-	if s.err != nil {
-		t.Fatalf("serve exited with %v:\n%s", s.err, s.logs)
+	if err := s.Terminate(t, 30*time.Second); err != nil {
+		t.Fatalf("serve exited with %v:\n%s", err, s.Logs)
 	}
 }
 
@@ -208,7 +147,7 @@ func checkAnsweredOnce(t *testing.T, fake *fakeDiscord, s *served) {
 		}
 	}
 	if rows := s.outboxRows(t); edits != 1 || others != 0 || len(rows) != 0 {
-		t.Fatalf("%d edits of the original response, %d other messages, outbox %+v; want the answer once\n%s", edits, others, rows, s.logs)
+		t.Fatalf("%d edits of the original response, %d other messages, outbox %+v; want the answer once\n%s", edits, others, rows, s.Logs)
 	}
 }
 
@@ -224,7 +163,6 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		fake.gateway = gw.url()
 		dev := snmptest.StartQuiet(t)
 		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout))
-		s.addr(t)
 		gw.await(t, "identify")
 		id, body := deviceShow(t)
 		var d map[string]any
@@ -251,7 +189,6 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		dev := snmptest.StartQuiet(t)
 		cfg := slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout)
 		s := serveOpsbot(t, dir, cfg)
-		s.addr(t)
 		gw.await(t, "identify")
 		id, body := deviceShow(t)
 		var d map[string]any
@@ -265,13 +202,12 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		s.terminate(t)
 		rows := s.outboxRows(t)
 		if len(rows) != 1 || rows[0].State != storage.OutboxPending || !strings.Contains(rows[0].Body, "did not answer SNMP") {
-			t.Fatalf("outbox after shutdown %+v\n%s", rows, s.logs)
+			t.Fatalf("outbox after shutdown %+v\n%s", rows, s.Logs)
 		}
 		// The next start delivers it, by direct message: the original
 		// response may not be editable by then.
 		fake.setFail(0)
 		next := serveOpsbot(t, dir, cfg)
-		next.addr(t)
 		fake.waitFor(t, "the direct message", func(c call) bool {
 			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/300000000000000009/messages")
 		})
@@ -297,26 +233,13 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		fake := newFake(t)
 		dev := snmptest.StartQuiet(t)
 		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.url(), hex.EncodeToString(pub), dev.Port, snmpTimeout))
-		addr := s.addr(t)
 		_, body := deviceShow(t)
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/discord/interactions", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(priv, []byte(ts+string(body)))))
-		req.Header.Set("X-Signature-Timestamp", ts)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		code, raw := s.PostDiscord(t, priv, body, time.Now())
 		var r struct {
 			Type int `json:"type"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil || r.Type != 5 {
-			t.Fatalf("want a deferral (type 5), got %d %s", resp.StatusCode, raw)
+		if err := json.Unmarshal([]byte(raw), &r); err != nil || r.Type != 5 {
+			t.Fatalf("want a deferral (type 5), got %d %s", code, raw)
 		}
 		awaitQuery(t, dev)
 		s.terminate(t)
