@@ -460,9 +460,9 @@ func saveButtons(ctx context.Context, db *gorm.DB, clk clock.Clock, log *slog.Lo
 // finish delivers a deferred answer by editing the original response while
 // the interaction token is valid; after that, or when the edit fails, the
 // answer goes through the outbox: to the channel when it is for the
-// channel, else to the invoker by direct message. Neither step stops for
-// shutdown: a shut-down process leaves the answer in the outbox, which the
-// next start delivers.
+// channel, else to the invoker by direct message. The edit stops when
+// shutdown cuts the work short; the outbox write never does, so an answer
+// shutdown did not let through waits in the outbox for the next start.
 func (a *Adapter) finish(ctx context.Context, it *discordgo.Interaction, userID string, at time.Time, r bot.Reply, click bool) {
 	edit := ctx
 	if ctx.Err() != nil {
