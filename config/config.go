@@ -226,6 +226,9 @@ type AccessConfig struct {
 	// WarnBefore is how long before a grant expires to warn its holder
 	// (key warn_before, default 15m).
 	WarnBefore Duration `yaml:"warn_before"`
+	// MaxConcurrentActions limits the grant and revoke actions that run at
+	// once; more wait their turn (key max_concurrent_actions, default 8).
+	MaxConcurrentActions int `yaml:"max_concurrent_actions"`
 }
 
 // Resource is something people can request access to.

@@ -27,6 +27,7 @@ func (c *Config) setDefaults() {
 	c.Tickets.IntakeReaction = "ticket"
 	c.Access.PendingTTL = Duration(24 * time.Hour)
 	c.Access.WarnBefore = Duration(15 * time.Minute)
+	c.Access.MaxConcurrentActions = 8
 	c.Devices.SNMP = SNMPProfile{Version: "2c", Port: 161, Timeout: Duration(2 * time.Second), Retries: 1}
 	c.Devices.MaxConcurrent = 16
 	c.Backups.OutputLimit = 65536

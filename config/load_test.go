@@ -92,6 +92,7 @@ func TestParseFull(t *testing.T) {
 	check("tickets.sla.urgent.first_response", c.Tickets.SLA["urgent"].FirstResponse, Duration(15*time.Minute))
 	check("tickets.business_hours", *c.Tickets.BusinessHours, BusinessHours{
 		Start: "08:30", End: "18:00", Days: []string{"mon", "tue", "wed", "thu", "fri"}, Timezone: "Europe/Paris"})
+	check("access.max_concurrent_actions (default)", c.Access.MaxConcurrentActions, 8)
 	check("access.resources[0].grant.timeout", c.Access.Resources[0].Grant.Timeout, Duration(time.Minute))
 	check("access.resources[0].revoke.timeout (default)", c.Access.Resources[0].Revoke.Timeout, Duration(30*time.Second))
 	check("access.resources[1].approvals", c.Access.Resources[1].Approvals, 2)

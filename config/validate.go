@@ -343,6 +343,9 @@ func clock(s string) (int, bool) {
 func (v *validator) access() {
 	a := v.c.Access
 	v.positive("access.pending_ttl", a.PendingTTL, "24h")
+	if a.MaxConcurrentActions < 1 {
+		v.addf("access.max_concurrent_actions", "must be at least 1")
+	}
 	names := seen{}
 	for i, r := range a.Resources {
 		path := index("access.resources", i)

@@ -85,6 +85,8 @@ func TestValidate(t *testing.T) {
 
 		// access
 		{"pending ttl", func(c *Config) { c.Access.PendingTTL = 0 }, "access.pending_ttl", "must be longer than 0, e.g. 24h"},
+		{"max concurrent actions", func(c *Config) { c.Access.MaxConcurrentActions = 0 }, "access.max_concurrent_actions", "must be at least 1"},
+		{"max concurrent actions negative", func(c *Config) { c.Access.MaxConcurrentActions = -3 }, "access.max_concurrent_actions", "must be at least 1"},
 		{"resource name", func(c *Config) { c.Access.Resources[1].Name = "vpn admin" }, "access.resources[1].name", "is not a valid name"},
 		{"resource duplicate", func(c *Config) { c.Access.Resources[1].Name = "prod-db" }, "access.resources[1].name", `duplicate resource "prod-db"`},
 		{"resource role", func(c *Config) { c.Access.Resources[0].Roles[1] = "read" }, "access.resources[0].roles[1]", "duplicate entry"},

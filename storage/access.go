@@ -164,7 +164,11 @@ type AccessFilter struct {
 	States    []string
 	// ExtensionPending also matches requests with an extension waiting.
 	ExtensionPending bool
-	Limit            int
+	// Failing matches requests whose grant or revoke action is failing:
+	// in grant_failed or revoke_failed, or with failed attempts and an
+	// error recorded.
+	Failing bool
+	Limit   int
 }
 
 // ListAccessRequests returns matching requests, newest first.
@@ -183,6 +187,9 @@ func ListAccessRequests(ctx context.Context, db *gorm.DB, f AccessFilter) ([]Acc
 		q = q.Where("state IN ?", f.States)
 	case f.ExtensionPending:
 		q = q.Where("extend_until IS NOT NULL")
+	}
+	if f.Failing {
+		q = q.Where("(state IN ? OR (attempts > 0 AND last_error <> ''))", []string{AccessGrantFailed, AccessRevokeFailed})
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -51,8 +52,18 @@ type Handler struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	runner *action.Runner
-	// Interval is how often Run calls Tick.
+	// Interval is how often Run does a pass.
 	Interval time.Duration
+
+	// slots holds one token per grant or revoke action running from a
+	// pass, bounding them to access.max_concurrent_actions.
+	slots chan struct{}
+	// busy holds the requests whose action a pass has started and not
+	// finished, so a later pass does not start it again.
+	mu   sync.Mutex
+	busy map[int64]struct{}
+	// running counts the goroutines passes started, for Run to wait on.
+	running sync.WaitGroup
 }
 
 // New builds the access handler.
@@ -64,8 +75,13 @@ func New(d handlers.Deps) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	n := d.Config.Access.MaxConcurrentActions
+	if n < 1 {
+		n = 8 // a Config not from Load; Validate refuses < 1 in a file
+	}
 	return &Handler{cfg: d.Config, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock,
-		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now, Mask: proc.NewMasker(d.Config.SecretValues()...)}, Interval: 10 * time.Second}, nil
+		log: log.With("area", "access"), runner: &action.Runner{Now: d.Clock.Now, Mask: proc.NewMasker(d.Config.SecretValues()...)},
+		Interval: 10 * time.Second, slots: make(chan struct{}, n), busy: map[int64]struct{}{}}, nil
 }
 
 // Command is the /access command table.
@@ -79,8 +95,9 @@ func (h *Handler) Command() bot.Command {
 				dur, {Name: "reason", Kind: bot.KindString, Placeholder: `"TEXT"`, Help: "why you need it"}},
 			Run: h.request},
 		{Name: "list", Summary: "List open requests you can see",
-			Flags: []bot.Param{{Name: "mine", Kind: bot.KindBool}, {Name: "pending", Kind: bot.KindBool}, {Name: "active", Kind: bot.KindBool}},
-			Run:   h.list},
+			Flags: []bot.Param{{Name: "mine", Kind: bot.KindBool}, {Name: "pending", Kind: bot.KindBool}, {Name: "active", Kind: bot.KindBool},
+				{Name: "failing", Kind: bot.KindBool, Help: "grants and revokes that are failing (admins)"}},
+			Run: h.list},
 		{Name: "show", Summary: "Show one request", Args: id, Run: h.show},
 		{Name: "approve", Summary: "Approve a request (or its extension)", Args: id,
 			Flags: []bot.Param{{Name: "note", Kind: bot.KindString, Placeholder: `"TEXT"`}},

@@ -79,6 +79,12 @@ access:
 
 func newFixture(t testing.TB, b storagetest.Backend, hook string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, b, hook, nil)
+}
+
+// newFixtureWith is newFixture with edit applied to the parsed config.
+func newFixtureWith(t testing.TB, b storagetest.Backend, hook string, edit func(*config.Config)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	script, err := filepath.Abs("testdata/record.sh")
 	if err != nil {
@@ -91,6 +97,9 @@ func newFixture(t testing.TB, b storagetest.Backend, hook string) *fixture {
 	cfg, err := config.Parse([]byte(text), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	env := handlertest.New(t, b, cfg)
 	h, err := access.New(env.Deps)
@@ -303,6 +312,9 @@ func TestRules(t *testing.T) {
 			{"dave", "/access extend 2 --for 1h", "only active access can be extended"},
 			{"dave", "/access deny 2 --reason nope", "You cannot decide on your own request"},
 			{"dave", "/access list --mine --pending", "at most one of"},
+			{"bob", "/access list --active --failing", "Give at most one of --mine, --pending, --active, --failing."},
+			{"bob", "/access list --failing", "/access list --failing needs the admin role; ask someone who has it."},
+			{"alice", "/access list --failing", "No grant or revoke is failing."},
 			{"dave", "/access approve 99", "There is no access request #99"},
 			{"erin", "/access revoke 2", "There is no access request #2 you can see"},
 		}
@@ -404,6 +416,7 @@ func TestFailingActionsAreRetriedAndReported(t *testing.T) {
 			!strings.Contains(alerts[0].Body, "simulated grant failure") {
 			t.Fatalf("grant failure not reported in the channel: %+v", alerts)
 		}
+		f.expect("alice", "/access list --failing", "#1 prod-db (read) for @dave: grant failed, retrying, 1 failed attempt, next try 2026-03-02 09:00 UTC\n    last error: grant ")
 		f.tick() // not due yet
 		if n := len(f.runs()); n != 1 {
 			t.Fatalf("retried before the backoff: %d runs", n)

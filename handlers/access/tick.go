@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -28,14 +29,29 @@ func backoff(attempts int) time.Duration {
 	return min(d, 15*time.Minute)
 }
 
-// Run calls Tick every Interval until ctx ends.
+// Run does a pass every Interval until ctx ends. It does not wait for the
+// actions a pass starts: a hung action holds up only itself (and one of the
+// access.max_concurrent_actions slots) while later passes go on. Once ctx
+// ends, Run waits for the actions still running; they see ctx cancelled and
+// leave their lease to run out, so they are retried.
 func (h *Handler) Run(ctx context.Context) error {
 	t := time.NewTicker(h.Interval)
 	defer t.Stop()
+	defer h.running.Wait()
 	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
+		done, err := h.Dispatch(ctx)
+		if err != nil && ctx.Err() == nil {
 			h.log.Error("access tick", "err", err)
 		}
+		h.running.Add(1)
+		go func() {
+			defer h.running.Done()
+			for r := range done {
+				if r.Err != nil && ctx.Err() == nil {
+					h.log.Error("access action", "id", r.ID, "err", r.Err)
+				}
+			}
+		}()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -44,13 +60,114 @@ func (h *Handler) Run(ctx context.Context) error {
 	}
 }
 
-// Tick does one pass at the clock's time: it expires requests nobody decided
-// on, warns holders whose access ends soon, starts the revoke of grants whose
-// time is up, and runs every grant or revoke action that is due (first tries,
-// retries and actions a crashed process left behind). Several processes may
-// call it at once: each change re-checks the row under its lock, and each
-// action is leased to one process.
+// Tick does one pass at the clock's time, as Dispatch does, and waits for
+// the actions it started.
 func (h *Handler) Tick(ctx context.Context) error {
+	done, err := h.Dispatch(ctx)
+	errs := []error{err}
+	for r := range done {
+		errs = append(errs, r.Err)
+	}
+	return errors.Join(errs...)
+}
+
+// ActionResult is how one grant or revoke action started by Dispatch ended:
+// Err is a failure to run or record it (a failing action is recorded, with
+// its retry, and is not an error here).
+type ActionResult struct {
+	ID  int64
+	Err error
+}
+
+// Dispatch does one pass at the clock's time: it expires requests nobody
+// decided on, warns holders whose access ends soon, starts the revoke of
+// grants whose time is up, and starts every grant or revoke action that is
+// due (first tries, retries and actions a crashed process left behind).
+// The actions run in the background, at most access.max_concurrent_actions
+// at once in this process, each within its own timeout; an action still
+// running from an earlier pass is not started again. Each outcome is sent on
+// the returned channel, which is closed once all of them have finished.
+// Several processes may call it at once: each change re-checks the row
+// under its lock, and each action is leased to one process.
+func (h *Handler) Dispatch(ctx context.Context) (<-chan ActionResult, error) {
+	errs := h.sweeps(ctx)
+	ids, err := storage.DueAccessActions(ctx, h.store.DB, h.clock.Now())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return h.start(ctx, h.reserve(ids)), errors.Join(errs...)
+}
+
+// reserve marks ids as running in this process and returns those that were
+// not already.
+func (h *Handler) reserve(ids []int64) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int64
+	for _, id := range ids {
+		if _, ok := h.busy[id]; !ok {
+			h.busy[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (h *Handler) unreserve(ids ...int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		delete(h.busy, id)
+	}
+}
+
+// start runs the actions of ids, reserved by reserve, in id order as slots
+// free up, and reports each on the returned channel.
+func (h *Handler) start(ctx context.Context, ids []int64) <-chan ActionResult {
+	out := make(chan ActionResult, len(ids))
+	if len(ids) == 0 {
+		close(out)
+		return out
+	}
+	h.running.Add(1)
+	go func() {
+		defer h.running.Done()
+		var wg sync.WaitGroup
+		defer func() {
+			wg.Wait()
+			close(out)
+		}()
+		for i, id := range ids {
+			if ctx.Err() != nil {
+				h.unreserve(ids[i:]...)
+				return
+			}
+			select {
+			case h.slots <- struct{}{}:
+			case <-ctx.Done():
+				h.unreserve(ids[i:]...)
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := h.process(ctx, id)
+				<-h.slots
+				h.unreserve(id)
+				if err != nil {
+					err = fmt.Errorf("action #%d: %w", id, err)
+				}
+				out <- ActionResult{ID: id, Err: err}
+			}()
+		}
+	}()
+	return out
+}
+
+// sweeps move requests on by time: pending requests and extensions nobody
+// decided on expire, holders are warned, grants whose time is up start their
+// revoke, and approvers get their daily digest.
+func (h *Handler) sweeps(ctx context.Context) []error {
 	now := h.clock.Now()
 	var errs []error
 	sweep := func(what, query string, args []any, fn func(tx *gorm.DB, r *storage.AccessRequest) error) {
@@ -121,16 +238,7 @@ func (h *Handler) Tick(ctx context.Context) error {
 	if err := h.digest(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
-	ids, err := storage.DueAccessActions(ctx, h.store.DB, now)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for _, id := range ids {
-		if err := h.process(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("action #%d: %w", id, err))
-		}
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // save writes r, its audit entry, the edited channel message and, when told
@@ -182,7 +290,14 @@ func (h *Handler) process(ctx context.Context, id int64) error {
 	}
 	now := h.clock.Now()
 	token := newToken()
-	ok, err := storage.ClaimAccessAction(ctx, h.store.DB, id, now, now.Add(time.Duration(act.Timeout)+leaseMargin), token)
+	// The claim is a write of scheduled work like the outcome: a leader whose
+	// term has ended cannot take an action it would not be allowed to record.
+	var ok bool
+	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		ok, err = storage.ClaimAccessAction(ctx, tx, id, now, now.Add(time.Duration(act.Timeout)+leaseMargin), token)
+		return err
+	})
 	if err != nil || !ok {
 		return err
 	}

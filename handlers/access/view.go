@@ -97,13 +97,16 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 
 func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error) {
 	n := 0
-	for _, f := range []string{"mine", "pending", "active"} {
+	for _, f := range []string{"mine", "pending", "active", "failing"} {
 		if req.Bool(f) {
 			n++
 		}
 	}
 	if n > 1 {
-		return bot.Reply{}, bot.Errorf("Give at most one of --mine, --pending, --active.")
+		return bot.Reply{}, bot.Errorf("Give at most one of --mine, --pending, --active, --failing.")
+	}
+	if req.Bool("failing") {
+		return h.listFailing(ctx, req)
 	}
 	f := storage.AccessFilter{States: openStates, Limit: 200}
 	title := "Open access requests"
@@ -149,6 +152,46 @@ func (h *Handler) list(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{Text: "No access requests to show. Ask for access with /access request RESOURCE --for 8h --reason \"why\"."}, nil
 	}
 	reply := bot.Reply{Title: title, Text: strings.TrimSpace(b.String())}
+	if len(menu.Options) > 1 {
+		reply.Menus = []bot.Menu{menu}
+	}
+	return reply, nil
+}
+
+// listFailing lists, for admins, the requests whose grant or revoke action
+// is failing, with what the next try is and what went wrong last.
+func (h *Handler) listFailing(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	if !req.Person.Known || !req.Person.HasRole("admin") {
+		return bot.Reply{}, bot.Forbiddenf("/access list --failing needs the admin role; ask someone who has it.")
+	}
+	rows, err := storage.ListAccessRequests(ctx, h.store.DB, storage.AccessFilter{Failing: true, Limit: 26})
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	if len(rows) == 0 {
+		return bot.Reply{Text: "No grant or revoke is failing.", Severity: bot.SeveritySuccess}, nil
+	}
+	var b strings.Builder
+	menu := bot.Menu{Placeholder: "Show a request", Command: "/access show", Param: "id"}
+	for i := range rows {
+		r := &rows[i]
+		if i == 25 {
+			b.WriteString("… more\n")
+			break
+		}
+		menu.Options = append(menu.Options, bot.Choice{Value: strconv.FormatInt(r.ID, 10),
+			Label: fmt.Sprintf("#%d %s for %s: %s", r.ID, named(r.Resource, r.Role), mention(r.Requester), stateText(r.State))})
+		fmt.Fprintf(&b, "#%d %s for %s: %s, %s", r.ID, named(r.Resource, r.Role), mention(r.Requester), stateText(r.State), plural(r.Attempts, "failed attempt"))
+		if r.NextAttemptAt != nil {
+			fmt.Fprintf(&b, ", next try %s", stamp(*r.NextAttemptAt))
+		}
+		if r.LastError != "" {
+			fmt.Fprintf(&b, "\n    last error: %s", shorten(oneLine(r.LastError), 120))
+		}
+		b.WriteString("\n")
+	}
+	reply := bot.Reply{Title: "Failing grants and revokes", Text: strings.TrimSpace(b.String()), Severity: bot.SeverityDanger,
+		Footer: "Each is retried with backoff; /access show N has the details."}
 	if len(menu.Options) > 1 {
 		reply.Menus = []bot.Menu{menu}
 	}
@@ -372,9 +415,13 @@ func plural(n int, word string) string {
 }
 
 func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 160 {
-		s = string(r[:160]) + "…"
+	return shorten(strings.Join(strings.Fields(s), " "), 160)
+}
+
+// shorten cuts s to n runes, marking the cut with "…".
+func shorten(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
 	}
 	return s
 }
