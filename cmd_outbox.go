@@ -19,10 +19,13 @@ import (
 
 const outboxUsage = `Usage:
   opsbot outbox list  --config FILE [--state S] [--limit N]   show notifications, newest first
-  opsbot outbox retry --config FILE ID|--failed                send again now (a failed or dropped one, or all failed)
+  opsbot outbox retry --config FILE ID|--failed                send again now (a held, failed or dropped one, or all failed)
   opsbot outbox drop  --config FILE ID                         never send it; its channel moves on
 
-States: pending, sending, sent, failed, dropped.
+States: pending (queued until a process that can deliver its platform sends
+it: serve with that platform enabled), sending, sent, held (its last send may
+have arrived but cannot be checked: fix what it says, look in the channel, then
+retry to post it or drop it), failed, dropped.
 `
 
 // outboxCmd is the operators' view of the notification outbox.
@@ -95,6 +98,12 @@ func outboxList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			m.Attempts, when, oneLine(m.LastError, 80))
 	}
 	tw.Flush()
+	// A held message waits for a person: say in full why and what to do.
+	for _, m := range msgs {
+		if m.State == storage.OutboxHeld {
+			fmt.Fprintf(stdout, "\nheld %d (%s): %s\n", m.ID, m.Key, strings.Join(strings.Fields(m.LastError), " "))
+		}
+	}
 	return exitOK
 }
 

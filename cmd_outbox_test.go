@@ -54,8 +54,12 @@ func TestOutboxCLI(t *testing.T) {
 	if out, _, code := run("list"); code != 0 || !strings.Contains(out, "no notifications") {
 		t.Fatalf("empty list: %d %q", code, out)
 	}
+	held := logMessage("t:4", storage.OutboxHeld)
+	held.Uncertain = true
+	held.LastError = "held: the last send may have reached slack but it cannot be checked: slack conversations.history @alice: missing_scope; " +
+		"to fix: add the im:history scope to the Slack app (docs/slack-app-manifest.yaml has it) and reinstall the app; then run opsbot outbox retry 4 to post it"
 	ids := seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:1", storage.OutboxFailed), logMessage("t:2", storage.OutboxPending),
-		logMessage("t:3", storage.OutboxSent))
+		logMessage("t:3", storage.OutboxSent), held)
 	tests := []struct {
 		args []string
 		code int
@@ -79,6 +83,9 @@ func TestOutboxCLI(t *testing.T) {
 		{[]string{"drop", "#" + fmt.Sprint(ids[1])}, 0, "dropped"},
 		{[]string{"drop", fmt.Sprint(ids[1])}, 1, "already dropped"},
 		{[]string{"retry", "--failed"}, 0, "0 failed notifications are pending again"},
+		{[]string{"list", "--state", "held"}, 0, "held " + fmt.Sprint(ids[3]) + " (t:4@log): held: the last send may have reached slack but it cannot be checked: slack conversations.history @alice: missing_scope; to fix: add the im:history scope"},
+		{[]string{"retry", fmt.Sprint(ids[3])}, 0, "pending again"},
+		{[]string{"list", "--state", "held"}, 0, "no notifications"},
 		{[]string{"frob"}, 2, "unknown subcommand"},
 	}
 	for _, tt := range tests {

@@ -92,10 +92,14 @@ func addSlack(c *core, srv *server.Server) {
 		return
 	}
 	sa := slackbot.New(slackbot.Options{Config: c.cfg.Slack, Router: c.router, Store: c.store, Clock: c.clock, Log: c.log,
-		Intake: c.intake, Reaction: c.cfg.Tickets.IntakeReaction})
+		Intake: c.intake, Reaction: c.cfg.Tickets.IntakeReaction, Outbox: c.outbox})
 	sa.Mount(srv)                         // HTTP mode: /slack/commands, /slack/interactions, /slack/events
 	c.workers = append(c.workers, sa.Run) // Socket Mode connection; prunes handled requests
-	c.notifier.Register(bot.Slack, slackbot.NewSender(c.cfg.Slack, c.log))
+	ss := slackbot.NewSender(c.cfg.Slack, c.log)
+	c.notifier.Register(bot.Slack, ss)
+	// Join the configured channels, or say which it is not in: a lost
+	// answer there cannot be looked up.
+	c.workers = append(c.workers, func(ctx context.Context) error { ss.JoinChannels(ctx, c.cfg.Channels); return nil })
 }
 
 // addDiscord connects Discord when enabled: its HTTP endpoint or the
@@ -104,7 +108,7 @@ func addDiscord(c *core, srv *server.Server) error {
 	if !c.cfg.Discord.Enabled {
 		return nil
 	}
-	d, err := discord.New(c.cfg.Discord, c.router, c.store, c.clock, c.log, discord.Options{Intake: c.intake})
+	d, err := discord.New(c.cfg.Discord, c.router, c.store, c.clock, c.log, discord.Options{Intake: c.intake, Outbox: c.outbox})
 	if err != nil {
 		return err
 	}

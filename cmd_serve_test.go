@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,14 +105,29 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 }
 
 // TestServeLogsNotifications: with no platform configured, serve delivers
-// notifications as log lines.
+// its own notifications as log lines (a failing check opens an incident),
+// and leaves another process's log sink messages alone.
 func TestServeLogsNotifications(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s := binary.Serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n")
-	seedOutbox(t, filepath.Join(dir, "ops.db"), logMessage("t:9", storage.OutboxPending))
+	// A closed port: the check fails at once and opens an incident.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	harness.WriteFile(t, filepath.Join(dir, "seed.yaml"), "database: {driver: sqlite, dsn: ops.db}\n")
+	if out, errOut, code := binary.Run(t, dir, "", "migrate", "--config", "seed.yaml"); code != 0 {
+		t.Fatalf("migrate: %d %s %s", code, out, errOut)
+	}
+	foreign := logMessage("t:9", storage.OutboxPending)
+	foreign.Lane = "log/another-process:#helpdesk"
+	seedOutbox(t, filepath.Join(dir, "ops.db"), foreign)
+	s := binary.Serve(t, dir, "listen: 127.0.0.1:0\ndatabase: {driver: sqlite, dsn: ops.db}\noutbox: {poll: 100ms}\n"+
+		"channels: {ops: {slack: C0OPS}}\nchecks:\n  - {name: db-port, kind: tcp, address: \""+closed+"\", every: 1s, timeout: 1s, channel: ops, failures: 1}\n")
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.Logs.String(), `msg=notification to=#helpdesk key=t:9@log text="Ticket #1: VPN drops"`) {
+	for !strings.Contains(s.Logs.String(), `msg=notification to=#ops key=incident:`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no notification log line:\n%s", s.Logs)
 		}
@@ -127,6 +143,13 @@ func TestServeLogsNotifications(t *testing.T) {
 			t.Fatalf("metrics lack the sent notification:\n%s", body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(s.Logs.String(), "t:9@log") {
+		t.Errorf("serve delivered another process's log sink message:\n%s", s.Logs)
+	}
+	out, _, _ := binary.Run(t, dir, "", "outbox", "list", "--config", "opsbot.yaml", "--state", "pending")
+	if !strings.Contains(out, "t:9@log") {
+		t.Errorf("another process's log sink message is no longer pending:\n%s", out)
 	}
 }
 

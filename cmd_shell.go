@@ -40,15 +40,17 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer c.close()
 	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
-	// The shell shows every notification, whatever platform it was for.
-	ss := &shell.Sender{Out: stdout}
-	for _, p := range []bot.Platform{bot.Log, bot.Slack, bot.Discord} {
-		c.notifier.Register(p, ss)
-	}
+	// The shell delivers nothing for an enabled platform: it queues those
+	// messages for serve like any replica and says so; the rest go to its
+	// own log sink, printed here.
+	c.notifier.Register(bot.Log, &shell.Sender{Out: stdout})
+	queued := shell.NewQueuedPrinter(c.store, stdout)
+	c.outbox.OnQueued(queued.Add)
 	sh.AfterEach = func(ctx context.Context) {
 		if _, err := c.notifier.Drain(ctx); err != nil && ctx.Err() == nil {
 			log.Error("deliver notifications", "err", err)
 		}
+		queued.Flush(ctx)
 	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		sh.Prompt = "opsbot> "

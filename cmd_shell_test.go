@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -132,8 +133,9 @@ func TestShellAccessRequest(t *testing.T) {
 	}
 }
 
-// TestShellPrintsNotifications: the shell delivers what is queued after each
-// command, into its own output.
+// TestShellPrintsNotifications: with no platform enabled, the shell prints
+// the notifications its own commands queued, at once, and never those of
+// another process.
 func TestShellPrintsNotifications(t *testing.T) {
 	t.Parallel()
 	dir := harness.ExampleConfig(t)
@@ -149,9 +151,19 @@ func TestShellPrintsNotifications(t *testing.T) {
 	if !filepath.IsAbs(dsn) {
 		dsn = filepath.Join(dir, dsn)
 	}
-	seedOutbox(t, dsn, logMessage("t:5", storage.OutboxPending))
-	out, stderr, code = binary.Run(t, dir, "/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
-	if code != 0 || !strings.Contains(out, "→ #helpdesk\n    Ticket #1\n    VPN drops") {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	foreign := logMessage("t:5", storage.OutboxPending)
+	foreign.Lane = "log/another-process:#helpdesk"
+	seedOutbox(t, dsn, foreign)
+	out, stderr, code = binary.Run(t, dir, "/ticket new \"VPN drops\"\n/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
+	card := strings.Index(out, "→ #helpdesk\n    #1 VPN drops")
+	if code != 0 || card < 0 || card > strings.Index(out, "opsbot commands") {
+		t.Fatalf("want the card before the next command's reply; exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	if strings.Contains(out, "Ticket #1\n    VPN drops") || strings.Contains(out, "queued for") {
+		t.Errorf("the shell printed another process's message or queued one for a platform:\n%s", out)
+	}
+	out, _, _ = binary.Run(t, dir, "", "outbox", "list", "--config", "config.example.yaml")
+	if !regexp.MustCompile(`pending +log #helpdesk +t:5@log`).MatchString(out) {
+		t.Errorf("another process's log sink message is no longer pending:\n%s", out)
 	}
 }

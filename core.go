@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
@@ -18,6 +17,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/tickets"
+	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
 )
@@ -39,11 +39,12 @@ type core struct {
 	clock  clock.Clock
 	store  *storage.Store
 	dir    *bot.Directory
-	outbox *outbox.Outbox
+	outbox *notify.Outbox
 	// notifier delivers the outbox: serve runs it on every replica, the
-	// shell drains it after each command. Platform adapters Register their
-	// senders on it.
-	notifier *outbox.Notifier
+	// shell drains it after each command. serve registers a sender for each
+	// platform it enables; the notifier claims only those platforms' messages
+	// and this process's own log sink messages.
+	notifier *notify.Notifier
 	reg      *prometheus.Registry
 	router   *bot.Router
 	// intake files tickets from chat messages (the tickets handler).
@@ -84,16 +85,17 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 }
 
 // addNotifications builds the outbox and its notifier, which every replica
-// runs; until an adapter registers its sender, notifications go to the log.
+// runs; it delivers this process's log sink messages, and each platform's
+// once serve registers that platform's sender.
 func (c *core) addNotifications() error {
-	c.outbox = outbox.New(c.cfg, c.dir, c.clock)
-	n, err := outbox.NewNotifier(c.store, c.clock, c.log, c.reg, c.cfg.Outbox,
-		map[bot.Platform]bot.Sender{bot.Log: &outbox.LogSender{Log: c.log}})
+	c.outbox = notify.New(c.cfg, c.dir, c.clock)
+	n, err := notify.NewNotifier(c.store, c.clock, c.log, c.reg, c.cfg.Outbox,
+		map[bot.Platform]bot.Sender{bot.Log: &notify.LogSender{Log: c.log}})
 	if err != nil {
 		return err
 	}
 	c.notifier = n
-	c.outbox.OnWake(n.Wake)
+	c.outbox.Attach(n)
 	c.workers = append(c.workers, n.Run)
 	return nil
 }

@@ -24,7 +24,7 @@ Usage:
   opsbot serve    --config FILE                  run everything the config enables
   opsbot shell    --config FILE --user NAME      run commands from standard input as NAME
   opsbot migrate  --config FILE                  apply pending database migrations
-  opsbot config check --config FILE              list every problem in a config file
+  opsbot config check --config FILE [--online]   list every problem in a config file
   opsbot status   --config FILE                  list the replicas seen and which one leads
   opsbot outbox   list|retry|drop --config FILE  inspect and steer queued notifications
   opsbot devices  import --config FILE F.csv     add or update devices from a CSV file

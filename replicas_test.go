@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 
 	"opsbot/config"
 	"opsbot/harness"
+	"opsbot/harness/fakeslack"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -34,108 +34,10 @@ const (
 	replicaCommands = 300
 )
 
-// replicaSlack is a fake Slack Web API for several replicas at once: it
-// checks the bot token on every call, answers one chat.postMessage in 25
-// with 429 and Retry-After like Slack's rate limiter, and records every post
-// and edit so the test can count duplicates by the message's metadata key.
-// It also takes the replies posted to response_url.
-type replicaSlack struct {
-	mu        sync.Mutex
-	calls     int
-	badAuth   int
-	posts     map[string]int              // chat.postMessage accepted, by metadata key
-	updates   map[string]int              // chat.update, by channel/ts
-	history   map[string][]map[string]any // channel → messages, newest first
-	responses map[string]string           // response_url path → body
-	next      int
-}
-
-func newReplicaSlack() *replicaSlack {
-	return &replicaSlack{posts: map[string]int{}, updates: map[string]int{}, history: map[string][]map[string]any{},
-		responses: map[string]string{}}
-}
-
-func (f *replicaSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	reply := func(v map[string]any) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	if strings.HasPrefix(r.URL.Path, "/respond/") {
-		b, _ := io.ReadAll(r.Body)
-		f.responses[r.URL.Path] = string(b)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	f.calls++
-	token := r.Form.Get("token")
-	if h := r.Header.Get("Authorization"); h != "" {
-		token = strings.TrimPrefix(h, "Bearer ")
-	}
-	if token != replicaToken {
-		f.badAuth++
-		reply(map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	switch strings.TrimPrefix(r.URL.Path, "/api/") {
-	case "chat.postMessage":
-		if f.calls%25 == 0 {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			reply(map[string]any{"ok": false, "error": "ratelimited"})
-			return
-		}
-		var meta struct {
-			EventType    string         `json:"event_type"`
-			EventPayload map[string]any `json:"event_payload"`
-		}
-		_ = json.Unmarshal([]byte(r.Form.Get("metadata")), &meta)
-		key := fmt.Sprint(meta.EventPayload["key"])
-		f.posts[key]++
-		f.next++
-		ch := r.Form.Get("channel")
-		ts := fmt.Sprintf("1700000000.%06d", f.next)
-		msg := map[string]any{"type": "message", "ts": ts, "text": r.Form.Get("text"), "thread_ts": r.Form.Get("thread_ts"),
-			"metadata": map[string]any{"event_type": meta.EventType, "event_payload": meta.EventPayload}}
-		f.history[ch] = append([]map[string]any{msg}, f.history[ch]...)
-		reply(map[string]any{"ok": true, "channel": ch, "ts": ts})
-	case "chat.update":
-		f.updates[r.Form.Get("channel")+"/"+r.Form.Get("ts")]++
-		reply(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": r.Form.Get("ts")})
-	case "conversations.open":
-		reply(map[string]any{"ok": true, "channel": map[string]any{"id": "D" + r.Form.Get("users")}})
-	case "conversations.history":
-		msgs := f.history[r.Form.Get("channel")]
-		if v := r.Form.Get("include_all_metadata"); v != "1" && v != "true" {
-			msgs = nil
-		}
-		if len(msgs) > 100 {
-			msgs = msgs[:100]
-		}
-		reply(map[string]any{"ok": true, "messages": msgs})
-	case "conversations.replies":
-		var msgs []map[string]any
-		for _, m := range f.history[r.Form.Get("channel")] {
-			if m["thread_ts"] == r.Form.Get("ts") {
-				msgs = append(msgs, m)
-			}
-		}
-		reply(map[string]any{"ok": true, "messages": msgs})
-	default:
-		reply(map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
-
-// incidentPosts returns how many incidents have their post, and the keys
-// posted more than once (of any kind).
-func (f *replicaSlack) counts() (incidents int, dups []string, total int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k, n := range f.posts {
+// replicaCounts returns how many incidents have their post on the fake
+// Slack, the keys posted more than once (of any kind), and all posts.
+func replicaCounts(f *fakeslack.Server) (incidents int, dups []string, total int) {
+	for k, n := range f.Posts() {
 		total += n
 		if strings.HasPrefix(k, "incident:") && strings.HasSuffix(k, ":open@slack") {
 			incidents++
@@ -147,15 +49,9 @@ func (f *replicaSlack) counts() (incidents int, dups []string, total int) {
 	return incidents, dups, total
 }
 
-func (f *replicaSlack) response(path string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.responses[path]
-}
-
 // replicaConfig is the config both replicas run: PostgreSQL, a short leader
 // interval, Slack in HTTP mode, one ticket queue and 50 http checks.
-func replicaConfig(dsn, slackURL, target string) string {
+func replicaConfig(dsn, slackAPI, target string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `listen: 127.0.0.1:0
 database: {driver: postgres, dsn: %q}
@@ -172,7 +68,7 @@ tickets:
 outbox: {workers: 4, poll: 200ms}
 check_settings: {workers: 64}
 checks:
-`, dsn, replicaToken, replicaSecret, slackURL+"/api/")
+`, dsn, replicaToken, replicaSecret, slackAPI)
 	for i := range replicaChecks {
 		fmt.Fprintf(&b, "  - {name: web-%02d, kind: http, url: %q, every: 1s, timeout: 1s, channel: ops, failures: 2, successes: 1}\n",
 			i, fmt.Sprintf("%s/svc/%02d", target, i))
@@ -213,9 +109,9 @@ func TestReplicasFailover(t *testing.T) {
 	if !ok {
 		t.Skip("OPSBOT_TEST_POSTGRES not set")
 	}
-	fake := newReplicaSlack()
-	slackSrv := httptest.NewServer(fake)
-	t.Cleanup(slackSrv.Close)
+	// Slack's limiter answers one post in 25 with 429 under this load.
+	fake := fakeslack.New(t, replicaToken)
+	fake.LimitEvery(25, "1")
 	var healthy atomic.Bool
 	healthy.Store(true)
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +122,7 @@ func TestReplicasFailover(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(target.Close)
-	cfg := replicaConfig(pg.DSN, slackSrv.URL, target.URL)
+	cfg := replicaConfig(pg.DSN, fake.URL(), target.URL)
 
 	// The database is migrated before the replicas start, as a deploy would.
 	dbDir := t.TempDir()
@@ -275,7 +171,7 @@ func TestReplicasFailover(t *testing.T) {
 					return
 				default:
 				}
-				res := sendSlash(client, reps, i, i%2, survivor, &killed, slackSrv.URL)
+				res := sendSlash(client, reps, i, i%2, survivor, &killed, fake)
 				sent.Add(1)
 				resMu.Lock()
 				results = append(results, res)
@@ -290,7 +186,7 @@ func TestReplicasFailover(t *testing.T) {
 	// dies while they are being posted.
 	healthy.Store(false)
 	harness.WaitUntil(t, 20*time.Second, "the first incidents to be posted", func() bool {
-		n, _, _ := fake.counts()
+		n, _, _ := replicaCounts(fake)
 		return n >= 5
 	})
 	killedAt := time.Now()
@@ -310,7 +206,7 @@ func TestReplicasFailover(t *testing.T) {
 		t.Errorf("takeover took %s, want under 15s", takeover)
 	}
 	harness.WaitUntil(t, 30*time.Second, "every incident to be posted", func() bool {
-		n, _, _ := fake.counts()
+		n, _, _ := replicaCounts(fake)
 		if n < replicaChecks && time.Since(killedAt) > 25*time.Second {
 			t.Logf("%d incidents posted; survivor's log:\n%s", n, reps[survivor].Logs)
 		}
@@ -361,7 +257,7 @@ func TestReplicasFailover(t *testing.T) {
 	if n := count(`SELECT count(DISTINCT "check") FROM incidents`); n != replicaChecks {
 		t.Errorf("incidents for %d checks, want %d", n, replicaChecks)
 	}
-	incidents, dups, total := fake.counts()
+	incidents, dups, total := replicaCounts(fake)
 	if incidents != replicaChecks {
 		t.Errorf("%d incidents posted, want %d", incidents, replicaChecks)
 	}
@@ -377,10 +273,7 @@ func TestReplicasFailover(t *testing.T) {
 	if total != posts {
 		t.Errorf("slack accepted %d posts for %d outbox messages that post", total, posts)
 	}
-	fake.mu.Lock()
-	badAuth := fake.badAuth
-	fake.mu.Unlock()
-	if badAuth != 0 {
+	if badAuth := fake.BadTokens(); badAuth != 0 {
 		t.Errorf("%d Slack calls with a wrong token", badAuth)
 	}
 
@@ -401,7 +294,7 @@ func TestReplicasFailover(t *testing.T) {
 		answer := r.body
 		if !strings.Contains(answer, "ticket #") {
 			// Acknowledged in time, answered later through response_url.
-			answer = fake.response(r.response)
+			answer = fake.Response(r.response)
 			late++
 		}
 		switch {
@@ -428,9 +321,9 @@ func TestReplicasFailover(t *testing.T) {
 // sendSlash files ticket n through replica to, signed like Slack; when to
 // is the killed replica and the connection fails, the same request goes to
 // the survivor.
-func sendSlash(client *http.Client, reps []*harness.Proc, n, to, survivor int, killed *atomic.Bool, slackURL string) slashResult {
-	path := "/respond/" + strconv.Itoa(n)
-	form := harness.Slash("U01ALICE", "C01HELP", fmt.Sprintf("/ticket new \"replica load %d\"", n), slackURL+path, fmt.Sprintf("trigger-%d", n))
+func sendSlash(client *http.Client, reps []*harness.Proc, n, to, survivor int, killed *atomic.Bool, fake *fakeslack.Server) slashResult {
+	path := strconv.Itoa(n)
+	form := harness.Slash("U01ALICE", "C01HELP", fmt.Sprintf("/ticket new \"replica load %d\"", n), fake.ResponseURL(path), fmt.Sprintf("trigger-%d", n))
 	at := time.Now() // a resent request is the same request, signed once
 	res := slashResult{n: n, replica: to, response: path}
 	for {

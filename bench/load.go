@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"opsbot/bot/discord"
 	slackbot "opsbot/bot/slack"
 	"opsbot/harness"
+	"opsbot/harness/fakediscord"
 )
 
 // loadBench runs the whole comparison: signed Slack slash commands and
@@ -320,32 +320,13 @@ discord: {enabled: true, mode: http, token: bench, application_id: "300000000000
 // rest of the configuration, so a scratch SQLite file serves, also for
 // --db postgres and --url.
 func registeredCommands(bin harness.Binary, dir, secret, pubHex string) ([]byte, error) {
-	var mu sync.Mutex
-	var got []byte
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	api, err := fakediscord.Start("bench")
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPut || !strings.HasSuffix(r.URL.Path, "/commands") {
-			http.Error(w, `{"message": "404: Not Found", "code": 0}`, http.StatusNotFound)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-		if err != nil {
-			http.Error(w, `{"message": "unreadable body", "code": 0}`, http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		got = body
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer api.Close()
 	path := filepath.Join(dir, "register.yaml")
-	cfg := opsbotConfig("sqlite", filepath.Join(dir, "register.db"), secret, pubHex, "http://"+ln.Addr().String()+"/api/v10")
+	cfg := opsbotConfig("sqlite", filepath.Join(dir, "register.db"), secret, pubHex, api.URL())
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -354,12 +335,12 @@ func registeredCommands(bin harness.Binary, dir, secret, pubHex string) ([]byte,
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("opsbot discord register: %w\n%s", err, out)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got == nil {
-		return nil, errors.New("opsbot discord register sent no command table")
+	for _, c := range api.All() {
+		if c.Method == http.MethodPut && strings.HasSuffix(c.Path, "/commands") {
+			return c.Raw, nil
+		}
 	}
-	return got, nil
+	return nil, errors.New("opsbot discord register sent no command table")
 }
 
 // startOpsbot serves opsbot from bin with Slack and Discord on, its files in

@@ -52,6 +52,26 @@ type Finder interface {
 	Find(ctx context.Context, to Target, key string) (MessageRef, bool, error)
 }
 
+// LookupError says that the platform cannot tell whether it already has a
+// message: a scope is missing, or the bot is not in the channel. Posting
+// again might post twice and not posting might lose it, so the notifier
+// holds the message until a person retries it.
+type LookupError struct {
+	Err error
+	// Fix is what an operator does so lookups work, e.g. "add the
+	// im:history scope to the Slack app and reinstall it".
+	Fix string
+}
+
+func (e *LookupError) Error() string {
+	if e.Fix == "" {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + "; to fix: " + e.Fix
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
 // SendError says why a send failed and whether trying again can help.
 type SendError struct {
 	Err error

@@ -628,6 +628,10 @@ type OutboxConfig struct {
 	MaxAge Duration `yaml:"max_age"`
 	// MaxBackoff caps the wait between retries (key max_backoff, default 5m).
 	MaxBackoff Duration `yaml:"max_backoff"`
+	// Lease is how long a notifier holds a message it claimed; a process
+	// that dies while sending lets another take its messages after it
+	// (key lease, default 15s; live notifiers renew their leases).
+	Lease Duration `yaml:"lease"`
 }
 
 // LeaderConfig tunes leader election. On PostgreSQL one replica holds an

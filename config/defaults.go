@@ -43,6 +43,7 @@ func (c *Config) setDefaults() {
 		Poll:       Duration(time.Second),
 		MaxAge:     Duration(24 * time.Hour),
 		MaxBackoff: Duration(5 * time.Minute),
+		Lease:      Duration(15 * time.Second),
 	}
 	c.Leader.Interval = Duration(2 * time.Second)
 	c.StatusPage = StatusPageConfig{Enabled: true, Refresh: Duration(time.Minute)}

@@ -440,6 +440,7 @@ func (v *validator) outbox() {
 	v.positive("outbox.poll", o.Poll, "1s")
 	v.positive("outbox.max_age", o.MaxAge, "24h")
 	v.positive("outbox.max_backoff", o.MaxBackoff, "5m")
+	v.positive("outbox.lease", o.Lease, "15s")
 	v.positive("leader.interval", v.c.Leader.Interval, "2s")
 }
 

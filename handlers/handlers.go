@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
 )
@@ -21,7 +21,7 @@ import (
 type Deps struct {
 	Config *config.Config
 	Store  *storage.Store
-	Outbox *outbox.Outbox
+	Outbox *notify.Outbox
 	Dir    *bot.Directory
 	Clock  clock.Clock
 	Log    *slog.Logger

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"io"
 	"net"
 	"regexp"
 	"sync"
@@ -29,6 +28,52 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
+	// paused, while not nil, holds every byte in both directions until it
+	// is closed: a network that answers slowly, not one that is cut.
+	paused chan struct{}
+}
+
+// Pause holds all traffic through the proxy, in both directions and on
+// every connection, until Resume: connections stay open, answers are late.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused == nil {
+		p.paused = make(chan struct{})
+	}
+}
+
+// Resume lets held traffic through again.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused != nil {
+		close(p.paused)
+		p.paused = nil
+	}
+}
+
+// copy forwards src to dst, holding each chunk while the proxy is paused.
+func (p *Proxy) copy(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			hold := p.paused
+			p.mu.Unlock()
+			if hold != nil {
+				<-hold
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // NewProxy forwards a new loopback port to the PostgreSQL of dsn until the
@@ -80,8 +125,8 @@ func (p *Proxy) serve(ln net.Listener) {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
+			go p.copy(up, c)
+			go p.copy(c, up)
 		}
 	}()
 }

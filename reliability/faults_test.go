@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"opsbot/bot/discord"
 	"opsbot/harness"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -85,6 +86,7 @@ func TestKilledMidLoad(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			s := newSite(t, b)
+			s.lease = "2s" // the killed process's claims are taken over 2 s after it dies
 			logs := &harness.Buffer{}
 			p := s.serve(t, logs)
 			sink := newResponseSink(t)
@@ -128,8 +130,12 @@ func TestKilledMidLoad(t *testing.T) {
 			if len(acked) == 0 {
 				t.Fatal("no ticket was acknowledged before the kill")
 			}
-			p = s.serve(t, logs)
 			st := s.open(t)
+			// Messages the dead process was sending: their outcome is
+			// unknown, and the new process must look them up before posting.
+			var claimed int64
+			st.DB.Model(&storage.OutboxMessage{}).Where("state = ?", storage.OutboxSending).Count(&claimed)
+			p = s.serve(t, logs)
 			for _, id := range acked {
 				var n int64
 				st.DB.Table("tickets").Where("id = ?", id).Count(&n)
@@ -138,25 +144,52 @@ func TestKilledMidLoad(t *testing.T) {
 				}
 			}
 			waitFile(t, s.grants, "revoke 1 ")
-			// Nothing duplicated: what reached Slack, before or after the
-			// kill, reached it once. Nothing lost: every stored ticket has its
-			// notification queued or sent. (Messages the dead process had
-			// claimed, and the rest of their channel behind them, wait for
-			// its two-minute lease to run out; the outbox tests cover that.)
-			time.Sleep(time.Second) // let the new notifier deliver a little
-			posts, _ := s.slack.counts()
-			for k, n := range posts {
+			// Wait past the dead process's lease (outbox.lease: 2s) until
+			// every Slack and Discord message is settled: the ones it had
+			// claimed are taken over as uncertain and looked up first.
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				var open int64
+				st.DB.Model(&storage.OutboxMessage{}).Where("platform IN ? AND state IN ?",
+					[]string{"slack", "discord"}, []string{storage.OutboxPending, storage.OutboxSending}).Count(&open)
+				if open == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d Slack and Discord messages still unsent a minute after the restart\n%s", open, logs)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			var unsent []storage.OutboxMessage
+			st.DB.Where("platform IN ? AND state <> ?", []string{"slack", "discord"}, storage.OutboxSent).Find(&unsent)
+			for _, m := range unsent {
+				t.Errorf("%s ended %s: %s", m.Key, m.State, m.LastError)
+			}
+			// Nothing duplicated: whatever reached Slack or Discord, before
+			// or after the kill, reached it once. Nothing lost: every
+			// acknowledged ticket's card reached both, once.
+			slackPosts, discordPosts := s.slack.Posts(), s.discord.Posts()
+			for k, n := range slackPosts {
 				if n != 1 {
 					t.Errorf("%s reached Slack %d times", k, n)
 				}
 			}
-			var tickets, rows int64
-			st.DB.Table("tickets").Count(&tickets)
-			st.DB.Model(&storage.OutboxMessage{}).Where("platform = ? AND key LIKE ?", "slack", "ticket:%").Count(&rows)
-			if rows < tickets {
-				t.Errorf("%d tickets stored but only %d Slack notifications about tickets queued or sent", tickets, rows)
+			for nonce, n := range discordPosts {
+				if n != 1 {
+					t.Errorf("the message with nonce %q reached Discord %d times", nonce, n)
+				}
 			}
-			t.Logf("%d tickets acknowledged before SIGKILL; %d Slack messages delivered once", len(acked), len(posts))
+			for _, id := range acked {
+				key := "ticket:" + id + ":queue"
+				if n := slackPosts[key+"@slack"]; n != 1 {
+					t.Errorf("acknowledged ticket #%s: its card reached Slack %d times, want once", id, n)
+				}
+				if n := discordPosts[discord.Nonce(key+"@discord")]; n != 1 {
+					t.Errorf("acknowledged ticket #%s: its card reached Discord %d times, want once", id, n)
+				}
+			}
+			t.Logf("%d tickets acknowledged before SIGKILL, %d messages being sent at the kill; %d Slack and %d Discord messages delivered once each",
+				len(acked), claimed, len(slackPosts), len(discordPosts))
 		})
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"opsbot/storage"
+	"opsbot/harness/fakediscord"
 	"opsbot/storage/storagetest"
 )
 
@@ -137,13 +138,13 @@ func TestHostileInput(t *testing.T) {
 				}
 				replies = append(replies, sink.waitAny(t, "not an approver|you can see"))
 				// Discord button whose custom_id is the approval, clicked by erin.
-				// Approving is slow: Discord gets a deferral, and the answer,
-				// its edit failing against the dead API, is queued for erin.
+				// Approving is slow: Discord gets a deferral, and the answer
+				// follows through the interaction's webhook (to erin alone).
 				code, body := keep(p.PostDiscord(t, s.priv, button("100000000000000005", "/access approve 1"), time.Now()))
 				if code != 200 {
 					t.Errorf("crafted Discord click: HTTP %d %s", code, body)
 				}
-				replies = append(replies, waitOutbox(t, st, "discord", "no access request #1 you can see"))
+				replies = append(replies, waitDiscord(t, s.discord, "no access request #1 you can see"))
 				code, body = keep(p.PostDiscord(t, s.priv, button("100000000000000005", "/ticket close 1"), time.Now()))
 				if code != 200 || !strings.Contains(body, "needs the helpdesk role") {
 					t.Errorf("crafted Discord close: HTTP %d %s", code, body)
@@ -229,24 +230,12 @@ func containsAny(s, alts string) bool {
 	return false
 }
 
-// waitOutbox waits for a queued notification on the platform whose body
-// holds want, and returns the body.
-func waitOutbox(t *testing.T, st *storage.Store, platform, want string) string {
+// waitDiscord waits for an interaction answer sent to the fake Discord
+// whose body holds want, and returns the body.
+func waitDiscord(t *testing.T, api *fakediscord.Server, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var bodies []string
-		if err := st.DB.Table("outbox_messages").Where("platform = ?", platform).Pluck("body", &bodies).Error; err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range bodies {
-			if strings.Contains(b, want) {
-				return b
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s notification with %q; queued: %q", platform, want, bodies)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	c := api.WaitFor(t, "interaction answer with "+strconv.Quote(want), func(c fakediscord.Call) bool {
+		return strings.HasPrefix(c.Path, "/webhooks/") && strings.Contains(string(c.Raw), want)
+	})
+	return string(c.Raw)
 }

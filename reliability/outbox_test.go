@@ -12,9 +12,10 @@ import (
 
 	"opsbot/bot"
 	slackbot "opsbot/bot/slack"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/harness/fakeslack"
+	"opsbot/notify"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -28,33 +29,35 @@ var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 type outboxEnv struct {
 	store *storage.Store
 	clock *clock.Fake
-	ob    *outbox.Outbox
-	n     *outbox.Notifier
-	slack *fakeSlack
+	ob    *notify.Outbox
+	n     *notify.Notifier
+	slack *fakeslack.Server
 }
 
 func newOutboxEnv(t *testing.T, b storagetest.Backend) *outboxEnv {
 	t.Helper()
-	fs := newFakeSlack(t, slackToken)
+	fs := fakeslack.New(t, slackToken)
 	cfg := &config.Config{Channels: map[string]config.Channel{}}
 	cfg.Slack = config.SlackConfig{Enabled: true, BotToken: config.Secret(slackToken), APIURL: fs.URL()}
 	for i := range 3 {
 		cfg.Channels[fmt.Sprintf("c%d", i)] = config.Channel{Slack: fmt.Sprintf("C%d", i)}
+		// serve joins its channels, so it can look its messages up there.
+		fs.AddMember(fmt.Sprintf("C%d", i))
 	}
 	cfg.People = []config.Person{{Name: "alice", SlackID: "UALICE"}}
 	fc := clock.NewFake(start)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	store := storagetest.Open(t, b)
-	n, err := outbox.NewNotifier(store, fc, log, nil, config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second),
+	n, err := notify.NewNotifier(store, fc, log, nil, config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second),
 		MaxAge: config.Duration(24 * time.Hour), MaxBackoff: config.Duration(10 * time.Second)},
 		map[bot.Platform]bot.Sender{bot.Slack: slackbot.NewSender(cfg.Slack, log)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &outboxEnv{store: store, clock: fc, ob: outbox.New(cfg, bot.NewDirectory(cfg.People), fc), n: n, slack: fs}
+	return &outboxEnv{store: store, clock: fc, ob: notify.New(cfg, bot.NewDirectory(cfg.People), fc), n: n, slack: fs}
 }
 
-func (e *outboxEnv) enqueue(t *testing.T, ns ...outbox.Notification) {
+func (e *outboxEnv) enqueue(t *testing.T, ns ...notify.Notification) {
 	t.Helper()
 	if err := e.store.Tx(context.Background(), func(tx *gorm.DB) error { return e.ob.Enqueue(tx, ns...) }); err != nil {
 		t.Fatal(err)
@@ -80,41 +83,39 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newOutboxEnv(t, b)
-			e.slack.set(t, slackRefused)
+			e.slack.Set(t, fakeslack.Refused)
 			var want []string
-			var ns []outbox.Notification
+			var ns []notify.Notification
 			for i := range 30 {
 				key := fmt.Sprintf("n%02d", i)
-				to := outbox.Destination{Channel: fmt.Sprintf("c%d", i%3)}
+				to := notify.Destination{Channel: fmt.Sprintf("c%d", i%3)}
 				if i%10 == 9 {
-					to = outbox.Destination{Person: "alice"}
+					to = notify.Destination{Person: "alice"}
 				}
-				ns = append(ns, outbox.Notification{Key: key, To: to, Reply: bot.Text("message " + key)})
-				want = append(want, outbox.RowKey(key, bot.Slack))
+				ns = append(ns, notify.Notification{Key: key, To: to, Reply: bot.Text("message " + key)})
+				want = append(want, notify.RowKey(key, bot.Slack))
 			}
 			e.enqueue(t, ns...)
-			phase := slackRefused
+			phase := fakeslack.Refused
 			for step := 0; e.unsent(t) > 0; step++ {
 				if step > 2000 {
 					t.Fatalf("still %d unsent after %s of fake time", e.unsent(t), e.clock.Now().Sub(start))
 				}
 				switch elapsed := e.clock.Now().Sub(start); {
-				case elapsed >= 2*time.Minute && phase != slackUp:
-					e.slack.mu.Lock()
-					e.slack.lose = 3
-					e.slack.mu.Unlock()
-					phase = slackUp
-					e.slack.set(t, phase)
-				case elapsed >= time.Minute && elapsed < 2*time.Minute && phase == slackRefused:
-					phase = slack503
-					e.slack.set(t, phase)
+				case elapsed >= 2*time.Minute && phase != fakeslack.Up:
+					e.slack.Lose(3)
+					phase = fakeslack.Up
+					e.slack.Set(t, phase)
+				case elapsed >= time.Minute && elapsed < 2*time.Minute && phase == fakeslack.Refused:
+					phase = fakeslack.Unavailable
+					e.slack.Set(t, phase)
 				}
 				if _, err := e.n.Drain(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				e.clock.Advance(time.Second)
 			}
-			posts, _ := e.slack.counts()
+			posts := e.slack.Posts()
 			for _, k := range want {
 				if posts[k] != 1 {
 					t.Errorf("%s posted %d times, want exactly once", k, posts[k])
@@ -124,9 +125,8 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 				t.Errorf("Slack got %d distinct messages, want %d: %v", len(posts), len(want), posts)
 			}
 			// Per channel, the order of acceptance is the order of enqueueing.
-			e.slack.mu.Lock()
 			last := map[string]string{}
-			for _, k := range e.slack.order {
+			for _, k := range e.slack.Order() {
 				i := 0
 				fmt.Sscanf(k, "n%02d", &i)
 				ch := fmt.Sprint(i % 3)
@@ -138,9 +138,7 @@ func TestSlackDownThenBackDeliversEachOnce(t *testing.T) {
 				}
 				last[ch] = k
 			}
-			bad := e.slack.badTokens
-			e.slack.mu.Unlock()
-			if bad != 0 {
+			if bad := e.slack.BadTokens(); bad != 0 {
 				t.Errorf("%d calls carried a wrong token", bad)
 			}
 		})
@@ -156,15 +154,13 @@ func TestSlackRateLimitHonoursRetryAfter(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newOutboxEnv(t, b)
-			e.slack.mu.Lock()
-			e.slack.limit, e.slack.retryAfter = 1, "30"
-			e.slack.mu.Unlock()
-			e.enqueue(t, outbox.Notification{Key: "a", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("a")},
-				outbox.Notification{Key: "b", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("b")})
+			e.slack.Limit(1, "30")
+			e.enqueue(t, notify.Notification{Key: "a", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("a")},
+				notify.Notification{Key: "b", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("b")})
 			if sent, err := e.n.Drain(context.Background()); err != nil || sent != 0 {
 				t.Fatalf("first drain: %d sent, %v", sent, err)
 			}
-			row, err := e.store.OutboxByKey(context.Background(), outbox.RowKey("a", bot.Slack))
+			row, err := e.store.OutboxByKey(context.Background(), notify.RowKey("a", bot.Slack))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,14 +173,14 @@ func TestSlackRateLimitHonoursRetryAfter(t *testing.T) {
 					t.Fatalf("sent %d at %s, before Retry-After ran out", sent, e.clock.Now().Sub(start))
 				}
 			}
-			if posts, limited := e.slack.counts(); len(posts) != 0 || limited != 1 {
+			if posts, limited := e.slack.Posts(), e.slack.Limited(); len(posts) != 0 || limited != 1 {
 				t.Fatalf("before Retry-After: posts %v, 429s %d; want no call at all", posts, limited)
 			}
 			e.clock.Advance(time.Second)
 			if sent, err := e.n.Drain(context.Background()); sent != 2 || err != nil {
 				t.Fatalf("after Retry-After: sent %d (%v), want 2", sent, err)
 			}
-			if posts, _ := e.slack.counts(); posts["a@slack"] != 1 || posts["b@slack"] != 1 {
+			if posts := e.slack.Posts(); posts["a@slack"] != 1 || posts["b@slack"] != 1 {
 				t.Errorf("posts %v, want a and b once each", posts)
 			}
 		})

@@ -20,6 +20,8 @@ import (
 
 	"opsbot/config"
 	"opsbot/harness"
+	"opsbot/harness/fakediscord"
+	"opsbot/harness/fakeslack"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -41,7 +43,10 @@ const (
 type site struct {
 	dir     string
 	db      config.DatabaseConfig
-	slack   *fakeSlack
+	slack   *fakeslack.Server
+	discord *fakediscord.Server
+	// lease is outbox.lease: how long a killed process's claims hold.
+	lease   string
 	pub     ed25519.PublicKey
 	priv    ed25519.PrivateKey
 	grants  string // file the access grant/revoke script appends to
@@ -54,7 +59,7 @@ func newSite(t *testing.T, b storagetest.Backend) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{dir: t.TempDir(), db: b.Config, slack: newFakeSlack(t, slackToken), pub: pub, priv: priv, replies: newResponseSink(t)}
+	s := &site{dir: t.TempDir(), db: b.Config, slack: fakeslack.New(t, slackToken), discord: fakediscord.New(t, discordToken), lease: "15s", pub: pub, priv: priv, replies: newResponseSink(t)}
 	if b.Config.Driver == "sqlite" {
 		s.db.DSN = filepath.Join(s.dir, "ops.db")
 	}
@@ -76,9 +81,9 @@ func (s *site) config() string {
 	return fmt.Sprintf(`listen: 127.0.0.1:0
 log: {level: debug}
 database: {driver: %s, dsn: %q}
-outbox: {poll: 200ms}
+outbox: {poll: 200ms, lease: %s}
 slack: {enabled: true, mode: http, bot_token: %s, signing_secret: %s, api_url: %q}
-discord: {enabled: true, mode: http, token: %s, application_id: "300000000000000001", public_key: %s, api_url: "http://127.0.0.1:1/api/v10"}
+discord: {enabled: true, mode: http, token: %s, application_id: "300000000000000001", public_key: %s, api_url: %q}
 people:
   - {name: alice, slack_id: U01ALICE, discord_id: "100000000000000001", roles: [helpdesk, approver, oncall, admin]}
   - {name: bob, slack_id: U02BOB, discord_id: "100000000000000002", roles: [approver, oncall]}
@@ -100,7 +105,7 @@ access:
 backups:
   jobs:
     - {name: etc, command: [/bin/echo, fixed, argv], timeout: 1m, channel: ops, roles: [oncall], env: {TOKEN: %s}}
-`, s.db.Driver, s.db.DSN, slackToken, signingSecret, s.slack.URL(), discordToken, hex.EncodeToString(s.pub),
+`, s.db.Driver, s.db.DSN, s.lease, slackToken, signingSecret, s.slack.URL(), discordToken, hex.EncodeToString(s.pub), s.discord.URL(),
 		script, script, webhookSecret, backupSecret)
 }
 

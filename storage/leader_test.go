@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"opsbot/config"
+	"opsbot/harness"
 	"opsbot/storage/storagetest"
 )
 
@@ -108,4 +110,64 @@ func TestLockServeRefusesSecondSQLiteServer(t *testing.T) {
 		t.Fatalf("lock after release: %v", err)
 	}
 	release2()
+}
+
+// TestSlowLockCheckKeepsLeader: the database answers the leader's lock
+// check late (all its traffic held at a proxy for longer than the old 5 s
+// limit of a check) but the connection and the lock survive: the leader
+// keeps leading through it, its work is not cancelled, and no new term
+// begins.
+func TestSlowLockCheckKeepsLeader(t *testing.T) {
+	t.Parallel()
+	cfg, ok := storagetest.Postgres(t)
+	if !ok {
+		t.Skip("OPSBOT_TEST_POSTGRES not set")
+	}
+	proxy := harness.NewProxy(t, cfg.DSN)
+	slow := storagetest.Backend{Name: "postgres", Config: config.DatabaseConfig{Driver: "postgres", DSN: proxy.DSN(cfg.DSN)}}
+	s := storagetest.Open(t, slow)
+	direct := storagetest.Open(t, storagetest.Backend{Name: "postgres", Config: cfg})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := s.NewElector("test", 200*time.Millisecond, quiet(), time.Now)
+	var stopped atomic.Int32
+	done := make(chan error, 1)
+	go func() {
+		done <- e.Run(ctx, func(ctx context.Context) error {
+			<-ctx.Done()
+			stopped.Add(1)
+			return ctx.Err()
+		})
+	}()
+	waitFor(t, "the replica to lead", e.Leading)
+	term := func() int64 {
+		var n int64
+		if err := direct.DB.Raw("SELECT term FROM leader_terms WHERE id = 1").Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := term()
+	proxy.Pause()
+	for range 7 { // 7 s: past a 5 s check timeout, 35 intervals
+		time.Sleep(time.Second)
+		if !e.Leading() || stopped.Load() != 0 {
+			proxy.Resume()
+			t.Fatal("a slow lock check demoted a leader that still holds its lock")
+		}
+	}
+	proxy.Resume()
+	time.Sleep(time.Second) // a few checks answer in time again
+	if !e.Leading() || stopped.Load() != 0 || term() != before {
+		t.Fatalf("after the slow spell: leading %v, work stopped %d times, term %d then %d", e.Leading(), stopped.Load(), before, term())
+	}
+	// The lock really was held throughout: nobody else could take it.
+	var held int64
+	if err := direct.DB.Raw(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = (hashtext(current_schema() || ':opsbot-leader'))::oid AND granted`).Scan(&held).Error; err != nil || held != 1 {
+		t.Fatalf("leader locks held: %d (err %v)", held, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

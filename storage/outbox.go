@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -17,10 +18,16 @@ const (
 	OutboxSent    = "sent"
 	OutboxFailed  = "failed"
 	OutboxDropped = "dropped"
+	// OutboxHeld is a message whose last send may have reached the
+	// platform but cannot be looked up there (a missing scope, a channel
+	// the bot is not in): it waits for a person's opsbot outbox retry,
+	// which posts it, rather than risk a duplicate. LastError says why
+	// and what to fix.
+	OutboxHeld = "held"
 )
 
 // OutboxStates lists every state, for validating operators' filters.
-var OutboxStates = []string{OutboxPending, OutboxSending, OutboxSent, OutboxFailed, OutboxDropped}
+var OutboxStates = []string{OutboxPending, OutboxSending, OutboxSent, OutboxHeld, OutboxFailed, OutboxDropped}
 
 // OutboxMessage is one notification to one platform destination, written in
 // the same transaction as the state change that caused it and delivered by
@@ -88,13 +95,35 @@ func EnqueueOutbox(tx *gorm.DB, msgs ...OutboxMessage) error {
 	return nil
 }
 
-// ClaimOutbox leases up to limit messages that are due at now and head their
+// OutboxScope is what one notifier may claim: the messages of the platforms
+// it can deliver, and the lanes that start with LanePrefix (its own
+// process's log sink). The zero scope claims nothing.
+type OutboxScope struct {
+	Platforms  []string
+	LanePrefix string
+}
+
+// ClaimOutbox leases up to limit messages within scope that are due at now and head their
 // lane (no older message of the lane is pending or sending), marking them
 // sending for owner until now+lease. A message whose lease ran out while
 // sending is claimed again and marked Uncertain. On PostgreSQL the rows are
 // locked with SKIP LOCKED, so replicas claiming at once never share a row.
-func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int, scope OutboxScope) ([]OutboxMessage, error) {
 	var claimed []OutboxMessage
+	if len(scope.Platforms) == 0 && scope.LanePrefix == "" {
+		return nil, nil
+	}
+	// Which messages are ours: the platforms', and the lanes with the prefix.
+	var mine []string
+	var args []any
+	if len(scope.Platforms) > 0 {
+		mine = append(mine, "m.platform IN ?")
+		args = append(args, scope.Platforms)
+	}
+	if scope.LanePrefix != "" {
+		mine = append(mine, "substr(m.lane, 1, ?) = ?")
+		args = append(args, len(scope.LanePrefix), scope.LanePrefix)
+	}
 	err := s.Tx(ctx, func(tx *gorm.DB) error {
 		lock := ""
 		if s.driver == "postgres" {
@@ -102,9 +131,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 		}
 		q := `SELECT m.* FROM outbox_messages m
 JOIN (SELECT lane, MIN(id) AS id FROM outbox_messages WHERE state IN ('pending', 'sending') GROUP BY lane) h ON h.id = m.id
-WHERE (m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?)
+WHERE ((m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?))
+AND (` + strings.Join(mine, " OR ") + `)
 ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
-		if err := tx.Raw(q, now.UTC(), now.UTC(), limit).Scan(&claimed).Error; err != nil {
+		all := append(append([]any{now.UTC(), now.UTC()}, args...), limit)
+		if err := tx.Raw(q, all...).Scan(&claimed).Error; err != nil {
 			return fmt.Errorf("find due notifications: %w", err)
 		}
 		for i := range claimed {
@@ -314,8 +345,9 @@ func stateErrorf(format string, args ...any) error {
 	return outboxStateError(fmt.Sprintf(format, args...))
 }
 
-// RetryOutbox puts a failed, dropped or waiting message back to pending, due
-// now, with a fresh max_age.
+// RetryOutbox puts a failed, dropped, held or waiting message back to
+// pending, due now, with a fresh max_age. A held message is posted without
+// looking for it first: the person retrying it decided so.
 func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (OutboxMessage, error) {
 	return s.changeOutbox(ctx, id, func(m *OutboxMessage) (map[string]any, error) {
 		switch m.State {
@@ -324,8 +356,13 @@ func (s *Store) RetryOutbox(ctx context.Context, id int64, now time.Time) (Outbo
 		case OutboxSending:
 			return nil, stateErrorf("notification %d is being sent right now; see how it ends with opsbot outbox list", id)
 		}
+		cols := map[string]any{"state": OutboxPending, "next_attempt_at": now.UTC(), "queued_at": now.UTC()}
+		if m.State == OutboxHeld {
+			cols["uncertain"] = false
+			m.Uncertain = false
+		}
 		m.State, m.NextAttemptAt, m.QueuedAt = OutboxPending, now.UTC(), now.UTC()
-		return map[string]any{"state": OutboxPending, "next_attempt_at": m.NextAttemptAt, "queued_at": m.QueuedAt}, nil
+		return cols, nil
 	})
 }
 

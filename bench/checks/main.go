@@ -38,11 +38,11 @@ import (
 
 	"opsbot/bot"
 	"opsbot/checks"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/incidents"
+	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
 )
@@ -134,7 +134,7 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	dir := bot.NewDirectory(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	snmpClient := snmp.NewClient(cfg.Devices.MaxConcurrent)
-	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: outbox.New(cfg, dir, clk), Dir: dir,
+	h, err := incidents.New(handlers.Deps{Config: cfg, Store: store, Outbox: notify.New(cfg, dir, clk), Dir: dir,
 		Clock: clk, Log: log, Reg: prometheus.NewRegistry(), SNMP: snmpClient})
 	if err != nil {
 		return figures{}, err

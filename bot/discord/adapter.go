@@ -22,9 +22,9 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -59,6 +59,7 @@ type Adapter struct {
 	cfg    config.DiscordConfig
 	verify *Verifier
 	intake bot.Intake
+	outbox *notify.Outbox
 	clock  clock.Clock
 	log    *slog.Logger
 	// Budget is how long a command runs before the answer is deferred.
@@ -99,6 +100,9 @@ type Options struct {
 	// Grace is how long shutdown waits for deferred answers before it cuts
 	// them short; DefaultGrace when zero.
 	Grace time.Duration
+	// Outbox queues the answers that outlive their interaction; when nil,
+	// an outbox that reaches Discord alone (an adapter used on its own).
+	Outbox *notify.Outbox
 }
 
 // New builds the adapter over the router's command table. The store keeps
@@ -107,9 +111,12 @@ type Options struct {
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, store: store, cfg: cfg, clock: clk,
 		log: log.With("platform", "discord"), Budget: DefaultBudget, grace: opts.Grace, invalidWait: invalidSessionWait,
-		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake}
+		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake, outbox: opts.Outbox}
 	if a.grace <= 0 {
 		a.grace = DefaultGrace
+	}
+	if a.outbox == nil {
+		a.outbox = notify.ForPlatform(bot.Discord, clk)
 	}
 	a.base, a.cut = context.WithCancel(context.Background())
 	for _, c := range router.Commands() {
@@ -514,21 +521,15 @@ type followup struct {
 	Flags discordgo.MessageFlags `json:"flags,omitempty"`
 }
 
-// enqueue writes one notification to the outbox table directly: the
-// destination is a Discord id, not a configured channel or person name.
+// enqueue queues one notification for a Discord id (not a configured
+// channel or person name).
 func (a *Adapter) enqueue(ctx context.Context, key string, t bot.Target, r bot.Reply) error {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode reply: %w", err)
+	n := notify.Notification{Key: key, To: notify.Destination{Target: &t}, Reply: r}
+	if err := a.outbox.Enqueue(a.db.WithContext(ctx), n); err != nil {
+		return err
 	}
-	tj, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode target: %w", err)
-	}
-	now := a.clock.Now()
-	return storage.EnqueueOutbox(a.db.WithContext(ctx), storage.OutboxMessage{
-		Key: outbox.RowKey(key, bot.Discord), Lane: outbox.Lane(t), Platform: string(bot.Discord),
-		Target: string(tj), Body: string(body), State: storage.OutboxPending, NextAttemptAt: now, CreatedAt: now})
+	a.outbox.Wake()
+	return nil
 }
 
 // Tick forgets handled interactions older than seenFor. Idempotent, and

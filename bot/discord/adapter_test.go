@@ -107,8 +107,8 @@ func TestRefusedRequestsRunNothing(t *testing.T) {
 			if a := e.Audit(); len(a) != 0 {
 				t.Fatalf("a refused request ran: %+v", a)
 			}
-			if len(e.fake.all()) != 0 {
-				t.Fatalf("a refused request called Discord: %+v", e.fake.all())
+			if len(e.fake.All()) != 0 {
+				t.Fatalf("a refused request called Discord: %+v", e.fake.All())
 			}
 		})
 	}
@@ -122,7 +122,7 @@ func TestSlowCommandDefersThenEditsOriginal(t *testing.T) {
 		t.Fatalf("want deferred type 5, got %+v", resp)
 	}
 	close(e.release)
-	c := e.fake.wait(t)
+	c := e.fake.Wait(t)
 	if c.Method != http.MethodPatch || c.Path != "/webhooks/"+testApp+"/itoken-abc/messages/@original" {
 		t.Fatalf("want PATCH @original, got %s %s", c.Method, c.Path)
 	}
@@ -143,11 +143,11 @@ func TestOverrunningCommandDefers(t *testing.T) {
 	close(e.release)
 	// An answer for the channel: a public follow-up, then the ephemeral
 	// original says where it went.
-	f := e.fake.wait(t)
+	f := e.fake.Wait(t)
 	if f.Method != http.MethodPost || f.Path != "/webhooks/"+testApp+"/itoken-abc" || f.Body["content"] != "done: block" || f.Body["flags"] != nil {
 		t.Fatalf("follow-up %s %s %s", f.Method, f.Path, f.Raw)
 	}
-	o := e.fake.wait(t)
+	o := e.fake.Wait(t)
 	if o.Method != http.MethodPatch || !strings.HasSuffix(o.Path, "/messages/@original") {
 		t.Fatalf("edit %s %s", o.Method, o.Path)
 	}
@@ -162,7 +162,7 @@ func TestLateAnswerGoesThroughOutbox(t *testing.T) {
 	}
 	close(e.release)
 	e.adapter.wg.Wait()
-	if calls := e.fake.all(); len(calls) != 0 {
+	if calls := e.fake.All(); len(calls) != 0 {
 		t.Fatalf("an expired token was used: %+v", calls)
 	}
 	rows := e.Outbox()
@@ -265,7 +265,7 @@ func TestGatewayInteractionAnswersThroughCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.adapter.OnInteraction(context.Background(), it)
-	c := e.fake.wait(t)
+	c := e.fake.Wait(t)
 	if c.Method != http.MethodPost || c.Path != "/interactions/900000000000000001/itoken-abc/callback" || c.Body["type"] != 4.0 {
 		t.Fatalf("callback %s %s %s", c.Method, c.Path, c.Raw)
 	}

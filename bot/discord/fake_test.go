@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -25,187 +24,21 @@ import (
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/handlertest"
+	"opsbot/harness/fakediscord"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
 
 const (
 	testToken = "test-bot-token-SECRET-9f8e7d"
-	testApp   = "500000000000000001"
+	testApp   = fakediscord.ApplicationID
 	aliceID   = "100000000000000001"
 	bobID     = "100000000000000002"
 	channelID = "200000000000000001"
 )
 
-// call is one request the fake Discord API received.
-type call struct {
-	Method, Path, Auth string
-	Body               map[string]any
-	Raw                []byte
-}
-
-// fakeDiscord answers like Discord's REST API for the calls opsbot makes:
-// it checks the bot token where Discord does, drops messages whose nonce it
-// has seen (enforce_nonce), and answers 429 when told to.
-type fakeDiscord struct {
-	t   testing.TB
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	calls   []call
-	nonces  map[string]string
-	next    int
-	limited int // answer 429 to this many more requests
-	fail    int // answer this status to every request when non-zero
-	got     chan call
-	// gateway is the websocket URL GET /gateway answers.
-	gateway string
-}
-
-func newFake(t testing.TB) *fakeDiscord {
-	f := &fakeDiscord{t: t, nonces: map[string]string{}, next: 700000000000000000, got: make(chan call, 64)}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeDiscord) url() string { return f.srv.URL + "/api/v10" }
-
-func (f *fakeDiscord) writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (f *fakeDiscord) serve(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	c := call{Method: r.Method, Path: strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10"), Auth: r.Header.Get("Authorization"), Raw: raw}
-	if len(raw) > 0 && raw[0] == '{' {
-		_ = json.Unmarshal(raw, &c.Body)
-	}
-	f.mu.Lock()
-	f.calls = append(f.calls, c)
-	limited, fail := f.limited > 0, f.fail
-	if limited {
-		f.limited--
-	}
-	f.mu.Unlock()
-	f.got <- c
-	if limited {
-		w.Header().Set("Retry-After", "2")
-		w.Header().Set("X-RateLimit-Reset-After", "2.5")
-		f.writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "You are being rate limited.", "retry_after": 3.25, "global": false})
-		return
-	}
-	if fail != 0 {
-		f.writeJSON(w, fail, map[string]any{"message": http.StatusText(fail), "code": 0})
-		return
-	}
-	// Interaction webhooks and GET /gateway need no token.
-	open := strings.HasPrefix(c.Path, "/webhooks/") || strings.HasPrefix(c.Path, "/interactions/") || c.Path == "/gateway"
-	if !open && c.Auth != "Bot "+testToken {
-		f.writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "401: Unauthorized", "code": 0})
-		return
-	}
-	switch {
-	case c.Method == http.MethodGet && (c.Path == "/gateway" || c.Path == "/gateway/bot"):
-		f.mu.Lock()
-		gw := f.gateway
-		f.mu.Unlock()
-		if gw == "" {
-			f.writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
-			return
-		}
-		body := map[string]any{"url": gw}
-		if c.Path == "/gateway/bot" {
-			body["shards"] = 1
-			body["session_start_limit"] = map[string]any{"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
-		}
-		f.writeJSON(w, http.StatusOK, body)
-	case c.Method == http.MethodPut && strings.HasPrefix(c.Path, "/applications/"+testApp+"/"):
-		var cmds []map[string]any
-		if err := json.Unmarshal(raw, &cmds); err != nil {
-			f.writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid Form Body", "code": 50035})
-			return
-		}
-		for i := range cmds {
-			cmds[i]["id"] = strconv.Itoa(800000 + i)
-		}
-		f.writeJSON(w, http.StatusOK, cmds)
-	case c.Method == http.MethodPost && c.Path == "/users/@me/channels":
-		f.writeJSON(w, http.StatusOK, map[string]any{"id": "300000000000000009", "type": 1})
-	case c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && strings.HasSuffix(c.Path, "/messages"):
-		ch := strings.Split(c.Path, "/")[2]
-		if ch == "404" {
-			f.writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Channel", "code": 10003})
-			return
-		}
-		f.mu.Lock()
-		nonce, _ := c.Body["nonce"].(string)
-		id, seen := f.nonces[nonce]
-		if !seen || c.Body["enforce_nonce"] != true {
-			f.next++
-			id = strconv.Itoa(f.next)
-			if nonce != "" {
-				f.nonces[nonce] = id
-			}
-		}
-		f.mu.Unlock()
-		f.writeJSON(w, http.StatusOK, map[string]any{"id": id, "channel_id": ch})
-	case c.Method == http.MethodPatch && strings.HasPrefix(c.Path, "/channels/"):
-		f.writeJSON(w, http.StatusOK, map[string]any{"id": strings.Split(c.Path, "/")[4]})
-	case strings.HasPrefix(c.Path, "/webhooks/"+testApp+"/"), strings.HasPrefix(c.Path, "/interactions/"):
-		if strings.Contains(c.Path, "expired") {
-			f.writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Webhook", "code": 10015})
-			return
-		}
-		f.writeJSON(w, http.StatusOK, map[string]any{"id": "600000000000000001"})
-	default:
-		f.writeJSON(w, http.StatusNotFound, map[string]any{"message": "404: Not Found", "code": 0})
-	}
-}
-
-// wait returns the next request the fake receives.
-func (f *fakeDiscord) wait(t *testing.T) call {
-	t.Helper()
-	select {
-	case c := <-f.got:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the fake Discord API received nothing")
-		return call{}
-	}
-}
-
-// waitFor returns the next request the fake receives that match accepts,
-// passing over the others.
-func (f *fakeDiscord) waitFor(t *testing.T, what string, match func(call) bool) call {
-	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case c := <-f.got:
-			if match(c) {
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("the fake Discord API received no %s", what)
-			return call{}
-		}
-	}
-}
-
-func (f *fakeDiscord) setFail(status int) {
-	f.mu.Lock()
-	f.fail = status
-	f.mu.Unlock()
-}
-
-func (f *fakeDiscord) all() []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]call(nil), f.calls...)
-}
+// newFake starts the shared fake Discord with the test token.
+func newFake(t testing.TB) *fakediscord.Server { return fakediscord.New(t, testToken) }
 
 // syncBuffer collects log output from several goroutines.
 type syncBuffer struct {
@@ -229,7 +62,7 @@ func (s *syncBuffer) String() string {
 // adapter, and a key pair standing in for the application's.
 type testEnv struct {
 	*handlertest.Env
-	fake    *fakeDiscord
+	fake    *fakediscord.Server
 	adapter *Adapter
 	priv    ed25519.PrivateKey
 	logs    *syncBuffer
@@ -254,7 +87,7 @@ func newEnv(t testing.TB, b storagetest.Backend) *testEnv {
 		t.Fatal(err)
 	}
 	fake := newFake(t)
-	cfg := testConfig(fake.url(), hex.EncodeToString(pub))
+	cfg := testConfig(fake.URL(), hex.EncodeToString(pub))
 	env := &testEnv{Env: handlertest.New(t, b, cfg), fake: fake, priv: priv, logs: &syncBuffer{}, release: make(chan struct{})}
 	env.Use(testCommands(env.Deps, env)...)
 	log := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -17,6 +17,7 @@ import (
 	"opsbot/bot"
 	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/fakediscord"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -43,7 +44,7 @@ func (n notifyingIntake) ThreadReply(ctx context.Context, m bot.Message) error {
 // API and the fake gateway it points at, and the adapter in gateway mode.
 type gatewayEnv struct {
 	*testEnv
-	gw      *fakeGateway
+	gw      *fakediscord.Gateway
 	intake  notifyingIntake
 	log     *slog.Logger
 	cmds    []*discordgo.ApplicationCommand
@@ -55,9 +56,9 @@ type gatewayEnv struct {
 func newGatewayEnv(t *testing.T, b storagetest.Backend, portal discordgo.Intent) *gatewayEnv {
 	t.Helper()
 	fake := newFake(t)
-	gw := newFakeGateway(t, testToken, portal)
-	fake.gateway = gw.url()
-	cfg := testConfig(fake.url(), "")
+	gw := fakediscord.NewGateway(t, testToken, portal)
+	fake.SetGateway(gw.URL())
+	cfg := testConfig(fake.URL(), "")
 	cfg.Discord.Mode = "gateway"
 	env := &gatewayEnv{testEnv: &testEnv{Env: handlertest.New(t, b, cfg), fake: fake, logs: &syncBuffer{}, release: make(chan struct{})}, gw: gw}
 	tix, err := tickets.New(env.Deps)
@@ -137,9 +138,9 @@ func (e *gatewayEnv) slashCommand(t *testing.T, who, line string) (string, map[s
 }
 
 // callback waits for the interaction's callback and returns it.
-func (e *gatewayEnv) callback(t *testing.T, id string) call {
+func (e *gatewayEnv) callback(t *testing.T, id string) fakediscord.Call {
 	t.Helper()
-	c := e.fake.waitFor(t, "callback of interaction "+id, func(c call) bool {
+	c := e.fake.WaitFor(t, "callback of interaction "+id, func(c fakediscord.Call) bool {
 		return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/interactions/"+id+"/")
 	})
 	if c.Path != "/interactions/"+id+"/itoken-abc/callback" || c.Auth != "" {
@@ -153,7 +154,7 @@ func (e *gatewayEnv) callback(t *testing.T, id string) call {
 func (e *gatewayEnv) ticketNew(t *testing.T, summary string, n int) {
 	t.Helper()
 	id, d := e.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
-	e.gw.dispatch("INTERACTION_CREATE", d)
+	e.gw.Dispatch("INTERACTION_CREATE", d)
 	c := e.callback(t, id)
 	want := "#" + strconv.Itoa(n)
 	if c.Body["type"] != 4.0 || !strings.Contains(string(c.Raw), want) {
@@ -187,29 +188,29 @@ func goroutines(all ...string) bool {
 // through the REST callback, turns a MESSAGE_CREATE that replies to a
 // ticket's message into a comment, and ends the session on shutdown.
 func TestGatewaySession(t *testing.T) {
-	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 	// Short, so that the first heartbeat comes soon, and long enough that
 	// a busy machine acknowledges each before the next.
-	env.gw.setInterval(2 * time.Second)
+	env.gw.SetInterval(2 * time.Second)
 	stop := start(t, env.adapter)
 
-	lookup := env.fake.waitFor(t, "GET /gateway", func(c call) bool { return c.Path == "/gateway" })
+	lookup := env.fake.WaitFor(t, "GET /gateway", func(c fakediscord.Call) bool { return c.Path == "/gateway" })
 	if lookup.Method != http.MethodGet {
 		t.Fatalf("gateway lookup %s %s", lookup.Method, lookup.Path)
 	}
-	conn := env.gw.await(t, "connect")
+	conn := env.gw.Await(t, "connect")
 	if conn.Version != "9" && conn.Version != "10" || conn.Encoding != "json" {
 		t.Fatalf("dialled %s with v=%s encoding=%s", conn.Path, conn.Version, conn.Encoding)
 	}
-	id := env.gw.await(t, "identify")
+	id := env.gw.Await(t, "identify")
 	if id.Token != testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" || id.Path != "/" {
 		t.Fatalf("IDENTIFY %+v", id)
 	}
 	// The first heartbeat after READY carries READY's sequence number (one
 	// may come before READY is read, with null).
-	hb := env.gw.await(t, "heartbeat")
+	hb := env.gw.Await(t, "heartbeat")
 	for hb.Seq == -1 {
-		hb = env.gw.await(t, "heartbeat")
+		hb = env.gw.Await(t, "heartbeat")
 	}
 	if hb.Seq != 1 {
 		t.Fatalf("first heartbeat after READY d=%d, want 1", hb.Seq)
@@ -219,7 +220,7 @@ func TestGatewaySession(t *testing.T) {
 
 	// Create ticket on a message, then a reply to that message.
 	mid, d := interaction(t, messageCommand(bobID))
-	env.gw.dispatch("INTERACTION_CREATE", d)
+	env.gw.Dispatch("INTERACTION_CREATE", d)
 	if c := env.callback(t, mid); c.Body["type"] != 4.0 || !strings.Contains(string(c.Raw), "#2") {
 		t.Fatalf("answer to Create ticket: %s", c.Raw)
 	}
@@ -228,7 +229,7 @@ func TestGatewaySession(t *testing.T) {
 		"mentions": []any{}, "mention_roles": []any{}, "attachments": []any{}, "embeds": []any{}, "pinned": false,
 		"author":            map[string]any{"id": bobID, "username": "bob", "discriminator": "0"},
 		"message_reference": map[string]any{"type": 0, "message_id": sourceMsg, "channel_id": channelID, "guild_id": guildID}}
-	env.gw.dispatch("MESSAGE_CREATE", reply)
+	env.gw.Dispatch("MESSAGE_CREATE", reply)
 	waitReply(t, env, "500000000000000002")
 	var comments []storage.TicketEvent
 	env.Deps.Store.DB.Where("kind = ?", "comment").Find(&comments)
@@ -237,7 +238,7 @@ func TestGatewaySession(t *testing.T) {
 	}
 
 	stop()
-	if c := env.gw.await(t, "close"); c.Code != 1000 {
+	if c := env.gw.Await(t, "close"); c.Code != 1000 {
 		t.Fatalf("closed with %d, want 1000", c.Code)
 	}
 	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune",
@@ -248,9 +249,9 @@ func TestGatewaySession(t *testing.T) {
 	}
 
 	// The 1000 close ended the session: the next Run identifies afresh.
-	env.gw.flush()
+	env.gw.Flush()
 	start(t, env.adapter)
-	if e := env.gw.await(t, "resume", "identify"); e.Kind != "identify" {
+	if e := env.gw.Await(t, "resume", "identify"); e.Kind != "identify" {
 		t.Fatalf("after a 1000 close the client sent %+v, want IDENTIFY", e)
 	}
 	env.ticketNew(t, "after a restart", 3)
@@ -276,11 +277,11 @@ func waitReply(t *testing.T, env *gatewayEnv, id string) {
 // SESSION d:false after the wait), and a reconnect after a single
 // heartbeat without an acknowledgement.
 func TestGatewayReconnects(t *testing.T) {
-	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 	const invalidWait = 300 * time.Millisecond
 	env.adapter.invalidWait = func() time.Duration { return invalidWait }
 	start(t, env.adapter)
-	env.gw.await(t, "identify")
+	env.gw.Await(t, "identify")
 	env.ticketNew(t, "first", 1)
 
 	var sent time.Time
@@ -296,34 +297,34 @@ func TestGatewayReconnects(t *testing.T) {
 		// wait: IDENTIFY comes no sooner than the injected wait.
 		wait bool
 	}{
-		{name: "close 4000 unknown error", disrupt: func() { env.gw.drop(closeUnknownError) }, resumed: true},
-		{name: "dropped TCP connection", disrupt: func() { env.gw.cut() }, resumed: true},
-		{name: "op 7 reconnect", disrupt: func() { env.gw.reconnect() }, resumed: true, closes: true},
-		{name: "op 9 invalid session, resumable", disrupt: func() { env.gw.invalidate(true) }, resumed: true, closes: true},
-		{name: "close 4009 session timed out", disrupt: func() { env.gw.drop(closeSessionTimedOut) }},
-		{name: "close 4007 invalid seq", disrupt: func() { env.gw.drop(closeInvalidSeq) }},
-		{name: "op 9 invalid session, not resumable", disrupt: func() { sent = env.gw.invalidate(false) }, closes: true, wait: true},
+		{name: "close 4000 unknown error", disrupt: func() { env.gw.Drop(fakediscord.CloseUnknownError) }, resumed: true},
+		{name: "dropped TCP connection", disrupt: func() { env.gw.Cut() }, resumed: true},
+		{name: "op 7 reconnect", disrupt: func() { env.gw.Reconnect() }, resumed: true, closes: true},
+		{name: "op 9 invalid session, resumable", disrupt: func() { env.gw.Invalidate(true) }, resumed: true, closes: true},
+		{name: "close 4009 session timed out", disrupt: func() { env.gw.Drop(fakediscord.CloseSessionTimedOut) }},
+		{name: "close 4007 invalid seq", disrupt: func() { env.gw.Drop(fakediscord.CloseInvalidSeq) }},
+		{name: "op 9 invalid session, not resumable", disrupt: func() { sent = env.gw.Invalidate(false) }, closes: true, wait: true},
 		{name: "heartbeat not acknowledged", disrupt: func() {
 			// A short interval on a new connection, one acknowledged
 			// heartbeat, then silence.
-			env.gw.setInterval(300 * time.Millisecond)
-			env.gw.cut()
-			if r := env.gw.await(t, "resume"); r.Outcome != "resumed" {
+			env.gw.SetInterval(300 * time.Millisecond)
+			env.gw.Cut()
+			if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" {
 				t.Fatalf("RESUME %+v", r)
 			}
-			env.gw.await(t, "heartbeat")
-			env.gw.flush()
-			env.gw.setAck(false)
+			env.gw.Await(t, "heartbeat")
+			env.gw.Flush()
+			env.gw.SetAck(false)
 			beats := 0
-			e := env.gw.await(t, "heartbeat", "close")
-			for ; e.Kind != "close"; e = env.gw.await(t, "heartbeat", "close") {
+			e := env.gw.Await(t, "heartbeat", "close")
+			for ; e.Kind != "close"; e = env.gw.Await(t, "heartbeat", "close") {
 				beats++
 			}
 			if e.Code == websocket.CloseNormalClosure || e.Code == websocket.CloseGoingAway {
 				t.Fatalf("the client closed a zombied connection with %d, which ends its session", e.Code)
 			}
-			env.gw.setAck(true)
-			env.gw.setInterval(41250 * time.Millisecond)
+			env.gw.SetAck(true)
+			env.gw.SetInterval(41250 * time.Millisecond)
 			// One unacknowledged heartbeat; the next one due finds it so.
 			// (One more may have been in flight as the acks stopped.)
 			if beats > 2 {
@@ -334,10 +335,10 @@ func TestGatewayReconnects(t *testing.T) {
 	for i, tc := range cases {
 		n := i + 2
 		summary := "after " + tc.name
-		env.gw.flush()
+		env.gw.Flush()
 		tc.disrupt()
 		if tc.closes {
-			if c := env.gw.await(t, "close"); c.Code == websocket.CloseNormalClosure || c.Code == websocket.CloseGoingAway {
+			if c := env.gw.Await(t, "close"); c.Code == websocket.CloseNormalClosure || c.Code == websocket.CloseGoingAway {
 				t.Fatalf("%s: the client closed with %d, which ends its session", tc.name, c.Code)
 			}
 		}
@@ -345,8 +346,8 @@ func TestGatewayReconnects(t *testing.T) {
 			// Sent while the connection is down or going: Discord keeps
 			// it for the session and replays it on RESUME.
 			id, d := env.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
-			env.gw.dispatch("INTERACTION_CREATE", d)
-			if r := env.gw.await(t, "resume", "identify"); r.Kind != "resume" || r.Outcome != "resumed" || r.Token != testToken || r.Path != "/resume" {
+			env.gw.Dispatch("INTERACTION_CREATE", d)
+			if r := env.gw.Await(t, "resume", "identify"); r.Kind != "resume" || r.Outcome != "resumed" || r.Token != testToken || r.Path != "/resume" {
 				t.Fatalf("%s: %+v, want a RESUME at resume_gateway_url", tc.name, r)
 			}
 			if c := env.callback(t, id); !strings.Contains(string(c.Raw), "#"+strconv.Itoa(n)) {
@@ -354,7 +355,7 @@ func TestGatewayReconnects(t *testing.T) {
 			}
 			continue
 		}
-		id := env.gw.await(t, "resume", "identify")
+		id := env.gw.Await(t, "resume", "identify")
 		if id.Kind != "identify" || id.Path != "/" || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
 			t.Fatalf("%s: %+v, want IDENTIFY at the gateway url", tc.name, id)
 		}
@@ -369,7 +370,7 @@ func TestGatewayReconnects(t *testing.T) {
 // token Discord refuses) stops the gateway with a clear error; Run goes on
 // until its context ends.
 func TestGatewayStopsOnBadToken(t *testing.T) {
-	env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 	cfg := env.Deps.Config.Discord
 	cfg.Token = "wrong-" + testToken
 	a, err := New(cfg, env.Router, env.Deps.Store, env.Clock, env.log, Options{Intake: env.intake})
@@ -377,7 +378,7 @@ func TestGatewayStopsOnBadToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := start(t, a)
-	env.gw.await(t, "identify")
+	env.gw.Await(t, "identify")
 	deadline := time.Now().Add(20 * time.Second)
 	for goroutines("bot/discord.(*Adapter).runGateway") {
 		if time.Now().After(deadline) {
@@ -385,19 +386,7 @@ func TestGatewayStopsOnBadToken(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	connects := 0
-	for {
-		select {
-		case e := <-env.gw.seen:
-			if e.Kind == "connect" {
-				connects++
-			}
-			continue
-		default:
-		}
-		break
-	}
-	if connects != 0 {
+	if connects := env.gw.Flush()["connect"]; connects != 0 {
 		t.Errorf("%d more connections after 4004", connects)
 	}
 	if !strings.Contains(env.logs.String(), "discord gateway stopped: Discord refused the bot token (4004") {
@@ -412,10 +401,10 @@ func TestGatewayStopsOnBadToken(t *testing.T) {
 func TestGatewayWithoutMessageContent(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], 0)
 	start(t, env.adapter)
-	if id := env.gw.await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+	if id := env.gw.Await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
 		t.Fatalf("first IDENTIFY %+v", id)
 	}
-	if id := env.gw.await(t, "identify"); id.Intents != 0 {
+	if id := env.gw.Await(t, "identify"); id.Intents != 0 {
 		t.Fatalf("IDENTIFY after 4014 asked for intents %d", id.Intents)
 	}
 	env.ticketNew(t, "no content intent", 1)
@@ -430,13 +419,13 @@ func TestGatewayWithoutMessageContent(t *testing.T) {
 func TestGatewayReplicasOverlap(t *testing.T) {
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			env := newGatewayEnv(t, b, privilegedIntents)
+			env := newGatewayEnv(t, b, fakediscord.PrivilegedIntents)
 			stopA := start(t, env.adapter)
 			stopB := start(t, env.newAdapter(t))
-			env.gw.await(t, "identify")
-			env.gw.await(t, "identify")
+			env.gw.Await(t, "identify")
+			env.gw.Await(t, "identify")
 			id, d := env.slashCommand(t, aliceID, `/ticket new "seen twice"`)
-			env.gw.dispatch("INTERACTION_CREATE", d)
+			env.gw.Dispatch("INTERACTION_CREATE", d)
 			env.callback(t, id)
 			// Run returns once its handlers have.
 			stopA()
@@ -444,7 +433,7 @@ func TestGatewayReplicasOverlap(t *testing.T) {
 			var n int64
 			env.Deps.Store.DB.Model(&storage.Ticket{}).Count(&n)
 			callbacks := 0
-			for _, c := range env.fake.all() {
+			for _, c := range env.fake.All() {
 				if strings.HasPrefix(c.Path, "/interactions/"+id+"/") {
 					callbacks++
 				}
@@ -462,25 +451,25 @@ func TestGatewayReplicasOverlap(t *testing.T) {
 // must not keep a session.
 func TestGatewayStopsWhileUnreachable(t *testing.T) {
 	t.Run("reconnecting", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 		stop := start(t, env.adapter)
-		env.gw.await(t, "identify")
-		env.gw.setDown(true)
-		env.fake.setFail(http.StatusServiceUnavailable)
-		env.gw.cut()
-		env.gw.await(t, "refused")
+		env.gw.Await(t, "identify")
+		env.gw.SetDown(true)
+		env.fake.Status(http.StatusServiceUnavailable)
+		env.gw.Cut()
+		env.gw.Await(t, "refused")
 		stop()
 		if goroutines("[chan receive", "discordgo.(*Session).reconnect") {
 			t.Fatal("discordgo is still trying to reconnect after Run returned")
 		}
 	})
 	t.Run("handshake hangs", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
-		env.gw.setSilent(true)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+		env.gw.SetSilent(true)
 		stop := start(t, env.adapter)
-		env.gw.await(t, "connect")
+		env.gw.Await(t, "connect")
 		stop()
-		env.gw.await(t, "gone")
+		env.gw.Await(t, "gone")
 	})
 }
 
@@ -521,7 +510,7 @@ func run(t *testing.T, a *Adapter) (context.CancelFunc, <-chan struct{}) {
 func (e *gatewayEnv) deferSlow(t *testing.T, line string) string {
 	t.Helper()
 	id, d := e.slashCommand(t, aliceID, line)
-	e.gw.dispatch("INTERACTION_CREATE", d)
+	e.gw.Dispatch("INTERACTION_CREATE", d)
 	if c := e.callback(t, id); c.Body["type"] != 5.0 {
 		t.Fatalf("want a deferral (type 5), got %s", c.Raw)
 	}
@@ -535,13 +524,13 @@ func (e *gatewayEnv) deferSlow(t *testing.T, line string) string {
 // person by direct message through the outbox.
 func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
 	t.Run("shutdown", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 		env.useTestCommands(t, Options{})
 		cancel, done := run(t, env.adapter)
-		env.gw.await(t, "identify")
+		env.gw.Await(t, "identify")
 		env.deferSlow(t, "/slow")
 		cancel()
-		if c := env.gw.await(t, "close"); c.Code != websocket.CloseNormalClosure {
+		if c := env.gw.Await(t, "close"); c.Code != websocket.CloseNormalClosure {
 			t.Fatalf("closed with %d, want 1000", c.Code)
 		}
 		select {
@@ -550,7 +539,7 @@ func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
 		default:
 		}
 		close(env.release)
-		c := env.fake.waitFor(t, "the edit of the deferred answer", func(c call) bool { return c.Method == http.MethodPatch })
+		c := env.fake.WaitFor(t, "the edit of the deferred answer", func(c fakediscord.Call) bool { return c.Method == http.MethodPatch })
 		if c.Path != "/webhooks/"+testApp+"/itoken-abc/messages/@original" || c.Body["content"] != "done: slow" {
 			t.Fatalf("edit %s %s", c.Path, c.Raw)
 		}
@@ -560,14 +549,14 @@ func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
 		}
 	})
 	t.Run("token expired during an outage", func(t *testing.T) {
-		env := newGatewayEnv(t, storagetest.Backends(t)[0], privilegedIntents)
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
 		env.useTestCommands(t, Options{})
 		run(t, env.adapter)
-		env.gw.await(t, "identify")
+		env.gw.Await(t, "identify")
 		id := env.deferSlow(t, "/slow --advance 20m")
-		env.gw.setDown(true)
-		env.gw.cut()
-		env.gw.await(t, "refused")
+		env.gw.SetDown(true)
+		env.gw.Cut()
+		env.gw.Await(t, "refused")
 		// The answer comes 20 minutes later, past the token's 15.
 		close(env.release)
 		var rows []storage.OutboxMessage
@@ -583,7 +572,7 @@ func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
 			rows[0].Key != "discord:interaction:"+id+"@discord" {
 			t.Fatalf("outbox %+v (target %+v)", rows, to)
 		}
-		for _, c := range env.fake.all() {
+		for _, c := range env.fake.All() {
 			if strings.HasPrefix(c.Path, "/webhooks/") {
 				t.Fatalf("the expired token was used: %s %s", c.Method, c.Path)
 			}
@@ -597,14 +586,15 @@ func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
 		if _, err := s.Post(context.Background(), to, bot.Outgoing{Key: rows[0].Key, Reply: r}); err != nil {
 			t.Fatal(err)
 		}
-		dm := env.fake.waitFor(t, "the direct message", func(c call) bool {
+		dm := env.fake.WaitFor(t, "the direct message", func(c fakediscord.Call) bool {
 			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && strings.HasSuffix(c.Path, "/messages")
 		})
-		if dm.Body["content"] != "done: slow" {
+		// With its key the answer is an embed, its marker in the footer.
+		if !strings.Contains(string(dm.Raw), "done: slow") {
 			t.Fatalf("direct message %s", dm.Raw)
 		}
-		env.gw.setDown(false)
-		if r := env.gw.await(t, "resume"); r.Outcome != "resumed" {
+		env.gw.SetDown(false)
+		if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" {
 			t.Fatalf("RESUME after the outage %+v", r)
 		}
 	})

@@ -26,7 +26,7 @@ func newIntakeEnv(t *testing.T, b storagetest.Backend) *testEnv {
 		t.Fatal(err)
 	}
 	fake := newFake(t)
-	cfg := testConfig(fake.url(), hex.EncodeToString(pub))
+	cfg := testConfig(fake.URL(), hex.EncodeToString(pub))
 	env := &testEnv{Env: handlertest.New(t, b, cfg), fake: fake, priv: priv, logs: &syncBuffer{}, release: make(chan struct{})}
 	tix, err := tickets.New(env.Deps)
 	if err != nil {

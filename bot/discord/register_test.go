@@ -166,7 +166,7 @@ func TestApplicationCommandsRefusesWhatDiscordWould(t *testing.T) {
 func TestRegisterOverwritesInBulk(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	cfg := config.DiscordConfig{Token: config.Secret(testToken), ApplicationID: testApp, APIURL: f.url()}
+	cfg := config.DiscordConfig{Token: config.Secret(testToken), ApplicationID: testApp, APIURL: f.URL()}
 	table := testTable(t)
 	ctx := context.Background()
 	var bodies [][]byte
@@ -175,7 +175,7 @@ func TestRegisterOverwritesInBulk(t *testing.T) {
 		if err != nil || n != 4 {
 			t.Fatalf("register: %d %v", n, err)
 		}
-		c := f.wait(t)
+		c := f.Wait(t)
 		path := "/applications/" + testApp + "/commands"
 		if guild != "" {
 			path = "/applications/" + testApp + "/guilds/" + guild + "/commands"
@@ -193,10 +193,10 @@ func TestRegisterOverwritesInBulk(t *testing.T) {
 		guild string
 		want  string
 	}{
-		{config.DiscordConfig{Token: config.Secret(testToken), APIURL: f.url()}, "", "application_id"},
-		{config.DiscordConfig{ApplicationID: testApp, APIURL: f.url()}, "", "DISCORD_TOKEN"},
+		{config.DiscordConfig{Token: config.Secret(testToken), APIURL: f.URL()}, "", "application_id"},
+		{config.DiscordConfig{ApplicationID: testApp, APIURL: f.URL()}, "", "DISCORD_TOKEN"},
 		{cfg, "my-server", "--guild"},
-		{config.DiscordConfig{Token: config.Secret("wrong"), ApplicationID: testApp, APIURL: f.url()}, "", "401"},
+		{config.DiscordConfig{Token: config.Secret("wrong"), ApplicationID: testApp, APIURL: f.URL()}, "", "401"},
 	} {
 		if _, err := Register(ctx, bad.cfg, bad.guild, table, Options{}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("want %q, got %v", bad.want, err)
@@ -210,12 +210,12 @@ func TestRegisterOverwritesInBulk(t *testing.T) {
 func TestRegisteredCommandsReadsTheBulkOverwrite(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	cfg := config.DiscordConfig{Token: config.Secret(testToken), ApplicationID: testApp, APIURL: f.url()}
+	cfg := config.DiscordConfig{Token: config.Secret(testToken), ApplicationID: testApp, APIURL: f.URL()}
 	table := testTable(t)
 	if _, err := Register(context.Background(), cfg, "", table, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	acs, err := RegisteredCommands(f.wait(t).Raw)
+	acs, err := RegisteredCommands(f.Wait(t).Raw)
 	if err != nil {
 		t.Fatal(err)
 	}

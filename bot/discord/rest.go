@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"opsbot/bot"
@@ -98,7 +99,14 @@ func (c *client) do(ctx context.Context, what, method, path string, auth bool, i
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return bot.Retryable(fmt.Errorf("%s: %w", what, redact(err)), 0)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// Nothing reached Discord: certainly not done.
+			return bot.Retryable(fmt.Errorf("%s: %w", what, redact(err)), 0)
+		}
+		// The request may have reached Discord and only the answer was
+		// lost: a plain error tells the notifier the outcome is unknown,
+		// so it looks the message up (Find) before posting it again.
+		return fmt.Errorf("%s: %w", what, redact(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/bwmarrin/discordgo"
 	"gorm.io/gorm"
@@ -28,7 +29,10 @@ type Sender struct {
 	log   *slog.Logger
 }
 
-var _ bot.Sender = (*Sender)(nil)
+var (
+	_ bot.Sender = (*Sender)(nil)
+	_ bot.Finder = (*Sender)(nil)
+)
 
 // NewSender builds a sender with the bot token; discord.api_url, when set,
 // replaces Discord's REST base. The store keeps long button commands.
@@ -54,24 +58,47 @@ func Nonce(key string) string {
 	return hex.EncodeToString(sum[:])[:25]
 }
 
-// Post sends a message to a channel, or to a person by direct message.
-func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
+// Marker is what opsbot writes into the embed footer of each notification
+// so that Find recognises it among a channel's messages: Discord returns no
+// nonce on fetched messages and forgets nonces after a few minutes.
+func Marker(key string) string { return "opsbot ref " + Nonce(key) }
+
+// channel is the channel id to post into: the target's channel, or the
+// direct-message channel with the target's user.
+func (s *Sender) channel(ctx context.Context, to bot.Target) (string, error) {
 	channel := to.Channel
 	if to.User != "" {
 		if !snowflake(to.User) {
-			return bot.MessageRef{}, bot.Permanent(fmt.Errorf("discord: %q is not a user id", to.User))
+			return "", bot.Permanent(fmt.Errorf("discord: %q is not a user id", to.User))
 		}
 		var dm discordgo.Channel
 		if err := s.api.do(ctx, "open direct message", http.MethodPost, "/users/@me/channels", true,
 			map[string]string{"recipient_id": to.User}, &dm); err != nil {
-			return bot.MessageRef{}, err
+			return "", err
 		}
 		channel = dm.ID
 	}
 	if !snowflake(channel) {
-		return bot.MessageRef{}, bot.Permanent(fmt.Errorf("discord: %q is not a channel id", channel))
+		return "", bot.Permanent(fmt.Errorf("discord: %q is not a channel id", channel))
 	}
-	m := Render(msg.Reply)
+	return channel, nil
+}
+
+// Post sends a message to a channel, or to a person by direct message,
+// with its nonce (enforce_nonce) and its marker in the embed footer.
+func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
+	channel, err := s.channel(ctx, to)
+	if err != nil {
+		return bot.MessageRef{}, err
+	}
+	reply := msg.Reply
+	if msg.Key != "" {
+		if reply.Footer != "" {
+			reply.Footer += "\n"
+		}
+		reply.Footer += Marker(msg.Key)
+	}
+	m := Render(reply)
 	if err := s.save(ctx, m); err != nil {
 		return bot.MessageRef{}, err
 	}
@@ -92,6 +119,38 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 		return bot.MessageRef{}, bot.Permanent(errors.New("discord: post message: answer has no message id"))
 	}
 	return bot.MessageRef{Channel: channel, ID: sent.ID}, nil
+}
+
+// Find looks for the message with the key's marker among the channel's
+// recent messages (Discord returns no nonce on them), so a send whose
+// answer was lost is not posted again once Discord has forgotten its nonce.
+// Without the permission to read the channel's history the lookup is
+// impossible: a bot.LookupError says what to grant.
+func (s *Sender) Find(ctx context.Context, to bot.Target, key string) (bot.MessageRef, bool, error) {
+	channel, err := s.channel(ctx, to)
+	if err != nil {
+		return bot.MessageRef{}, false, err
+	}
+	var msgs []discordgo.Message
+	err = s.api.do(ctx, "list recent messages in "+to.Name, http.MethodGet, "/channels/"+url.PathEscape(channel)+"/messages?limit=100",
+		true, nil, &msgs)
+	var ae *apiError
+	if errors.As(err, &ae) && (ae.Status == http.StatusForbidden || ae.Code == 50001 || ae.Code == 50013) {
+		return bot.MessageRef{}, false, &bot.LookupError{Err: err,
+			Fix: fmt.Sprintf("give opsbot the View Channel and Read Message History permissions in %s", to.Name)}
+	}
+	if err != nil {
+		return bot.MessageRef{}, false, err
+	}
+	marker := Marker(key)
+	for _, m := range msgs {
+		for _, e := range m.Embeds {
+			if e != nil && e.Footer != nil && strings.Contains(e.Footer.Text, marker) {
+				return bot.MessageRef{Channel: channel, ID: m.ID}, true, nil
+			}
+		}
+	}
+	return bot.MessageRef{}, false, nil
 }
 
 // Update replaces the content of a message posted before.

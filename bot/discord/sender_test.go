@@ -14,6 +14,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers/handlertest"
+	"opsbot/harness/fakediscord"
 	"opsbot/storage/storagetest"
 )
 
@@ -28,14 +29,14 @@ func newSender(t *testing.T, apiURL string) *Sender {
 func TestSenderPostsEditsAndMessagesDirectly(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	s := newSender(t, f.url())
+	s := newSender(t, f.URL())
 	ctx := context.Background()
 	msg := bot.Outgoing{Key: "ticket:12:queue@discord", Reply: bot.Reply{Title: "Ticket #12", Text: "VPN drops @everyone"}}
 	ref, err := s.Post(ctx, bot.Target{Platform: bot.Discord, Channel: channelID, Name: "#helpdesk"}, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := f.wait(t)
+	c := f.Wait(t)
 	if c.Method != http.MethodPost || c.Path != "/channels/"+channelID+"/messages" || c.Auth != "Bot "+testToken {
 		t.Fatalf("post %s %s %q", c.Method, c.Path, c.Auth)
 	}
@@ -51,12 +52,12 @@ func TestSenderPostsEditsAndMessagesDirectly(t *testing.T) {
 	if err != nil || again != ref {
 		t.Fatalf("repost: %v %+v vs %+v", err, again, ref)
 	}
-	f.wait(t)
+	f.Wait(t)
 
 	if err := s.Update(ctx, ref, bot.Outgoing{Key: "k2", Reply: bot.Reply{Text: "closed"}}); err != nil {
 		t.Fatal(err)
 	}
-	if c := f.wait(t); c.Method != http.MethodPatch || c.Path != "/channels/"+ref.Channel+"/messages/"+ref.ID || c.Body["content"] != "closed" {
+	if c := f.Wait(t); c.Method != http.MethodPatch || c.Path != "/channels/"+ref.Channel+"/messages/"+ref.ID || c.Body["content"] != "closed" {
 		t.Fatalf("edit %s %s %s", c.Method, c.Path, c.Raw)
 	}
 
@@ -64,17 +65,17 @@ func TestSenderPostsEditsAndMessagesDirectly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := f.wait(t); c.Path != "/users/@me/channels" || c.Body["recipient_id"] != bobID {
+	if c := f.Wait(t); c.Path != "/users/@me/channels" || c.Body["recipient_id"] != bobID {
 		t.Fatalf("open DM %s %s", c.Path, c.Raw)
 	}
-	if c := f.wait(t); c.Path != "/channels/300000000000000009/messages" || dm.Channel != "300000000000000009" {
+	if c := f.Wait(t); c.Path != "/channels/300000000000000009/messages" || dm.Channel != "300000000000000009" {
 		t.Fatalf("DM message %s %+v", c.Path, dm)
 	}
 
 	if _, err := s.Post(ctx, bot.Target{Platform: bot.Discord, Channel: channelID, Thread: "700000000000000001"}, bot.Outgoing{Reply: bot.Text("in thread")}); err != nil {
 		t.Fatal(err)
 	}
-	if c := f.wait(t); c.Body["message_reference"] == nil || c.Body["nonce"] != nil {
+	if c := f.Wait(t); c.Body["message_reference"] == nil || c.Body["nonce"] != nil {
 		t.Fatalf("thread reply %s", c.Raw)
 	}
 }
@@ -87,40 +88,41 @@ func TestSenderSaysWhetherToRetry(t *testing.T) {
 
 	cases := []struct {
 		name      string
-		setup     func(f *fakeDiscord, s *Sender) error
+		setup     func(f *fakediscord.Server, s *Sender) error
 		retry     bool
 		wait      time.Duration
 		errSubstr string
 	}{
-		{"429 honours the longest wait asked", func(f *fakeDiscord, s *Sender) error {
-			f.limited = 1
+		{"429 honours the longest wait asked", func(f *fakediscord.Server, s *Sender) error {
+			f.Limit(1)
 			_, err := s.Post(ctx, to, msg)
 			return err
 		}, true, 3250 * time.Millisecond, "429"},
-		{"5xx", func(f *fakeDiscord, s *Sender) error {
-			f.fail = http.StatusBadGateway
+		{"5xx", func(f *fakediscord.Server, s *Sender) error {
+			f.Status(http.StatusBadGateway)
 			_, err := s.Post(ctx, to, msg)
 			return err
 		}, true, 0, "502"},
-		{"unknown channel", func(f *fakeDiscord, s *Sender) error {
+		{"unknown channel", func(f *fakediscord.Server, s *Sender) error {
+			f.UnknownChannel("404")
 			_, err := s.Post(ctx, bot.Target{Platform: bot.Discord, Channel: "404"}, msg)
 			return err
 		}, false, 0, "Unknown Channel"},
-		{"missing access", func(f *fakeDiscord, s *Sender) error {
-			f.fail = http.StatusForbidden
+		{"missing access", func(f *fakediscord.Server, s *Sender) error {
+			f.Status(http.StatusForbidden)
 			return s.Update(ctx, bot.MessageRef{Channel: channelID, ID: "1"}, msg)
 		}, false, 0, "403"},
-		{"bad token", func(f *fakeDiscord, s *Sender) error {
+		{"bad token", func(f *fakediscord.Server, s *Sender) error {
 			s.api.token = config.Secret("wrong-" + testToken)
 			_, err := s.Post(ctx, to, msg)
 			return err
 		}, false, 0, "401"},
-		{"not an id", func(f *fakeDiscord, s *Sender) error {
+		{"not an id", func(f *fakediscord.Server, s *Sender) error {
 			_, err := s.Post(ctx, bot.Target{Platform: bot.Discord, Channel: "#general"}, msg)
 			return err
 		}, false, 0, "not a channel id"},
-		{"unreachable", func(f *fakeDiscord, s *Sender) error {
-			f.srv.Close()
+		{"unreachable", func(f *fakediscord.Server, s *Sender) error {
+			f.Close()
 			_, err := s.Post(ctx, to, msg)
 			return err
 		}, true, 0, "post message"},
@@ -129,7 +131,7 @@ func TestSenderSaysWhetherToRetry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFake(t)
-			s := newSender(t, f.url())
+			s := newSender(t, f.URL())
 			err := c.setup(f, s)
 			if err == nil {
 				t.Fatal("no error")
@@ -178,8 +180,8 @@ func TestRetryAfter(t *testing.T) {
 func TestInteractionTokenNotInErrors(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	c := newClient(f.url(), config.Secret(testToken), nil)
-	f.srv.Close()
+	c := newClient(f.URL(), config.Secret(testToken), nil)
+	f.Close()
 	err := c.do(context.Background(), "edit interaction response", http.MethodPatch, "/webhooks/1/secret-interaction-token/messages/@original", false, map[string]string{}, nil)
 	if err == nil || strings.Contains(err.Error(), "secret-interaction-token") || strings.Contains(err.Error(), testToken) {
 		t.Fatalf("error %v", err)

@@ -16,6 +16,7 @@ import (
 
 	"opsbot/config"
 	"opsbot/harness"
+	"opsbot/harness/fakediscord"
 	"opsbot/snmp/snmptest"
 	"opsbot/storage"
 )
@@ -132,10 +133,10 @@ func awaitQuery(t *testing.T, dev *snmptest.Quiet) {
 
 // checkAnsweredOnce checks that the deferred answer reached Discord once,
 // as the edit of the original response, and that nothing else carries it.
-func checkAnsweredOnce(t *testing.T, fake *fakeDiscord, s *served) {
+func checkAnsweredOnce(t *testing.T, fake *fakediscord.Server, s *served) {
 	t.Helper()
 	edits, others := 0, 0
-	for _, c := range fake.all() {
+	for _, c := range fake.All() {
 		switch {
 		case c.Method == http.MethodPatch && c.Path == "/webhooks/"+testApp+"/itoken-abc/messages/@original":
 			edits++
@@ -159,45 +160,45 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 	const snmpTimeout = 2 * time.Second
 	t.Run("gateway", func(t *testing.T) {
 		fake := newFake(t)
-		gw := newFakeGateway(t, testToken, privilegedIntents)
-		fake.gateway = gw.url()
+		gw := fakediscord.NewGateway(t, testToken, fakediscord.PrivilegedIntents)
+		fake.SetGateway(gw.URL())
 		dev := snmptest.StartQuiet(t)
-		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout))
-		gw.await(t, "identify")
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("gateway", fake.URL(), "", dev.Port, snmpTimeout))
+		gw.Await(t, "identify")
 		id, body := deviceShow(t)
 		var d map[string]any
 		if err := json.Unmarshal(body, &d); err != nil {
 			t.Fatal(err)
 		}
-		gw.dispatch("INTERACTION_CREATE", d)
-		c := fake.waitFor(t, "the deferral", func(c call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
+		gw.Dispatch("INTERACTION_CREATE", d)
+		c := fake.WaitFor(t, "the deferral", func(c fakediscord.Call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
 		if c.Body["type"] != 5.0 {
 			t.Fatalf("want a deferral (type 5), got %s", c.Raw)
 		}
 		awaitQuery(t, dev)
 		s.terminate(t)
-		if c := gw.await(t, "close"); c.Code != 1000 {
+		if c := gw.Await(t, "close"); c.Code != 1000 {
 			t.Fatalf("closed the session with %d, want 1000", c.Code)
 		}
 		checkAnsweredOnce(t, fake, s)
 	})
 	t.Run("gateway, Discord unreachable during shutdown", func(t *testing.T) {
 		fake := newFake(t)
-		gw := newFakeGateway(t, testToken, privilegedIntents)
-		fake.gateway = gw.url()
+		gw := fakediscord.NewGateway(t, testToken, fakediscord.PrivilegedIntents)
+		fake.SetGateway(gw.URL())
 		dir := t.TempDir()
 		dev := snmptest.StartQuiet(t)
-		cfg := slowDeviceConfig("gateway", fake.url(), "", dev.Port, snmpTimeout)
+		cfg := slowDeviceConfig("gateway", fake.URL(), "", dev.Port, snmpTimeout)
 		s := serveOpsbot(t, dir, cfg)
-		gw.await(t, "identify")
+		gw.Await(t, "identify")
 		id, body := deviceShow(t)
 		var d map[string]any
 		if err := json.Unmarshal(body, &d); err != nil {
 			t.Fatal(err)
 		}
-		gw.dispatch("INTERACTION_CREATE", d)
-		fake.waitFor(t, "the deferral", func(c call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
-		fake.setFail(http.StatusServiceUnavailable)
+		gw.Dispatch("INTERACTION_CREATE", d)
+		fake.WaitFor(t, "the deferral", func(c fakediscord.Call) bool { return strings.HasPrefix(c.Path, "/interactions/"+id+"/") })
+		fake.Status(http.StatusServiceUnavailable)
 		awaitQuery(t, dev)
 		s.terminate(t)
 		rows := s.outboxRows(t)
@@ -206,14 +207,14 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		}
 		// The next start delivers it, by direct message: the original
 		// response may not be editable by then.
-		fake.setFail(0)
+		fake.Status(0)
 		next := serveOpsbot(t, dir, cfg)
-		fake.waitFor(t, "the direct message", func(c call) bool {
+		fake.WaitFor(t, "the direct message", func(c fakediscord.Call) bool {
 			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/300000000000000009/messages")
 		})
 		next.terminate(t)
 		posts := 0
-		for _, c := range fake.all() {
+		for _, c := range fake.All() {
 			if c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && c.Body != nil {
 				posts++
 				if !strings.Contains(string(c.Raw), "did not answer SNMP") {
@@ -232,7 +233,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		}
 		fake := newFake(t)
 		dev := snmptest.StartQuiet(t)
-		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.url(), hex.EncodeToString(pub), dev.Port, snmpTimeout))
+		s := serveOpsbot(t, t.TempDir(), slowDeviceConfig("http", fake.URL(), hex.EncodeToString(pub), dev.Port, snmpTimeout))
 		_, body := deviceShow(t)
 		code, raw := s.PostDiscord(t, priv, body, time.Now())
 		var r struct {

@@ -39,13 +39,13 @@ func TestShutdownCutsShortAfterGrace(t *testing.T) {
 				time.Sleep(5 * time.Millisecond)
 			}
 			if !reachable {
-				e.fake.setFail(http.StatusServiceUnavailable)
+				e.fake.Status(http.StatusServiceUnavailable)
 			}
 			close(e.release)
 			<-done
 			const note = "opsbot was stopping and cut `/slow` short"
 			var edits int
-			for _, c := range e.fake.all() {
+			for _, c := range e.fake.All() {
 				if c.Method == http.MethodPatch && strings.HasSuffix(c.Path, "/messages/@original") {
 					edits++
 					if reachable && !strings.Contains(string(c.Raw), note) {

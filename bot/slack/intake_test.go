@@ -15,6 +15,7 @@ import (
 	"opsbot/config"
 	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/fakeslack"
 	"opsbot/server"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -27,7 +28,7 @@ type intakeHarness struct {
 	env  *handlertest.Env
 	a    *Adapter
 	http http.Handler
-	fake *fakeSlack
+	fake *fakeslack.Server
 }
 
 const sourceTS = "1700000000.000100"
@@ -35,6 +36,8 @@ const sourceTS = "1700000000.000100"
 func newIntakeHarness(t *testing.T, b storagetest.Backend) *intakeHarness {
 	t.Helper()
 	cfg := config.Default()
+	// Events come from Slack only when it is enabled; so do thread notes.
+	cfg.Slack.Enabled = true
 	cfg.People = []config.Person{
 		{Name: "carol", SlackID: "U0CAROL", Roles: []string{"helpdesk"}},
 		{Name: "alice", SlackID: "U0ALICE"},
@@ -47,9 +50,10 @@ func newIntakeHarness(t *testing.T, b storagetest.Backend) *intakeHarness {
 	}
 	env.Use(tix.Command())
 	fake, api := newFakeSlack(t)
-	fake.channel = map[string]map[string]any{
-		sourceTS: {"type": "message", "ts": sourceTS, "user": "U0ALICE", "text": "VPN drops every hour\nsince the update &amp; it hurts"},
-	}
+	// The bot reads the message reacted to: it must be in the channel.
+	fake.AddMember("C0GENERAL")
+	fake.AddMessage("C0GENERAL", fakeslack.Message{"type": "message", "ts": sourceTS, "user": "U0ALICE",
+		"text": "VPN drops every hour\nsince the update &amp; it hurts"})
 	a := New(Options{Config: config.SlackConfig{Enabled: true, Mode: "http", SigningSecret: config.Secret(testSecret),
 		BotToken: config.Secret(testToken), APIURL: api}, Router: env.Router, Store: env.Deps.Store, Clock: env.Clock,
 		Log: env.Deps.Log, Intake: tix, Reaction: "ticket"})
@@ -237,7 +241,7 @@ func TestSlackShortcutAndSuggestions(t *testing.T) {
 		return w
 	}
 	// A thread reply becomes a ticket whose card goes under the thread root.
-	h.fake.channel["1700000000.000900"] = map[string]any{"type": "message", "ts": "1700000000.000900", "thread_ts": sourceTS, "user": "U0BOB", "text": "printer jams"}
+	h.fake.AddMessage("C0GENERAL", fakeslack.Message{"type": "message", "ts": "1700000000.000900", "thread_ts": sourceTS, "user": "U0BOB", "text": "printer jams"})
 	for range 2 {
 		if w := interact(map[string]any{"type": "message_action", "callback_id": "create_ticket", "trigger_id": "T9",
 			"user": map[string]any{"id": "U0CAROL"}, "channel": map[string]any{"id": "C0GENERAL"},
@@ -282,19 +286,15 @@ func TestSlackReactionOnOwnTicketPost(t *testing.T) {
 				Updates(map[string]any{"state": storage.OutboxSent, "message_channel": "C0GENERAL", "message_id": cardTS}).Error; err != nil {
 				t.Fatal(err)
 			}
-			h.fake.mu.Lock()
-			h.fake.channel[cardTS] = map[string]any{"type": "message", "ts": cardTS, "thread_ts": sourceTS, "bot_id": "B0OPSBOT",
-				"text": "Ticket #1: VPN drops every hour"}
-			h.fake.mu.Unlock()
+			h.fake.AddMessage("C0GENERAL", fakeslack.Message{"type": "message", "ts": cardTS, "thread_ts": sourceTS, "bot_id": "B0OPSBOT",
+				"text": "Ticket #1: VPN drops every hour"})
 			h.event("Ev02", map[string]any{"type": "reaction_added", "user": "U0CAROL", "reaction": "ticket",
 				"item": map[string]any{"type": "message", "channel": "C0GENERAL", "ts": cardTS}})
 			if n := len(h.tickets()); n != 1 {
 				t.Errorf("%d tickets after a reaction on the bot's card, want 1", n)
 			}
-			h.fake.mu.Lock()
-			defer h.fake.mu.Unlock()
-			if len(h.fake.ephemeral) != 1 || !strings.Contains(h.fake.ephemeral[0], "ticket #1") {
-				t.Errorf("told %q, want a word about ticket #1", h.fake.ephemeral)
+			if told := h.fake.Ephemeral(); len(told) != 1 || !strings.Contains(told[0], "ticket #1") {
+				t.Errorf("told %q, want a word about ticket #1", told)
 			}
 		})
 	}

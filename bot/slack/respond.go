@@ -16,8 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
-	"opsbot/storage"
+	"opsbot/notify"
 )
 
 // responseURLLife is how long Slack accepts posts to a response_url (30
@@ -97,20 +96,14 @@ func (a *Adapter) fallback(ctx context.Context, req *bot.Request, reply bot.Repl
 		// A personal reply stays personal: a direct message.
 		t = bot.Target{Platform: bot.Slack, User: req.Person.SlackID, Name: req.Person.Mention()}
 	}
-	tj, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encode target: %w", err)
-	}
-	bj, err := json.Marshal(reply)
-	if err != nil {
-		return fmt.Errorf("encode reply: %w", err)
-	}
-	now := a.clock.Now()
-	row := storage.OutboxMessage{Key: outbox.RowKey("slack-reply:"+req.ID, bot.Slack), Lane: outbox.Lane(t),
-		Platform: string(bot.Slack), Target: string(tj), Body: string(bj), NextAttemptAt: now, CreatedAt: now}
-	// The request's own context may be over; the row must still be written.
+	n := notify.Notification{Key: "slack-reply:" + req.ID, To: notify.Destination{Target: &t}, Reply: reply}
+	// The request's own context may be over; the message must still be queued.
 	ctx = context.WithoutCancel(ctx)
-	return a.store.Tx(ctx, func(tx *gorm.DB) error { return storage.EnqueueOutbox(tx, row) })
+	if err := a.store.Tx(ctx, func(tx *gorm.DB) error { return a.outbox.Enqueue(tx, n) }); err != nil {
+		return err
+	}
+	a.outbox.Wake()
+	return nil
 }
 
 // Interaction is the part of an interaction payload opsbot reads.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,15 +79,89 @@ func (s *Sender) Find(ctx context.Context, to bot.Target, key string) (bot.Messa
 		msgs, _, _, err := s.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 			ChannelID: channel, Timestamp: to.Thread, Limit: 100, IncludeAllMetadata: true})
 		if err != nil {
-			return bot.MessageRef{}, false, classify("conversations.replies "+to.Name, err)
+			return bot.MessageRef{}, false, lookupError("conversations.replies", to, channel, err)
 		}
 		return findKey(channel, msgs, key)
 	}
 	resp, err := s.api.GetConversationHistoryContext(ctx, params)
 	if err != nil {
-		return bot.MessageRef{}, false, classify("conversations.history "+to.Name, err)
+		return bot.MessageRef{}, false, lookupError("conversations.history", to, channel, err)
 	}
 	return findKey(channel, resp.Messages, key)
+}
+
+// historyScope is the scope that reads a conversation's history: by the
+// kind of its id (D direct message, G private channel, C channel).
+func historyScope(channel string) string {
+	switch {
+	case strings.HasPrefix(channel, "D"):
+		return "im:history"
+	case strings.HasPrefix(channel, "G"):
+		return "groups:history"
+	}
+	return "channels:history"
+}
+
+// lookupError classifies a failed history call of Find: a missing scope or
+// a channel the bot is not in make the lookup impossible (bot.LookupError,
+// with what to fix), anything else is a send failure as usual.
+func lookupError(method string, to bot.Target, channel string, err error) error {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		what := fmt.Sprintf("slack %s %s: %s", method, to.Name, se.Err)
+		switch se.Err {
+		case "missing_scope":
+			return &bot.LookupError{Err: errors.New(what), Fix: fmt.Sprintf(
+				"add the %s scope to the Slack app (docs/slack-app-manifest.yaml has it) and reinstall the app", historyScope(channel))}
+		case "not_in_channel", "channel_not_found":
+			return &bot.LookupError{Err: errors.New(what), Fix: fmt.Sprintf(
+				"invite opsbot to %s (/invite @opsbot), or give the app the channels:join scope so serve joins it", to.Name)}
+		}
+	}
+	return classify(method+" "+to.Name, err)
+}
+
+// Join makes the bot a member of a channel (conversations.join), so that
+// it can look its own messages up there after a lost answer.
+func (s *Sender) Join(ctx context.Context, channel string) error {
+	if _, _, _, err := s.api.JoinConversationContext(ctx, channel); err != nil {
+		return fmt.Errorf("slack conversations.join %s: %w", channel, err)
+	}
+	return nil
+}
+
+// CheckChannel reports whether opsbot can look its messages up in a channel
+// (it is a member and has the history scope), reading its history without
+// changing anything; the error says what to fix.
+func (s *Sender) CheckChannel(ctx context.Context, name, channel string) error {
+	_, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Limit: 1})
+	if err == nil {
+		return nil
+	}
+	return lookupError("conversations.history", bot.Target{Platform: bot.Slack, Channel: channel, Name: name}, channel, err)
+}
+
+// JoinChannels joins each configured channel, or logs, at start, each one
+// opsbot is not in: a message there whose answer is lost cannot be looked
+// up and is held for a person. It returns the channels it is not in.
+func (s *Sender) JoinChannels(ctx context.Context, channels map[string]config.Channel) []string {
+	var missing []string
+	for _, name := range slices.Sorted(maps.Keys(channels)) {
+		id := channels[name].Slack
+		if id == "" {
+			continue
+		}
+		jerr := s.Join(ctx, id)
+		if jerr == nil {
+			continue
+		}
+		if err := s.CheckChannel(ctx, "#"+name, id); err != nil {
+			s.log.Warn("opsbot is not in this Slack channel: a message there whose answer is lost will be held for opsbot outbox retry",
+				"channel", "#"+name, "id", id, "err", err, "join", jerr)
+			missing = append(missing, name)
+		}
+	}
+	return missing
 }
 
 func findKey(channel string, msgs []slack.Message, key string) (bot.MessageRef, bool, error) {

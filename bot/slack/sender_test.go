@@ -2,130 +2,23 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"opsbot/bot"
 	"opsbot/config"
+	"opsbot/harness/fakeslack"
 )
 
-// fakeSlack answers the Web API methods the sender uses the way Slack does:
-// HTTP 200 with {"ok":false,"error":...} for API errors, 429 with
-// Retry-After when rate limited, and the token checked on every call (in the
-// form, as slack-go sends it, or as a Bearer header).
-type fakeSlack struct {
-	mu       sync.Mutex
-	calls    []string
-	posts    []map[string]string
-	limited  int // answer this many chat.postMessage calls with 429
-	fail     map[string]string
-	status   int // answer everything with this HTTP status when set
-	messages []map[string]any
-	// channel holds the messages people wrote, by ts, for
-	// conversations.history and conversations.replies.
-	channel map[string]map[string]any
-	// ephemeral holds the texts of chat.postEphemeral calls.
-	ephemeral []string
-}
-
-func (f *fakeSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	method := strings.TrimPrefix(r.URL.Path, "/api/")
-	f.calls = append(f.calls, method)
-	if f.status != 0 {
-		w.WriteHeader(f.status)
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", 400)
-		return
-	}
-	token := r.Form.Get("token")
-	if h := r.Header.Get("Authorization"); h != "" {
-		token = strings.TrimPrefix(h, "Bearer ")
-	}
-	reply := func(v map[string]any) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	if token != testToken {
-		reply(map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	if e := f.fail[method]; e != "" {
-		reply(map[string]any{"ok": false, "error": e})
-		return
-	}
-	switch method {
-	case "chat.postMessage":
-		if f.limited > 0 {
-			f.limited--
-			w.Header().Set("Retry-After", "7")
-			w.WriteHeader(http.StatusTooManyRequests)
-			reply(map[string]any{"ok": false, "error": "ratelimited"})
-			return
-		}
-		post := map[string]string{}
-		for k := range r.Form {
-			post[k] = r.Form.Get(k)
-		}
-		f.posts = append(f.posts, post)
-		ts := "1700000000.00010" + string(rune('0'+len(f.posts)))
-		var meta map[string]any
-		_ = json.Unmarshal([]byte(post["metadata"]), &meta)
-		f.messages = append(f.messages, map[string]any{"type": "message", "ts": ts, "text": post["text"], "metadata": meta})
-		reply(map[string]any{"ok": true, "channel": post["channel"], "ts": ts})
-	case "chat.update":
-		reply(map[string]any{"ok": true, "channel": r.Form.Get("channel"), "ts": r.Form.Get("ts"), "text": r.Form.Get("text")})
-	case "conversations.open":
-		if r.Form.Get("users") != "U0ALICE" {
-			reply(map[string]any{"ok": false, "error": "user_not_found"})
-			return
-		}
-		reply(map[string]any{"ok": true, "channel": map[string]any{"id": "D0ALICE"}})
-	case "chat.getPermalink":
-		reply(map[string]any{"ok": true, "permalink": "https://example.slack.com/archives/" + r.Form.Get("channel") + "/p" + strings.ReplaceAll(r.Form.Get("message_ts"), ".", "")})
-	case "chat.postEphemeral":
-		f.ephemeral = append(f.ephemeral, r.Form.Get("text"))
-		reply(map[string]any{"ok": true, "message_ts": "1"})
-	case "conversations.replies":
-		if m, ok := f.channel[r.Form.Get("ts")]; ok {
-			reply(map[string]any{"ok": true, "messages": []any{m}})
-			return
-		}
-		reply(map[string]any{"ok": false, "error": "thread_not_found"})
-	case "conversations.history":
-		if latest := r.Form.Get("latest"); latest != "" {
-			var out []any
-			if m, ok := f.channel[latest]; ok && m["thread_ts"] == nil {
-				out = append(out, m)
-			}
-			reply(map[string]any{"ok": true, "messages": out})
-			return
-		}
-		if v := r.Form.Get("include_all_metadata"); v != "1" && v != "true" {
-			reply(map[string]any{"ok": true, "messages": []any{}})
-			return
-		}
-		reply(map[string]any{"ok": true, "messages": f.messages})
-	default:
-		reply(map[string]any{"ok": false, "error": "unknown_method"})
-	}
-}
-
-func newFakeSlack(t *testing.T) (*fakeSlack, string) {
-	f := &fakeSlack{fail: map[string]string{}}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv.URL + "/api/"
+// newFakeSlack starts the shared fake Slack with the test token; the bot is
+// in #helpdesk (C0HELP), as serve joins its channels.
+func newFakeSlack(t *testing.T) (*fakeslack.Server, string) {
+	f := fakeslack.New(t, testToken)
+	f.AddMember("C0HELP")
+	return f, f.URL()
 }
 
 func testSender(t *testing.T, apiURL, token string, logs *logBuffer) *Sender {
@@ -148,7 +41,7 @@ func TestSenderPostUpdateAndFind(t *testing.T) {
 	if ref.Channel != "C0HELP" || ref.ID == "" {
 		t.Fatalf("ref = %+v", ref)
 	}
-	post := fake.posts[0]
+	post := fake.Forms()[0]
 	if !strings.Contains(post["blocks"], `"value":"/access approve 12"`) || !strings.Contains(post["metadata"], `"key":"access:12:request"`) {
 		t.Errorf("posted %v", post)
 	}
@@ -167,13 +60,14 @@ func TestSenderPostUpdateAndFind(t *testing.T) {
 func TestSenderDirectMessage(t *testing.T) {
 	t.Parallel()
 	fake, api := newFakeSlack(t)
+	fake.KnowUsers("U0ALICE")
 	s := testSender(t, api, testToken, &logBuffer{})
 	ref, err := s.Post(context.Background(), bot.Target{Platform: bot.Slack, User: "U0ALICE", Name: "@alice"}, approval)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref.Channel != "D0ALICE" || strings.Join(fake.calls, ",") != "conversations.open,chat.postMessage" {
-		t.Fatalf("ref %+v after calls %v", ref, fake.calls)
+	if ref.Channel != "D0ALICE" || strings.Join(fake.Calls(), ",") != "conversations.open,chat.postMessage" {
+		t.Fatalf("ref %+v after calls %v", ref, fake.Calls())
 	}
 	_, err = s.Post(context.Background(), bot.Target{Platform: bot.Slack, User: "U0NOBODY"}, approval)
 	if retry, _ := bot.RetryInfo(err); err == nil || retry {
@@ -186,17 +80,17 @@ func TestSenderErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		token     string
-		setup     func(*fakeSlack)
+		setup     func(*fakeslack.Server)
 		retry     bool
 		wait      time.Duration
 		errSubstr string
 	}{
-		{"rate limited", testToken, func(f *fakeSlack) { f.limited = 1 }, true, 7 * time.Second, "rate limit"},
-		{"server error", testToken, func(f *fakeSlack) { f.status = 503 }, true, 0, "503"},
-		{"channel_not_found", testToken, func(f *fakeSlack) { f.fail["chat.postMessage"] = "channel_not_found" }, false, 0, "channel_not_found"},
-		{"not_in_channel", testToken, func(f *fakeSlack) { f.fail["chat.postMessage"] = "not_in_channel" }, false, 0, "not_in_channel"},
+		{"rate limited", testToken, func(f *fakeslack.Server) { f.Limit(1, "7") }, true, 7 * time.Second, "rate limit"},
+		{"server error", testToken, func(f *fakeslack.Server) { f.Status(503) }, true, 0, "503"},
+		{"channel_not_found", testToken, func(f *fakeslack.Server) { f.Fail("chat.postMessage", "channel_not_found") }, false, 0, "channel_not_found"},
+		{"not_in_channel", testToken, func(f *fakeslack.Server) { f.Fail("chat.postMessage", "not_in_channel") }, false, 0, "not_in_channel"},
 		{"invalid_auth", "xoxb-wrong-SECRETtoken", nil, false, 0, "invalid_auth"},
-		{"internal_error", testToken, func(f *fakeSlack) { f.fail["chat.postMessage"] = "internal_error" }, true, 0, "internal_error"},
+		{"internal_error", testToken, func(f *fakeslack.Server) { f.Fail("chat.postMessage", "internal_error") }, true, 0, "internal_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

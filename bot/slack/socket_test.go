@@ -3,68 +3,18 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"opsbot/config"
+	"opsbot/harness/fakeslack"
 	"opsbot/storage/storagetest"
 )
 
 const testAppToken = "xapp-1-A0-SECRETappTOKEN"
-
-// fakeSocketSlack answers apps.connections.open with the URL of its own
-// WebSocket endpoint, as Slack does, checks the app-level token, and hands
-// each connection to the test.
-type fakeSocketSlack struct {
-	opens atomic.Int32
-	conns chan *websocket.Conn
-	srv   *httptest.Server
-}
-
-func newFakeSocketSlack(t *testing.T) *fakeSocketSlack {
-	f := &fakeSocketSlack{conns: make(chan *websocket.Conn, 4)}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Header.Get("Authorization") != "Bearer "+testAppToken {
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
-			return
-		}
-		f.opens.Add(1)
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "url": "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/link"})
-	})
-	mux.HandleFunc("GET /link", func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		if err := c.WriteJSON(map[string]any{"type": "hello", "num_connections": 1}); err != nil {
-			return
-		}
-		f.conns <- c
-	})
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeSocketSlack) conn(t *testing.T) *websocket.Conn {
-	t.Helper()
-	select {
-	case c := <-f.conns:
-		return c
-	case <-time.After(20 * time.Second):
-		t.Fatal("no Socket Mode connection")
-		return nil
-	}
-}
 
 // envelope sends a slash command envelope and returns the acknowledgement.
 func envelope(t *testing.T, c *websocket.Conn, id string, cmd Command) map[string]any {
@@ -84,10 +34,11 @@ func envelope(t *testing.T, c *websocket.Conn, id string, cmd Command) map[strin
 
 func TestSocketModeAgainstFakeSlack(t *testing.T) {
 	t.Parallel()
-	f := newFakeSocketSlack(t)
+	f := fakeslack.New(t, testToken)
+	f.SocketMode(testAppToken)
 	h := newHarness(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
 	a := New(Options{Config: config.SlackConfig{Enabled: true, Mode: "socket", BotToken: config.Secret(testToken),
-		AppToken: config.Secret(testAppToken), APIURL: f.srv.URL + "/api"}, Router: h.a.router, Store: h.store,
+		AppToken: config.Secret(testAppToken), APIURL: f.URL()}, Router: h.a.router, Store: h.store,
 		Clock: h.clock, Log: h.a.log, Budget: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -104,7 +55,7 @@ func TestSocketModeAgainstFakeSlack(t *testing.T) {
 			t.Logf("logs:\n%s", h.logs)
 		}
 	}()
-	c := f.conn(t)
+	c := f.Conn(t)
 	ack := envelope(t, c, "E1", Command{UserID: "U0ALICE", ChannelID: "C0HELP", Command: "/note", Text: "over the socket", TriggerID: "SOCK1"})
 	if ack["envelope_id"] != "E1" || !strings.Contains(mustJSON(ack["payload"]), "over the socket") {
 		t.Fatalf("ack = %v", ack)
@@ -112,13 +63,13 @@ func TestSocketModeAgainstFakeSlack(t *testing.T) {
 	// Slack drops the connection; the library reconnects and the same
 	// router answers on the new one.
 	c.Close()
-	c = f.conn(t)
+	c = f.Conn(t)
 	defer c.Close()
 	ack = envelope(t, c, "E2", Command{UserID: "U0BOB", ChannelID: "C0HELP", Command: "/help", TriggerID: "SOCK2"})
 	if ack["envelope_id"] != "E2" || !strings.Contains(mustJSON(ack["payload"]), "opsbot commands") {
 		t.Fatalf("ack after reconnect = %v", ack)
 	}
-	if n := f.opens.Load(); n < 2 {
+	if n := f.Opens(); n < 2 {
 		t.Errorf("apps.connections.open called %d times, want a reconnect", n)
 	}
 	if rows := h.audit(); len(rows) != 1 || rows[0].Actor != "alice" {

@@ -19,11 +19,11 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/access/action"
+	"opsbot/notify"
 	"opsbot/proc"
 	"opsbot/storage"
 )
@@ -47,7 +47,7 @@ const denyButtonReason = "denied from button"
 type Handler struct {
 	cfg    *config.Config
 	store  *storage.Store
-	out    *outbox.Outbox
+	out    *notify.Outbox
 	dir    *bot.Directory
 	clock  clock.Clock
 	log    *slog.Logger
@@ -245,14 +245,14 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.request", subject(r), detail)); err != nil {
 			return err
 		}
-		var ns []outbox.Notification
+		var ns []notify.Notification
 		if r.Channel != "" {
-			ns = append(ns, outbox.Notification{Key: postKey(r.ID), To: outbox.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
+			ns = append(ns, notify.Notification{Key: postKey(r.ID), To: notify.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
 		}
 		ask := h.card(r, nil)
 		ask.Text = fmt.Sprintf("%s asks for %s for %s. You can approve it.", mention(r.Requester), grantOf(role, res.Name), bot.FormatDuration(d))
 		for _, a := range others {
-			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: outbox.Destination{Person: a}, Reply: ask})
+			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: notify.Destination{Person: a}, Reply: ask})
 		}
 		return h.enqueue(tx, ns...)
 	})
@@ -320,7 +320,7 @@ func (h *Handler) approve(ctx context.Context, req *bot.Request) (bot.Reply, err
 		if err != nil {
 			return err
 		}
-		var ns []outbox.Notification
+		var ns []notify.Notification
 		switch {
 		case len(approvals) < r.ApprovalsNeeded:
 			reply = bot.Reply{Text: fmt.Sprintf("Approved #%d (%d of %d). Waiting for %s from someone else.", id,
@@ -511,13 +511,13 @@ func (h *Handler) extend(ctx context.Context, req *bot.Request) (bot.Reply, erro
 		}
 		ask := h.card(r, approvals)
 		ask.Text = fmt.Sprintf("%s asks for %s more on %s. You can approve it.", mention(r.Requester), bot.FormatDuration(d), named(r.Resource, r.Role))
-		ns := []outbox.Notification{h.edit(r, approvals)}
+		ns := []notify.Notification{h.edit(r, approvals)}
 		others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == r.Requester })
 		for _, a := range others {
-			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r%d:ask:%s", r.ID, r.Round, a), To: outbox.Destination{Person: a}, Reply: ask})
+			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:r%d:ask:%s", r.ID, r.Round, a), To: notify.Destination{Person: a}, Reply: ask})
 		}
 		if r.Channel != "" {
-			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:r%d:ask", r.ID, r.Round), To: outbox.Destination{Channel: r.Channel}, Reply: ask, Thread: postKey(r.ID)})
+			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:r%d:ask", r.ID, r.Round), To: notify.Destination{Channel: r.Channel}, Reply: ask, Thread: postKey(r.ID)})
 		}
 		reply = bot.Reply{Text: fmt.Sprintf("Asked for %s more on #%d; waiting for %s from %s.", bot.FormatDuration(d), id,
 			plural(r.ApprovalsNeeded, "approval"), mentions(others)), Severity: bot.SeverityInfo}
@@ -579,17 +579,17 @@ func subject(r *storage.AccessRequest) string { return fmt.Sprintf("access:%s:%d
 func postKey(id int64) string { return fmt.Sprintf("access:%d:post", id) }
 
 // edit is the channel message of r, edited to show its state now.
-func (h *Handler) edit(r *storage.AccessRequest, approvals []storage.AccessApproval) outbox.Notification {
+func (h *Handler) edit(r *storage.AccessRequest, approvals []storage.AccessApproval) notify.Notification {
 	if r.Channel == "" {
-		return outbox.Notification{}
+		return notify.Notification{}
 	}
-	return outbox.Notification{Key: fmt.Sprintf("access:%d:card:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
+	return notify.Notification{Key: fmt.Sprintf("access:%d:card:%d", r.ID, r.Seq), To: notify.Destination{Channel: r.Channel},
 		Reply: h.card(r, approvals), Updates: postKey(r.ID)}
 }
 
 // tell is a direct message to the requester about r.
-func (h *Handler) tell(r *storage.AccessRequest, what string, reply bot.Reply) outbox.Notification {
-	return outbox.Notification{Key: fmt.Sprintf("access:%d:%s:%d", r.ID, what, r.Seq), To: outbox.Destination{Person: r.Requester}, Reply: reply}
+func (h *Handler) tell(r *storage.AccessRequest, what string, reply bot.Reply) notify.Notification {
+	return notify.Notification{Key: fmt.Sprintf("access:%d:%s:%d", r.ID, what, r.Seq), To: notify.Destination{Person: r.Requester}, Reply: reply}
 }
 
 func systemAudit(at time.Time, action, subj, detail string) storage.AuditEntry {

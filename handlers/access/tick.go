@@ -11,8 +11,8 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/handlers/access/action"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -255,7 +255,7 @@ func (h *Handler) save(tx *gorm.DB, r *storage.AccessRequest, now time.Time, aud
 	if err != nil {
 		return err
 	}
-	ns := []outbox.Notification{h.edit(r, approvals)}
+	ns := []notify.Notification{h.edit(r, approvals)}
 	if told.Title != "" {
 		ns = append(ns, h.tell(r, what, told))
 	}
@@ -263,8 +263,8 @@ func (h *Handler) save(tx *gorm.DB, r *storage.AccessRequest, now time.Time, aud
 }
 
 // enqueue writes the notifications that have a destination.
-func (h *Handler) enqueue(tx *gorm.DB, ns ...outbox.Notification) error {
-	var out []outbox.Notification
+func (h *Handler) enqueue(tx *gorm.DB, ns ...notify.Notification) error {
+	var out []notify.Notification
 	for _, n := range ns {
 		if n.Key != "" {
 			out = append(out, n)
@@ -354,20 +354,20 @@ func (h *Handler) release(ctx context.Context, id int64, token string) error {
 
 // finish records the outcome of an action on r, locked in tx.
 func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields, runErr error, now time.Time, approvals []storage.AccessApproval) error {
-	var ns []outbox.Notification
+	var ns []notify.Notification
 	var act, detail string
 	loud := func(title, text string, sev bot.Severity, buttons ...bot.Button) {
 		if r.Channel == "" {
 			// No channel: the approvers hear it directly.
 			if res, ok := h.cfg.Resource(r.Resource); ok {
 				for _, a := range h.approvers(res) {
-					ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:alert:%d:%s", r.ID, r.Seq, a), To: outbox.Destination{Person: a},
+					ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:alert:%d:%s", r.ID, r.Seq, a), To: notify.Destination{Person: a},
 						Reply: bot.Reply{Title: title, Text: text, Severity: sev, Buttons: buttons}})
 				}
 			}
 			return
 		}
-		ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:alert:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
+		ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:alert:%d", r.ID, r.Seq), To: notify.Destination{Channel: r.Channel},
 			Reply: bot.Reply{Title: title, Text: text, Severity: sev, InChannel: true,
 				Buttons: append(buttons, bot.Button{Label: "Show", Command: fmt.Sprintf("/access show %d", r.ID)})}, Thread: postKey(r.ID)})
 	}
@@ -381,7 +381,7 @@ func (h *Handler) finish(tx *gorm.DB, r *storage.AccessRequest, f action.Fields,
 		r.State, r.NextAttemptAt = storage.AccessAwaitingManual, nil
 		act, detail = "access.grant_manual", "waiting for an approver to grant by hand"
 		if r.Channel != "" {
-			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:%d:manual:%d", r.ID, r.Seq), To: outbox.Destination{Channel: r.Channel},
+			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:manual:%d", r.ID, r.Seq), To: notify.Destination{Channel: r.Channel},
 				Thread: postKey(r.ID), Reply: bot.Reply{Title: fmt.Sprintf("Grant #%d by hand", r.ID), Severity: bot.SeverityWarning,
 					Text:    fmt.Sprintf("Give %s %s, then confirm.", mention(r.Requester), grantOf(r.Role, r.Resource)),
 					Buttons: []bot.Button{{Label: "Done", Command: fmt.Sprintf("/access done %d", r.ID), Style: bot.ButtonPrimary}}}})
@@ -488,12 +488,12 @@ func (h *Handler) digest(ctx context.Context, now time.Time) error {
 	}
 	date := now.UTC().Format("2006-01-02")
 	return h.store.Tx(ctx, func(tx *gorm.DB) error {
-		var ns []outbox.Notification
+		var ns []notify.Notification
 		for _, who := range people {
 			if _, ok := h.dir.ByName(who); !ok {
 				continue
 			}
-			ns = append(ns, outbox.Notification{Key: fmt.Sprintf("access:digest:%s:%s", date, who), To: outbox.Destination{Person: who},
+			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:digest:%s:%s", date, who), To: notify.Destination{Person: who},
 				Reply: bot.Reply{Title: "Active access grants, " + date, Text: strings.TrimRight(texts[who].String(), "\n"),
 					Footer: "/access revoke N ends one early"}})
 		}

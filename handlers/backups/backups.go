@@ -24,10 +24,10 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/notify"
 	"opsbot/proc"
 	"opsbot/storage"
 )
@@ -45,7 +45,7 @@ const (
 type Handler struct {
 	cfg    *config.Config
 	store  *storage.Store
-	outbox *outbox.Outbox
+	outbox *notify.Outbox
 	clock  clock.Clock
 	log    *slog.Logger
 	jobs   map[string]*job
@@ -212,7 +212,7 @@ func (h *Handler) tickJob(ctx context.Context, j *job) error {
 		}
 		if !started {
 			return h.outbox.Enqueue(tx, notification{
-				Key: fmt.Sprintf("backup:%s:skipped:%d", j.Name, due.Unix()), To: outbox.Destination{Channel: j.Channel},
+				Key: fmt.Sprintf("backup:%s:skipped:%d", j.Name, due.Unix()), To: notify.Destination{Channel: j.Channel},
 				Reply: bot.Reply{Title: fmt.Sprintf("Scheduled backup %s skipped", j.Name), Severity: bot.SeverityWarning,
 					Text: fmt.Sprintf("Run #%d, started %s, is still running.", running.ID, h.ago(running.StartedAt)), InChannel: true},
 			}.orNone(j)...)
@@ -256,7 +256,7 @@ func (h *Handler) begin(tx *gorm.DB, j *job, run *storage.BackupRun) (started bo
 		}
 	}
 	err = h.outbox.Enqueue(tx, notification{
-		Key: startKey(run.ID), To: outbox.Destination{Channel: j.Channel},
+		Key: startKey(run.ID), To: notify.Destination{Channel: j.Channel},
 		Reply: bot.Reply{Title: fmt.Sprintf("Backup %s #%d started", j.Name, run.ID), Text: text,
 			Severity: bot.SeverityInfo, InChannel: true},
 	}.orNone(j)...)
@@ -265,15 +265,15 @@ func (h *Handler) begin(tx *gorm.DB, j *job, run *storage.BackupRun) (started bo
 
 func startKey(id int64) string { return fmt.Sprintf("backup:%d:start", id) }
 
-// notification wraps outbox.Notification so a job without a channel
+// notification wraps notify.Notification so a job without a channel
 // queues nothing.
-type notification outbox.Notification
+type notification notify.Notification
 
-func (n notification) orNone(j *job) []outbox.Notification {
+func (n notification) orNone(j *job) []notify.Notification {
 	if j.Channel == "" {
 		return nil
 	}
-	return []outbox.Notification{outbox.Notification(n)}
+	return []notify.Notification{notify.Notification(n)}
 }
 
 // launch starts the process of a run recorded as running and follows it in
@@ -408,9 +408,9 @@ func startError(argv []string, p *proc.Process, err error) string {
 }
 
 // finishNote is the message that replaces a run's start message.
-func (h *Handler) finishNote(j *job, run storage.BackupRun) outbox.Notification {
-	return outbox.Notification{Key: fmt.Sprintf("backup:%d:finish", run.ID), Updates: startKey(run.ID),
-		To: outbox.Destination{Channel: j.Channel}, Reply: h.runReply(j.Name, run, true)}
+func (h *Handler) finishNote(j *job, run storage.BackupRun) notify.Notification {
+	return notify.Notification{Key: fmt.Sprintf("backup:%d:finish", run.ID), Updates: startKey(run.ID),
+		To: notify.Destination{Channel: j.Channel}, Reply: h.runReply(j.Name, run, true)}
 }
 
 // Drain waits for this process's runs to end. When ctx ends first, it

@@ -14,10 +14,10 @@ import (
 
 	"opsbot/bot"
 	"opsbot/bot/shell"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -43,7 +43,7 @@ func New(t testing.TB, b storagetest.Backend, cfg *config.Config) *Env {
 	d := handlers.Deps{
 		Config: cfg,
 		Store:  storagetest.Open(t, b),
-		Outbox: outbox.New(cfg, dir, fc),
+		Outbox: notify.New(cfg, dir, fc),
 		Dir:    dir,
 		Clock:  fc,
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),

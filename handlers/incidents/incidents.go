@@ -19,9 +19,9 @@ import (
 
 	"opsbot/bot"
 	"opsbot/checks"
-	"opsbot/checks/outbox"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -336,9 +336,9 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			}
 			// At most one "reopened" reply per flap window, however often it flaps.
 			window := int64(h.set.FlapWindow)
-			if err := h.notify(tx, outbox.Notification{
+			if err := h.notify(tx, notify.Notification{
 				Key:    fmt.Sprintf("incident:%d:reopened:%d", in.ID, now.UnixNano()/max(window, 1)),
-				To:     outbox.Destination{Channel: in.Channel},
+				To:     notify.Destination{Channel: in.Channel},
 				Thread: openKey(in.ID),
 				Reply: bot.Reply{Text: fmt.Sprintf("Incident #%d reopened: %s is failing again (%s)", in.ID, in.Check, in.Error),
 					Severity: bot.SeverityDanger},
@@ -404,7 +404,7 @@ func openKey(id int64) string { return fmt.Sprintf("incident:%d:open", id) }
 
 // notify enqueues n unless it has no channel to go to (a check without a
 // channel records incidents and escalates, but posts nowhere).
-func (h *Handler) notify(tx *gorm.DB, n outbox.Notification) error {
+func (h *Handler) notify(tx *gorm.DB, n notify.Notification) error {
 	if n.To.Channel == "" && n.To.Person == "" {
 		return nil
 	}
@@ -413,7 +413,7 @@ func (h *Handler) notify(tx *gorm.DB, n outbox.Notification) error {
 
 // post enqueues an incident's one post.
 func (h *Handler) post(tx *gorm.DB, in storage.Incident) error {
-	return h.notify(tx, outbox.Notification{Key: openKey(in.ID), To: outbox.Destination{Channel: in.Channel},
+	return h.notify(tx, notify.Notification{Key: openKey(in.ID), To: notify.Destination{Channel: in.Channel},
 		Reply: h.render(in, in.OpenedAt)})
 }
 
@@ -425,17 +425,17 @@ func (h *Handler) edit(tx *gorm.DB, in *storage.Incident, now time.Time) error {
 	if err := storage.SaveIncident(tx, in); err != nil {
 		return err
 	}
-	return h.notify(tx, outbox.Notification{Key: fmt.Sprintf("incident:%d:rev:%d", in.ID, in.Rev),
-		To: outbox.Destination{Channel: in.Channel}, Updates: openKey(in.ID), Reply: h.render(*in, now)})
+	return h.notify(tx, notify.Notification{Key: fmt.Sprintf("incident:%d:rev:%d", in.ID, in.Rev),
+		To: notify.Destination{Channel: in.Channel}, Updates: openKey(in.ID), Reply: h.render(*in, now)})
 }
 
 // escalate notifies one escalation target: a person by direct message, or
 // channel:NAME.
 func (h *Handler) escalate(tx *gorm.DB, in storage.Incident, a checks.Action, now time.Time) error {
-	to := outbox.Destination{Person: a.Target}
+	to := notify.Destination{Person: a.Target}
 	name, isChannel := cutChannel(a.Target)
 	if isChannel {
-		to = outbox.Destination{Channel: name}
+		to = notify.Destination{Channel: name}
 	}
 	r := h.render(in, now)
 	r.Title = fmt.Sprintf("Escalated: incident #%d not acknowledged after %s", in.ID, human(now.Sub(in.OpenedAt)))
@@ -444,7 +444,7 @@ func (h *Handler) escalate(tx *gorm.DB, in storage.Incident, a checks.Action, no
 		// silence the check: no button that would only be refused.
 		r.Buttons = slices.DeleteFunc(r.Buttons, func(b bot.Button) bool { return strings.HasPrefix(b.Command, "/incident silence ") })
 	}
-	return h.notify(tx, outbox.Notification{
+	return h.notify(tx, notify.Notification{
 		Key:   fmt.Sprintf("incident:%d:escalate:%d:%d", in.ID, in.Reopens, a.Step),
 		To:    to,
 		Reply: r,

@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -165,7 +165,7 @@ func (h *Handler) ThreadReply(ctx context.Context, m bot.Message) error {
 
 // threadNote is a post in the thread of the ticket's source message, none
 // for tickets filed with /ticket new.
-func threadNote(tx *gorm.DB, id int64, key string, r bot.Reply) ([]outbox.Notification, error) {
+func threadNote(tx *gorm.DB, id int64, key string, r bot.Reply) ([]notify.Notification, error) {
 	src, err := storage.TicketSource(tx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
@@ -174,7 +174,7 @@ func threadNote(tx *gorm.DB, id int64, key string, r bot.Reply) ([]outbox.Notifi
 		return nil, err
 	}
 	r.InChannel = true
-	return []outbox.Notification{{Key: key, Reply: r, To: outbox.Destination{Target: &bot.Target{
+	return []notify.Notification{{Key: key, Reply: r, To: notify.Destination{Target: &bot.Target{
 		Platform: bot.Platform(src.Platform), Channel: src.Channel, Thread: src.Thread, Name: "thread of ticket #" + strconv.FormatInt(id, 10)}}}}, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -104,12 +104,12 @@ func (h *Handler) slaEvent(ctx context.Context, id int64, target, action string,
 		key := fmt.Sprintf("ticket:%d:sla:%s:%s", id, target, action)
 		notes := h.queueEdit(t, ev.ID)
 		if ch := h.channel(t.Queue); ch != "" {
-			notes = append(notes, outbox.Notification{Key: key, To: outbox.Destination{Channel: ch}, Reply: msg, Thread: queueKey(id)})
+			notes = append(notes, notify.Notification{Key: key, To: notify.Destination{Channel: ch}, Reply: msg, Thread: queueKey(id)})
 		}
 		if t.Assignee != "" && h.reachable(t.Assignee) {
 			dm := msg
 			dm.Buttons = nil
-			notes = append(notes, outbox.Notification{Key: key + ":assignee", To: outbox.Destination{Person: t.Assignee}, Reply: dm})
+			notes = append(notes, notify.Notification{Key: key + ":assignee", To: notify.Destination{Person: t.Assignee}, Reply: dm})
 		}
 		if err := h.out.Enqueue(tx, notes...); err != nil {
 			return err

@@ -28,10 +28,10 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/notify"
 	"opsbot/storage"
 )
 
@@ -53,7 +53,7 @@ const (
 type Handler struct {
 	cfg      config.TicketsConfig
 	store    *storage.Store
-	out      *outbox.Outbox
+	out      *notify.Outbox
 	dir      *bot.Directory
 	clock    clock.Clock
 	log      *slog.Logger
@@ -261,13 +261,13 @@ func (h *Handler) file(tx *gorm.DB, req *bot.Request, t *storage.Ticket, request
 	if err := storage.WriteAudit(tx, handlers.Audit(req, "ticket.new", subject(t.ID), detail)); err != nil {
 		return ev, err
 	}
-	var notes []outbox.Notification
+	var notes []notify.Notification
 	if ch := h.channel(t.Queue); ch != "" {
-		notes = append(notes, outbox.Notification{Key: queueKey(t.ID), To: outbox.Destination{Channel: ch}, Reply: h.queueCard(*t)})
+		notes = append(notes, notify.Notification{Key: queueKey(t.ID), To: notify.Destination{Channel: ch}, Reply: h.queueCard(*t)})
 	}
 	if requester.Name != req.Person.Name && h.reachable(requester.Name) {
-		notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
-			To: outbox.Destination{Person: requester.Name}, Reply: h.withCard(*t, bot.Reply{
+		notes = append(notes, notify.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
+			To: notify.Destination{Person: requester.Name}, Reply: h.withCard(*t, bot.Reply{
 				Title: fmt.Sprintf("%s filed ticket #%d for you: %s", req.Person.Mention(), t.ID, t.Summary)})})
 	}
 	return ev, h.out.Enqueue(tx, notes...)
@@ -376,13 +376,13 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			notes = append(notes, n...)
 		}
 		if u.toRequester != "" && t.Requester != req.Person.Name && h.reachable(t.Requester) {
-			notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
-				To: outbox.Destination{Person: t.Requester}, Reply: bot.Reply{Title: u.toRequester, Buttons: u.buttons,
+			notes = append(notes, notify.Notification{Key: fmt.Sprintf("ticket:%d:e%d:requester", t.ID, ev.ID),
+				To: notify.Destination{Person: t.Requester}, Reply: bot.Reply{Title: u.toRequester, Buttons: u.buttons,
 					Footer: fmt.Sprintf("/ticket show %d for the whole history", t.ID)}})
 		}
 		if u.toAssignee != "" && t.Assignee != "" && t.Assignee != req.Person.Name && h.reachable(t.Assignee) {
-			notes = append(notes, outbox.Notification{Key: fmt.Sprintf("ticket:%d:e%d:assignee", t.ID, ev.ID),
-				To: outbox.Destination{Person: t.Assignee}, Reply: bot.Reply{Title: u.toAssignee,
+			notes = append(notes, notify.Notification{Key: fmt.Sprintf("ticket:%d:e%d:assignee", t.ID, ev.ID),
+				To: notify.Destination{Person: t.Assignee}, Reply: bot.Reply{Title: u.toAssignee,
 					Footer: fmt.Sprintf("/ticket show %d for the whole history", t.ID)}})
 		}
 		return h.out.Enqueue(tx, notes...)
@@ -397,12 +397,12 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 }
 
 // queueEdit is the edit of the ticket's queue post showing its new state.
-func (h *Handler) queueEdit(t storage.Ticket, eventID int64) []outbox.Notification {
+func (h *Handler) queueEdit(t storage.Ticket, eventID int64) []notify.Notification {
 	ch := h.channel(t.Queue)
 	if ch == "" {
 		return nil
 	}
-	return []outbox.Notification{{Key: fmt.Sprintf("%s:e%d", queueKey(t.ID), eventID), To: outbox.Destination{Channel: ch},
+	return []notify.Notification{{Key: fmt.Sprintf("%s:e%d", queueKey(t.ID), eventID), To: notify.Destination{Channel: ch},
 		Reply: h.queueCard(t), Updates: queueKey(t.ID)}}
 }
 

@@ -1,4 +1,4 @@
-package outbox_test
+package notify_test
 
 import (
 	"bytes"
@@ -17,9 +17,9 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
@@ -47,6 +47,7 @@ type fakePlatform struct {
 	notBefore  map[string]time.Time
 	busy       map[string]int
 	finds      []string
+	findErr    error // Find's answer when set: the lookup is impossible
 	violations []string
 	seq        int
 }
@@ -118,6 +119,9 @@ func (f *fakePlatform) Find(_ context.Context, to bot.Target, key string) (bot.M
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.finds = append(f.finds, key)
+	if f.findErr != nil {
+		return bot.MessageRef{}, false, f.findErr
+	}
 	if f.accepted[key] > 0 {
 		return bot.MessageRef{Channel: to.Channel + to.User, ID: "found-" + key}, true, nil
 	}
@@ -145,7 +149,7 @@ type env struct {
 	b     storagetest.Backend
 	store *storage.Store
 	clock *clock.Fake
-	ob    *outbox.Outbox
+	ob    *notify.Outbox
 	cfg   config.OutboxConfig
 }
 
@@ -157,24 +161,24 @@ func newEnv(t *testing.T, b storagetest.Backend) *env {
 	}
 	cfg.People = []config.Person{{Name: "alice", SlackID: "UALICE"}}
 	fc := clock.NewFake(start)
-	return &env{b: b, store: storagetest.Open(t, b), clock: fc, ob: outbox.New(cfg, bot.NewDirectory(cfg.People), fc),
+	return &env{b: b, store: storagetest.Open(t, b), clock: fc, ob: notify.New(cfg, bot.NewDirectory(cfg.People), fc),
 		cfg: config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second),
 			MaxAge: config.Duration(24 * time.Hour), MaxBackoff: config.Duration(30 * time.Second)}}
 }
 
-func (e *env) enqueue(t testing.TB, ns ...outbox.Notification) {
+func (e *env) enqueue(t testing.TB, ns ...notify.Notification) {
 	t.Helper()
 	if err := e.store.Tx(context.Background(), func(tx *gorm.DB) error { return e.ob.Enqueue(tx, ns...) }); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (e *env) notifier(t testing.TB, store *storage.Store, s bot.Sender, reg prometheus.Registerer, log *slog.Logger) *outbox.Notifier {
+func (e *env) notifier(t testing.TB, store *storage.Store, s bot.Sender, reg prometheus.Registerer, log *slog.Logger) *notify.Notifier {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n, err := outbox.NewNotifier(store, e.clock, log, reg, e.cfg, map[bot.Platform]bot.Sender{bot.Slack: s})
+	n, err := notify.NewNotifier(store, e.clock, log, reg, e.cfg, map[bot.Platform]bot.Sender{bot.Slack: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +186,7 @@ func (e *env) notifier(t testing.TB, store *storage.Store, s bot.Sender, reg pro
 }
 
 // until drains and moves the clock a second at a time until done says so.
-func (e *env) until(t *testing.T, n *outbox.Notifier, done func() bool) {
+func (e *env) until(t *testing.T, n *notify.Notifier, done func() bool) {
 	t.Helper()
 	for range 20000 {
 		if _, err := n.Drain(context.Background()); err != nil {
@@ -198,7 +202,7 @@ func (e *env) until(t *testing.T, n *outbox.Notifier, done func() bool) {
 
 func (e *env) row(t *testing.T, key string) storage.OutboxMessage {
 	t.Helper()
-	m, err := e.store.OutboxByKey(context.Background(), outbox.RowKey(key, bot.Slack))
+	m, err := e.store.OutboxByKey(context.Background(), notify.RowKey(key, bot.Slack))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,14 +224,14 @@ func (e *env) allSent(t *testing.T) func() bool {
 func (e *env) messages(t testing.TB, lanes, per int) (map[string][]string, []string) {
 	byCh := map[string][]string{}
 	var all []string
-	var ns []outbox.Notification
+	var ns []notify.Notification
 	for i := range per {
 		for c := range lanes {
 			key := fmt.Sprintf("n-%d-%d", c, i)
-			ns = append(ns, outbox.Notification{Key: key, To: outbox.Destination{Channel: fmt.Sprintf("c%d", c)},
+			ns = append(ns, notify.Notification{Key: key, To: notify.Destination{Channel: fmt.Sprintf("c%d", c)},
 				Reply: bot.Reply{Title: "message", Text: key}})
-			byCh[fmt.Sprintf("C%d", c)] = append(byCh[fmt.Sprintf("C%d", c)], outbox.RowKey(key, bot.Slack))
-			all = append(all, outbox.RowKey(key, bot.Slack))
+			byCh[fmt.Sprintf("C%d", c)] = append(byCh[fmt.Sprintf("C%d", c)], notify.RowKey(key, bot.Slack))
+			all = append(all, notify.RowKey(key, bot.Slack))
 		}
 	}
 	for len(ns) > 0 {
@@ -308,8 +312,8 @@ func TestRetryAfterIsHonouredExactly(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b)
-			e.enqueue(t, outbox.Notification{Key: "a", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("a")},
-				outbox.Notification{Key: "b", To: outbox.Destination{Channel: "c0"}, Reply: bot.Text("b")})
+			e.enqueue(t, notify.Notification{Key: "a", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("a")},
+				notify.Notification{Key: "b", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("b")})
 			f := newFake(e.clock, func(key string, n int) error {
 				if key == "a@slack" && n == 1 {
 					return bot.Retryable(errors.New("HTTP 429"), 90*time.Second)
@@ -393,7 +397,7 @@ func TestCrashedSenderLeaseExpires(t *testing.T) {
 			f := newFake(e.clock, nil)
 			// A process claims the first message, the platform accepts it,
 			// and the process dies before writing anything down.
-			claimed, err := e.store.ClaimOutbox(context.Background(), "dead", e.clock.Now(), 2*time.Minute, 1)
+			claimed, err := e.store.ClaimOutbox(context.Background(), "dead", e.clock.Now(), 2*time.Minute, 1, slackScope)
 			if err != nil || len(claimed) != 1 {
 				t.Fatalf("claim: %v %v", claimed, err)
 			}
@@ -433,7 +437,7 @@ func TestTwoNotifiersNeverSendARowTwice(t *testing.T) {
 			n2 := e.notifier(t, storagetest.Open(t, b), f, nil, nil)
 			for range 200 {
 				var wg sync.WaitGroup
-				for _, n := range []*outbox.Notifier{n1, n2} {
+				for _, n := range []*notify.Notifier{n1, n2} {
 					wg.Go(func() {
 						if _, err := n.Drain(context.Background()); err != nil {
 							t.Error(err)
@@ -458,16 +462,16 @@ func TestUpdatesAndThreads(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b)
-			to := outbox.Destination{Channel: "c0"}
+			to := notify.Destination{Channel: "c0"}
 			e.enqueue(t,
-				outbox.Notification{Key: "inc", To: to, Reply: bot.Text("down")},
-				outbox.Notification{Key: "inc-ack", To: to, Reply: bot.Text("down, acked"), Updates: "inc"},
-				outbox.Notification{Key: "inc-note", To: to, Reply: bot.Text("looking"), Thread: "inc"},
-				outbox.Notification{Key: "bad", To: to, Reply: bot.Text("refused")},
-				outbox.Notification{Key: "bad-upd", To: to, Reply: bot.Text("news"), Updates: "bad"},
+				notify.Notification{Key: "inc", To: to, Reply: bot.Text("down")},
+				notify.Notification{Key: "inc-ack", To: to, Reply: bot.Text("down, acked"), Updates: "inc"},
+				notify.Notification{Key: "inc-note", To: to, Reply: bot.Text("looking"), Thread: "inc"},
+				notify.Notification{Key: "bad", To: to, Reply: bot.Text("refused")},
+				notify.Notification{Key: "bad-upd", To: to, Reply: bot.Text("news"), Updates: "bad"},
 				// The original is elsewhere and slow: the update waits for it.
-				outbox.Notification{Key: "slow", To: outbox.Destination{Channel: "c1"}, Reply: bot.Text("slow")},
-				outbox.Notification{Key: "slow-upd", To: to, Reply: bot.Text("slow, edited"), Updates: "slow"},
+				notify.Notification{Key: "slow", To: notify.Destination{Channel: "c1"}, Reply: bot.Text("slow")},
+				notify.Notification{Key: "slow-upd", To: to, Reply: bot.Text("slow, edited"), Updates: "slow"},
 			)
 			f := newFake(e.clock, func(key string, n int) error {
 				switch {
@@ -514,9 +518,9 @@ func TestMaxAgeGivesUp(t *testing.T) {
 			e := newEnv(t, b)
 			e.cfg.MaxAge = config.Duration(time.Hour)
 			e.cfg.MaxBackoff = config.Duration(5 * time.Minute)
-			to := outbox.Destination{Channel: "c0"}
-			e.enqueue(t, outbox.Notification{Key: "doomed", To: to, Reply: bot.Text("x")},
-				outbox.Notification{Key: "after", To: to, Reply: bot.Text("y")})
+			to := notify.Destination{Channel: "c0"}
+			e.enqueue(t, notify.Notification{Key: "doomed", To: to, Reply: bot.Text("x")},
+				notify.Notification{Key: "after", To: to, Reply: bot.Text("y")})
 			f := newFake(e.clock, func(key string, _ int) error {
 				if key == "doomed@slack" {
 					return bot.Retryable(errors.New("HTTP 500"), 0)
@@ -543,32 +547,108 @@ func TestMaxAgeGivesUp(t *testing.T) {
 	}
 }
 
-func TestNoSenderWaits(t *testing.T) {
+// slackScope claims what a notifier with a Slack sender claims.
+var slackScope = storage.OutboxScope{Platforms: []string{"slack"}}
+
+// TestOnlyDeliverersClaim: a notifier without a sender for a platform (the
+// shell, a serve with that platform off) never claims its messages, so it
+// can neither mark them sent nor hold up their lane; one that can deliver
+// them does, once each.
+func TestOnlyDeliverersClaim(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storagetest.Backends(t)[0])
-	e.enqueue(t, outbox.Notification{Key: "x", To: outbox.Destination{Person: "alice"}, Reply: bot.Text("hi")})
-	n, err := outbox.NewNotifier(e.store, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, e.cfg, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			e.enqueue(t, notify.Notification{Key: "x", To: notify.Destination{Person: "alice"}, Reply: bot.Text("hi")})
+			logOnly, err := notify.NewNotifier(e.store, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, e.cfg,
+				map[bot.Platform]bot.Sender{bot.Log: newFake(e.clock, nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ob.Attach(logOnly)
+			none, err := notify.NewNotifier(e.store, e.clock, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, e.cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []*notify.Notifier{logOnly, none} {
+				if sent, _ := n.Drain(context.Background()); sent != 0 {
+					t.Fatal("sent without a Slack sender")
+				}
+			}
+			if m := e.row(t, "x"); m.State != storage.OutboxPending || m.Attempts != 0 || m.ClaimedBy != "" {
+				t.Fatalf("claimed by a notifier that cannot deliver it: state %s, attempts %d, by %q", m.State, m.Attempts, m.ClaimedBy)
+			}
+			f := newFake(e.clock, nil)
+			none.Register(bot.Slack, f)
+			e.until(t, none, e.allSent(t))
+			if f.order["UALICE"][0] != "x@slack" || f.accepted["x@slack"] != 1 {
+				t.Errorf("direct message went to %v", f.order)
+			}
+		})
 	}
-	if sent, _ := n.Drain(context.Background()); sent != 0 {
-		t.Fatal("sent without a sender")
-	}
-	if m := e.row(t, "x"); m.State != storage.OutboxPending || !strings.Contains(m.LastError, "no sender") {
-		t.Fatalf("state %s, error %q", m.State, m.LastError)
-	}
-	f := newFake(e.clock, nil)
-	n.Register(bot.Slack, f)
-	e.until(t, n, e.allSent(t))
-	if f.order["UALICE"][0] != "x@slack" {
-		t.Errorf("direct message went to %v", f.order)
+}
+
+// TestLogSinkIsTheWritersOwn: a message for a platform that is not enabled
+// goes to the log sink of the process that wrote it; another process's
+// notifier, even with a log sink of its own, never claims it.
+func TestLogSinkIsTheWritersOwn(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			// This process has no platform enabled: everything is logged.
+			local := notify.New(&config.Config{Channels: map[string]config.Channel{"helpdesk": {Slack: "C1"}}}, bot.NewDirectory(nil), e.clock)
+			var queued []notify.Queued
+			local.OnQueued(func(q notify.Queued) { queued = append(queued, q) })
+			err := e.store.Tx(context.Background(), func(tx *gorm.DB) error {
+				return local.Enqueue(tx,
+					notify.Notification{Key: "card", To: notify.Destination{Channel: "helpdesk"}, Reply: bot.Text("card of #12 updated")},
+					notify.Notification{Key: "thread", To: notify.Destination{Target: &bot.Target{Platform: bot.Discord, Channel: "200", Name: "#ops"}},
+						Reply: bot.Text("reply")})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(queued) != 0 {
+				t.Errorf("log sink messages reported as queued for a platform: %+v", queued)
+			}
+			// Another process: Slack enabled, its own log sink.
+			otherSink, otherSlack := newFake(e.clock, nil), newFake(e.clock, nil)
+			other, err := notify.NewNotifier(e.store, e.clock, quiet, nil, e.cfg,
+				map[bot.Platform]bot.Sender{bot.Log: otherSink, bot.Slack: otherSlack})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ob.Attach(other)
+			if sent, _ := other.Drain(context.Background()); sent != 0 {
+				t.Fatalf("another process sent %d of this one's log sink messages", sent)
+			}
+			mine := newFake(e.clock, nil)
+			n, err := notify.NewNotifier(e.store, e.clock, quiet, nil, e.cfg, map[bot.Platform]bot.Sender{bot.Log: mine})
+			if err != nil {
+				t.Fatal(err)
+			}
+			local.Attach(n)
+			if sent, _ := n.Drain(context.Background()); sent != 2 {
+				t.Fatalf("the writer's own notifier sent %d, want 2", sent)
+			}
+			for _, k := range []string{"card@log", "thread@log"} {
+				m, err := e.store.OutboxByKey(context.Background(), k)
+				if err != nil || m.State != storage.OutboxSent || mine.accepted[k] != 1 {
+					t.Errorf("%s: state %s, logged %d times (%v)", k, m.State, mine.accepted[k], err)
+				}
+			}
+		})
 	}
 }
 
 func TestLogSender(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	s := &outbox.LogSender{Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	s := &notify.LogSender{Log: slog.New(slog.NewTextHandler(&buf, nil))}
 	ref, err := s.Post(context.Background(), bot.Target{Platform: bot.Log, Name: "#helpdesk"},
 		bot.Outgoing{Key: "t:1@log", Reply: bot.Reply{Title: "Ticket #1", Text: "VPN drops"}})
 	if err != nil || ref.ID != "t:1@log" {
@@ -586,9 +666,9 @@ func TestOperatorRetryAndDrop(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b)
-			to := outbox.Destination{Channel: "c0"}
-			e.enqueue(t, outbox.Notification{Key: "a", To: to, Reply: bot.Text("a")},
-				outbox.Notification{Key: "b", To: to, Reply: bot.Text("b")})
+			to := notify.Destination{Channel: "c0"}
+			e.enqueue(t, notify.Notification{Key: "a", To: to, Reply: bot.Text("a")},
+				notify.Notification{Key: "b", To: to, Reply: bot.Text("b")})
 			broken := true
 			f := newFake(e.clock, func(string, int) error {
 				if broken {
@@ -642,7 +722,7 @@ func TestRenewedLeaseHolds(t *testing.T) {
 			e.messages(t, 1, 1)
 			ctx := context.Background()
 			const lease = 15 * time.Second
-			claimed, err := e.store.ClaimOutbox(ctx, "live", e.clock.Now(), lease, 1)
+			claimed, err := e.store.ClaimOutbox(ctx, "live", e.clock.Now(), lease, 1, slackScope)
 			if err != nil || len(claimed) != 1 {
 				t.Fatalf("claim: %v %v", claimed, err)
 			}
@@ -654,14 +734,60 @@ func TestRenewedLeaseHolds(t *testing.T) {
 				t.Fatalf("renew by another owner: %d %v", n, err)
 			}
 			e.clock.Advance(10 * time.Second) // past the first lease, inside the renewed one
-			if got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1); err != nil || len(got) != 0 {
+			if got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1, slackScope); err != nil || len(got) != 0 {
 				t.Fatalf("claimed a renewed lease: %v %v", got, err)
 			}
 			e.clock.Advance(lease)
-			got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1)
+			got, err := e.store.ClaimOutbox(ctx, "other", e.clock.Now(), lease, 1, slackScope)
 			if err != nil || len(got) != 1 || !got[0].Uncertain {
 				t.Fatalf("after the renewed lease ran out: %+v %v", got, err)
 			}
+		})
+	}
+}
+
+// TestUnfindableIsHeld: a send whose outcome is unknown and which the
+// platform cannot look up (a missing scope) is held with what to fix,
+// neither posted again nor failed; its lane moves on; a person's retry
+// posts it, without looking, once.
+func TestUnfindableIsHeld(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			_, all := e.messages(t, 1, 2)
+			f := newFake(e.clock, func(key string, n int) error {
+				if key == all[0] && n == 1 {
+					return errors.New("connection reset after the request left")
+				}
+				return nil
+			})
+			f.findErr = &bot.LookupError{Err: errors.New("slack conversations.history #c0: missing_scope"),
+				Fix: "add the channels:history scope to the Slack app"}
+			n := e.notifier(t, e.store, f, nil, nil)
+			e.until(t, n, func() bool { return e.row(t, "n-0-1").State == storage.OutboxSent })
+			m := e.row(t, "n-0-0")
+			if m.State != storage.OutboxHeld || !strings.Contains(m.LastError, "channels:history") ||
+				!strings.Contains(m.LastError, fmt.Sprintf("opsbot outbox retry %d", m.ID)) {
+				t.Fatalf("state %s, last error %q; want held with the scope to add and the retry command", m.State, m.LastError)
+			}
+			if f.attempts[all[0]] != 1 {
+				t.Fatalf("posted %d times before holding, want once", f.attempts[all[0]])
+			}
+			e.clock.Advance(time.Hour)
+			if sent, _ := n.Drain(context.Background()); sent != 0 || e.row(t, "n-0-0").State != storage.OutboxHeld {
+				t.Fatal("a held message was sent without a person's word")
+			}
+			if _, err := e.store.RetryOutbox(context.Background(), m.ID, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			finds := len(f.finds)
+			e.until(t, n, e.allSent(t))
+			if len(f.finds) != finds {
+				t.Errorf("looked again after a person's retry")
+			}
+			f.check(t, all)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package outbox
+package notify
 
 import (
 	"context"
@@ -23,14 +23,6 @@ import (
 )
 
 const (
-	// lease is how long a claimed message is ours; a notifier that dies
-	// while sending lets another take its messages once it runs out. A
-	// live notifier renews its leases every renewEvery while it sends, so
-	// a send may take longer than the lease; a dead replica's messages
-	// (and the lanes behind them) wait at most a lease.
-	lease = 15 * time.Second
-	// renewEvery is how often a draining notifier extends its leases.
-	renewEvery = lease / 3
 	// sendTimeout bounds one call to a platform.
 	sendTimeout = 30 * time.Second
 	// recordTimeout bounds writing an outcome, even while stopping.
@@ -54,6 +46,9 @@ type Notifier struct {
 	// id names this notifier in claims (ClaimedBy).
 	id   string
 	wake chan struct{}
+	// origin is the process whose log sink messages this notifier claims
+	// (set by Outbox.Attach); without one it claims none.
+	origin atomic.Pointer[string]
 
 	mu      sync.RWMutex
 	senders map[bot.Platform]bot.Sender
@@ -63,6 +58,7 @@ type Notifier struct {
 	sent    *prometheus.CounterVec
 	retries *prometheus.CounterVec
 	failed  *prometheus.CounterVec
+	held    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 }
 
@@ -82,6 +78,14 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = config.Duration(24 * time.Hour)
 	}
+	// The lease (outbox.lease) is how long a claimed message is ours; a
+	// notifier that dies while sending lets another take its messages once
+	// it runs out. A live notifier renews its leases every third of it
+	// while it sends, so a send may take longer than the lease; a dead
+	// replica's messages (and the lanes behind them) wait at most a lease.
+	if cfg.Lease <= 0 {
+		cfg.Lease = config.Duration(15 * time.Second)
+	}
 	n := &Notifier{store: store, clock: clk, log: log, cfg: cfg, id: notifierID(),
 		wake: make(chan struct{}, 1), senders: map[bot.Platform]bot.Sender{}}
 	for p, s := range senders {
@@ -98,11 +102,13 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	n.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_failed_total",
 		Help: "Notifications given up on: reason permanent (the platform refused) or max_age (retried too long)."},
 		[]string{"platform", "reason"})
+	n.held = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "opsbot_outbox_held_total",
+		Help: "Notifications held for a person: their last send may have arrived and cannot be checked."}, []string{"platform"})
 	n.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "opsbot_outbox_delivery_seconds",
 		Help:    "Time from enqueue to the platform accepting a notification.",
 		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800}}, []string{"platform"})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{n.queued, n.oldest, n.sent, n.retries, n.failed, n.latency} {
+		for _, c := range []prometheus.Collector{n.queued, n.oldest, n.sent, n.retries, n.failed, n.held, n.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register outbox metrics: %w", err)
 			}
@@ -110,6 +116,31 @@ func NewNotifier(store *storage.Store, clk clock.Clock, log *slog.Logger, reg pr
 	}
 	return n, nil
 }
+
+func (n *Notifier) lease() time.Duration { return time.Duration(n.cfg.Lease) }
+
+// setOrigin makes n claim the log sink messages of the outbox named origin.
+func (n *Notifier) setOrigin(origin string) { n.origin.Store(&origin) }
+
+// scope is what n may claim: the platforms it has a sender for, and its own
+// process's log sink messages.
+func (n *Notifier) scope() storage.OutboxScope {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var sc storage.OutboxScope
+	for p := range n.senders {
+		if p != bot.Log {
+			sc.Platforms = append(sc.Platforms, string(p))
+		}
+	}
+	if o := n.origin.Load(); o != nil && n.senders[bot.Log] != nil {
+		sc.LanePrefix = LogLanePrefix(*o)
+	}
+	return sc
+}
+
+// processID names one outbox's process: host, pid and a random tail.
+func processID() string { return notifierID() }
 
 // notifierID is unique per process and notifier: host, pid and a random tail.
 func notifierID() string {
@@ -123,9 +154,9 @@ func notifierID() string {
 	return id
 }
 
-// Register makes s the sender for platform p; the Slack and Discord adapters
-// call it at start-up. A message for a platform with no sender waits (and is
-// retried) until one is registered or max_age passes.
+// Register makes s the sender for platform p; serve registers one for each
+// platform it enables. n claims only the messages of platforms it has a
+// sender for: the others wait for a process that can deliver them.
 func (n *Notifier) Register(p bot.Platform, s bot.Sender) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -186,7 +217,7 @@ func (n *Notifier) Drain(ctx context.Context) (int, error) {
 		var batch []storage.OutboxMessage
 		if free := n.cfg.Workers - inflight; free > 0 {
 			var err error
-			batch, err = n.store.ClaimOutbox(ctx, n.id, n.clock.Now(), lease, free)
+			batch, err = n.store.ClaimOutbox(ctx, n.id, n.clock.Now(), n.lease(), free, n.scope())
 			if err != nil {
 				if ctx.Err() == nil {
 					drainErr = err
@@ -225,14 +256,14 @@ func (n *Notifier) Drain(ctx context.Context) (int, error) {
 // renewLeases extends this notifier's leases every renewEvery until ctx
 // ends.
 func (n *Notifier) renewLeases(ctx context.Context) {
-	t := time.NewTicker(renewEvery)
+	t := time.NewTicker(n.lease() / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := n.store.RenewOutbox(ctx, n.id, n.clock.Now().Add(lease)); err != nil && ctx.Err() == nil {
+			if _, err := n.store.RenewOutbox(ctx, n.id, n.clock.Now().Add(n.lease())); err != nil && ctx.Err() == nil {
 				n.log.Warn("renew notification leases", "err", err)
 			}
 		}
@@ -251,7 +282,7 @@ func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 		if i+1 >= laneRun || ctx.Err() != nil {
 			return sent
 		}
-		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), lease)
+		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), n.lease())
 		if err != nil {
 			if ctx.Err() == nil {
 				n.log.Error("claim next notification", "lane", m.Lane, "err", err)
@@ -319,6 +350,11 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 	if edit == nil && m.Uncertain {
 		if f, ok := sender.(bot.Finder); ok {
 			ref, found, err = f.Find(sctx, to, m.Key)
+			var le *bot.LookupError
+			if errors.As(err, &le) {
+				n.hold(rctx, m, le)
+				return false
+			}
 			if err == nil && !found {
 				uncertain = false
 			}
@@ -368,7 +404,9 @@ func (n *Notifier) original(ctx context.Context, key string) (ref *bot.MessageRe
 	switch o.State {
 	case storage.OutboxSent:
 		return &bot.MessageRef{Channel: o.MessageChannel, ID: o.MessageID}, false, nil
-	case storage.OutboxPending, storage.OutboxSending:
+	case storage.OutboxPending, storage.OutboxSending, storage.OutboxHeld:
+		// A held original may be on the platform already: an edit or a
+		// reply posted on its own could show it twice.
 		return nil, true, nil
 	}
 	return nil, false, nil
@@ -435,6 +473,17 @@ func (n *Notifier) backoff(attempts int) time.Duration {
 	}
 	half := d / 2
 	return half + time.Duration(mrand.Int64N(int64(d-half)+1))
+}
+
+// hold parks m, which the platform may have, for a person to retry: it
+// cannot be looked up, and posting it again could post it twice.
+func (n *Notifier) hold(ctx context.Context, m storage.OutboxMessage, le *bot.LookupError) {
+	reason := fmt.Sprintf("held: the last send may have reached %s but it cannot be checked: %s; then run opsbot outbox retry %d to post it",
+		m.Platform, errText(le), m.ID)
+	n.log.Error("notification held: cannot check whether it was already sent", "key", m.Key, "lane", m.Lane,
+		"id", m.ID, "err", le.Err, "fix", le.Fix)
+	n.held.WithLabelValues(m.Platform).Inc()
+	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxHeld, LastError: reason, Uncertain: true})
 }
 
 func (n *Notifier) fail(ctx context.Context, m storage.OutboxMessage, reason string, err error) {

@@ -1,4 +1,4 @@
-package discord
+package fakediscord
 
 import (
 	"bytes"
@@ -17,15 +17,53 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// The opcodes and close codes are the adapter's (gateway.go): both follow
-// Discord's documentation.
+// Gateway opcodes, as Discord numbers them.
+const (
+	opDispatch       = 0
+	opHeartbeat      = 1
+	opIdentify       = 2
+	opResume         = 6
+	opReconnect      = 7
+	opInvalidSession = 9
+	opHello          = 10
+	opHeartbeatAck   = 11
+)
 
-// privilegedIntents need a switch in the developer portal; asking for one
+// Gateway close codes Discord sends.
+const (
+	CloseUnknownError      = 4000
+	CloseUnknownOpcode     = 4001
+	CloseDecodeError       = 4002
+	CloseNotAuthenticated  = 4003
+	CloseAuthFailed        = 4004
+	CloseAlreadyIdentified = 4005
+	CloseInvalidSeq        = 4007
+	CloseSessionTimedOut   = 4009
+	CloseInvalidShard      = 4010
+	CloseShardingRequired  = 4011
+	CloseInvalidAPIVersion = 4012
+	CloseInvalidIntents    = 4013
+	CloseDisallowedIntents = 4014
+)
+
+// sessionEnding reports whether Discord ends the session along with a
+// connection it closes with code: after 4007 and 4009 the client must
+// IDENTIFY afresh, after 4004 and 4010-4014 it may not come back at all.
+func sessionEnding(code int) bool {
+	return code == CloseAuthFailed || code == CloseInvalidSeq || code == CloseSessionTimedOut ||
+		code >= CloseInvalidShard && code <= CloseDisallowedIntents
+}
+
+// ApplicationID is the application (and bot user) id the fake gateway
+// reports in READY.
+const ApplicationID = "500000000000000001"
+
+// PrivilegedIntents need a switch in the developer portal; asking for one
 // that is off closes the connection with 4014.
-const privilegedIntents = discordgo.IntentGuildMembers | discordgo.IntentGuildPresences | discordgo.IntentMessageContent
+const PrivilegedIntents = discordgo.IntentGuildMembers | discordgo.IntentGuildPresences | discordgo.IntentMessageContent
 
-// gwEvent is something a client did on the fake gateway.
-type gwEvent struct {
+// Event is something a client did on the fake gateway.
+type Event struct {
 	// Kind is connect, refused (while down), identify, resume,
 	// heartbeat, close (the client sent a close frame) or gone (the
 	// connection ended).
@@ -45,35 +83,35 @@ type gwEvent struct {
 	At time.Time
 }
 
-// gwFrame is a gateway payload.
-type gwFrame struct {
+// frame is a gateway payload.
+type frame struct {
 	Op int             `json:"op"`
 	D  json.RawMessage `json:"d"`
 	S  *int64          `json:"s"`
 	T  *string         `json:"t"`
 }
 
-// gwSession is a gateway session: its intents, its dispatches (numbered
+// session is a gateway session: its intents, its dispatches (numbered
 // from 1 and kept for RESUME) and its connection while it has one.
-type gwSession struct {
+type session struct {
 	id      string
 	intents discordgo.Intent
 	seq     int64
-	sent    []gwFrame
-	conn    *gwConn
+	sent    []frame
+	conn    *conn
 	invalid bool
 }
 
-type gwConn struct {
+type conn struct {
 	ws      *websocket.Conn
 	path    string
 	version int
 	wmu     sync.Mutex
-	session *gwSession
+	session *session
 	closing bool // the fake closed it; the client's answer changes nothing
 }
 
-func (c *gwConn) write(v any) error {
+func (c *conn) write(v any) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.ws.WriteJSON(v)
@@ -81,7 +119,7 @@ func (c *gwConn) write(v any) error {
 
 // writeCompressed sends v as one zlib stream in a binary message, as
 // Discord does for large payloads when IDENTIFY said compress: true.
-func (c *gwConn) writeCompressed(v any) error {
+func (c *conn) writeCompressed(v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -99,14 +137,14 @@ func (c *gwConn) writeCompressed(v any) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, b.Bytes())
 }
 
-func (c *gwConn) closeWith(code int, reason string) {
+func (c *conn) closeWith(code int, reason string) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	_ = c.ws.Close()
 }
 
-// fakeGateway speaks Discord's gateway protocol as Discord documents it
+// Gateway is a fake Discord gateway that speaks Discord's gateway protocol as Discord documents it
 // (versions 9 and 10, JSON): HELLO, then IDENTIFY (READY) or RESUME
 // (the missed dispatches, then RESUMED; INVALID SESSION when the session
 // cannot be resumed), heartbeats answered with ACKs, dispatches numbered per
@@ -114,7 +152,7 @@ func (c *gwConn) closeWith(code int, reason string) {
 // Discord checks: the bot token, the version and encoding, the order of
 // opcodes, and privileged intents the application was not granted (4014).
 // A client's close frame with 1000 or 1001 ends its session, as on Discord.
-type fakeGateway struct {
+type Gateway struct {
 	t     testing.TB
 	srv   *httptest.Server
 	token string
@@ -124,16 +162,16 @@ type fakeGateway struct {
 	interval time.Duration
 
 	mu       sync.Mutex
-	sessions []*gwSession
-	conns    []*gwConn
+	sessions []*session
+	conns    []*conn
 	noAck    bool
 	silent   bool // accept connections and say nothing, not even HELLO
 	down     bool // refuse connections with 503
-	seen     chan gwEvent
+	seen     chan Event
 }
 
-func newFakeGateway(t testing.TB, token string, portal discordgo.Intent) *fakeGateway {
-	g := &fakeGateway{t: t, token: token, portal: portal, interval: 41250 * time.Millisecond, seen: make(chan gwEvent, 4096)}
+func NewGateway(t testing.TB, token string, portal discordgo.Intent) *Gateway {
+	g := &Gateway{t: t, token: token, portal: portal, interval: 41250 * time.Millisecond, seen: make(chan Event, 4096)}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(func() {
 		g.mu.Lock()
@@ -146,10 +184,10 @@ func newFakeGateway(t testing.TB, token string, portal discordgo.Intent) *fakeGa
 	return g
 }
 
-// url is what GET /gateway answers: Discord gives no trailing slash.
-func (g *fakeGateway) url() string { return "ws" + strings.TrimPrefix(g.srv.URL, "http") }
+// URL is what GET /gateway answers: Discord gives no trailing slash.
+func (g *Gateway) URL() string { return "ws" + strings.TrimPrefix(g.srv.URL, "http") }
 
-func (g *fakeGateway) report(e gwEvent) {
+func (g *Gateway) report(e Event) {
 	e.At = time.Now()
 	select {
 	case g.seen <- e:
@@ -157,8 +195,8 @@ func (g *fakeGateway) report(e gwEvent) {
 	}
 }
 
-// await returns the next event of one of the kinds, passing over others.
-func (g *fakeGateway) await(t *testing.T, kinds ...string) gwEvent {
+// Await returns the next event of one of the kinds, passing over others.
+func (g *Gateway) Await(t *testing.T, kinds ...string) Event {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -171,18 +209,18 @@ func (g *fakeGateway) await(t *testing.T, kinds ...string) gwEvent {
 			}
 		case <-deadline:
 			t.Fatalf("the fake gateway saw no %s", strings.Join(kinds, " or "))
-			return gwEvent{}
+			return Event{}
 		}
 	}
 }
 
-func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	up := websocket.Upgrader{}
 	g.mu.Lock()
 	down := g.down
 	g.mu.Unlock()
 	if down {
-		g.report(gwEvent{Kind: "refused"})
+		g.report(Event{Kind: "refused"})
 		http.Error(w, "gateway unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -191,14 +229,14 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	c := &gwConn{ws: ws, path: r.URL.Path}
+	c := &conn{ws: ws, path: r.URL.Path}
 	c.version, _ = strconv.Atoi(q.Get("v"))
 	g.mu.Lock()
 	g.conns = append(g.conns, c)
 	silent, interval := g.silent, g.interval
 	g.mu.Unlock()
-	g.report(gwEvent{Kind: "connect", Path: r.URL.Path, Version: q.Get("v"), Encoding: q.Get("encoding")})
-	defer g.report(gwEvent{Kind: "gone"})
+	g.report(Event{Kind: "connect", Path: r.URL.Path, Version: q.Get("v"), Encoding: q.Get("encoding")})
+	defer g.report(Event{Kind: "gone"})
 	if silent {
 		for {
 			if _, _, err := ws.ReadMessage(); err != nil {
@@ -207,11 +245,11 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v := q.Get("v"); v != "9" && v != "10" {
-		c.closeWith(closeInvalidAPIVersion, "Invalid API version.")
+		c.closeWith(CloseInvalidAPIVersion, "Invalid API version.")
 		return
 	}
 	if q.Get("encoding") != "json" {
-		c.closeWith(closeDecodeError, "Error while decoding payload.")
+		c.closeWith(CloseDecodeError, "Error while decoding payload.")
 		return
 	}
 	if err := c.write(map[string]any{"op": opHello, "d": map[string]any{"heartbeat_interval": interval.Milliseconds()}, "s": nil, "t": nil}); err != nil {
@@ -223,7 +261,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
-				g.report(gwEvent{Kind: "close", Code: ce.Code})
+				g.report(Event{Kind: "close", Code: ce.Code})
 				g.mu.Lock()
 				if !c.closing && c.session != nil && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
 					c.session.invalid = true
@@ -232,9 +270,9 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		var p gwFrame
+		var p frame
 		if mt != websocket.TextMessage || json.Unmarshal(raw, &p) != nil {
-			c.closeWith(closeDecodeError, "Error while decoding payload.")
+			c.closeWith(CloseDecodeError, "Error while decoding payload.")
 			return
 		}
 		switch p.Op {
@@ -242,11 +280,11 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			seq := int64(-1)
 			if string(p.D) != "null" {
 				if err := json.Unmarshal(p.D, &seq); err != nil {
-					c.closeWith(closeDecodeError, "Error while decoding payload.")
+					c.closeWith(CloseDecodeError, "Error while decoding payload.")
 					return
 				}
 			}
-			g.report(gwEvent{Kind: "heartbeat", Seq: seq})
+			g.report(Event{Kind: "heartbeat", Seq: seq})
 			g.mu.Lock()
 			ack := !g.noAck
 			g.mu.Unlock()
@@ -266,9 +304,9 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 			authed := c.session != nil
 			g.mu.Unlock()
 			if !authed {
-				c.closeWith(closeNotAuthenticated, "Not authenticated.")
+				c.closeWith(CloseNotAuthenticated, "Not authenticated.")
 			} else {
-				c.closeWith(closeUnknownOpcode, "Unknown opcode.")
+				c.closeWith(CloseUnknownOpcode, "Unknown opcode.")
 			}
 			return
 		}
@@ -277,11 +315,11 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 
 // tokenOK accepts the bot token as Discord does, with or without the
 // "Bot " prefix discordgo sends.
-func (g *fakeGateway) tokenOK(tok string) bool {
+func (g *Gateway) tokenOK(tok string) bool {
 	return tok == g.token || tok == "Bot "+g.token
 }
 
-func (g *fakeGateway) identify(c *gwConn, d json.RawMessage) bool {
+func (g *Gateway) identify(c *conn, d json.RawMessage) bool {
 	var id struct {
 		Token      string            `json:"token"`
 		Intents    *discordgo.Intent `json:"intents"`
@@ -289,14 +327,14 @@ func (g *fakeGateway) identify(c *gwConn, d json.RawMessage) bool {
 		Properties map[string]string `json:"properties"`
 	}
 	if err := json.Unmarshal(d, &id); err != nil {
-		c.closeWith(closeDecodeError, "Error while decoding payload.")
+		c.closeWith(CloseDecodeError, "Error while decoding payload.")
 		return false
 	}
 	os := id.Properties["os"]
 	if os == "" {
 		os = id.Properties["$os"]
 	}
-	e := gwEvent{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os, Path: c.path}
+	e := Event{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os, Path: c.path}
 	if id.Intents != nil {
 		e.Intents = *id.Intents
 	}
@@ -307,24 +345,24 @@ func (g *fakeGateway) identify(c *gwConn, d json.RawMessage) bool {
 	defer g.mu.Unlock()
 	switch {
 	case c.session != nil:
-		c.closeWith(closeAlreadyIdentified, "Already authenticated.")
+		c.closeWith(CloseAlreadyIdentified, "Already authenticated.")
 		return false
 	case !g.tokenOK(id.Token):
-		c.closeWith(closeAuthFailed, "Authentication failed.")
+		c.closeWith(CloseAuthFailed, "Authentication failed.")
 		return false
 	case id.Intents == nil || *id.Intents < 0 || *id.Intents >= 1<<26:
-		c.closeWith(closeInvalidIntents, "Invalid intent(s).")
+		c.closeWith(CloseInvalidIntents, "Invalid intent(s).")
 		return false
-	case *id.Intents&privilegedIntents&^g.portal != 0:
-		c.closeWith(closeDisallowedIntents, "Disallowed intent(s).")
+	case *id.Intents&PrivilegedIntents&^g.portal != 0:
+		c.closeWith(CloseDisallowedIntents, "Disallowed intent(s).")
 		return false
 	}
-	s := &gwSession{id: "fake-session-" + strconv.Itoa(len(g.sessions)+1), intents: *id.Intents, conn: c}
+	s := &session{id: "fake-session-" + strconv.Itoa(len(g.sessions)+1), intents: *id.Intents, conn: c}
 	g.sessions = append(g.sessions, s)
 	c.session = s
-	ready := map[string]any{"v": c.version, "session_id": s.id, "resume_gateway_url": g.url() + "/resume",
-		"user":        map[string]any{"id": testApp, "username": "opsbot", "discriminator": "0", "bot": true},
-		"application": map[string]any{"id": testApp, "flags": 0}, "guilds": []any{}, "private_channels": []any{}}
+	ready := map[string]any{"v": c.version, "session_id": s.id, "resume_gateway_url": g.URL() + "/resume",
+		"user":        map[string]any{"id": ApplicationID, "username": "opsbot", "discriminator": "0", "bot": true},
+		"application": map[string]any{"id": ApplicationID, "flags": 0}, "guilds": []any{}, "private_channels": []any{}}
 	f := s.frame("READY", ready)
 	if id.Compress {
 		_ = c.writeCompressed(f)
@@ -334,28 +372,28 @@ func (g *fakeGateway) identify(c *gwConn, d json.RawMessage) bool {
 	return true
 }
 
-func (g *fakeGateway) resume(c *gwConn, d json.RawMessage) bool {
+func (g *Gateway) resume(c *conn, d json.RawMessage) bool {
 	var r struct {
 		Token     string `json:"token"`
 		SessionID string `json:"session_id"`
 		Seq       int64  `json:"seq"`
 	}
 	if err := json.Unmarshal(d, &r); err != nil {
-		c.closeWith(closeDecodeError, "Error while decoding payload.")
+		c.closeWith(CloseDecodeError, "Error while decoding payload.")
 		return false
 	}
-	e := gwEvent{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq, Path: c.path}
+	e := Event{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq, Path: c.path}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.session != nil {
-		c.closeWith(closeAlreadyIdentified, "Already authenticated.")
+		c.closeWith(CloseAlreadyIdentified, "Already authenticated.")
 		return false
 	}
 	if !g.tokenOK(r.Token) {
-		c.closeWith(closeAuthFailed, "Authentication failed.")
+		c.closeWith(CloseAuthFailed, "Authentication failed.")
 		return false
 	}
-	var s *gwSession
+	var s *session
 	for _, x := range g.sessions {
 		if x.id == r.SessionID && !x.invalid && r.Seq <= x.seq {
 			s = x
@@ -370,7 +408,7 @@ func (g *fakeGateway) resume(c *gwConn, d json.RawMessage) bool {
 	}
 	if s.conn != nil && s.conn != c {
 		s.conn.closing = true
-		s.conn.closeWith(closeUnknownError, "Session resumed elsewhere.")
+		s.conn.closeWith(CloseUnknownError, "Session resumed elsewhere.")
 	}
 	s.conn, c.session = c, s
 	for _, f := range s.sent {
@@ -385,16 +423,16 @@ func (g *fakeGateway) resume(c *gwConn, d json.RawMessage) bool {
 }
 
 // frame numbers a dispatch in the session and keeps it for RESUME.
-func (s *gwSession) frame(typ string, d any) gwFrame {
+func (s *session) frame(typ string, d any) frame {
 	raw, _ := json.Marshal(d)
 	s.seq++
 	seq := s.seq
-	f := gwFrame{Op: opDispatch, D: raw, S: &seq, T: &typ}
+	f := frame{Op: opDispatch, D: raw, S: &seq, T: &typ}
 	s.sent = append(s.sent, f)
 	return f
 }
 
-func (g *fakeGateway) detach(c *gwConn) {
+func (g *Gateway) detach(c *conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.session != nil && c.session.conn == c {
@@ -402,11 +440,11 @@ func (g *fakeGateway) detach(c *gwConn) {
 	}
 }
 
-// dispatch sends an event to every session that may receive it, as
+// Dispatch sends an event to every session that may receive it, as
 // Discord does; a session without a connection gets it when it resumes.
 // MESSAGE_CREATE needs the guild (or direct) messages intent, and its
 // content is blank without the Message Content intent.
-func (g *fakeGateway) dispatch(typ string, d map[string]any) {
+func (g *Gateway) Dispatch(typ string, d map[string]any) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, s := range g.sessions {
@@ -438,8 +476,8 @@ func (g *fakeGateway) dispatch(typ string, d map[string]any) {
 }
 
 // live returns the connections that carry a session.
-func (g *fakeGateway) live() []*gwConn {
-	var out []*gwConn
+func (g *Gateway) live() []*conn {
+	var out []*conn
 	for _, s := range g.sessions {
 		if s.conn != nil {
 			out = append(out, s.conn)
@@ -448,14 +486,14 @@ func (g *fakeGateway) live() []*gwConn {
 	return out
 }
 
-// drop closes every session's connection with a close code; 4007, 4009
+// Drop closes every session's connection with a close code; 4007, 4009
 // and the codes that will not heal end the session as well, as on Discord.
-func (g *fakeGateway) drop(code int) {
+func (g *Gateway) Drop(code int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
 		c.closing = true
-		if code == closeInvalidSeq || code == closeSessionTimedOut || fatalClose(code) {
+		if sessionEnding(code) {
 			c.session.invalid = true
 		}
 		c.session.conn = nil
@@ -463,8 +501,8 @@ func (g *fakeGateway) drop(code int) {
 	}
 }
 
-// cut ends every session's TCP connection without a close frame.
-func (g *fakeGateway) cut() {
+// Cut ends every session's TCP connection without a close frame.
+func (g *Gateway) Cut() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
@@ -474,8 +512,8 @@ func (g *fakeGateway) cut() {
 	}
 }
 
-// reconnect sends op 7 RECONNECT on every session's connection.
-func (g *fakeGateway) reconnect() {
+// Reconnect sends op 7 RECONNECT on every session's connection.
+func (g *Gateway) Reconnect() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
@@ -484,34 +522,38 @@ func (g *fakeGateway) reconnect() {
 	}
 }
 
-func (g *fakeGateway) setAck(on bool) {
+// SetAck turns heartbeat ACKs on or off.
+func (g *Gateway) SetAck(on bool) {
 	g.mu.Lock()
 	g.noAck = !on
 	g.mu.Unlock()
 }
 
-func (g *fakeGateway) setDown(on bool) {
+// SetDown refuses new connections with 503 while on.
+func (g *Gateway) SetDown(on bool) {
 	g.mu.Lock()
 	g.down = on
 	g.mu.Unlock()
 }
 
-func (g *fakeGateway) setInterval(d time.Duration) {
+// SetInterval sets the heartbeat interval HELLO announces.
+func (g *Gateway) SetInterval(d time.Duration) {
 	g.mu.Lock()
 	g.interval = d
 	g.mu.Unlock()
 }
 
-func (g *fakeGateway) setSilent(on bool) {
+// SetSilent accepts connections and says nothing, not even HELLO, while on.
+func (g *Gateway) SetSilent(on bool) {
 	g.mu.Lock()
 	g.silent = on
 	g.mu.Unlock()
 }
 
-// invalidate sends op 9 INVALID SESSION on every session's connection: d
+// Invalidate sends op 9 INVALID SESSION on every session's connection: d
 // true lets the client resume, d false ends the session. It returns when
 // the op was sent.
-func (g *fakeGateway) invalidate(resumable bool) time.Time {
+func (g *Gateway) Invalidate(resumable bool) time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
@@ -524,20 +566,23 @@ func (g *fakeGateway) invalidate(resumable bool) time.Time {
 	return time.Now()
 }
 
-// sessionCount is how many sessions clients have identified.
-func (g *fakeGateway) sessionCount() int {
+// SessionCount is how many sessions clients have identified.
+func (g *Gateway) SessionCount() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.sessions)
 }
 
-// flush forgets the events seen so far.
-func (g *fakeGateway) flush() {
+// Flush forgets the events seen so far and returns how many there were of
+// each kind.
+func (g *Gateway) Flush() map[string]int {
+	n := map[string]int{}
 	for {
 		select {
-		case <-g.seen:
+		case e := <-g.seen:
+			n[e.Kind]++
 		default:
-			return
+			return n
 		}
 	}
 }

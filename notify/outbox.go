@@ -1,12 +1,19 @@
-// Package outbox is the one road every notification takes: handlers and
-// checks write notifications into storage in the same transaction as the
-// change that caused them, and the notifier delivers them, retrying until the
-// platform has accepted each exactly once.
-package outbox
+// Package notify is the one road every notification takes: handlers and
+// checks write notifications into the outbox (storage) in the same
+// transaction as the change that caused them, and the notifier delivers
+// them, retrying until the platform has accepted each exactly once.
+//
+// Only a process that can deliver a platform's messages claims them: a
+// notifier claims the platforms it has a sender for. A message for a
+// platform that is not enabled goes to the log sink of the process that
+// wrote it, and only that process's notifier claims it.
+package notify
 
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -57,7 +64,37 @@ type Outbox struct {
 	dir       *bot.Directory
 	platforms []bot.Platform
 	clock     clock.Clock
-	wake      func()
+	// origin names this process in the lanes of its log sink's messages,
+	// which only its own notifier claims.
+	origin string
+	wake   func()
+
+	mu     sync.Mutex
+	queued func(Queued)
+}
+
+// Queued is one platform message an Enqueue wrote, for the shell to say
+// what it left for serve to deliver.
+type Queued struct {
+	Key   string
+	To    bot.Target
+	Reply bot.Reply
+}
+
+// OnQueued sets a function that Enqueue calls for each platform message it
+// writes (not for the log sink's). It is called inside the transaction: the
+// message exists once that commits.
+func (o *Outbox) OnQueued(f func(Queued)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.queued = f
+}
+
+// Attach makes n this process's notifier: it claims the messages this
+// outbox writes for the log sink, and Wake wakes it.
+func (o *Outbox) Attach(n *Notifier) {
+	o.wake = n.Wake
+	n.setOrigin(o.origin)
 }
 
 // OnWake sets what Wake calls: the notifier's Wake, so enqueued messages go
@@ -77,7 +114,7 @@ func (o *Outbox) Wake() {
 // that are enabled receive notifications; with none enabled (the embedded
 // default) everything goes to the log sink.
 func New(cfg *config.Config, dir *bot.Directory, clk clock.Clock) *Outbox {
-	o := &Outbox{channels: cfg.Channels, dir: dir, clock: clk}
+	o := &Outbox{channels: cfg.Channels, dir: dir, clock: clk, origin: processID()}
 	if cfg.Slack.Enabled {
 		o.platforms = append(o.platforms, bot.Slack)
 	}
@@ -87,9 +124,17 @@ func New(cfg *config.Config, dir *bot.Directory, clk clock.Clock) *Outbox {
 	return o
 }
 
+// ForPlatform returns an outbox that reaches only explicit targets on
+// platform p: for an adapter used on its own, without the configured
+// channels and people.
+func ForPlatform(p bot.Platform, clk clock.Clock) *Outbox {
+	return &Outbox{platforms: []bot.Platform{p}, clock: clk, origin: processID()}
+}
+
 // Enqueue writes the notifications in the caller's transaction.
 func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
 	var rows []storage.OutboxMessage
+	var queued []Queued
 	now := o.clock.Now()
 	for _, n := range ns {
 		targets, err := o.targets(n.To)
@@ -105,9 +150,15 @@ func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
 			if err != nil {
 				return fmt.Errorf("notification %s: %w", n.Key, err)
 			}
+			lane := Lane(t)
+			if t.Platform == bot.Log {
+				lane = logLane(o.origin, t)
+			} else {
+				queued = append(queued, Queued{Key: RowKey(n.Key, t.Platform), To: t, Reply: n.Reply})
+			}
 			row := storage.OutboxMessage{
 				Key:           RowKey(n.Key, t.Platform),
-				Lane:          Lane(t),
+				Lane:          lane,
 				Platform:      string(t.Platform),
 				Target:        string(tj),
 				Body:          string(body),
@@ -125,8 +176,32 @@ func (o *Outbox) Enqueue(tx *gorm.DB, ns ...Notification) error {
 			rows = append(rows, row)
 		}
 	}
-	return storage.EnqueueOutbox(tx, rows...)
+	if err := storage.EnqueueOutbox(tx, rows...); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	f := o.queued
+	o.mu.Unlock()
+	if f != nil {
+		for _, q := range queued {
+			f(q)
+		}
+	}
+	return nil
 }
+
+// enabled reports whether this process's config enables platform p.
+func (o *Outbox) enabled(p bot.Platform) bool { return slices.Contains(o.platforms, p) }
+
+// logLane is the lane of a log sink message: the writing process's own, so
+// no other process claims it.
+func logLane(origin string, t bot.Target) string {
+	return LogLanePrefix(origin) + t.Name
+}
+
+// LogLanePrefix starts the lane of every log sink message that the process
+// named origin writes.
+func LogLanePrefix(origin string) string { return string(bot.Log) + "/" + origin + ":" }
 
 // RowKey is the stored key of a notification on one platform.
 func RowKey(key string, p bot.Platform) string { return key + "@" + string(p) }
@@ -150,6 +225,15 @@ func (o *Outbox) targets(d Destination) ([]bot.Target, error) {
 	case d.Target != nil:
 		if d.Target.Channel == "" && d.Target.User == "" {
 			return nil, fmt.Errorf("notification target has no channel")
+		}
+		if d.Target.Platform != bot.Log && !o.enabled(d.Target.Platform) {
+			// Nobody here can deliver it, and it is not another
+			// process's to claim: the log sink shows it now.
+			name := d.Target.Name
+			if name == "" {
+				name = d.String()
+			}
+			return []bot.Target{{Platform: bot.Log, Name: name, Thread: d.Target.Thread}}, nil
 		}
 		return []bot.Target{*d.Target}, nil
 	case d.Person != "":

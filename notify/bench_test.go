@@ -1,4 +1,4 @@
-package outbox_test
+package notify_test
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
-	"opsbot/checks/outbox"
 	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/notify"
 	"opsbot/storage/storagetest"
 )
 
@@ -56,9 +56,9 @@ func BenchmarkDrain(b *testing.B) {
 				for i := range lanes {
 					cfg.Channels[fmt.Sprintf("c%d", i)] = config.Channel{Slack: fmt.Sprintf("C%d", i)}
 				}
-				ob := outbox.New(cfg, bot.NewDirectory(nil), clock.Real{})
+				ob := notify.New(cfg, bot.NewDirectory(nil), clock.Real{})
 				sw := &stopwatch{at: map[string]time.Time{}, want: total, done: make(chan struct{})}
-				n, err := outbox.NewNotifier(store, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+				n, err := notify.NewNotifier(store, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
 					config.OutboxConfig{Workers: 4, Poll: config.Duration(time.Second), MaxAge: config.Duration(time.Hour),
 						MaxBackoff: config.Duration(time.Minute)}, map[bot.Platform]bot.Sender{bot.Slack: sw})
 				if err != nil {
@@ -71,17 +71,17 @@ func BenchmarkDrain(b *testing.B) {
 				b.StartTimer()
 				begin := time.Now()
 				for i := 0; i < total; i += batch {
-					ns := make([]outbox.Notification, 0, batch)
+					ns := make([]notify.Notification, 0, batch)
 					for j := i; j < i+batch; j++ {
-						ns = append(ns, outbox.Notification{Key: fmt.Sprintf("b-%d", j),
-							To: outbox.Destination{Channel: fmt.Sprintf("c%d", j%lanes)}, Reply: bot.Text("bench")})
+						ns = append(ns, notify.Notification{Key: fmt.Sprintf("b-%d", j),
+							To: notify.Destination{Channel: fmt.Sprintf("c%d", j%lanes)}, Reply: bot.Text("bench")})
 					}
 					if err := store.Tx(ctx, func(tx *gorm.DB) error { return ob.Enqueue(tx, ns...) }); err != nil {
 						b.Fatal(err)
 					}
 					now := time.Now()
 					for _, x := range ns {
-						enq[outbox.RowKey(x.Key, bot.Slack)] = now
+						enq[notify.RowKey(x.Key, bot.Slack)] = now
 					}
 					n.Wake()
 				}
