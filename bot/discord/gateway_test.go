@@ -15,9 +15,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"opsbot/bot"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
 	"opsbot/harness/fakediscord"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
