@@ -333,7 +333,7 @@ func TestAliasBomb(t *testing.T) {
 	for range 50 {
 		b.WriteString("  - <<: *m9\n")
 	}
-	// Expanded, these aliases would be 10^10 nodes: the parser must refuse
+	// Expanded, these aliases would be 10^9 keys: the parser must refuse
 	// to expand them rather than finish one day (a hang fails the test
 	// run by its timeout; no timed assertion here).
 	ps := mustFail(t, b.String(), nil)
