@@ -79,6 +79,16 @@ func (a *Adapter) createTicket(ctx context.Context, it *discordgo.Interaction, d
 	answer(reply)
 }
 
+// autocompleteResponse is the answer to an autocomplete interaction.
+// discordgo's InteractionResponseData drops an empty choices list
+// (omitempty), and Discord refuses an answer without one.
+type autocompleteResponse struct {
+	Type discordgo.InteractionResponseType `json:"type"`
+	Data struct {
+		Choices []*discordgo.ApplicationCommandOptionChoice `json:"choices"`
+	} `json:"data"`
+}
+
 // autocomplete answers an autocomplete interaction (type 4) with the
 // focused option's completions (response type 8, at most 25 choices).
 func (a *Adapter) autocomplete(ctx context.Context, it *discordgo.Interaction, respond responder) {
@@ -128,8 +138,9 @@ func (a *Adapter) autocomplete(ctx context.Context, it *discordgo.Interaction, r
 	if choices == nil {
 		choices = []*discordgo.ApplicationCommandOptionChoice{}
 	}
-	if err := respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
-		Data: &discordgo.InteractionResponseData{Choices: choices}}); err != nil {
+	resp := autocompleteResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult}
+	resp.Data.Choices = choices
+	if err := respond(ctx, resp); err != nil {
 		a.log.Error("answer autocomplete", "interaction", it.ID, "err", err)
 	}
 }

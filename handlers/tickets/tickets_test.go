@@ -196,6 +196,12 @@ func TestTicketLifecycle(t *testing.T) {
 			if !strings.Contains(outboxSince(env, n-2)[1].Target, "@dave") {
 				t.Errorf("assignment DM not to dave: %s", outboxSince(env, n-2)[1].Target)
 			}
+			// The edited card tells the truth: taken, by whom, and no Take.
+			card = body(t, outboxSince(env, n-2)[0])
+			if strings.Contains(card.Text, "Assign it with") || !strings.Contains(card.Text, "@carol is on it") ||
+				len(card.Buttons) != 1 || card.Buttons[0].Command != "/ticket resolve 1" {
+				t.Errorf("queue card after take: %+v", card)
+			}
 			tk := load(t, env, 1)
 			if tk.Status != storage.TicketOpen || tk.Assignee != "carol" || tk.FirstResponseAt == nil ||
 				!tk.FirstResponseAt.Equal(handlertest.Start.Add(10*time.Minute)) || tk.FirstResponseBreachAt != nil {
@@ -208,6 +214,10 @@ func TestTicketLifecycle(t *testing.T) {
 			n = wantOutbox(t, env, n,
 				[3]string{"ticket:1:queue:e3@log", "ticket:1:queue@log", "pending"},
 				[3]string{"ticket:1:e3:requester@log", "", "Which office are you in?"})
+			if card := body(t, outboxSince(env, n-2)[0]); !strings.Contains(card.Text, "Waiting for the requester") ||
+				len(card.Buttons) != 1 || card.Buttons[0].Label == "Take" {
+				t.Errorf("queue card while pending: %+v", card)
+			}
 			refuse(t, env, "carol", `/ticket pending 1 "again?"`, "already waiting on @dave")
 			expect(t, env, "dave", `/ticket comment 1 "Berlin, 3rd floor"`, "Commented on #1", "Status:", "open")
 			n = wantOutbox(t, env, n,
