@@ -36,12 +36,13 @@ func DecodeInteraction(body []byte) (*discordgo.Interaction, error) {
 				return nil, fmt.Errorf("decode modal submit: %w", err)
 			}
 		}
-		delete(top, "data")
+		// discordgo would decode the components; it gets none.
+		top["data"] = json.RawMessage(`{}`)
 	}
 	if raw, ok := top["message"]; ok {
 		top["message"] = withoutComponents(raw)
 	}
-	if raw, ok := top["data"]; ok {
+	if raw, ok := top["data"]; ok && modal == nil {
 		top["data"] = withoutResolvedComponents(raw)
 	}
 	clean, err := json.Marshal(top)
