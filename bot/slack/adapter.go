@@ -288,7 +288,7 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 		a.log.Info("slack retry answered, not run again", "user", sc.UserID)
 		return a.earlierAnswer(ctx, key)
 	}
-	line := Unescape(sc.Text)
+	line := Plain(a.dir, sc.Text)
 	if sc.Command != "" {
 		line = sc.Command + " " + line
 	}
