@@ -346,8 +346,9 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		route.MessageID = it.Message.ID
 	}
 	at := a.clock.Now()
-	call := a.router.Parse(bot.Incoming{Platform: bot.Discord, Person: a.router.Directory().ByDiscord(userID),
-		Channel: it.ChannelID, Line: line, Route: route, At: at})
+	dir := a.router.Directory()
+	call := a.router.Parse(bot.Incoming{Platform: bot.Discord, Person: dir.ByDiscord(userID),
+		Channel: it.ChannelID, Line: Plain(dir, line), Route: route, At: at})
 	bg := a.background()
 	defer a.wg.Done()
 	if call.Slow() {
@@ -583,7 +584,7 @@ func (a *Adapter) OnMessage(ctx context.Context, m *discordgo.Message) {
 		return
 	}
 	err := a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Discord, Channel: m.ChannelID, Guild: m.GuildID, ID: m.ID,
-		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: m.Content,
+		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: Plain(a.router.Directory(), m.Content),
 		Link: MessageLink(m.GuildID, m.ChannelID, m.ID)})
 	if err != nil {
 		a.log.Error("discord thread reply", "message", m.ID, "err", err)

@@ -1,10 +1,14 @@
 package slack
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"opsbot/bot"
 	"opsbot/config"
+	"opsbot/harness/fakeslack"
+	"opsbot/storage/storagetest"
 )
 
 // TestPlain reads text as Slack sends it with should_escape on (the shapes
@@ -54,5 +58,38 @@ func TestMrkdwnIsTheOneRule(t *testing.T) {
 	}
 	if got := codeBlock("a\n```\n<b>", 100); got != "```\na\n`\u200b`\u200b`\n&lt;b&gt;\n```" {
 		t.Errorf("codeBlock = %q", got)
+	}
+}
+
+// TestTicketFromMessageResolvesMentions files a ticket from a message by
+// someone opsbot does not know that names a person: the summary names
+// @bob, not <@U0BOB>, and the card shows the requester as a mention Slack
+// renders rather than "@slack:W0111".
+func TestTicketFromMessageResolvesMentions(t *testing.T) {
+	t.Parallel()
+	h := newIntakeHarness(t, storagetest.Backends(t)[0])
+	const ts = "1700000001.000100"
+	h.fake.AddMessage("C0GENERAL", fakeslack.Message{"type": "message", "ts": ts, "user": "W0111",
+		"text": "printer on 3 is jammed, ask <@U0BOB> &amp; see <https://wiki.example/printers|the wiki>"})
+	h.event("EvM1", map[string]any{"type": "reaction_added", "user": "U0CAROL", "reaction": "ticket",
+		"item": map[string]any{"type": "message", "channel": "C0GENERAL", "ts": ts}})
+	tix := h.tickets()
+	if len(tix) != 1 || tix[0].Summary != "printer on 3 is jammed, ask @bob & see the wiki (https://wiki.example/printers)" ||
+		tix[0].Requester != "slack:W0111" {
+		t.Fatalf("tickets = %+v", tix)
+	}
+	var card *bot.Reply
+	for _, m := range h.env.Outbox() {
+		var r bot.Reply
+		if json.Unmarshal([]byte(m.Body), &r) == nil && len(r.Fields) > 0 {
+			card = &r
+		}
+	}
+	if card == nil {
+		t.Fatal("no ticket card in the outbox")
+	}
+	s := string(marshal(t, Render(*card).Webhook(false), ""))
+	if !strings.Contains(s, "<@W0111>") || strings.Contains(s, "@slack:W0111") || strings.Contains(s, "<@U0BOB>") {
+		t.Errorf("card = %s", s)
 	}
 }
