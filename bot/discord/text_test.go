@@ -31,8 +31,8 @@ func TestMarkdownIsTheOneRule(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"[Click to approve](https://evil.example/approve)": `\[Click to approve\](https://evil.example/approve)`,
-		"# Heading\n  ## two\n-# small\n> quote\n1. item": "\\# Heading\n  \\## two\n\\-# small\n\\> quote\n1\\. item",
-		"||spoiler|| **b** _i_ ~~s~~ `c` \\":              `\|\|spoiler\|\| \*\*b\*\* \_i\_ \~\~s\~\~ \` + "`c\\`" + ` \\`,
+		"# Heading\n  ## two\n-# small\n> quote\n1. item":  "\\# Heading\n  \\## two\n\\-# small\n\\> quote\n1\\. item",
+		"||spoiler|| **b** _i_ ~~s~~ `c` \\":               `\|\|spoiler\|\| \*\*b\*\* \_i\_ \~\~s\~\~ \` + "`c\\`" + ` \\`,
 		"<@100000000000000002> <#1> <t:1:R> @everyone":     `\<@100000000000000002\> \<#1\> \<t:1:R\> @everyone`,
 		"see https://a.example/x_y?q=1&r=2.":               "see https://a.example/x_y?q=1&r=2.",
 		"ticket #12 for @discord:100000000000000009":       "ticket #12 for <@100000000000000009>",
