@@ -2,11 +2,16 @@ package slack
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"opsbot/bot"
 	"opsbot/config"
+	"opsbot/docs"
 	"opsbot/harness/fakeslack"
 	"opsbot/storage/storagetest"
 )
@@ -91,5 +96,49 @@ func TestTicketFromMessageResolvesMentions(t *testing.T) {
 	s := string(marshal(t, Render(*card).Webhook(false), ""))
 	if !strings.Contains(s, "<@W0111>") || strings.Contains(s, "@slack:W0111") || strings.Contains(s, "<@U0BOB>") {
 		t.Errorf("card = %s", s)
+	}
+}
+
+// TestManifestEscapes holds the manifest to should_escape: true on every
+// slash command: without it Slack sends "@Dave Smith" as plain words, and
+// /ticket new "VPN" --for @Dave Smith files a ticket ending in "Smith".
+func TestManifestEscapes(t *testing.T) {
+	t.Parallel()
+	var m struct {
+		Features struct {
+			SlashCommands []struct {
+				Command      string `yaml:"command"`
+				ShouldEscape *bool  `yaml:"should_escape"`
+			} `yaml:"slash_commands"`
+		} `yaml:"features"`
+	}
+	if err := yaml.Unmarshal(docs.SlackManifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Features.SlashCommands) == 0 {
+		t.Fatal("the manifest lists no slash commands")
+	}
+	for _, c := range m.Features.SlashCommands {
+		if c.ShouldEscape == nil || !*c.ShouldEscape {
+			t.Errorf("%s: should_escape must be true", c.Command)
+		}
+	}
+}
+
+// TestEscapedCommandText files a ticket for someone with the text Slack
+// sends when should_escape is on: the person is the --for argument, and
+// the link and channel in the summary read as typed.
+func TestEscapedCommandText(t *testing.T) {
+	t.Parallel()
+	h := newIntakeHarness(t, storagetest.Backends(t)[0])
+	form := url.Values{"team_id": {"T0"}, "channel_id": {"C0HELP"}, "user_id": {"U0CAROL"}, "command": {"/ticket"},
+		"text":         {`new "VPN &amp; <https://vpn.example/status|status page> down, see <#C0OPS|ops>" --for <@W0DAVE|Dave Smith>`},
+		"response_url": {"http://127.0.0.1:1/unused"}, "trigger_id": {"TE1"}}
+	if rec := h.postCommand(form, false); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "#1") {
+		t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+	}
+	ts := h.tickets()
+	if len(ts) != 1 || ts[0].Summary != "VPN & status page (https://vpn.example/status) down, see #ops" || ts[0].Requester != "slack:W0DAVE" {
+		t.Fatalf("tickets = %+v", ts)
 	}
 }
