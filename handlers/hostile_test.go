@@ -15,8 +15,8 @@ import (
 	"opsbot/handlers/access"
 	"opsbot/handlers/backups"
 	"opsbot/handlers/devices"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
