@@ -169,4 +169,9 @@ func TestPayloadCompatibility(t *testing.T) {
 	if shown != 2 {
 		t.Errorf("%d response_url updates showing ticket #1, want 2: %q", shown, posted)
 	}
+	// Besides those, only the message shortcut answered there: what opsbot
+	// did not make ran nothing and said nothing.
+	if len(posted) != 3 || !strings.Contains(strings.Join(posted, "\n"), "ticket #2") {
+		t.Errorf("response_url posts: %q", posted)
+	}
 }
