@@ -220,7 +220,7 @@ func checkDiscord(t *testing.T, r bot.Reply) {
 
 var (
 	fenced = regexp.MustCompile("(?s)```.*?```")
-	url    = regexp.MustCompile(`https?://[^\s<>|\[\]]+`)
+	url    = regexp.MustCompile(`https?://[^\s<>|\[\]\\]+`)
 )
 
 func walk(v any, fn func(map[string]any)) {

@@ -25,7 +25,8 @@ var (
 	// idMention is how opsbot names a Discord user it has no name for.
 	idMention = regexp.MustCompile(`@discord:([0-9]{1,20})\b`)
 	// bareURL is a URL Discord links by itself, showing its address.
-	bareURL = regexp.MustCompile(`https?://[^\s<>|\[\]]+`)
+	// A backslash ends it too, so it cannot carry one into the text.
+	bareURL = regexp.MustCompile(`https?://[^\s<>|\[\]\\]+`)
 	// blockStart is what makes a line a heading (#, ##, ###, -#), a quote
 	// (>, >>>), a list item (-, *, +, 1.) or nothing but the start of
 	// one, after any indentation.
