@@ -441,3 +441,48 @@ func TestMultiLineTextCannotForgeHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadCardFollowsTheTicket files a ticket from a chat message and
+// changes it: the card under the message is edited to show the new state
+// (taken, then resolved), and a comment that changes nothing on the card
+// leaves it alone.
+func TestThreadCardFollowsTheTicket(t *testing.T) {
+	t.Parallel()
+	env, h := newEnv(t, storagetest.Backends(t)[0], testConfig())
+	_, err := h.FileFromMessage(context.Background(), bot.Message{Platform: bot.Slack, Channel: "C09GEN", ID: "1700000000.000100",
+		Author: env.Deps.Dir.BySlack("U04DAVE"), Text: "printer jams", Link: "https://example.slack.com/archives/C09GEN/p1700000000000100"},
+		env.Deps.Dir.BySlack("U04DAVE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := func() []bot.Reply {
+		var out []bot.Reply
+		for _, m := range env.Outbox() {
+			if strings.HasPrefix(m.UpdatesKey, "ticket:1:thread") {
+				out = append(out, body(t, m))
+			}
+		}
+		return out
+	}
+	field := func(r bot.Reply, name string) string {
+		for _, f := range r.Fields {
+			if f.Name == name {
+				return f.Value
+			}
+		}
+		return ""
+	}
+	env.Run("dave", `/ticket comment 1 "it is the one on floor 3"`)
+	if e := edits(); len(e) != 0 {
+		t.Fatalf("a comment that changes nothing on the card edited it: %+v", e)
+	}
+	env.Run("carol", "/ticket take 1")
+	e := edits()
+	if len(e) != 1 || field(e[0], "Assignee") != "@carol" || field(e[0], "Status") != "open" {
+		t.Fatalf("card edits after take: %+v", e)
+	}
+	env.Run("carol", `/ticket resolve 1 "cleared the jam"`)
+	if e = edits(); len(e) != 2 || field(e[1], "Status") != "resolved" {
+		t.Fatalf("card edits after resolve: %+v", e)
+	}
+}
