@@ -140,7 +140,7 @@ func (a *Adapter) threadMessage(ctx context.Context, ev Event) error {
 		return nil
 	}
 	return a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Slack, Channel: ev.Channel, ID: ev.TS, Thread: ev.ThreadTS,
-		Author: a.dir.BySlack(ev.User), Text: Unescape(ev.Text)})
+		Author: a.dir.BySlack(ev.User), Text: Plain(a.dir, ev.Text)})
 }
 
 // reacted files a ticket from the message someone reacted to with the
@@ -215,7 +215,7 @@ func (a *Adapter) message(ctx context.Context, channel, ts, threadTS, user, botI
 		threadTS = ""
 	}
 	return bot.Message{Platform: bot.Slack, Channel: channel, ID: ts, Thread: threadTS, Author: a.dir.BySlack(user),
-		Bot: botID != "" || user == "", Text: Unescape(text), Link: link}
+		Bot: botID != "" || user == "", Text: Plain(a.dir, text), Link: link}
 }
 
 // shortcut files a ticket from the message a "Create ticket" shortcut was

@@ -94,10 +94,7 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 		if err := storage.SetTicketMessageTicket(tx, src.ID, t.ID); err != nil {
 			return err
 		}
-		card := h.withCard(t, bot.Reply{Title: fmt.Sprintf("Ticket #%d: %s", t.ID, t.Summary), InChannel: true,
-			Text:   fmt.Sprintf("Filed by %s for %s. Replies in this thread become comments.", by.Mention(), requester.Mention()),
-			Footer: fmt.Sprintf("/ticket show %d", t.ID)})
-		notes, err := threadNote(tx, t.ID, threadKey(t.ID), card)
+		notes, err := threadNote(tx, t.ID, threadKey(t.ID), h.threadCard(t))
 		if err != nil {
 			return err
 		}
@@ -176,6 +173,14 @@ func threadNote(tx *gorm.DB, id int64, key string, r bot.Reply) ([]notify.Notifi
 	r.InChannel = true
 	return []notify.Notification{{Key: key, Reply: r, To: notify.Destination{Target: &bot.Target{
 		Platform: bot.Platform(src.Platform), Channel: src.Channel, Thread: src.Thread, Name: "thread of ticket #" + strconv.FormatInt(id, 10)}}}}, nil
+}
+
+// threadCard is the card under a ticket's source message, edited as the
+// ticket changes so it always shows the current state.
+func (h *Handler) threadCard(t storage.Ticket) bot.Reply {
+	return h.withCard(t, bot.Reply{Title: fmt.Sprintf("Ticket #%d: %s", t.ID, t.Summary), InChannel: true,
+		Text:   fmt.Sprintf("Filed by @%s for @%s. Replies in this thread become comments.", t.FiledBy, t.Requester),
+		Footer: fmt.Sprintf("/ticket show %d", t.ID)})
 }
 
 func threadKey(id int64) string { return fmt.Sprintf("ticket:%d:thread", id) }

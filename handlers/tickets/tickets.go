@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -339,6 +340,7 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			return bot.Forbiddenf("only the requester @%s, the assignee or the helpdesk may change ticket #%d; ask @%s to do it", t.Requester, id, t.Requester)
 		}
 		before := t.Status
+		shown := h.threadCard(t)
 		now := h.clock.Now()
 		if u, err = fn(&t, now); err != nil {
 			return err
@@ -373,6 +375,17 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			return err
 		}
 		notes := h.queueEdit(t, ev.ID)
+		if card := h.threadCard(t); !reflect.DeepEqual(card, shown) {
+			// The card under the source message shows what changed too.
+			edit, err := threadNote(tx, t.ID, fmt.Sprintf("%s:e%d", threadKey(t.ID), ev.ID), card)
+			if err != nil {
+				return err
+			}
+			for i := range edit {
+				edit[i].Updates = threadKey(t.ID)
+			}
+			notes = append(notes, edit...)
+		}
 		if u.thread != "" {
 			n, err := threadNote(tx, t.ID, fmt.Sprintf("ticket:%d:e%d:thread", t.ID, ev.ID), bot.Reply{Text: u.thread})
 			if err != nil {
