@@ -17,6 +17,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/oncall"
+	"opsbot/handlers/runbooks"
 	"opsbot/handlers/tickets"
 	"opsbot/notify"
 	"opsbot/snmp"
@@ -116,6 +117,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 		c.addAccess,
 		c.addIncidents,
 		c.addOncall,
+		func(d handlers.Deps) ([]bot.Command, error) { return c.addRunbooks(ctx, d) },
 	} {
 		more, err := add(deps)
 		if err != nil {
@@ -178,6 +180,19 @@ func (c *core) addOncall(deps handlers.Deps) ([]bot.Command, error) {
 		return nil, err
 	}
 	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addRunbooks(ctx context.Context, deps handlers.Deps) ([]bot.Command, error) {
+	h, err := runbooks.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	// Every replica streams the output of the runs it runs; the leader
+	// starts waiting runs and marks lost ones.
+	c.workers = append(c.workers, h.Stream)
+	c.scheduled = append(c.scheduled, h.Run)
+	c.closers = append(c.closers, func() { h.Drain(ctx) })
 	return []bot.Command{h.Command()}, nil
 }
 

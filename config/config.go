@@ -59,6 +59,9 @@ type Config struct {
 	// Teams maps a team's name to its channel, on-call rotation and
 	// escalation (key teams).
 	Teams map[string]Team `yaml:"teams"`
+	// Runbooks lists the commands people may run from chat with /run
+	// (key runbooks).
+	Runbooks []Runbook `yaml:"runbooks"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -840,3 +843,48 @@ func (c *Config) Check(name string) (Check, bool) {
 	}
 	return Check{}, false
 }
+
+// Runbook is a command that people run from chat with typed parameters,
+// after the approvals it needs.
+type Runbook struct {
+	// Name is the runbook's unique name, typed after /run (key name).
+	Name string `yaml:"name"`
+	// Description is shown in /run list (key description).
+	Description string `yaml:"description"`
+	// Command is an argv list; an element "{{.param}}" is replaced by the
+	// parameter's value as that whole element (key command).
+	Command []string `yaml:"command"`
+	// Params are the parameters the command takes (key params).
+	Params []RunbookParam `yaml:"params"`
+	// Roles may request the runbook (key roles); admins always may.
+	Roles []string `yaml:"roles"`
+	// Approvals is how many people other than the requester must approve
+	// before it runs (key approvals, default 0).
+	Approvals int `yaml:"approvals"`
+	// Approvers may approve (names from people, key approvers); when empty,
+	// anyone who may request the runbook may approve another's request.
+	Approvers []string `yaml:"approvers"`
+	// Timeout limits one run (key timeout, default 10m).
+	Timeout Duration `yaml:"timeout"`
+	// Concurrency is how many runs of the runbook may run at once (key
+	// concurrency, default 1).
+	Concurrency int `yaml:"concurrency"`
+	// Channel hears about requests and streams their output (key channel).
+	Channel string `yaml:"channel"`
+}
+
+// RunbookParam is one typed parameter of a runbook.
+type RunbookParam struct {
+	// Name is the flag name, --name (key name).
+	Name string `yaml:"name"`
+	// Type is string, int, enum, device or duration (key type).
+	Type string `yaml:"type"`
+	// Pattern is a regular expression a string value must match whole
+	// (key pattern).
+	Pattern string `yaml:"pattern"`
+	// Values are the allowed values of an enum (key values).
+	Values []string `yaml:"values"`
+}
+
+// RunbookParamTypes are the values of runbooks[].params[].type.
+var RunbookParamTypes = []string{"string", "int", "enum", "device", "duration"}

@@ -78,6 +78,11 @@ func (j *BackupJob) setDefaults() {
 	j.Timeout = Duration(time.Hour)
 }
 
+func (r *Runbook) setDefaults() {
+	r.Timeout = Duration(10 * time.Minute)
+	r.Concurrency = 1
+}
+
 func (c *Check) setDefaults() {
 	c.Timeout = Duration(10 * time.Second)
 	c.Failures = 2

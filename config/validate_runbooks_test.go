@@ -1,0 +1,44 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunbookValidation: each mistake in a runbook is reported with its
+// path, all at once.
+func TestRunbookValidation(t *testing.T) {
+	c := Default()
+	c.People = []Person{{Name: "bob", Roles: []string{"oncall"}}}
+	c.Runbooks = []Runbook{
+		{Name: "list", Command: []string{"systemctl restart {{.service}}"}, Approvals: 2, Approvers: []string{"bob", "zed"},
+			Timeout: 0, Concurrency: 0, Channel: "nowhere",
+			Params: []RunbookParam{{Name: "svc", Type: "enum"}, {Name: "n", Type: "int", Pattern: "["}, {Name: "x", Type: "bool"}}},
+		{Name: "ok", Command: []string{"/bin/echo", "{{.a}}"}, Params: []RunbookParam{{Name: "a", Type: "string", Pattern: "[a-z]+"}},
+			Timeout: Duration(time.Minute), Concurrency: 1},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no problems")
+	}
+	for _, want := range []string{
+		`runbooks[0].name: "list" is a /run subcommand`,
+		"runbooks[0].command: looks like a shell command line",
+		"runbooks[0].command[0]: refers to {{.service}}, which is not among the runbook's params",
+		"runbooks[0].params[0].values: required for an enum",
+		"runbooks[0].params[1].pattern: only a string parameter takes a pattern",
+		`runbooks[0].params[2].type: unknown value "bool"`,
+		`runbooks[0].approvers[1]: unknown person "zed"`,
+		"runbooks[0].timeout: must be longer than 0",
+		"runbooks[0].concurrency: must be at least 1",
+		`runbooks[0].channel: unknown channel "nowhere"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "runbooks[1]") {
+		t.Errorf("a valid runbook reported:\n%v", err)
+	}
+}
