@@ -174,8 +174,13 @@ func (h *Handler) start(ctx context.Context, r storage.RunbookRun) error {
 		if won, err = storage.ClaimRunbookRun(tx, r, b.Concurrency, h.owner, now); err != nil || !won {
 			return err
 		}
-		return storage.WriteAudit(tx, storage.AuditEntry{At: now, Actor: "opsbot", Platform: "schedule",
-			Action: "runbook.start", Subject: subject(r), Detail: strings.Join(argv(b, params(r)), " ")})
+		if err := storage.WriteAudit(tx, storage.AuditEntry{At: now, Actor: "opsbot", Platform: "schedule",
+			Action: "runbook.start", Subject: subject(r), Detail: strings.Join(argv(b, params(r)), " ")}); err != nil {
+			return err
+		}
+		started := r
+		started.State = storage.RunbookRunning
+		return h.outbox.Enqueue(tx, h.cardUpdate(started, "start"))
 	})
 	if err != nil || !won {
 		return err
