@@ -19,6 +19,10 @@ const (
 
 	OIDIfTable  = "1.3.6.1.2.1.2.2.1"
 	OIDIfXTable = "1.3.6.1.2.1.31.1.1.1"
+	// OIDIfAdminStatus is ifAdminStatus; append ".IFINDEX". 1 is up, 2 down.
+	OIDIfAdminStatus = "1.3.6.1.2.1.2.2.1.7"
+	// OIDIfOperStatus is ifOperStatus; append ".IFINDEX".
+	OIDIfOperStatus = "1.3.6.1.2.1.2.2.1.8"
 )
 
 // System is a device's system group.

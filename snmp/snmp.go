@@ -431,3 +431,19 @@ func ParseOID(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// SetInt writes an INTEGER value at oid in one SET request, with the
+// profile's (write) credentials. The agent's refusal (notWritable,
+// noAccess, wrongValue…) is returned as the error's reason.
+func (c *Client) SetInt(ctx context.Context, host string, p Profile, oid string, value int) error {
+	return c.do(ctx, "set", host, p, func(g *gosnmp.GoSNMP) error {
+		pkt, err := g.Set([]gosnmp.SnmpPDU{{Name: oid, Type: gosnmp.Integer, Value: value}})
+		if err != nil {
+			return err
+		}
+		if pkt.Error != gosnmp.NoError {
+			return &Error{Host: host, Op: "set", Reason: "the agent refused the SET: " + pkt.Error.String()}
+		}
+		return nil
+	})
+}

@@ -164,3 +164,33 @@ func FuzzParseOID(f *testing.F) {
 		}
 	})
 }
+
+// TestSetInt: a SET with the write community lands in the fake interface
+// table; the read-only community is refused, and only the fake ports exist.
+func TestSetInt(t *testing.T) {
+	t.Parallel()
+	a := snmptest.StartIfTable(t, []snmptest.Port{
+		{Index: 1, Descr: "GigabitEthernet0/1", Name: "Gi0/1", AdminUp: true, OperUp: true},
+		{Index: 7, Descr: "GigabitEthernet0/7", Name: "Gi0/7", AdminUp: true, OperUp: false},
+	})
+	c := snmp.NewClient(2)
+	ctx := context.Background()
+	ifs, err := c.Interfaces(ctx, a.Host, a.V2c())
+	if err != nil {
+		t.Fatalf("Interfaces: %v\n%s", err, a.Log())
+	}
+	if len(ifs) != 2 || ifs[1].Name != "Gi0/7" || ifs[1].Descr != "GigabitEthernet0/7" || !ifs[1].AdminUp || ifs[1].OperState != "down" {
+		t.Fatalf("interfaces = %+v", ifs)
+	}
+	if err := c.SetInt(ctx, a.Host, a.V2c(), snmp.OIDIfAdminStatus+".7", 2); err == nil {
+		t.Error("SET with the read-only community succeeded")
+	}
+	w := a.V2c()
+	w.Community = snmptest.WriteCommunity
+	if err := c.SetInt(ctx, a.Host, w, snmp.OIDIfAdminStatus+".7", 2); err != nil {
+		t.Fatalf("SET: %v\n%s", err, a.Log())
+	}
+	if p := a.Ports(t); p[0].AdminUp != true || p[1].AdminUp != false {
+		t.Errorf("after SET: %+v", p)
+	}
+}

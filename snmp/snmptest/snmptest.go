@@ -47,6 +47,9 @@ type Options struct {
 	SysName, SysLocation, SysContact string
 	// Extra is appended to the generated snmpd.conf verbatim.
 	Extra string
+	// Args are added to snmpd's command line, e.g. "-I", "-ifTable" to
+	// switch off the agent's own interface tables.
+	Args []string
 }
 
 func (o *Options) defaults() {
@@ -137,7 +140,8 @@ sysContact %s
 	}
 	// argv only, no shell: -f foreground, -Lo log to stdout, -C no other
 	// config files, -c ours, and one listening address.
-	cmd := exec.Command(Binary, "-f", "-Lo", "-C", "-c", conf, fmt.Sprintf("udp:127.0.0.1:%d", port))
+	args := append([]string{"-f", "-Lo", "-C", "-c", conf}, opt.Args...)
+	cmd := exec.Command(Binary, append(args, fmt.Sprintf("udp:127.0.0.1:%d", port))...)
 	// No MIB files: the agent needs none, and loading them floods the log.
 	cmd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+persist, "MIBS=", "MIBDIRS="+dir, "SNMPCONFPATH="+dir)
 	out := &syncBuffer{}
