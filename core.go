@@ -113,7 +113,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 	for _, add := range []func(handlers.Deps) ([]bot.Command, error){
 		c.addTickets,
 		func(d handlers.Deps) ([]bot.Command, error) { return c.addBackups(ctx, d) },
-		addDevices,
+		c.addDevices,
 		c.addAccess,
 		c.addIncidents,
 		c.addOncall,
@@ -148,11 +148,13 @@ func (c *core) addBackups(ctx context.Context, deps handlers.Deps) ([]bot.Comman
 	return []bot.Command{h.Command()}, nil
 }
 
-func addDevices(deps handlers.Deps) ([]bot.Command, error) {
+func (c *core) addDevices(deps handlers.Deps) ([]bot.Command, error) {
 	h, err := devices.New(deps)
 	if err != nil {
 		return nil, err
 	}
+	// Ports changed with /device port are set back by the leader.
+	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
 

@@ -307,6 +307,35 @@ type DevicesConfig struct {
 	// use instead of the default; each is written over devices.snmp field
 	// by field (key profiles).
 	Profiles map[string]SNMPProfile `yaml:"profiles"`
+	// Changes says who may change ports with /device port (key changes).
+	Changes PortChanges `yaml:"changes"`
+}
+
+// PortChanges are the rules for /device port.
+type PortChanges struct {
+	// Roles may request a port change (key roles); admins always may.
+	// Empty: admins only.
+	Roles []string `yaml:"roles"`
+	// Approvals is how many people other than the requester, holding one of
+	// Roles or admin, must approve (key approvals, default 0).
+	Approvals int `yaml:"approvals"`
+	// MaxDuration is the longest --for (key max_duration, default 8h).
+	MaxDuration Duration `yaml:"max_duration"`
+	// Protected lists ports that are never changed: uplinks, the port of
+	// the management address (key protected).
+	Protected []ProtectedPorts `yaml:"protected"`
+	// Channel hears about requests (with Approve/Deny buttons), SETs and
+	// reverts (key channel); default: the requester by direct message.
+	Channel string `yaml:"channel"`
+}
+
+// ProtectedPorts names ports of one device that /device port refuses.
+type ProtectedPorts struct {
+	// Device is the device's name (key device).
+	Device string `yaml:"device"`
+	// Ports are ifName or ifDescr values, compared case-insensitively
+	// (key ports).
+	Ports []string `yaml:"ports"`
 }
 
 // Profile returns the effective named profile (devices.snmp with
@@ -349,6 +378,41 @@ type SNMPProfile struct {
 	PrivPassphrase Secret `yaml:"priv_passphrase"`
 	// Context is the v3 context name (key context).
 	Context string `yaml:"context"`
+	// Write holds the credentials for SETs (/device port); without them a
+	// device is never changed (key write).
+	Write SNMPWrite `yaml:"write"`
+}
+
+// SNMPWrite is the write side of an SNMP profile: a v1/v2c community or a
+// v3 user, used in place of the read credentials for SETs.
+type SNMPWrite struct {
+	// Community is the read-write community (key community).
+	Community Secret `yaml:"community"`
+	// User is the v3 user allowed to write (key user), with its protocols
+	// and passphrases (keys auth_protocol, auth_passphrase, priv_protocol,
+	// priv_passphrase).
+	User           string `yaml:"user"`
+	AuthProtocol   string `yaml:"auth_protocol"`
+	AuthPassphrase Secret `yaml:"auth_passphrase"`
+	PrivProtocol   string `yaml:"priv_protocol"`
+	PrivPassphrase Secret `yaml:"priv_passphrase"`
+}
+
+// WriteProfile is p with its write credentials in place of the read ones;
+// ok is false when p has none.
+func (p SNMPProfile) WriteProfile() (SNMPProfile, bool) {
+	w := p.Write
+	switch {
+	case p.Version == "3" && w.User != "":
+		p.User, p.AuthProtocol, p.AuthPassphrase, p.PrivProtocol, p.PrivPassphrase =
+			w.User, w.AuthProtocol, w.AuthPassphrase, w.PrivProtocol, w.PrivPassphrase
+	case p.Version != "3" && w.Community != "":
+		p.Community = w.Community
+	default:
+		return p, false
+	}
+	p.Write = SNMPWrite{}
+	return p, true
 }
 
 // merge returns p with every non-zero field of o written over it.
@@ -385,6 +449,9 @@ func (p SNMPProfile) merge(o SNMPProfile) SNMPProfile {
 	}
 	if o.Context != "" {
 		p.Context = o.Context
+	}
+	if o.Write != (SNMPWrite{}) {
+		p.Write = o.Write
 	}
 	return p
 }

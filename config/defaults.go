@@ -30,6 +30,7 @@ func (c *Config) setDefaults() {
 	c.Access.MaxConcurrentActions = 8
 	c.Devices.SNMP = SNMPProfile{Version: "2c", Port: 161, Timeout: Duration(2 * time.Second), Retries: 1}
 	c.Devices.MaxConcurrent = 16
+	c.Devices.Changes.MaxDuration = Duration(8 * time.Hour)
 	c.Backups.OutputLimit = 65536
 	c.Backups.KillGrace = Duration(10 * time.Second)
 	c.CheckSettings = CheckSettings{

@@ -61,6 +61,25 @@ func (v *validator) devices() {
 		}
 		v.snmpSecretsSet(path, d.Profiles[name])
 	}
+	ch := d.Changes
+	v.words("devices.changes.roles", ch.Roles)
+	v.notNegative("devices.changes.approvals", ch.Approvals)
+	v.positive("devices.changes.max_duration", ch.MaxDuration, "8h")
+	v.channelRef("devices.changes.channel", ch.Channel)
+	for i, p := range ch.Protected {
+		path := index("devices.changes.protected", i)
+		if p.Device == "" {
+			v.addf(join(path, "device"), "required: a device name")
+		}
+		if len(p.Ports) == 0 {
+			v.addf(join(path, "ports"), "required: the ifName or ifDescr of each protected port, e.g. [Te1/1]")
+		}
+		for j, port := range p.Ports {
+			if strings.TrimSpace(port) == "" {
+				v.addf(index(join(path, "ports"), j), "must not be empty")
+			}
+		}
+	}
 }
 
 // snmpSecretsSet reports the secrets of an SNMP profile (as written, before
@@ -71,6 +90,10 @@ func (v *validator) snmpSecretsSet(path string, p SNMPProfile) {
 	v.envSet(join(path, "community"), string(p.Community))
 	v.envSet(join(path, "auth_passphrase"), string(p.AuthPassphrase))
 	v.envSet(join(path, "priv_passphrase"), string(p.PrivPassphrase))
+	w := join(path, "write")
+	v.envSet(join(w, "community"), string(p.Write.Community))
+	v.envSet(join(w, "auth_passphrase"), string(p.Write.AuthPassphrase))
+	v.envSet(join(w, "priv_passphrase"), string(p.Write.PrivPassphrase))
 }
 
 // envSet reports a value that is empty because the environment variables
@@ -113,6 +136,19 @@ func (v *validator) snmp(path string, p SNMPProfile) {
 	}
 	if p.PrivProtocol != "" {
 		v.oneOf(join(path, "priv_protocol"), p.PrivProtocol, privProtocols...)
+	}
+	if p.Write.User != "" {
+		if p.Version != "3" {
+			v.addf(join(join(path, "write"), "user"), "a v3 write user needs version 3; for v1/v2c set write.community")
+		}
+		if p.Write.AuthProtocol != "" {
+			v.oneOf(join(join(path, "write"), "auth_protocol"), p.Write.AuthProtocol, authProtocols...)
+			v.passphrase(join(join(path, "write"), "auth_passphrase"), p.Write.AuthPassphrase, "write.auth_protocol")
+		}
+		if p.Write.PrivProtocol != "" {
+			v.oneOf(join(join(path, "write"), "priv_protocol"), p.Write.PrivProtocol, privProtocols...)
+			v.passphrase(join(join(path, "write"), "priv_passphrase"), p.Write.PrivPassphrase, "write.priv_protocol")
+		}
 	}
 	if p.Version != "3" {
 		return

@@ -20,6 +20,7 @@ import (
 	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
 )
@@ -37,6 +38,8 @@ type Handler struct {
 	clock clock.Clock
 	log   *slog.Logger
 	snmp  *snmp.Client
+	// outbox carries port change cards and revert notes.
+	outbox *notify.Outbox
 
 	// snap is the current inventory snapshot; reloads are serialised by mu.
 	snap atomic.Pointer[snapshot]
@@ -58,7 +61,7 @@ func New(d handlers.Deps) (*Handler, error) {
 		return nil, errors.New("devices: no SNMP client")
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, clock: d.Clock, log: d.Log,
-		snmp: d.SNMP, pingPorts: []int{22, 443}}
+		snmp: d.SNMP, outbox: d.Outbox, pingPorts: []int{22, 443}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := h.syncConfig(ctx); err != nil {
@@ -164,6 +167,7 @@ func (h *Handler) Command() bot.Command {
 			Flags: []bot.Param{{Name: "interfaces", Kind: bot.KindBool, Help: "add the interface table"},
 				{Name: "oid", Kind: bot.KindString, Placeholder: "OID", Help: "read one numeric OID, e.g. 1.3.6.1.2.1.1.3.0"}},
 			Slow: true, Ack: ack, Run: h.show},
+		h.portSub(),
 		{Name: "ping", Summary: "Check whether a device accepts TCP connections (ports 22 and 443)",
 			Args: []bot.Param{name}, Slow: true, Ack: ack, Run: h.ping},
 		{Name: "add", Summary: "Add a device to the inventory", Roles: []string{RoleAdmin},
@@ -197,19 +201,26 @@ func (h *Handler) device(ctx context.Context, name string) (storage.Device, erro
 // profile is the device's effective SNMP profile. Secrets never leave it
 // except to the SNMP client.
 func (h *Handler) profile(d storage.Device) (snmp.Profile, error) {
+	p, err := h.configProfile(d)
+	return snmp.FromConfig(p), err
+}
+
+// configProfile is the device's effective SNMP profile as configured,
+// write credentials included.
+func (h *Handler) configProfile(d storage.Device) (config.SNMPProfile, error) {
 	if d.Source == storage.DeviceFromConfig {
 		for _, c := range h.cfg.Devices.Inventory {
 			if c.Name == d.Name {
-				return snmp.FromConfig(c.SNMP(h.cfg.Devices.SNMP)), nil
+				return c.SNMP(h.cfg.Devices.SNMP), nil
 			}
 		}
 	}
 	p, ok := h.cfg.Devices.Profile(d.Profile)
 	if !ok {
-		return snmp.Profile{}, bot.Errorf("%s uses the SNMP profile %q, which is no longer under devices.profiles in the config; set another with /device edit %s --profile NAME",
+		return config.SNMPProfile{}, bot.Errorf("%s uses the SNMP profile %q, which is no longer under devices.profiles in the config; set another with /device edit %s --profile NAME",
 			d.Name, d.Profile, d.Name)
 	}
-	return snmp.FromConfig(p), nil
+	return p, nil
 }
 
 // facts are a device's stored fields as reply fields.
