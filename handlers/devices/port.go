@@ -37,7 +37,9 @@ func (h *Handler) portSub() bot.Sub {
 			{Name: "for", Kind: bot.KindDuration, Help: "how long, at most devices.changes.max_duration"},
 			{Name: "reason", Kind: bot.KindString, Placeholder: `"..."`, Help: "why, for the audit log"},
 		},
-		Slow: true, Ack: func(req *bot.Request) string { return "Working on " + req.String("device") + " " + req.String("port") + "…" },
+		Slow: true, Ack: func(req *bot.Request) string {
+			return "Working on " + req.String("device") + " " + req.String("port") + "…"
+		},
 		Run: h.port}
 }
 
@@ -178,8 +180,10 @@ func (h *Handler) protected(device, port string) bool {
 	return false
 }
 
-func portSubject(c storage.PortChange) string { return fmt.Sprintf("device:%s:port:%d", c.Device, c.ID) }
-func portKey(id int64) string                 { return fmt.Sprintf("port:%d:request", id) }
+func portSubject(c storage.PortChange) string {
+	return fmt.Sprintf("device:%s:port:%d", c.Device, c.ID)
+}
+func portKey(id int64) string { return fmt.Sprintf("port:%d:request", id) }
 
 func (h *Handler) portDest(c storage.PortChange) notify.Destination {
 	if ch := h.cfg.Devices.Changes.Channel; ch != "" {

@@ -184,7 +184,7 @@ func TestPortReadBackMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c := change(t, env, id7); c.State != storage.PortReverted || !adminUp(t, a, 7) {
-		t.Fatalf("retried revert: %+v", c)
+		t.Fatalf("retried revert: %+v\n%s", c, a.Log())
 	}
 }
 

@@ -25,7 +25,7 @@ type Port struct {
 
 // IfAgent is an snmpd whose ifTable and ifXTable are fake: its own
 // interface tables are switched off (-I -ifTable,ifXTable,interfaces), and
-// a pass script serves ifIndex, ifDescr, ifAdminStatus, ifOperStatus and
+// a pass_persist script serves ifIndex, ifDescr, ifAdminStatus, ifOperStatus and
 // ifName from a state file, so no interface of the test machine is named
 // or changed. A SET of ifAdminStatus (community WriteCommunity) changes
 // the port's admin and oper status in the file.
@@ -45,7 +45,7 @@ func StartIfTable(t testing.TB, ports []Port) *IfAgent {
 	}
 	a := &IfAgent{dir: dir}
 	a.write(t, ports)
-	extra := fmt.Sprintf("rwcommunity %s 127.0.0.1\npass .1.3.6.1.2.1.2.2 %s\npass .1.3.6.1.2.1.31.1.1 %s\n", WriteCommunity, script, script)
+	extra := fmt.Sprintf("rwcommunity %s 127.0.0.1\npass_persist .1.3.6.1.2.1.2.2 %s\npass_persist .1.3.6.1.2.1.31.1.1 %s\n", WriteCommunity, script, script)
 	a.Agent = Start(t, Options{Extra: extra, Args: []string{"-I", "-ifTable,ifXTable,interfaces"}})
 	return a
 }

@@ -1,50 +1,79 @@
 #!/bin/sh
-# A Net-SNMP "pass" script serving a fake ifTable and ifXTable from the
-# state file beside it: one line per interface,
+# A Net-SNMP "pass_persist" script serving a fake ifTable and ifXTable from
+# the state file beside it: one line per interface, in ifIndex order,
 #   INDEX ADMIN OPER DESCR NAME
-# SET of ifAdminStatus rewrites ADMIN and OPER; when the file "stuck"
-# exists beside it, a SET is accepted but changes nothing (a port that
-# does not follow, for read-back tests).
+# A SET of ifAdminStatus rewrites ADMIN and OPER; when the file "stuck"
+# exists beside it, a SET is accepted but changes nothing (a port that does
+# not follow, for read-back tests). One process answers every request in
+# turn, without forking, so snmpd never waits on it.
 dir=$(dirname "$0")
 state="$dir/iftable.state"
 ift=.1.3.6.1.2.1.2.2.1
 ifx=.1.3.6.1.2.1.31.1.1.1
-list() {
-	case "$1" in
-	.1.3.6.1.2.1.31*)
-		while read -r i a o d n; do echo "$ifx.1.$i string $n"; done < "$state" ;;
-	*)
-		while read -r i a o d n; do echo "$ift.1.$i integer $i"; done < "$state"
-		while read -r i a o d n; do echo "$ift.2.$i string $d"; done < "$state"
-		while read -r i a o d n; do echo "$ift.7.$i integer $a"; done < "$state"
-		while read -r i a o d n; do echo "$ift.8.$i integer $o"; done < "$state" ;;
-	esac
+
+# gt: is OID $1 after OID $2 in numeric order?
+gt() {
+	ga=${1#.} gb=${2#.}
+	while :; do
+		[ -z "$gb" ] && { [ -n "$ga" ]; return; }
+		[ -z "$ga" ] && return 1
+		gx=${ga%%.*} gy=${gb%%.*}
+		[ "$gx" -gt "$gy" ] && return 0
+		[ "$gx" -lt "$gy" ] && return 1
+		case $ga in *.*) ga=${ga#*.} ;; *) ga= ;; esac
+		case $gb in *.*) gb=${gb#*.} ;; *) gb= ;; esac
+	done
 }
-emit() { echo "$1"; echo "$2"; echo "$3"; }
-case "$1" in
--g)
-	list "$2" | while read -r oid type value; do
-		if [ "$oid" = "$2" ]; then emit "$oid" "$type" "$value"; exit 0; fi
-	done | grep . || echo NONE ;;
--n)
-	# The next OID in numeric order: sort the known OIDs with the asked one.
-	next=$( { list "$2" | cut -d' ' -f1; echo "$2 ASKED"; } | sort -t. -k2,2n -k3,3n -k4,4n -k5,5n -k6,6n -k7,7n -k8,8n -k9,9n -k10,10n -k11,11n -k12,12n -k13,13n -k14,14n \
-		| sed -n '/ ASKED$/,$p' | sed -n '2p')
-	if [ -z "$next" ]; then echo NONE; exit 0; fi
-	list "$2" | while read -r oid type value; do
-		if [ "$oid" = "$next" ]; then emit "$oid" "$type" "$value"; fi
-	done ;;
--s)
-	case "$2" in
-	$ift.7.*) ;;
-	*) echo not-writable; exit 0 ;;
+
+# find OID MODE answers the variable at OID (MODE get) or the first one
+# after it (MODE next), in the table OID belongs to.
+find() {
+	case "$1" in
+	.1.3.6.1.2.1.31*) table=$ifx cols=1 ;;
+	*) table=$ift cols="1 2 7 8" ;;
 	esac
-	if [ "$3" != integer ]; then echo wrong-type; exit 0; fi
-	case "$4" in 1|2) ;; *) echo wrong-value; exit 0 ;; esac
-	[ -e "$dir/stuck" ] && exit 0
-	idx=${2##*.}
-	tmp="$state.tmp"
-	while read -r i a o d n; do
-		if [ "$i" = "$idx" ]; then echo "$i $4 $4 $d $n"; else echo "$i $a $o $d $n"; fi
-	done < "$state" > "$tmp" && mv "$tmp" "$state" ;;
-esac
+	for col in $cols; do
+		while read -r i a o d n; do
+			oid=$table.$col.$i
+			if [ "$2" = get ] && [ "$oid" != "$1" ]; then continue; fi
+			if [ "$2" = next ] && ! gt "$oid" "$1"; then continue; fi
+			case "$table.$col" in
+			$ift.1) printf '%s\ninteger\n%s\n' "$oid" "$i" ;;
+			$ift.2) printf '%s\nstring\n%s\n' "$oid" "$d" ;;
+			$ift.7) printf '%s\ninteger\n%s\n' "$oid" "$a" ;;
+			$ift.8) printf '%s\ninteger\n%s\n' "$oid" "$o" ;;
+			*) printf '%s\nstring\n%s\n' "$oid" "$n" ;;
+			esac
+			return
+		done < "$state"
+	done
+	echo NONE
+}
+
+set_() {
+	case "$1" in
+	$ift.7.*) ;;
+	*) echo not-writable; return ;;
+	esac
+	if [ "$2" != integer ]; then echo wrong-type; return; fi
+	case "$3" in 1|2) ;; *) echo wrong-value; return ;; esac
+	if [ ! -e "$dir/stuck" ]; then
+		idx=${1##*.}
+		while read -r i a o d n; do
+			if [ "$i" = "$idx" ]; then echo "$i $3 $3 $d $n"; else echo "$i $a $o $d $n"; fi
+		done < "$state" > "$state.tmp"
+		mv "$state.tmp" "$state"
+	fi
+	echo DONE
+}
+
+while read -r cmd; do
+	case "$cmd" in
+	PING) echo PONG ;;
+	get) read -r oid; find "$oid" get ;;
+	getnext) read -r oid; find "$oid" next ;;
+	set) read -r oid; read -r type value; set_ "$oid" "$type" "$value" ;;
+	"") ;; # snmpd ends a set with an empty line
+	*) exit 0 ;;
+	esac
+done
