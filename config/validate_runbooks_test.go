@@ -42,3 +42,42 @@ func TestRunbookValidation(t *testing.T) {
 		t.Errorf("a valid runbook reported:\n%v", err)
 	}
 }
+
+// TestPortChangesValidation: devices.changes and snmp.write are checked,
+// each problem with its path.
+func TestPortChangesValidation(t *testing.T) {
+	c := Default()
+	c.Devices.SNMP.Write = SNMPWrite{User: "ops-rw", AuthProtocol: "SHA", AuthPassphrase: "short"}
+	c.Devices.Changes = PortChanges{Roles: []string{"Net Ops"}, Approvals: -1, MaxDuration: 0, Channel: "nowhere",
+		Protected: []ProtectedPorts{{Device: "", Ports: nil}, {Device: "sw-1", Ports: []string{" "}}}}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no problems")
+	}
+	for _, want := range []string{
+		"devices.snmp.write.user: a v3 write user needs version 3",
+		"devices.snmp.write.auth_passphrase: must be at least 8 characters",
+		`devices.changes.roles[0]: "Net Ops" is not a valid name`,
+		"devices.changes.approvals: must not be negative",
+		"devices.changes.max_duration: must be longer than 0",
+		`devices.changes.channel: unknown channel "nowhere"`,
+		"devices.changes.protected[0].device: required",
+		"devices.changes.protected[0].ports: required",
+		"devices.changes.protected[1].ports[0]: must not be empty",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	ok := Default()
+	ok.Devices.SNMP.Write = SNMPWrite{Community: "rw-secret"}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("a write community: %v", err)
+	}
+	if p, has := ok.Devices.SNMP.WriteProfile(); !has || p.Community != "rw-secret" {
+		t.Errorf("write profile %+v %v", p, has)
+	}
+	if _, has := Default().Devices.SNMP.WriteProfile(); has {
+		t.Error("a profile without write credentials has a write profile")
+	}
+}
