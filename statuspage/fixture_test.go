@@ -78,6 +78,12 @@ func fixture() (Sources, *fakeIncidents) {
 		Tickets: fakeTickets{Open: 9, AtRisk: 2, Breached: 1, ByPriority: []PriorityCount{
 			{Priority: "urgent", Open: 1, Breached: 1}, {Priority: "high", Open: 3, AtRisk: 2}, {Priority: "normal", Open: 4}, {Priority: "low", Open: 1}}},
 		Access: fakeAccess{Pending: 3, Active: 2},
+		Changes: fakeChanges{
+			Runbooks: []RunbookRun{{ID: 7, Runbook: "restart-web", State: "running", RequestedBy: "bob", CreatedAt: now.Add(-5 * time.Minute), StartedAt: at(-4 * time.Minute)},
+				{ID: 8, Runbook: "flush-cache", State: "pending", RequestedBy: "carol", CreatedAt: now.Add(-time.Minute)}},
+			Ports: []PortChange{{ID: 3, Device: "core-sw-1", Port: "Gi0/7", Action: "down", Previous: "up", RequestedBy: "bob", RevertsAt: now.Add(50 * time.Minute)},
+				{ID: 2, Device: "core-sw-1", Port: "Gi0/9", Action: "up", Previous: "down", RequestedBy: "alice", RevertsAt: now.Add(-time.Minute), RevertFailing: true}},
+		},
 	}, inc
 }
 
@@ -108,6 +114,10 @@ func (f fakeBackups) Backups(context.Context, time.Time) ([]Backup, error) { ret
 type fakeTickets Tickets
 
 func (f fakeTickets) Tickets(context.Context, time.Time) (Tickets, error) { return Tickets(f), nil }
+
+type fakeChanges Changes
+
+func (f fakeChanges) Changes(context.Context, time.Time) (Changes, error) { return Changes(f), nil }
 
 type fakeAccess Access
 

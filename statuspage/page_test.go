@@ -74,7 +74,7 @@ func TestGolden(t *testing.T) {
 
 	// An empty install: nothing configured, nothing recorded, no incidents.
 	empty := Collect(context.Background(), Sources{Checks: fakeChecks(nil), Backups: fakeBackups(nil),
-		Tickets: fakeTickets{}, Access: fakeAccess{}}, now, quiet())
+		Tickets: fakeTickets{}, Access: fakeAccess{}, Changes: fakeChanges{}}, now, quiet())
 	page, err = newPage(t, config.StatusPageConfig{Enabled: true}, Sources{}).RenderPage(empty)
 	if err != nil {
 		t.Fatal(err)

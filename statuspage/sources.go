@@ -22,7 +22,40 @@ func StoreSources(cfg *config.Config, db *gorm.DB) Sources {
 		Backups:   &StoreBackups{Jobs: cfg.Backups.Jobs, DB: db},
 		Tickets:   &StoreTickets{DB: db},
 		Access:    &StoreAccess{DB: db},
+		Changes:   &StoreChanges{DB: db},
 	}
+}
+
+// StoreChanges reads the runbook runs and port changes in flight.
+type StoreChanges struct {
+	DB *gorm.DB
+}
+
+// Changes returns the runs waiting or running (newest first, at most 50)
+// and the ports changed now, soonest revert first.
+func (s *StoreChanges) Changes(ctx context.Context, _ time.Time) (Changes, error) {
+	out := Changes{Runbooks: []RunbookRun{}, Ports: []PortChange{}}
+	runs, err := storage.ListRunbookRuns(ctx, s.DB, 50, storage.RunbookPending, storage.RunbookApproved, storage.RunbookRunning)
+	if err != nil {
+		return out, err
+	}
+	for _, r := range runs {
+		out.Runbooks = append(out.Runbooks, RunbookRun{ID: r.ID, Runbook: r.Runbook, State: r.State, RequestedBy: r.RequestedBy,
+			CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt)})
+	}
+	ports, err := storage.ActivePortChanges(ctx, s.DB)
+	if err != nil {
+		return out, err
+	}
+	for _, c := range ports {
+		pc := PortChange{ID: c.ID, Device: c.Device, Port: c.Port, Action: c.Action, Previous: c.Previous,
+			RequestedBy: c.RequestedBy, RevertFailing: c.State == storage.PortRevertFailed}
+		if c.ExpiresAt != nil {
+			pc.RevertsAt = c.ExpiresAt.UTC()
+		}
+		out.Ports = append(out.Ports, pc)
+	}
+	return out, nil
 }
 
 // Chart resolution: the last 24 hours in 48 slices of 30 minutes.

@@ -73,7 +73,29 @@ func TestStoreSources(t *testing.T) {
 				}
 				ar := storage.AccessRequest{Resource: "prod-db", Role: "read", Requester: "dave", Email: "dave@example.com", Reason: "private reason",
 					State: storage.AccessPending, ApprovalsNeeded: 1, PendingUntil: now, CreatedAt: now, UpdatedAt: now}
-				return storage.CreateAccessRequest(tx, &ar)
+				if err := storage.CreateAccessRequest(tx, &ar); err != nil {
+					return err
+				}
+				started := now.Add(-time.Minute)
+				for _, r := range []storage.RunbookRun{
+					{Runbook: "restart-web", State: storage.RunbookRunning, RequestedBy: "bob", Params: `{"service":"secret-param"}`, CreatedAt: now.Add(-2 * time.Minute), StartedAt: &started},
+					{Runbook: "restart-web", State: storage.RunbookSucceeded, RequestedBy: "bob", Params: "{}", CreatedAt: now.Add(-time.Hour)},
+				} {
+					if err := storage.CreateRunbookRun(tx, &r); err != nil {
+						return err
+					}
+				}
+				exp := now.Add(30 * time.Minute)
+				for _, c := range []storage.PortChange{
+					{Device: "sw-1", IfIndex: 7, Port: "Gi0/7", Action: "down", Previous: "up", State: storage.PortActive, RequestedBy: "bob",
+						Reason: "private port reason", DurationS: 3600, CreatedAt: now, ExpiresAt: &exp},
+					{Device: "sw-1", IfIndex: 8, Port: "Gi0/8", Action: "down", Previous: "up", State: storage.PortReverted, RequestedBy: "bob", DurationS: 60, CreatedAt: now},
+				} {
+					if err := storage.CreatePortChange(tx, &c); err != nil {
+						return err
+					}
+				}
+				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -109,6 +131,10 @@ func TestStoreSources(t *testing.T) {
 			if st.Tickets.Open != 1 || st.Tickets.Breached != 1 || st.Access.Pending != 1 {
 				t.Errorf("tickets %+v access %+v", st.Tickets, st.Access)
 			}
+			if ch := st.Changes; len(ch.Runbooks) != 1 || ch.Runbooks[0].State != storage.RunbookRunning || ch.Runbooks[0].StartedAt == nil ||
+				len(ch.Ports) != 1 || ch.Ports[0].Port != "Gi0/7" || !ch.Ports[0].RevertsAt.Equal(now.Add(30*time.Minute)) {
+				t.Errorf("changes %+v", ch)
+			}
 			if st.Overall != "failing" {
 				t.Errorf("overall %q", st.Overall)
 			}
@@ -116,7 +142,7 @@ func TestStoreSources(t *testing.T) {
 			mux := http.NewServeMux()
 			mount(mux, newPage(t, config.StatusPageConfig{Enabled: true}, src))
 			page := get(t, mux, "/", nil).Body.String()
-			for _, never := range []string{"secret ticket text", "private reason", "dave@example.com", "pw@", "token=t"} {
+			for _, never := range []string{"secret ticket text", "private reason", "dave@example.com", "private port reason", "secret-param", "pw@", "token=t"} {
 				if strings.Contains(page, never) {
 					t.Errorf("the page shows %q", never)
 				}

@@ -142,6 +142,38 @@ type Access struct {
 	Active int64 `json:"active"`
 }
 
+// Changes are the changes in flight: runbook runs waiting or running, and
+// ports changed with /device port and when each is set back.
+type Changes struct {
+	Runbooks []RunbookRun  `json:"runbooks"`
+	Ports    []PortChange `json:"ports"`
+}
+
+// RunbookRun is a run the page shows: no parameters, no output.
+type RunbookRun struct {
+	ID      int64  `json:"id"`
+	Runbook string `json:"runbook"`
+	// State is pending, approved or running.
+	State       string     `json:"state"`
+	RequestedBy string     `json:"requested_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+}
+
+// PortChange is a port set up or down until RevertsAt: no reason text.
+type PortChange struct {
+	ID     int64  `json:"id"`
+	Device string `json:"device"`
+	Port   string `json:"port"`
+	// Action is what the port was set to, Previous what it is set back to.
+	Action      string    `json:"action"`
+	Previous    string    `json:"previous"`
+	RequestedBy string    `json:"requested_by"`
+	RevertsAt   time.Time `json:"reverts_at"`
+	// RevertFailing is set while setting it back fails and is retried.
+	RevertFailing bool `json:"revert_failing"`
+}
+
 // Status is everything the page shows; /api/v1/status returns it as JSON.
 type Status struct {
 	GeneratedAt time.Time `json:"generated_at"`
@@ -155,8 +187,9 @@ type Status struct {
 	Backups   []Backup   `json:"backups"`
 	Tickets   Tickets    `json:"tickets"`
 	Access    Access     `json:"access"`
+	Changes   Changes    `json:"changes"`
 	// Unavailable names the sections that could not be read (checks,
-	// incidents, backups, tickets, access); they are empty above.
+	// incidents, backups, tickets, access, changes); they are empty above.
 	Unavailable []string `json:"unavailable"`
 }
 
@@ -189,6 +222,11 @@ type AccessSource interface {
 	Access(ctx context.Context, now time.Time) (Access, error)
 }
 
+// ChangeSource lists the runbook runs and port changes in flight.
+type ChangeSource interface {
+	Changes(ctx context.Context, now time.Time) (Changes, error)
+}
+
 // ErrNoIncident is what IncidentSource.Incident wraps for an unknown number.
 var ErrNoIncident = errors.New("no such incident")
 
@@ -200,13 +238,15 @@ type Sources struct {
 	Backups   BackupSource
 	Tickets   TicketSource
 	Access    AccessSource
+	Changes   ChangeSource
 }
 
 // Collect reads every section at now. A section that fails is logged and
 // named in Unavailable; the others are still shown.
 func Collect(ctx context.Context, src Sources, now time.Time, log *slog.Logger) Status {
 	st := Status{GeneratedAt: now, Checks: []Check{}, Incidents: []Incident{}, Backups: []Backup{},
-		Tickets: Tickets{ByPriority: []PriorityCount{}}, Unavailable: []string{}}
+		Tickets: Tickets{ByPriority: []PriorityCount{}}, Changes: Changes{Runbooks: []RunbookRun{}, Ports: []PortChange{}},
+		Unavailable: []string{}}
 	section := func(name string, ok bool, read func() error) {
 		if !ok {
 			st.Unavailable = append(st.Unavailable, name)
@@ -249,6 +289,13 @@ func Collect(ctx context.Context, src Sources, now time.Time, log *slog.Logger) 
 		a, err := src.Access.Access(ctx, now)
 		if err == nil {
 			st.Access = a
+		}
+		return err
+	})
+	section("changes", src.Changes != nil, func() error {
+		c, err := src.Changes.Changes(ctx, now)
+		if err == nil {
+			st.Changes = c
 		}
 		return err
 	})
