@@ -145,7 +145,7 @@ type Access struct {
 // Changes are the changes in flight: runbook runs waiting or running, and
 // ports changed with /device port and when each is set back.
 type Changes struct {
-	Runbooks []RunbookRun  `json:"runbooks"`
+	Runbooks []RunbookRun `json:"runbooks"`
 	Ports    []PortChange `json:"ports"`
 }
 
