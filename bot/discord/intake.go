@@ -61,7 +61,7 @@ func (a *Adapter) createTicket(ctx context.Context, it *discordgo.Interaction, d
 		return
 	}
 	m := bot.Message{Platform: bot.Discord, Channel: it.ChannelID, Guild: it.GuildID, ID: data.TargetID,
-		Text: msg.Content, Link: MessageLink(it.GuildID, it.ChannelID, data.TargetID)}
+		Text: msg.Content, Link: MessageLink(it.GuildID, it.ChannelID, data.TargetID), RepliesSeen: a.cfg.Mode == "gateway"}
 	if msg.Author != nil && snowflake(msg.Author.ID) {
 		m.Author = a.router.Directory().ByDiscord(msg.Author.ID)
 		m.Bot = msg.Author.Bot

@@ -155,6 +155,7 @@ func (a *Adapter) reacted(ctx context.Context, ev Event) error {
 		return err
 	}
 	by := a.dir.BySlack(ev.User)
+	m.RepliesSeen = true // thread replies arrive as message events
 	reply, err := a.intake.FileFromMessage(ctx, m, by)
 	if ue, ok := bot.AsUserError(err); ok {
 		a.tellEphemeral(ctx, ev.Item.Channel, ev.User, bot.Reply{Text: ue.Msg, Severity: bot.SeverityDanger})
@@ -230,6 +231,7 @@ func (a *Adapter) shortcut(ctx context.Context, p Interaction, key string) error
 	}
 	a.background(func(ctx context.Context) {
 		m := a.message(ctx, p.Channel.ID, p.Message.TS, p.Message.ThreadTS, p.Message.User, p.Message.BotID, p.Message.Text)
+		m.RepliesSeen = true
 		reply, err := a.intake.FileFromMessage(ctx, m, a.dir.BySlack(p.User.ID))
 		if err != nil {
 			ue, ok := bot.AsUserError(err)

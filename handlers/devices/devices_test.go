@@ -285,8 +285,8 @@ func TestShowAgainstSnmpd(t *testing.T) {
 		{"/device show lab-v2c --oid .1.3.6.1.2.1.1.99.0", []string{"(no such object)"}},
 		{"/device show lab-v2c --oid sysName.0", []string{`--oid "sysName.0" is not a numeric OID`, "--oid 1.3.6.1.2.1.1.3.0"}},
 		{"/device show lab-v2c --oid '1.3.6;id'", []string{"is not a numeric OID"}},
-		{"/device show lab-wrong-community", []string{"lab-wrong-community (127.0.0.1) did not answer SNMP within 300ms", "Site: lab"}},
-		{"/device show lab-v3-bad", []string{"lab-v3-bad (127.0.0.1) refused our SNMPv3 credentials", "wrong authentication passphrase", "Address: 127.0.0.1"}},
+		{"/device show lab-wrong-community", []string{"lab-wrong-community (127.0.0.1)\nNo SNMP answer within 300ms", "Site: lab"}},
+		{"/device show lab-v3-bad", []string{"lab-v3-bad (127.0.0.1)\nIt refused our SNMPv3 credentials", "wrong authentication passphrase", "Address: 127.0.0.1"}},
 		{"/device show lab-closed", []string{"nothing answers SNMP on UDP port", "Address: 127.0.0.1"}},
 		{"/device show lab-v9", []string{`No device is called "lab-v9"`, "Did you mean lab-v1"}},
 	}

@@ -95,7 +95,7 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 			return err
 		}
 		card := h.withCard(t, bot.Reply{Title: fmt.Sprintf("Ticket #%d: %s", t.ID, t.Summary), InChannel: true,
-			Text:   fmt.Sprintf("Filed by %s for %s. Replies in this thread become comments.", by.Mention(), requester.Mention()),
+			Text:   fmt.Sprintf("Filed by %s for %s. %s", by.Mention(), requester.Mention(), howToComment(m, t.ID, "this thread")),
 			Footer: fmt.Sprintf("/ticket show %d", t.ID)})
 		notes, err := threadNote(tx, t.ID, threadKey(t.ID), card)
 		if err != nil {
@@ -114,7 +114,16 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 		return bot.Reply{Text: fmt.Sprintf("That message is already ticket #%d (%s); /ticket show %d", t.ID, t.Summary, t.ID)}, nil
 	}
 	return h.withCard(t, bot.Reply{Title: fmt.Sprintf("Filed ticket #%d: %s", t.ID, t.Summary), Severity: bot.SeveritySuccess,
-		Footer: fmt.Sprintf("Follow it with /ticket show %d; replies in the message's thread become comments", t.ID)}), nil
+		Footer: fmt.Sprintf("Follow it with /ticket show %d. %s", t.ID, howToComment(m, t.ID, "the message's thread"))}), nil
+}
+
+// howToComment says how to add to a ticket filed from m: by replying in
+// where, when the platform hands opsbot those replies, else by command.
+func howToComment(m bot.Message, id int64, where string) string {
+	if m.RepliesSeen {
+		return fmt.Sprintf("Replies in %s become comments.", where)
+	}
+	return fmt.Sprintf("Comment with /ticket comment %d \"TEXT\".", id)
 }
 
 // ThreadReply records a reply in the thread of a ticket's source message as
