@@ -259,6 +259,14 @@ func (r *Router) Run(ctx context.Context, c *Call) (reply Reply) {
 		}
 		return Reply{Text: text, Severity: SeverityDanger}
 	}
+	var dup interface{ DuplicateRequest() bool }
+	if errors.As(err, &dup) && dup.DuplicateRequest() {
+		// A retry of a request handled already: its first attempt's
+		// answer stands (the adapter gives it); this one wrote nothing.
+		outcome = "retry"
+		r.log.Info("command was a retry of one handled already", "request_id", req.ID, "command", req.Name())
+		return Reply{Text: "opsbot handled this request already.", Severity: SeverityInfo}
+	}
 	outcome = "error"
 	r.log.Error("command failed", "request_id", req.ID, "command", req.Name(),
 		"person", req.Person.Name, "platform", string(req.Platform), "err", err)

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,7 +18,15 @@ import (
 
 // ErrDuplicateRequest is returned by a transaction of a request that was
 // handled already (its record exists): nothing of this attempt is written.
-var ErrDuplicateRequest = errors.New("this request was handled already")
+var ErrDuplicateRequest error = duplicateRequest{}
+
+type duplicateRequest struct{}
+
+func (duplicateRequest) Error() string { return "this request was handled already" }
+
+// DuplicateRequest marks the error for code that cannot import storage
+// (the router logs it as a retry, not as a failure).
+func (duplicateRequest) DuplicateRequest() bool { return true }
 
 // RequestKind names where a platform's handled requests are recorded.
 type RequestKind int
@@ -39,8 +46,23 @@ type Request struct {
 	key  string
 	at   time.Time
 
-	mu      sync.Mutex
-	claimed bool
+	mu        sync.Mutex
+	claimed   bool
+	duplicate bool
+}
+
+// Context returns ctx carrying r, for work of the same request that runs
+// under another context (a goroutine with its own deadline).
+func (r *Request) Context(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// Duplicate reports whether a transaction of this attempt found the
+// request handled already (and so wrote nothing).
+func (r *Request) Duplicate() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.duplicate
 }
 
 // WithRequest returns a context whose first transaction through Store.Tx
@@ -78,6 +100,9 @@ func (r *Request) claimIn(tx *gorm.DB) error {
 		return fmt.Errorf("record request: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
+		r.mu.Lock()
+		r.duplicate = true
+		r.mu.Unlock()
 		return ErrDuplicateRequest
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"opsbot/bot"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

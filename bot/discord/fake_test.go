@@ -23,8 +23,8 @@ import (
 	"opsbot/bot"
 	"opsbot/config"
 	"opsbot/handlers"
-	"opsbot/handlers/handlertest"
 	"opsbot/harness/fakediscord"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

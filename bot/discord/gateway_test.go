@@ -14,9 +14,9 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"opsbot/bot"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
 	"opsbot/harness/fakediscord"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

@@ -11,8 +11,8 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"opsbot/bot"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

@@ -13,8 +13,8 @@ import (
 	"opsbot/bot"
 	"opsbot/clock"
 	"opsbot/config"
-	"opsbot/handlers/handlertest"
 	"opsbot/harness/fakediscord"
+	"opsbot/harness/handlertest"
 	"opsbot/storage/storagetest"
 )
 

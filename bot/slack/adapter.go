@@ -266,15 +266,13 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 
 // command handles a verified slash command and returns the immediate answer;
 // a retry of one already handled is not run again but gets its answer.
+//
+// The request is recorded as handled in the transaction of its first write
+// (storage.WithRequest): a command that changes nothing writes nothing, and
+// one that does commits its effects and its record together. Slow commands,
+// whose work starts outside the database after the acknowledgement, are
+// recorded first.
 func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.WebhookMessage, error) {
-	first, err := a.store.ClaimSlackRequest(ctx, key, a.clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	if !first {
-		a.log.Info("slack retry answered, not run again", "user", sc.UserID)
-		return a.earlierAnswer(ctx, key)
-	}
 	line := Unescape(sc.Text)
 	if sc.Command != "" {
 		line = sc.Command + " " + line
@@ -292,15 +290,32 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 		// ephemeral too; an in-channel answer is a new message.
 		a.deliver(ctx, call.Req, reply, Render(reply).Webhook(!reply.InChannel))
 	}
+	_, rec := storage.WithRequest(ctx, storage.SlackRequests, key, a.clock.Now())
 	if call.Slow() {
+		if err := a.store.Claim(ctx, rec); errors.Is(err, storage.ErrDuplicateRequest) {
+			a.log.Info("slack retry answered, not run again", "user", sc.UserID)
+			return a.earlierAnswer(ctx, key)
+		} else if err != nil {
+			return nil, err
+		}
 		a.background(func(ctx context.Context) { late(ctx, a.router.Run(ctx, call)) })
 		return a.remember(ctx, key, ack(call.AckText())), nil
 	}
-	reply, done := a.runWithin(call, late)
-	if !done {
-		return a.remember(ctx, key, ack(call.AckText())), nil
+	reply, done := a.runWithin(rec, call, late)
+	if rec.Duplicate() {
+		a.log.Info("slack retry answered, not run again", "user", sc.UserID)
+		return a.earlierAnswer(ctx, key)
 	}
-	return a.remember(ctx, key, Render(reply).Webhook(false)), nil
+	msg := ack(call.AckText())
+	if done {
+		msg = Render(reply).Webhook(false)
+	}
+	if !rec.Claimed() {
+		// Nothing was written (a read-only command, or one still running
+		// past the budget that has not written yet): no answer to keep.
+		return msg, nil
+	}
+	return a.remember(ctx, key, msg), nil
 }
 
 // remember records msg as the answer to the request with key, so a retry
@@ -352,12 +367,12 @@ func (a *Adapter) background(fn func(ctx context.Context)) {
 // runWithin runs the call and waits up to the budget. When it finishes in
 // time its reply is returned; otherwise late receives the reply when it is
 // ready and runWithin returns at once.
-func (a *Adapter) runWithin(call *bot.Call, late func(context.Context, bot.Reply)) (bot.Reply, bool) {
+func (a *Adapter) runWithin(rec *storage.Request, call *bot.Call, late func(context.Context, bot.Reply)) (bot.Reply, bool) {
 	result := make(chan bot.Reply, 1)
 	var mu sync.Mutex
 	waiting := true
 	a.background(func(ctx context.Context) {
-		reply := a.router.Run(ctx, call)
+		reply := a.router.Run(rec.Context(ctx), call)
 		mu.Lock()
 		if waiting {
 			result <- reply

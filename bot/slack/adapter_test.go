@@ -508,9 +508,14 @@ func TestTickForgetsOldRequests(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, b)
-			h.post("/slack/commands", h.command("U0ALICE", "/help", "", "T1"), nil)
+			// A command that changes nothing leaves no record at all.
+			h.post("/slack/commands", h.command("U0ALICE", "/help", "", "T0"), nil)
+			if n := h.seen(); n != 0 {
+				t.Fatalf("/help left %d request records, want none", n)
+			}
+			h.post("/slack/commands", h.command("U0ALICE", "/note", "one", "T1"), nil)
 			h.clock.Advance(30 * time.Minute)
-			h.post("/slack/commands", h.command("U0ALICE", "/help", "", "T2"), nil)
+			h.post("/slack/commands", h.command("U0ALICE", "/note", "two", "T2"), nil)
 			h.clock.Advance(31 * time.Minute)
 			if err := h.a.Tick(context.Background()); err != nil {
 				t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 
 	"opsbot/bot"
 	"opsbot/config"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
 	"opsbot/harness/fakeslack"
+	"opsbot/harness/handlertest"
 	"opsbot/server"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"

@@ -17,7 +17,7 @@ import (
 
 	"opsbot/config"
 	"opsbot/handlers/devices"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/server"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"

@@ -20,7 +20,7 @@ import (
 
 	"opsbot/config"
 	"opsbot/handlers/access"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

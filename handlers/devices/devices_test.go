@@ -9,7 +9,7 @@ import (
 
 	"opsbot/bot"
 	"opsbot/config"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/snmp/snmptest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"

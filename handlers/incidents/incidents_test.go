@@ -15,7 +15,7 @@ import (
 	"opsbot/bot/shell"
 	"opsbot/checks"
 	"opsbot/config"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

@@ -7,7 +7,7 @@ import (
 
 	"opsbot/config"
 	"opsbot/handlers/devices"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/snmp/snmptest"
 	"opsbot/storage/storagetest"
 )

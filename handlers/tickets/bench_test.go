@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"opsbot/bot"
-	"opsbot/handlers/handlertest"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )

@@ -10,8 +10,8 @@ import (
 
 	"opsbot/bot"
 	"opsbot/config"
-	"opsbot/handlers/handlertest"
 	"opsbot/handlers/tickets"
+	"opsbot/harness/handlertest"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
