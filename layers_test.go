@@ -17,7 +17,7 @@ var layers = map[string]int{
 	"opsbot/handlers": 4, "opsbot/handlers/access/action": 4,
 	"opsbot/checks": 5, "opsbot/notify": 5, "opsbot/storage/storagetest": 5, "opsbot/snmp/snmptest": 5,
 	"opsbot/bot": 6, "opsbot/storage": 6, "opsbot/snmp": 6, "opsbot/proc": 6, "opsbot/docs": 6,
-	"opsbot/config": 7, "opsbot/clock": 7,
+	"opsbot/config": 7, "opsbot/clock": 7, "opsbot/suggest": 8,
 }
 
 // TestLayers holds every package's imports (tests aside) against the

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"opsbot/config"
+	"opsbot/suggest"
 )
 
 // MaxLineLength bounds a command line, in characters; longer input is
@@ -399,43 +400,5 @@ func FormatDuration(d time.Duration) string {
 // none is near enough to be a plausible typo; handlers use it for "did you
 // mean" hints so every area suggests alike.
 func Closest(word string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		d := editDistance(word, c)
-		if strings.HasPrefix(c, word) && len(word) >= 2 {
-			d = min(d, 1)
-		}
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	limit := max(2, len(word)/3)
-	if bestD < 0 || bestD > limit {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return max(len(ra), len(rb))
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
+	return suggest.Closest(word, candidates)
 }

@@ -302,23 +302,3 @@ func TestPaths(t *testing.T) {
 		}
 	}
 }
-
-func TestClosest(t *testing.T) {
-	keys := []string{"name", "kind", "every", "schedule", "timeout", "url", "host", "port"}
-	tests := []struct{ in, want string }{
-		{"everyy", "every"},
-		{"Every", "every"},
-		{"shedule", "schedule"},
-		{"time_out", "timeout"},
-		{"uri", "url"},
-		{"zzz", ""},
-		{"hostname", "host"},
-		{"shcedule", "schedule"},
-		{strings.Repeat("x", 100), ""},
-	}
-	for _, tt := range tests {
-		if got := closest(tt.in, keys); got != tt.want {
-			t.Errorf("closest(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
