@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"opsbot/suggest"
 )
 
 // maxValues bounds the work of decoding one file, so that a few lines of
@@ -346,7 +348,7 @@ func knownKeys(key string, keys []string) string {
 	if s := didYouMean(key, keys); s != "" {
 		return s
 	}
-	if syn := closest(key, slices.Sorted(maps.Keys(synonyms))); syn != "" && slices.Contains(keys, synonyms[syn]) {
+	if syn := suggest.Closest(key, slices.Sorted(maps.Keys(synonyms))); syn != "" && slices.Contains(keys, synonyms[syn]) {
 		return fmt.Sprintf(" (did you mean %q?)", synonyms[syn])
 	}
 	if len(keys) <= 20 {
