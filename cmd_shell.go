@@ -66,7 +66,7 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		queued.Flush(ctx)
 	}
 	if interactive {
-		fmt.Fprint(stdout, banner(person, cmd.path, cfg))
+		fmt.Fprint(stdout, banner(person, cmd.path, cfg, logCfg.Level))
 		sh.Prompt = "opsbot> "
 	}
 	if err := sh.Run(ctx, stdin); err != nil {
@@ -91,7 +91,7 @@ func logLevel(s string) slog.Level {
 
 // banner greets a person at an interactive shell: who they are, which
 // config and database, and how to get help and leave.
-func banner(p bot.Person, path string, cfg *config.Config) string {
+func banner(p bot.Person, path string, cfg *config.Config, level string) string {
 	roles := "no roles: an employee"
 	if len(p.Roles) > 0 {
 		roles = "roles " + strings.Join(p.Roles, ", ")
@@ -111,6 +111,10 @@ func banner(p bot.Person, path string, cfg *config.Config) string {
 	if len(platforms) > 0 {
 		where = "for " + strings.Join(platforms, " and ") + " queued for opsbot serve to send; the rest printed here"
 	}
-	return fmt.Sprintf("opsbot shell — you are %s (%s)\nconfig %s, database %s %s\nnotifications: %s; log: warnings and errors only\nType /help for the commands; exit, quit or Ctrl-D to leave.\n",
-		p.Name, roles, path, db, config.RedactDSN(cfg.Database.DSN), where)
+	logs := "warnings and errors only"
+	if logLevel(level) >= slog.LevelError {
+		logs = "errors only"
+	}
+	return fmt.Sprintf("opsbot shell — you are %s (%s)\nconfig %s, database %s %s\nnotifications: %s; log: %s\nType /help for the commands; exit, quit or Ctrl-D to leave.\n",
+		p.Name, roles, path, db, config.RedactDSN(cfg.Database.DSN), where, logs)
 }
