@@ -41,6 +41,9 @@ var (
 	placeholder = regexp.MustCompile(`[\[\]|]|(^|\s)"?[A-Z][A-Z_]*"?(\s|$)|@p(erson)?\b`)
 )
 
+// option is an option as a usage line names it.
+var option = regexp.MustCompile(`--[a-z][a-z-]*`)
+
 // quotedText is a quoted argument that is text, not a placeholder such as
 // "N" or "TEXT": it has a space or a lower-case letter.
 var quotedText = regexp.MustCompile(`"[^"]*[ a-z][^"]*"`)
@@ -214,8 +217,18 @@ func TestReadmeExamples(t *testing.T) {
 			if len(words) > 1 && regexp.MustCompile(`^[a-z]+$`).MatchString(words[1]) && cmd != "/help" {
 				name += " " + words[1]
 			}
-			if usageError(help[cmd]) || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+`( |$)`).MatchString(help[cmd]) {
+			usage := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `( .*)?$`).FindString(help[cmd])
+			if usageError(help[cmd]) || usage == "" {
 				t.Errorf("%s: %q: %s is not in %s help:\n%s", e.where, e.line, name, cmd, help[cmd])
+				continue
+			}
+			// Each option the line names is one the subcommand takes.
+			if name != cmd {
+				for _, opt := range option.FindAllString(e.line, -1) {
+					if !strings.Contains(usage, opt+" ") && !strings.Contains(usage, opt+"]") && !strings.HasSuffix(usage, opt) {
+						t.Errorf("%s: %q: %s takes no %s (its usage: %s)", e.where, e.line, name, opt, usage)
+					}
+				}
 			}
 			continue
 		}
