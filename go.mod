@@ -3,7 +3,7 @@ module opsbot
 go 1.26.8
 
 require (
-	github.com/bwmarrin/discordgo v0.29.0
+	github.com/bwmarrin/discordgo v0.28.1
 	github.com/glebarez/sqlite v1.11.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/gosnmp/gosnmp v1.47.0

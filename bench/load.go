@@ -25,6 +25,7 @@ import (
 	slackbot "opsbot/bot/slack"
 	"opsbot/harness"
 	"opsbot/harness/fakediscord"
+	"opsbot/harness/fakeslack"
 )
 
 // loadBench runs the whole comparison: signed Slack slash commands and
@@ -46,6 +47,7 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 8*time.Second, "how long each of the four runs sends")
 	concurrency := fs.Int("concurrency", 32, "workers (or in-flight limit with --rate)")
 	command := fs.String("command", "/help", "command line to send")
+	notifyOn := fs.Bool("notify", false, "route tickets to a queue whose channel is on a fake Slack in this process, so the started opsbot delivers each ticket's queue post as in production; the delivered posts are counted")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -95,10 +97,21 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 		return fail("encode interaction data: %v", err)
 	}
 
+	var fake *fakeslack.Server
+	if *notifyOn {
+		if *target != "" {
+			return fail("--notify needs the opsbot the bench starts (no --url)")
+		}
+		if fake, err = fakeslack.Start("xoxb-bench"); err != nil {
+			return fail("%v", err)
+		}
+		defer fake.Close()
+		fake.AddMember("C0HELP")
+	}
 	base, srvPID := *target, *pid
 	stopOpsbot := func() {}
 	if base == "" {
-		addr, p, stop, err := startOpsbot(bin, dir, *db, *dsn, *secret, pubHex)
+		addr, p, stop, err := startOpsbot(bin, dir, *db, *dsn, *secret, pubHex, fake)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -131,6 +144,16 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 	}
 	var ops, bl [2]stats
 	ops[0] = run("opsbot slack", "slack", base, srvPID)
+	if fake != nil {
+		// Every acknowledged ticket's queue post, delivered to the fake.
+		want := ops[0].ok
+		start := time.Now()
+		for delivered(fake) < want && time.Since(start) < time.Minute {
+			time.Sleep(50 * time.Millisecond)
+		}
+		fmt.Fprintf(stdout, "notifications: %d of %d tickets' queue posts delivered to the fake Slack, the last %s after the load ended\n",
+			delivered(fake), want, time.Since(start).Round(time.Millisecond))
+	}
 	ops[1] = run("opsbot discord", "discord", base, srvPID)
 	// A started opsbot goes before the baseline runs, so that its
 	// background work (the outbox retrying the platforms' unreachable APIs)
@@ -301,16 +324,30 @@ func headline(s string) string {
 // opsbotConfig is a configuration with Slack and Discord on over HTTP; the
 // platforms' APIs point nowhere (replies are synchronous) unless discordAPI
 // names one.
-func opsbotConfig(db, dsn, secret, pubHex, discordAPI string) string {
+func opsbotConfig(db, dsn, secret, pubHex, discordAPI string, fake *fakeslack.Server) string {
 	if discordAPI == "" {
 		discordAPI = "http://127.0.0.1:1/api/v10"
+	}
+	slackAPI, queue := "http://127.0.0.1:1/api/", ""
+	if fake != nil {
+		slackAPI = fake.URL()
+		queue = "channels:\n  helpdesk: {slack: C0HELP}\ntickets: {queues: [{name: it, channel: helpdesk}], default_queue: it}\n"
 	}
 	return fmt.Sprintf(`listen: 127.0.0.1:0
 log: {level: info}
 database: {driver: %s, dsn: %q}
-slack: {enabled: true, mode: http, bot_token: xoxb-bench, signing_secret: %s, api_url: "http://127.0.0.1:1/api/"}
+slack: {enabled: true, mode: http, bot_token: xoxb-bench, signing_secret: %s, api_url: %q}
 discord: {enabled: true, mode: http, token: bench, application_id: "300000000000000001", public_key: %s, api_url: %q}
-`, db, dsn, secret, pubHex, discordAPI)
+%s`, db, dsn, secret, slackAPI, pubHex, discordAPI, queue)
+}
+
+// delivered counts the messages the fake Slack accepted.
+func delivered(f *fakeslack.Server) int {
+	n := 0
+	for _, c := range f.Posts() {
+		n += c
+	}
+	return n
 }
 
 // registeredCommands runs opsbot discord register against a stand-in for
@@ -326,7 +363,7 @@ func registeredCommands(bin harness.Binary, dir, secret, pubHex string) ([]byte,
 	}
 	defer api.Close()
 	path := filepath.Join(dir, "register.yaml")
-	cfg := opsbotConfig("sqlite", filepath.Join(dir, "register.db"), secret, pubHex, api.URL())
+	cfg := opsbotConfig("sqlite", filepath.Join(dir, "register.db"), secret, pubHex, api.URL(), nil)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
@@ -346,7 +383,7 @@ func registeredCommands(bin harness.Binary, dir, secret, pubHex string) ([]byte,
 // startOpsbot serves opsbot from bin with Slack and Discord on, its files in
 // dir, and returns its address, process id and a stop function that may be
 // called more than once.
-func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string) (string, int, func(), error) {
+func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string, fake *fakeslack.Server) (string, int, func(), error) {
 	switch db {
 	case "sqlite":
 		dsn = filepath.Join(dir, "bench.db")
@@ -358,7 +395,7 @@ func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string) (strin
 		return "", 0, nil, fmt.Errorf("--db %q: want sqlite or postgres", db)
 	}
 	path := filepath.Join(dir, "opsbot.yaml")
-	if err := os.WriteFile(path, []byte(opsbotConfig(db, dsn, secret, pubHex, "")), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(opsbotConfig(db, dsn, secret, pubHex, "", fake)), 0o600); err != nil {
 		return "", 0, nil, err
 	}
 	p, err := bin.Start(dir, path, nil, 60*time.Second)

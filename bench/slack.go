@@ -27,6 +27,7 @@ type result struct {
 type stats struct {
 	okPerSec float64
 	p99      time.Duration
+	ok       int
 }
 
 // slackBench sends signed slash commands at a fixed rate (open loop: a slow
@@ -92,7 +93,7 @@ func report(w io.Writer, command string, rate int, elapsed time.Duration, result
 	if rate > 0 {
 		target = fmt.Sprintf("%d/s", rate)
 	}
-	st := stats{okPerSec: float64(len(lat)) / elapsed.Seconds(), p99: pct(0.99)}
+	st := stats{okPerSec: float64(len(lat)) / elapsed.Seconds(), p99: pct(0.99), ok: len(lat)}
 	fmt.Fprintf(w, "command %q, target rate %s, %s\n", command, target, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "requests: %d ok, %d errors, %.0f ok/s\n", len(lat), len(results)-len(lat), st.okPerSec)
 	fmt.Fprintf(w, "ack latency: p50 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond),

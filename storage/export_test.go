@@ -55,3 +55,13 @@ func ReadMigrations(fsys fs.FS, dir string) error {
 func UserTables(ctx context.Context, s *Store) ([]string, error) {
 	return userTables(s.DB.WithContext(ctx), s.driver)
 }
+
+// GroupCommits is how many transactions the SQLite group commit opened.
+func GroupCommits(s *Store) int64 { return s.group.commits.Load() }
+
+// GroupQueued is how many transactions wait for the next group commit.
+func GroupQueued(s *Store) int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.queue)
+}

@@ -33,6 +33,8 @@ type Store struct {
 	slackClaims   *batcher[requestClaim]
 	slackReplies  *batcher[reply]
 	discordClaims *batcher[requestClaim]
+	// group commits SQLite transactions together (nil on PostgreSQL).
+	group *txGroup
 }
 
 // Open connects to the configured database and applies pending migrations.
@@ -110,6 +112,9 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	s.slackClaims = claimBatch(db, "slack_requests", "key")
 	s.slackReplies = replyBatch(db)
 	s.discordClaims = claimBatch(db, "discord_interactions", "id")
+	if s.driver == "sqlite" {
+		s.group = &txGroup{db: db}
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
@@ -197,22 +202,28 @@ func (s *Store) Close() error {
 func (s *Store) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	req := pendingRequest(ctx)
 	fenced := s.driver == "postgres" && TermOf(ctx) != 0
-	if req == nil && !fenced {
-		return s.DB.WithContext(ctx).Transaction(fn)
+	body := fn
+	if req != nil || fenced {
+		body = func(tx *gorm.DB) error {
+			if fenced {
+				if err := s.fence(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if req != nil {
+				if err := req.claimIn(tx); err != nil {
+					return err
+				}
+			}
+			return fn(tx)
+		}
 	}
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if fenced {
-			if err := s.fence(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if req != nil {
-			if err := req.claimIn(tx); err != nil {
-				return err
-			}
-		}
-		return fn(tx)
-	})
+	var err error
+	if s.group != nil {
+		err = s.group.do(ctx, body)
+	} else {
+		err = s.DB.WithContext(ctx).Transaction(body)
+	}
 	if err == nil && req != nil {
 		req.mu.Lock()
 		req.claimed = true

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,15 @@ const tokenLife = 14 * time.Minute
 // maxInteractionBody bounds a request body; interactions are a few KiB.
 const maxInteractionBody = 1 << 20
 
+// DefaultGrace is how long shutdown waits for deferred answers still being
+// worked out, as long as the HTTP server waits for its requests.
+const DefaultGrace = 10 * time.Second
+
+// cutShortTimeout bounds delivering the note about work that shutdown cut
+// short, so that shutdown does not wait out a REST call's full timeout; the
+// outbox takes the note when the call does not make it.
+const cutShortTimeout = 3 * time.Second
+
 // Adapter handles Discord interactions, over HTTP (ServeHTTP) or the gateway
 // (Run in gateway mode).
 type Adapter struct {
@@ -54,9 +64,18 @@ type Adapter struct {
 	log    *slog.Logger
 	// Budget is how long a command runs before the answer is deferred.
 	Budget time.Duration
+	// grace is how long shutdown waits for deferred answers.
+	grace time.Duration
+	// invalidWait is the pause before identifying again after Discord's
+	// INVALID SESSION; tests shorten it.
+	invalidWait func() time.Duration
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// base is the context deferred answers and gateway events run in: it
+	// outlives Run's context by the grace period, so that shutdown
+	// delivers what is in flight, or queues it in the outbox.
 	base context.Context
+	cut  context.CancelFunc
 	wg   sync.WaitGroup
 }
 
@@ -78,6 +97,9 @@ type Options struct {
 	// Intake files tickets from messages ("Create ticket") and, in gateway
 	// mode, records replies to them as comments.
 	Intake bot.Intake
+	// Grace is how long shutdown waits for deferred answers before it cuts
+	// them short; DefaultGrace when zero.
+	Grace time.Duration
 	// Outbox queues the answers that outlive their interaction; when nil,
 	// an outbox that reaches Discord alone (an adapter used on its own).
 	Outbox *notify.Outbox
@@ -88,11 +110,15 @@ type Options struct {
 // notifications of answers that outlived their interaction.
 func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk clock.Clock, log *slog.Logger, opts Options) (*Adapter, error) {
 	a := &Adapter{router: router, table: map[string]bot.Command{}, db: store.DB, store: store, cfg: cfg, clock: clk,
-		log: log.With("platform", "discord"), Budget: DefaultBudget,
+		log: log.With("platform", "discord"), Budget: DefaultBudget, grace: opts.Grace, invalidWait: invalidSessionWait,
 		api: newClient(cfg.APIURL, cfg.Token, opts.HTTPClient), intake: opts.Intake, outbox: opts.Outbox}
+	if a.grace <= 0 {
+		a.grace = DefaultGrace
+	}
 	if a.outbox == nil {
 		a.outbox = notify.ForPlatform(bot.Discord, clk)
 	}
+	a.base, a.cut = context.WithCancel(context.Background())
 	for _, c := range router.Commands() {
 		a.table[c.Name] = c
 	}
@@ -344,7 +370,7 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			a.finish(bg, it, userID, at, a.router.Run(bg, call), click)
+			a.finish(bg, it, userID, at, a.outcome(bg, call.Req.Line, a.router.Run(bg, call)), click)
 		}()
 		return
 	}
@@ -366,22 +392,30 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			a.finish(bg, it, userID, at, <-done, click)
+			a.finish(bg, it, userID, at, a.outcome(bg, call.Req.Line, <-done), click)
 		}()
 	}
 }
 
 // background is the context deferred work runs in: it outlives the HTTP
-// request and ends when Run's context does. It counts one unit of work on
-// the wait group, which the caller releases.
+// request and Run's context, by the grace period. It counts one unit of
+// work on the wait group, which the caller releases.
 func (a *Adapter) background() context.Context {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.wg.Add(1)
-	if a.base == nil {
-		return context.Background()
-	}
 	return a.base
+}
+
+// outcome is the answer to deliver for a deferred command: its reply, or,
+// when shutdown cut the work short, a note saying so, since the reply is
+// then only the error of the cut.
+func (a *Adapter) outcome(bg context.Context, line string, r bot.Reply) bot.Reply {
+	if bg.Err() == nil {
+		return r
+	}
+	return bot.Reply{Text: fmt.Sprintf("opsbot was stopping and cut `%s` short; it may not have finished. "+
+		"Check, then run it again if needed.", strings.TrimSpace(line)), Severity: bot.SeverityWarning}
 }
 
 // failed reports whether a reply is an error meant only for its reader.
@@ -433,10 +467,19 @@ func saveButtons(ctx context.Context, db *gorm.DB, clk clock.Clock, log *slog.Lo
 // finish delivers a deferred answer by editing the original response while
 // the interaction token is valid; after that, or when the edit fails, the
 // answer goes through the outbox: to the channel when it is for the
-// channel, else to the invoker by direct message.
+// channel, else to the invoker by direct message. The edit stops when
+// shutdown cuts the work short; the outbox write never does, so an answer
+// shutdown did not let through waits in the outbox for the next start.
 func (a *Adapter) finish(ctx context.Context, it *discordgo.Interaction, userID string, at time.Time, r bot.Reply, click bool) {
+	edit := ctx
+	if ctx.Err() != nil {
+		// Cut short by shutdown: still say so, briefly.
+		var cancel context.CancelFunc
+		edit, cancel = context.WithTimeout(context.WithoutCancel(ctx), cutShortTimeout)
+		defer cancel()
+	}
 	if a.clock.Now().Sub(at) < tokenLife {
-		err := a.editOriginal(ctx, it, r, click)
+		err := a.editOriginal(edit, it, r, click)
 		if err == nil {
 			return
 		}
@@ -446,7 +489,7 @@ func (a *Adapter) finish(ctx context.Context, it *discordgo.Interaction, userID 
 	if r.InChannel && it.ChannelID != "" {
 		t = bot.Target{Platform: bot.Discord, Channel: it.ChannelID, Name: "discord channel " + it.ChannelID}
 	}
-	if err := a.enqueue(ctx, "discord:interaction:"+cut(it.ID, 40), t, r); err != nil {
+	if err := a.enqueue(context.WithoutCancel(ctx), "discord:interaction:"+cut(it.ID, 40), t, r); err != nil {
 		a.log.Error("queue deferred answer", "interaction", it.ID, "err", err)
 	}
 }
@@ -514,19 +557,61 @@ func (a *Adapter) prune(ctx context.Context) {
 
 // Run keeps the adapter's background work alive until ctx ends and prunes
 // the handled interactions every few minutes; in gateway mode it also holds
-// the gateway connection, reconnecting it, and answers interactions through
-// the REST callback. It returns once the connection is closed and the work
-// it started is done, and may be called again after that.
+// the gateway session, reconnecting it, and answers interactions through
+// the REST callback. Once ctx ends it closes the session and waits up to
+// the grace period for deferred answers (then cuts them short), so that
+// each is delivered or queued in the outbox; it returns when they are, and
+// may be called again after that.
 func (a *Adapter) Run(ctx context.Context) error {
 	a.mu.Lock()
-	a.base = ctx
+	work, cut := a.base, a.cut
 	a.mu.Unlock()
-	defer a.wg.Wait()
+	defer func() {
+		a.drain(cut)
+		// A fresh context for the work of a later Run.
+		a.mu.Lock()
+		a.base, a.cut = context.WithCancel(context.Background())
+		a.mu.Unlock()
+	}()
 	if a.cfg.Mode != "gateway" {
 		a.prune(ctx)
 		return nil
 	}
-	return a.runGateway(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		// Gateway interactions are recorded as HTTP ones are.
+		a.prune(ctx)
+	}()
+	defer func() { <-pruned }()
+	if err := a.runGateway(ctx, work); err != nil {
+		// A close that no reconnect heals (it is logged): the gateway
+		// stays down, the rest of opsbot and the answers in flight go on.
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// drain waits up to the grace period for deferred answers, then cuts the
+// rest short (they tell the person so, or leave it in the outbox) and
+// waits for them.
+func (a *Adapter) drain(cut context.CancelFunc) {
+	defer cut()
+	done := make(chan struct{})
+	go func() {
+		a.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(a.grace)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	a.log.Warn("discord: answers still being worked out at the end of the shutdown grace period; cutting them short", "grace", a.grace)
+	cut()
+	<-done
 }
 
 // OnInteraction answers an interaction that arrived over the gateway, with

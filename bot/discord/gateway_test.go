@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
 
 	"opsbot/bot"
 	"opsbot/handlers/tickets"
@@ -188,6 +189,9 @@ func goroutines(all ...string) bool {
 // ticket's message into a comment, and ends the session on shutdown.
 func TestGatewaySession(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+	// Short, so that the first heartbeat comes soon, and long enough that
+	// a busy machine acknowledges each before the next.
+	env.gw.SetInterval(2 * time.Second)
 	stop := start(t, env.adapter)
 
 	lookup := env.fake.WaitFor(t, "GET /gateway", func(c fakediscord.Call) bool { return c.Path == "/gateway" })
@@ -199,12 +203,17 @@ func TestGatewaySession(t *testing.T) {
 		t.Fatalf("dialled %s with v=%s encoding=%s", conn.Path, conn.Version, conn.Encoding)
 	}
 	id := env.gw.Await(t, "identify")
-	if id.Token != "Bot "+testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" {
+	if id.Token != testToken || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent || id.OS == "" || id.Path != "/" {
 		t.Fatalf("IDENTIFY %+v", id)
 	}
-	// The first heartbeat carries READY's sequence number.
-	if hb := env.gw.Await(t, "heartbeat"); hb.Seq != 1 {
-		t.Fatalf("first heartbeat d=%d, want 1", hb.Seq)
+	// The first heartbeat after READY carries READY's sequence number (one
+	// may come before READY is read, with null).
+	hb := env.gw.Await(t, "heartbeat")
+	for hb.Seq == -1 {
+		hb = env.gw.Await(t, "heartbeat")
+	}
+	if hb.Seq != 1 {
+		t.Fatalf("first heartbeat after READY d=%d, want 1", hb.Seq)
 	}
 
 	env.ticketNew(t, "printer jams", 1)
@@ -232,11 +241,20 @@ func TestGatewaySession(t *testing.T) {
 	if c := env.gw.Await(t, "close"); c.Code != 1000 {
 		t.Fatalf("closed with %d, want 1000", c.Code)
 	}
-	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune"} {
+	for _, f := range []string{"(*Adapter).runGateway", "(*Adapter).OnInteraction", "(*Adapter).OnMessage", "(*Adapter).prune",
+		"(*gateway).connection"} {
 		if goroutines("bot/discord" + "." + f) {
 			t.Errorf("a goroutine in %s outlived Run", f)
 		}
 	}
+
+	// The 1000 close ended the session: the next Run identifies afresh.
+	env.gw.Flush()
+	start(t, env.adapter)
+	if e := env.gw.Await(t, "resume", "identify"); e.Kind != "identify" {
+		t.Fatalf("after a 1000 close the client sent %+v, want IDENTIFY", e)
+	}
+	env.ticketNew(t, "after a restart", 3)
 }
 
 func waitReply(t *testing.T, env *gatewayEnv, id string) {
@@ -252,59 +270,129 @@ func waitReply(t *testing.T, env *gatewayEnv, id string) {
 }
 
 // TestGatewayReconnects breaks the connection the ways Discord does and
-// checks that the adapter comes back, resuming when Discord allows it, and
-// still answers interactions, including one sent while it was away.
+// checks what the adapter does after each, as Discord's documentation asks:
+// RESUME at READY's resume_gateway_url while the session lives (the
+// interaction dispatched meanwhile is replayed and answered), IDENTIFY
+// afresh once it has ended (after 4007 and 4009 at once, after INVALID
+// SESSION d:false after the wait), and a reconnect after a single
+// heartbeat without an acknowledgement.
 func TestGatewayReconnects(t *testing.T) {
 	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+	const invalidWait = 300 * time.Millisecond
+	env.adapter.invalidWait = func() time.Duration { return invalidWait }
 	start(t, env.adapter)
 	env.gw.Await(t, "identify")
 	env.ticketNew(t, "first", 1)
 
+	var sent time.Time
 	cases := []struct {
 		name    string
 		disrupt func()
 		// resumed: the session resumes and an interaction dispatched
 		// meanwhile is replayed; else a new session is identified.
 		resumed bool
+		// closes: the client closes the connection itself, with a code
+		// that keeps its session.
+		closes bool
+		// wait: IDENTIFY comes no sooner than the injected wait.
+		wait bool
 	}{
-		{"close 4000 unknown error", func() { env.gw.Drop(fakediscord.CloseUnknownError) }, true},
-		{"dropped TCP connection", func() { env.gw.Cut() }, true},
-		{"op 7 reconnect", func() { env.gw.Reconnect() }, true},
-		{"close 4009 session timed out", func() { env.gw.Drop(fakediscord.CloseSessionTimedOut) }, false},
-		{"heartbeats not acknowledged", func() {
-			// A short interval on a new connection, then silence.
-			env.gw.SetInterval(100 * time.Millisecond)
+		{name: "close 4000 unknown error", disrupt: func() { env.gw.Drop(fakediscord.CloseUnknownError) }, resumed: true},
+		{name: "dropped TCP connection", disrupt: func() { env.gw.Cut() }, resumed: true},
+		{name: "op 7 reconnect", disrupt: func() { env.gw.Reconnect() }, resumed: true, closes: true},
+		{name: "op 9 invalid session, resumable", disrupt: func() { env.gw.Invalidate(true) }, resumed: true, closes: true},
+		{name: "close 4009 session timed out", disrupt: func() { env.gw.Drop(fakediscord.CloseSessionTimedOut) }},
+		{name: "close 4007 invalid seq", disrupt: func() { env.gw.Drop(fakediscord.CloseInvalidSeq) }},
+		{name: "op 9 invalid session, not resumable", disrupt: func() { sent = env.gw.Invalidate(false) }, closes: true, wait: true},
+		{name: "heartbeat not acknowledged", disrupt: func() {
+			// A short interval on a new connection, one acknowledged
+			// heartbeat, then silence.
+			env.gw.SetInterval(300 * time.Millisecond)
 			env.gw.Cut()
-			env.gw.Await(t, "resume")
+			if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" {
+				t.Fatalf("RESUME %+v", r)
+			}
+			env.gw.Await(t, "heartbeat")
+			env.gw.Flush()
 			env.gw.SetAck(false)
-		}, false},
+			beats := 0
+			e := env.gw.Await(t, "heartbeat", "close")
+			for ; e.Kind != "close"; e = env.gw.Await(t, "heartbeat", "close") {
+				beats++
+			}
+			if e.Code == websocket.CloseNormalClosure || e.Code == websocket.CloseGoingAway {
+				t.Fatalf("the client closed a zombied connection with %d, which ends its session", e.Code)
+			}
+			env.gw.SetAck(true)
+			env.gw.SetInterval(41250 * time.Millisecond)
+			// One unacknowledged heartbeat; the next one due finds it so.
+			// (One more may have been in flight as the acks stopped.)
+			if beats > 2 {
+				t.Fatalf("%d heartbeats went unacknowledged before the client reconnected; want 1", beats)
+			}
+		}, resumed: true},
 	}
 	for i, tc := range cases {
 		n := i + 2
 		summary := "after " + tc.name
+		env.gw.Flush()
 		tc.disrupt()
+		if tc.closes {
+			if c := env.gw.Await(t, "close"); c.Code == websocket.CloseNormalClosure || c.Code == websocket.CloseGoingAway {
+				t.Fatalf("%s: the client closed with %d, which ends its session", tc.name, c.Code)
+			}
+		}
 		if tc.resumed {
 			// Sent while the connection is down or going: Discord keeps
 			// it for the session and replays it on RESUME.
 			id, d := env.slashCommand(t, aliceID, `/ticket new "`+summary+`"`)
 			env.gw.Dispatch("INTERACTION_CREATE", d)
-			if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" || r.Token != "Bot "+testToken {
-				t.Fatalf("%s: RESUME %+v", tc.name, r)
+			if r := env.gw.Await(t, "resume", "identify"); r.Kind != "resume" || r.Outcome != "resumed" || r.Token != testToken || r.Path != "/resume" {
+				t.Fatalf("%s: %+v, want a RESUME at resume_gateway_url", tc.name, r)
 			}
 			if c := env.callback(t, id); !strings.Contains(string(c.Raw), "#"+strconv.Itoa(n)) {
 				t.Fatalf("%s: answer %s", tc.name, c.Raw)
 			}
 			continue
 		}
-		if r := env.gw.Await(t, "resume"); r.Outcome != "rejected" {
-			t.Fatalf("%s: RESUME %+v, want it rejected", tc.name, r)
+		id := env.gw.Await(t, "resume", "identify")
+		if id.Kind != "identify" || id.Path != "/" || id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
+			t.Fatalf("%s: %+v, want IDENTIFY at the gateway url", tc.name, id)
 		}
-		env.gw.SetAck(true)
-		if id := env.gw.Await(t, "identify"); id.Intents != discordgo.IntentGuildMessages|discordgo.IntentMessageContent {
-			t.Fatalf("%s: IDENTIFY %+v", tc.name, id)
+		if tc.wait && id.At.Sub(sent) < invalidWait {
+			t.Fatalf("%s: IDENTIFY %s after INVALID SESSION, want at least %s", tc.name, id.At.Sub(sent), invalidWait)
 		}
 		env.ticketNew(t, summary, n)
 	}
+}
+
+// TestGatewayStopsOnBadToken: a close that no reconnect heals (4004, a
+// token Discord refuses) stops the gateway with a clear error; Run goes on
+// until its context ends.
+func TestGatewayStopsOnBadToken(t *testing.T) {
+	env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+	cfg := env.Deps.Config.Discord
+	cfg.Token = "wrong-" + testToken
+	a, err := New(cfg, env.Router, env.Deps.Store, env.Clock, env.log, Options{Intake: env.intake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, a)
+	env.gw.Await(t, "identify")
+	deadline := time.Now().Add(20 * time.Second)
+	for goroutines("bot/discord.(*Adapter).runGateway") {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway goes on after 4004")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if connects := env.gw.Flush()["connect"]; connects != 0 {
+		t.Errorf("%d more connections after 4004", connects)
+	}
+	if !strings.Contains(env.logs.String(), "discord gateway stopped: Discord refused the bot token (4004") {
+		t.Errorf("the log does not say why the gateway stopped:\n%s", env.logs)
+	}
+	stop()
 }
 
 // TestGatewayWithoutMessageContent: an application without the Message
@@ -382,5 +470,132 @@ func TestGatewayStopsWhileUnreachable(t *testing.T) {
 		env.gw.Await(t, "connect")
 		stop()
 		env.gw.Await(t, "gone")
+	})
+}
+
+// useTestCommands swaps the tickets commands for the test commands
+// (/slow waits for release) and builds the adapter over them.
+func (e *gatewayEnv) useTestCommands(t *testing.T, opts Options) {
+	t.Helper()
+	e.Use(testCommands(e.Deps, e.testEnv)...)
+	e.cmds = registered(t, e.Router.Commands())
+	opts.Intake = e.intake
+	a, err := New(e.Deps.Config.Discord, e.Router, e.Deps.Store, e.Clock, e.log, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.adapter = a
+}
+
+// run starts a.Run and returns its cancel and a channel that closes when
+// it has returned.
+func run(t *testing.T, a *Adapter) (context.CancelFunc, <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return cancel, done
+}
+
+// deferSlow sends /slow over the gateway and waits for its deferral.
+func (e *gatewayEnv) deferSlow(t *testing.T, line string) string {
+	t.Helper()
+	id, d := e.slashCommand(t, aliceID, line)
+	e.gw.Dispatch("INTERACTION_CREATE", d)
+	if c := e.callback(t, id); c.Body["type"] != 5.0 {
+		t.Fatalf("want a deferral (type 5), got %s", c.Raw)
+	}
+	return id
+}
+
+// TestGatewayDeferredAnswerOutlivesSession: a deferred answer still being
+// worked out when the gateway session ends (shutdown, or the lead lost) is
+// delivered, by editing the original response, before Run returns; one
+// whose interaction token expired meanwhile (a long outage) goes to the
+// person by direct message through the outbox.
+func TestGatewayDeferredAnswerOutlivesSession(t *testing.T) {
+	t.Run("shutdown", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+		env.useTestCommands(t, Options{})
+		cancel, done := run(t, env.adapter)
+		env.gw.Await(t, "identify")
+		env.deferSlow(t, "/slow")
+		cancel()
+		if c := env.gw.Await(t, "close"); c.Code != websocket.CloseNormalClosure {
+			t.Fatalf("closed with %d, want 1000", c.Code)
+		}
+		select {
+		case <-done:
+			t.Fatal("Run returned with an answer still being worked out")
+		default:
+		}
+		close(env.release)
+		c := env.fake.WaitFor(t, "the edit of the deferred answer", func(c fakediscord.Call) bool { return c.Method == http.MethodPatch })
+		if c.Path != "/webhooks/"+testApp+"/itoken-abc/messages/@original" || c.Body["content"] != "done: slow" {
+			t.Fatalf("edit %s %s", c.Path, c.Raw)
+		}
+		<-done
+		if rows := env.Outbox(); len(rows) != 0 {
+			t.Fatalf("delivered, and queued as well: %+v", rows)
+		}
+	})
+	t.Run("token expired during an outage", func(t *testing.T) {
+		env := newGatewayEnv(t, storagetest.Backends(t)[0], fakediscord.PrivilegedIntents)
+		env.useTestCommands(t, Options{})
+		run(t, env.adapter)
+		env.gw.Await(t, "identify")
+		id := env.deferSlow(t, "/slow --advance 20m")
+		env.gw.SetDown(true)
+		env.gw.Cut()
+		env.gw.Await(t, "refused")
+		// The answer comes 20 minutes later, past the token's 15.
+		close(env.release)
+		var rows []storage.OutboxMessage
+		deadline := time.Now().Add(20 * time.Second)
+		for rows = env.Outbox(); len(rows) == 0; rows = env.Outbox() {
+			if time.Now().After(deadline) {
+				t.Fatal("the late answer never reached the outbox")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var to bot.Target
+		if err := json.Unmarshal([]byte(rows[0].Target), &to); err != nil || len(rows) != 1 || to.User != aliceID || to.Channel != "" ||
+			rows[0].Key != "discord:interaction:"+id+"@discord" {
+			t.Fatalf("outbox %+v (target %+v)", rows, to)
+		}
+		for _, c := range env.fake.All() {
+			if strings.HasPrefix(c.Path, "/webhooks/") {
+				t.Fatalf("the expired token was used: %s %s", c.Method, c.Path)
+			}
+		}
+		// The outbox's sender delivers it as a direct message.
+		var r bot.Reply
+		if err := json.Unmarshal([]byte(rows[0].Body), &r); err != nil {
+			t.Fatal(err)
+		}
+		s := NewSender(env.Deps.Config.Discord, env.Deps.Store, env.Clock, env.log, Options{})
+		if _, err := s.Post(context.Background(), to, bot.Outgoing{Key: rows[0].Key, Reply: r}); err != nil {
+			t.Fatal(err)
+		}
+		dm := env.fake.WaitFor(t, "the direct message", func(c fakediscord.Call) bool {
+			return c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && strings.HasSuffix(c.Path, "/messages")
+		})
+		// With its key the answer is an embed, its marker in the footer.
+		if !strings.Contains(string(dm.Raw), "done: slow") {
+			t.Fatalf("direct message %s", dm.Raw)
+		}
+		env.gw.SetDown(false)
+		if r := env.gw.Await(t, "resume"); r.Outcome != "resumed" {
+			t.Fatalf("RESUME after the outage %+v", r)
+		}
 	})
 }

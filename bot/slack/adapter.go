@@ -57,10 +57,17 @@ type Options struct {
 	// Reaction is the emoji name whose reaction files a ticket
 	// (tickets.intake_reaction); "" or "off" turns reactions off.
 	Reaction string
+	// Grace is how long shutdown waits for replies still being worked
+	// out before it cuts them short; DefaultGrace when zero.
+	Grace time.Duration
 	// Outbox queues the replies that outlive their response_url; when nil,
 	// an outbox that reaches Slack alone (an adapter used on its own).
 	Outbox *notify.Outbox
 }
+
+// DefaultGrace is how long shutdown waits for replies in flight, as long
+// as the HTTP server waits for its requests.
+const DefaultGrace = 10 * time.Second
 
 // Adapter receives slash commands and button clicks and answers them.
 type Adapter struct {
@@ -72,6 +79,7 @@ type Adapter struct {
 	log      *slog.Logger
 	verifier *Verifier
 	budget   time.Duration
+	grace    time.Duration
 	client   *http.Client
 	intake   bot.Intake
 	reaction string
@@ -89,9 +97,12 @@ type Adapter struct {
 // New builds an adapter; Mount and Run put it to work.
 func New(o Options) *Adapter {
 	a := &Adapter{cfg: o.Config, router: o.Router, dir: o.Router.Directory(), store: o.Store, clock: o.Clock,
-		log: o.Log.With("platform", "slack"), budget: o.Budget, client: o.HTTPClient}
+		log: o.Log.With("platform", "slack"), budget: o.Budget, grace: o.Grace, client: o.HTTPClient}
 	if a.budget <= 0 {
 		a.budget = DefaultBudget
+	}
+	if a.grace <= 0 {
+		a.grace = DefaultGrace
 	}
 	if a.client == nil {
 		a.client = &http.Client{Timeout: 10 * time.Second}
@@ -135,10 +146,11 @@ func (a *Adapter) Tick(ctx context.Context) error {
 }
 
 // Run prunes the seen requests every few minutes and, in Socket Mode, holds
-// the connection to Slack. When ctx ends it waits (up to 10 s) for replies
-// still being delivered.
+// the connection to Slack. When ctx ends it waits (up to the grace period)
+// for replies still being delivered, then cuts the rest short: each tells
+// the person so, or leaves it in the outbox.
 func (a *Adapter) Run(ctx context.Context) error {
-	defer a.drain(10 * time.Second)
+	defer a.drain(a.grace)
 	errc := make(chan error, 1)
 	if a.cfg.Mode == "socket" {
 		go func() { errc <- a.runSocket(ctx) }()
@@ -169,7 +181,15 @@ func (a *Adapter) drain(grace time.Duration) {
 	select {
 	case <-done:
 	case <-time.After(grace):
-		a.log.Warn("shutting down with slack replies still in flight")
+		a.log.Warn("shutting down with slack replies still in flight; cutting them short", "grace", grace)
+		a.stopBase()
+		// Cut short, they tell the person so; a reply that ignores its
+		// context is not waited for past a second grace period.
+		select {
+		case <-done:
+		case <-time.After(grace):
+			a.log.Error("slack replies still in flight after being cut short")
+		}
 	}
 	a.stopBase()
 }

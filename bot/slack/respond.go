@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 	"gorm.io/gorm"
@@ -18,12 +19,30 @@ import (
 	"opsbot/notify"
 )
 
+// responseURLLife is how long Slack accepts posts to a response_url (30
+// minutes), less a margin for the call. opsbot posts to one at most twice
+// (an in-channel answer and its note), within Slack's five uses.
+const responseURLLife = 29 * time.Minute
+
+// cutShortTimeout bounds posting the note about work that shutdown cut
+// short; the outbox takes the note when the post does not make it.
+const cutShortTimeout = 3 * time.Second
+
 // deliver sends a reply that came after the acknowledgement to the request's
-// response_url; when that fails (expired after 30 minutes, five uses, or
-// Slack unreachable) the reply goes through the outbox instead: to the
-// channel when the team should see it, else to the person directly.
+// response_url while Slack accepts it; after 30 minutes, or when the post
+// fails (five uses, or Slack unreachable), the reply goes through the outbox
+// instead: to the channel when the team should see it, else to the person
+// directly. Work that shutdown cut short says so in place of its reply.
 func (a *Adapter) deliver(ctx context.Context, req *bot.Request, reply bot.Reply, msg *slack.WebhookMessage) {
-	if req.Route.ResponseURL != "" {
+	if ctx.Err() != nil && a.base.Err() != nil {
+		reply = bot.Reply{Text: fmt.Sprintf("opsbot was stopping and cut `%s` short; it may not have finished. "+
+			"Check, then run it again if needed.", strings.TrimSpace(req.Line)), Severity: bot.SeverityWarning}
+		msg = Render(reply).Webhook(false)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cutShortTimeout)
+		defer cancel()
+	}
+	if req.Route.ResponseURL != "" && a.clock.Now().Sub(req.At) < responseURLLife {
 		err := a.postResponse(ctx, req.Route.ResponseURL, msg)
 		if err == nil {
 			return

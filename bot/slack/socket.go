@@ -80,7 +80,9 @@ type acker interface {
 
 // socketEvent serves one Socket Mode event: commands and clicks go to the
 // router; every envelope is acknowledged, with the immediate answer as its
-// payload when there is one.
+// payload when there is one. Slack's "disconnect" request never arrives
+// here: slack-go ends the connection on it and reconnects by itself, so
+// the log shows it as connecting and connected again.
 func (a *Adapter) socketEvent(ctx context.Context, sm acker, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
@@ -91,8 +93,6 @@ func (a *Adapter) socketEvent(ctx context.Context, sm acker, evt socketmode.Even
 		a.log.Warn("slack socket mode connection failed; reconnecting", "err", errString(evt.Data))
 	case socketmode.EventTypeInvalidAuth:
 		a.log.Error("slack socket mode: app_token refused (invalid_auth)")
-	case socketmode.EventTypeDisconnect:
-		a.log.Info("slack socket mode: Slack asked to reconnect")
 	case socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive, socketmode.EventTypeEventsAPI:
 		if evt.Request == nil {
 			return

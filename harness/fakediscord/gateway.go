@@ -37,11 +37,22 @@ const (
 	CloseNotAuthenticated  = 4003
 	CloseAuthFailed        = 4004
 	CloseAlreadyIdentified = 4005
+	CloseInvalidSeq        = 4007
 	CloseSessionTimedOut   = 4009
+	CloseInvalidShard      = 4010
+	CloseShardingRequired  = 4011
 	CloseInvalidAPIVersion = 4012
 	CloseInvalidIntents    = 4013
 	CloseDisallowedIntents = 4014
 )
+
+// sessionEnding reports whether Discord ends the session along with a
+// connection it closes with code: after 4007 and 4009 the client must
+// IDENTIFY afresh, after 4004 and 4010-4014 it may not come back at all.
+func sessionEnding(code int) bool {
+	return code == CloseAuthFailed || code == CloseInvalidSeq || code == CloseSessionTimedOut ||
+		code >= CloseInvalidShard && code <= CloseDisallowedIntents
+}
 
 // ApplicationID is the application (and bot user) id the fake gateway
 // reports in READY.
@@ -67,6 +78,9 @@ type Event struct {
 	Seq           int64  // RESUME's seq, a heartbeat's d (-1 for null)
 	Code          int    // the client's close code
 	Outcome       string // of a RESUME: resumed or rejected
+	// At is when it happened; for identify and resume, Path is the path
+	// the connection dialled (READY's resume_gateway_url ends in /resume).
+	At time.Time
 }
 
 // frame is a gateway payload.
@@ -90,6 +104,7 @@ type session struct {
 
 type conn struct {
 	ws      *websocket.Conn
+	path    string
 	version int
 	wmu     sync.Mutex
 	session *session
@@ -173,6 +188,7 @@ func NewGateway(t testing.TB, token string, portal discordgo.Intent) *Gateway {
 func (g *Gateway) URL() string { return "ws" + strings.TrimPrefix(g.srv.URL, "http") }
 
 func (g *Gateway) report(e Event) {
+	e.At = time.Now()
 	select {
 	case g.seen <- e:
 	default:
@@ -213,7 +229,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	c := &conn{ws: ws}
+	c := &conn{ws: ws, path: r.URL.Path}
 	c.version, _ = strconv.Atoi(q.Get("v"))
 	g.mu.Lock()
 	g.conns = append(g.conns, c)
@@ -318,7 +334,7 @@ func (g *Gateway) identify(c *conn, d json.RawMessage) bool {
 	if os == "" {
 		os = id.Properties["$os"]
 	}
-	e := Event{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os}
+	e := Event{Kind: "identify", Token: id.Token, Compress: id.Compress, OS: os, Path: c.path}
 	if id.Intents != nil {
 		e.Intents = *id.Intents
 	}
@@ -366,7 +382,7 @@ func (g *Gateway) resume(c *conn, d json.RawMessage) bool {
 		c.closeWith(CloseDecodeError, "Error while decoding payload.")
 		return false
 	}
-	e := Event{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq}
+	e := Event{Kind: "resume", Token: r.Token, Session: r.SessionID, Seq: r.Seq, Path: c.path}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.session != nil {
@@ -470,14 +486,14 @@ func (g *Gateway) live() []*conn {
 	return out
 }
 
-// Drop closes every session's connection with a close code; 4009 ends the
-// session as well, as Discord's "session timed out" does.
+// Drop closes every session's connection with a close code; 4007, 4009
+// and the codes that will not heal end the session as well, as on Discord.
 func (g *Gateway) Drop(code int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
 		c.closing = true
-		if code == CloseSessionTimedOut {
+		if sessionEnding(code) {
 			c.session.invalid = true
 		}
 		c.session.conn = nil
@@ -501,7 +517,7 @@ func (g *Gateway) Reconnect() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.live() {
-		c.closing = true
+		// The client closes; with 1000 or 1001 it ends its session.
 		_ = c.write(map[string]any{"op": opReconnect, "d": nil, "s": nil, "t": nil})
 	}
 }
@@ -532,4 +548,41 @@ func (g *Gateway) SetSilent(on bool) {
 	g.mu.Lock()
 	g.silent = on
 	g.mu.Unlock()
+}
+
+// Invalidate sends op 9 INVALID SESSION on every session's connection: d
+// true lets the client resume, d false ends the session. It returns when
+// the op was sent.
+func (g *Gateway) Invalidate(resumable bool) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.live() {
+		if !resumable {
+			c.closing = true
+			c.session.invalid = true
+		}
+		_ = c.write(map[string]any{"op": opInvalidSession, "d": resumable, "s": nil, "t": nil})
+	}
+	return time.Now()
+}
+
+// SessionCount is how many sessions clients have identified.
+func (g *Gateway) SessionCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+// Flush forgets the events seen so far and returns how many there were of
+// each kind.
+func (g *Gateway) Flush() map[string]int {
+	n := map[string]int{}
+	for {
+		select {
+		case e := <-g.seen:
+			n[e.Kind]++
+		default:
+			return n
+		}
+	}
 }

@@ -85,12 +85,26 @@ type Server struct {
 }
 
 // New starts a fake Slack on a loopback port that accepts token and grants
-// the scopes of docs/slack-app-manifest.yaml. It stops when t ends.
+// the scopes of docs/slack-app-manifest.yaml. It stops when t ends. Every
+// call dials anew, so a closed port refuses at once.
 func New(t testing.TB, token string) *Server {
 	t.Helper()
-	scopes, err := ManifestScopes()
+	f, err := start(token, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Start starts a fake Slack for programs that are not tests (the bench),
+// keeping connections alive as Slack does; Close stops it.
+func Start(token string) (*Server, error) { return start(token, true) }
+
+func start(token string, keepAlive bool) (*Server, error) {
+	scopes, err := ManifestScopes()
+	if err != nil {
+		return nil, err
 	}
 	f := &Server{token: token, scopes: map[string]bool{}, members: map[string]bool{}, convs: map[string][]Message{},
 		fail: map[string]string{}, posts: map[string]int{}, updates: map[string]int{}, responses: map[string]string{}}
@@ -98,17 +112,19 @@ func New(t testing.TB, token string) *Server {
 		f.scopes[s] = true
 	}
 	f.srv = &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
-	f.srv.SetKeepAlivesEnabled(false) // every call dials, so a closed port refuses at once
+	f.srv.SetKeepAlivesEnabled(keepAlive)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("fake slack: %w", err)
 	}
 	f.addr = ln.Addr().String()
 	f.ln = ln
 	go func() { _ = f.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = f.srv.Close() })
-	return f
+	return f, nil
 }
+
+// Close stops the fake.
+func (f *Server) Close() { _ = f.srv.Close() }
 
 // SocketMode enables Socket Mode for the app-level token (xapp-…):
 // apps.connections.open answers a WebSocket URL on the fake, which greets

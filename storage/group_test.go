@@ -1,0 +1,116 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"opsbot/storage"
+	"opsbot/storage/storagetest"
+)
+
+// TestGroupCommit: SQLite transactions that queue while one runs are
+// committed together, each in a savepoint: a failing or panicking one is
+// rolled back alone and gets its error, the others are all written, and
+// nobody returns before the commit that holds its writes.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	audit := func(tx *gorm.DB, action string) error {
+		return storage.WriteAudit(tx, storage.AuditEntry{At: time.Now(), Actor: "alice", Platform: "shell", Action: action})
+	}
+	count := func(action string) int64 {
+		var n int64
+		if err := s.DB.Model(&storage.AuditEntry{}).Where("action = ?", action).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The first transaction holds its group open until the others queue.
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Tx(ctx, func(tx *gorm.DB) error {
+			close(held)
+			<-hold
+			return audit(tx, "first")
+		})
+	}()
+	<-held
+	before := storage.GroupCommits(s)
+	const n = 30
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	boom := errors.New("boom")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for i := range n {
+		wg.Go(func() {
+			c := ctx
+			if i == 7 {
+				c = cancelled
+			}
+			errs[i] = s.Tx(c, func(tx *gorm.DB) error {
+				if err := audit(tx, fmt.Sprintf("job-%d", i)); err != nil {
+					return err
+				}
+				switch i {
+				case 3:
+					return boom
+				case 5:
+					panic("a bug in one caller")
+				}
+				return nil
+			})
+		})
+	}
+	// Wait until every job is queued behind the held group, then let it go.
+	deadline := time.Now().Add(time.Minute)
+	for storage.GroupQueued(s) < n-1 { // job 7's context is done: it never queues
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d transactions queued", storage.GroupQueued(s))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		want := int64(1)
+		switch i {
+		case 3:
+			if !errors.Is(err, boom) {
+				t.Errorf("job 3: %v, want its own error", err)
+			}
+			want = 0
+		case 5:
+			if err == nil || !errors.Is(err, err) || fmt.Sprint(err) != "transaction panicked: a bug in one caller" {
+				t.Errorf("job 5: %v, want the panic as its error", err)
+			}
+			want = 0
+		case 7:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("job 7: %v, want context.Canceled", err)
+			}
+			want = 0
+		default:
+			if err != nil {
+				t.Errorf("job %d: %v", i, err)
+			}
+		}
+		if got := count(fmt.Sprintf("job-%d", i)); got != want {
+			t.Errorf("job %d: %d rows, want %d", i, got, want)
+		}
+	}
+	if got := storage.GroupCommits(s) - before; got < 1 || got > 2 {
+		t.Errorf("%d transactions for %d queued callers, want them grouped into one or two", got, n-1)
+	}
+}
