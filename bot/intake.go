@@ -23,10 +23,6 @@ type Message struct {
 	Text string
 	// Link opens the message in the platform's client.
 	Link string
-	// RepliesSeen is true when the adapter hands replies in the message's
-	// thread to ThreadReply (Slack's Events API, Discord's gateway), so
-	// they can become comments; Discord's HTTP interactions see no messages.
-	RepliesSeen bool
 }
 
 // Intake turns chat messages into tickets and thread replies into ticket

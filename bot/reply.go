@@ -21,8 +21,16 @@ const (
 // Reply is what a handler answers, in no platform's format. Adapters render
 // it as Block Kit, a Discord embed with components, or plain text.
 type Reply struct {
-	Title   string   `json:"title,omitempty"`
-	Text    string   `json:"text,omitempty"`
+	Title string `json:"title,omitempty"`
+	// Text and every other string of a reply are plain text, typed by
+	// people as often as written by opsbot; each adapter escapes them for
+	// its platform's markup, so none of them can carry a link, a mention
+	// or formatting. "@slack:ID" and "@discord:ID", how opsbot names
+	// someone it knows only by a platform id, become mentions where the
+	// platform renders them.
+	Text string `json:"text,omitempty"`
+	// Code is output shown as it is, in a code block (a job's log).
+	Code    string   `json:"code,omitempty"`
 	Fields  []Field  `json:"fields,omitempty"`
 	Buttons []Button `json:"buttons,omitempty"`
 	// Menus offer a choice among many values for one argument of a command

@@ -132,8 +132,9 @@ func New(cfg config.DiscordConfig, router *bot.Router, store *storage.Store, clk
 	return a, nil
 }
 
-// responder delivers the first response to an interaction.
-type responder func(ctx context.Context, resp *discordgo.InteractionResponse) error
+// responder delivers the first response to an interaction: a
+// *discordgo.InteractionResponse, or an autocompleteResponse.
+type responder func(ctx context.Context, resp any) error
 
 // ServeHTTP is POST /discord/interactions: it verifies the signature and
 // timestamp, then answers the interaction. A forged or stale request, or
@@ -169,7 +170,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "interaction for another application", http.StatusBadRequest)
 		return
 	}
-	respond := func(_ context.Context, resp *discordgo.InteractionResponse) error {
+	respond := func(_ context.Context, resp any) error {
 		w.Header().Set("Content-Type", "application/json")
 		if err := json.NewEncoder(w).Encode(resp); err != nil {
 			return fmt.Errorf("write interaction response: %w", err)
@@ -221,19 +222,6 @@ func (a *Adapter) record(ctx context.Context, it *discordgo.Interaction, respond
 	return first, true
 }
 
-// DecodeInteraction parses an interaction body; the data of commands and
-// clicks must be present.
-func DecodeInteraction(body []byte) (*discordgo.Interaction, error) {
-	var it discordgo.Interaction
-	if err := json.Unmarshal(body, &it); err != nil {
-		return nil, fmt.Errorf("decode interaction: %w", err)
-	}
-	if it.Type == 0 {
-		return nil, errors.New("decode interaction: no type")
-	}
-	return &it, nil
-}
-
 // dispatch answers one interaction through respond, exactly once, and
 // leaves any deferred work running in the background.
 func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respond responder) {
@@ -253,8 +241,19 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 			reply(bot.Reply{Text: "That command arrived without its options; try again.", Severity: bot.SeverityDanger})
 			return
 		}
-		if data.CommandType == discordgo.MessageApplicationCommand {
+		switch data.CommandType {
+		case discordgo.MessageApplicationCommand:
+			if data.Name != CreateTicketCommand {
+				reply(notOurs("The app command " + data.Name))
+				return
+			}
 			a.createTicket(ctx, it, data, respond)
+			return
+		case 0, discordgo.ChatApplicationCommand:
+		default:
+			// A user command (Apps menu on a person), or an entry
+			// point: opsbot registers none, so one is stale or foreign.
+			reply(notOurs("The app command " + data.Name))
 			return
 		}
 		line, err := CommandLine(a.table, data)
@@ -269,15 +268,30 @@ func (a *Adapter) dispatch(ctx context.Context, it *discordgo.Interaction, respo
 		}
 		var line string
 		var err error
-		if id, isMenu := cutPrefix(data.CustomID, menuPrefix); isMenu {
+		switch id, isMenu := cutPrefix(data.CustomID, menuPrefix); {
+		case data.ComponentType != discordgo.ButtonComponent && data.ComponentType != 0 && (!isMenu || data.ComponentType != discordgo.SelectMenuComponent):
+			// A user, role, channel or mentionable select, or a string
+			// select opsbot did not make: none carries a command.
+			err = bot.Errorf("this menu carries no command; type the command instead (/help lists them)")
+		case isMenu:
 			line, err = menuCommand(id, data.Values)
-		} else {
+		default:
 			line, err = a.buttonCommand(ctx, data.CustomID)
 		}
 		a.run(ctx, it, line, err, true, respond)
+	case discordgo.InteractionModalSubmit:
+		// opsbot opens no modals, so a submission is a stale or foreign
+		// form; its data is decoded (ModalSubmit) only to be answered.
+		reply(notOurs("This form"))
 	default:
 		reply(bot.Reply{Text: "opsbot does not handle this kind of interaction; type /help.", Severity: bot.SeverityDanger})
 	}
+}
+
+// notOurs is the polite answer to a well-formed interaction opsbot has no
+// use for: what registered it is gone or was never opsbot.
+func notOurs(what string) bot.Reply {
+	return bot.Reply{Text: what + " is not one of opsbot's; type /help for what opsbot does.", Severity: bot.SeverityWarning}
 }
 
 // buttonCommand is the text command a button's custom_id stands for.
@@ -358,8 +372,9 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		route.MessageID = it.Message.ID
 	}
 	at := a.clock.Now()
-	call := a.router.Parse(bot.Incoming{Platform: bot.Discord, Person: a.router.Directory().ByDiscord(userID),
-		Channel: it.ChannelID, Line: line, Route: route, At: at})
+	dir := a.router.Directory()
+	call := a.router.Parse(bot.Incoming{Platform: bot.Discord, Person: dir.ByDiscord(userID),
+		Channel: it.ChannelID, Line: Plain(dir, line), Route: route, At: at})
 	bg := a.background()
 	defer a.wg.Done()
 	if call.Slow() {
@@ -627,7 +642,7 @@ func (a *Adapter) OnInteraction(ctx context.Context, it *discordgo.Interaction) 
 		a.log.Warn("gateway interaction without a usable id")
 		return
 	}
-	respond := func(ctx context.Context, resp *discordgo.InteractionResponse) error {
+	respond := func(ctx context.Context, resp any) error {
 		path := "/interactions/" + url.PathEscape(it.ID) + "/" + url.PathEscape(it.Token) + "/callback"
 		return a.api.do(ctx, "answer interaction", http.MethodPost, path, false, resp, nil)
 	}
@@ -654,7 +669,7 @@ func (a *Adapter) OnMessage(ctx context.Context, m *discordgo.Message) {
 		return
 	}
 	err := a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Discord, Channel: m.ChannelID, Guild: m.GuildID, ID: m.ID,
-		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: m.Content,
+		Thread: ref.MessageID, Author: a.router.Directory().ByDiscord(m.Author.ID), Bot: m.Author.Bot, Text: Plain(a.router.Directory(), m.Content),
 		Link: MessageLink(m.GuildID, m.ChannelID, m.ID)})
 	if err != nil {
 		a.log.Error("discord thread reply", "message", m.ID, "err", err)

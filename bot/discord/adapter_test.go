@@ -49,7 +49,7 @@ func TestSlashCommandRunsAsInvoker(t *testing.T) {
 			if resp.Type != discordgo.InteractionResponseChannelMessageWithSource || resp.Data.Flags != discordgo.MessageFlagsEphemeral {
 				t.Fatalf("want an ephemeral type 4 answer, got %+v", resp)
 			}
-			if len(resp.Data.Embeds) != 1 || resp.Data.Embeds[0].Title != "Noted #1" || resp.Data.Embeds[0].Description != text {
+			if len(resp.Data.Embeds) != 1 || resp.Data.Embeds[0].Title != "Noted #1" || resp.Data.Embeds[0].Description != markdown(text) {
 				t.Fatalf("embed %+v", resp.Data.Embeds)
 			}
 			audit := e.Audit()

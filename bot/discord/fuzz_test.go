@@ -3,6 +3,10 @@ package discord
 import (
 	"crypto/ed25519"
 	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -36,6 +40,13 @@ func FuzzInteraction(f *testing.F) {
 	f.Add([]byte(`{"type":1}`), "00", "1800000000")
 	f.Add(slash(aliceID, "note"), "", "")
 	f.Add(click(bobID, "/note close 1"), "zz", "x")
+	seeds, _ := filepath.Glob("testdata/payloads/*.json")
+	for _, name := range seeds {
+		var fx payloadFixture
+		if raw, err := os.ReadFile(name); err == nil && json.Unmarshal(raw, &fx) == nil {
+			f.Add([]byte(fx.Payload), "", "")
+		}
+	}
 	f.Fuzz(func(t *testing.T, body []byte, sig, ts string) {
 		_ = v.Verify(sig, ts, body)
 		good := strconv.FormatInt(now.Unix(), 10)
@@ -51,6 +62,9 @@ func FuzzInteraction(f *testing.F) {
 			return
 		}
 		_, _ = invoker(it)
+		if m, ok := it.Data.(ModalSubmit); ok {
+			_ = m.Values()
+		}
 		if data, ok := it.Data.(discordgo.ApplicationCommandInteractionData); ok {
 			_, _ = CommandLine(table, data)
 		}
@@ -74,6 +88,27 @@ func FuzzQuote(f *testing.F) {
 		toks, err := bot.Tokenize(Quote(s))
 		if err != nil || len(toks) != 1 || toks[0].Text != s || !toks[0].Quoted {
 			t.Fatalf("%q -> %q -> %+v %v", s, Quote(s), toks, err)
+		}
+	})
+}
+
+// FuzzMarkdown checks the one escaping rule: whatever the text, outside
+// bare URLs nothing in the result opens Markdown, and no line starts a
+// heading, quote or list.
+func FuzzMarkdown(f *testing.F) {
+	for _, s := range []string{"[Click](https://evil.example)", "# h\n> q\n-# s\n1. x", "||s|| **b** `c` <@1> \\*", "@discord:123", "http://[", "https://a\\\\*"} {
+		f.Add(s)
+	}
+	mention := regexp.MustCompile(`<@[0-9]{1,20}>`)
+	block := regexp.MustCompile(`(?m)^[ \t]*(#|>|-|\+|[0-9]+\.)`)
+	f.Fuzz(func(t *testing.T, s string) {
+		md := markdown(s)
+		if block.MatchString(md) {
+			t.Fatalf("markdown(%q) starts a block: %q", s, md)
+		}
+		out := mention.ReplaceAllString(bareURL.ReplaceAllString(md, ""), "")
+		if unescaped.MatchString(out) {
+			t.Fatalf("markdown(%q) leaves markup live: %q", s, md)
 		}
 	})
 }

@@ -61,7 +61,7 @@ func (a *Adapter) createTicket(ctx context.Context, it *discordgo.Interaction, d
 		return
 	}
 	m := bot.Message{Platform: bot.Discord, Channel: it.ChannelID, Guild: it.GuildID, ID: data.TargetID,
-		Text: msg.Content, Link: MessageLink(it.GuildID, it.ChannelID, data.TargetID), RepliesSeen: a.cfg.Mode == "gateway"}
+		Text: Plain(a.router.Directory(), msg.Content), Link: MessageLink(it.GuildID, it.ChannelID, data.TargetID)}
 	if msg.Author != nil && snowflake(msg.Author.ID) {
 		m.Author = a.router.Directory().ByDiscord(msg.Author.ID)
 		m.Bot = msg.Author.Bot
@@ -77,6 +77,16 @@ func (a *Adapter) createTicket(ctx context.Context, it *discordgo.Interaction, d
 		return
 	}
 	answer(reply)
+}
+
+// autocompleteResponse is the answer to an autocomplete interaction.
+// discordgo's InteractionResponseData drops an empty choices list
+// (omitempty), and Discord refuses an answer without one.
+type autocompleteResponse struct {
+	Type discordgo.InteractionResponseType `json:"type"`
+	Data struct {
+		Choices []*discordgo.ApplicationCommandOptionChoice `json:"choices"`
+	} `json:"data"`
 }
 
 // autocomplete answers an autocomplete interaction (type 4) with the
@@ -128,8 +138,9 @@ func (a *Adapter) autocomplete(ctx context.Context, it *discordgo.Interaction, r
 	if choices == nil {
 		choices = []*discordgo.ApplicationCommandOptionChoice{}
 	}
-	if err := respond(ctx, &discordgo.InteractionResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult,
-		Data: &discordgo.InteractionResponseData{Choices: choices}}); err != nil {
+	resp := autocompleteResponse{Type: discordgo.InteractionApplicationCommandAutocompleteResult}
+	resp.Data.Choices = choices
+	if err := respond(ctx, resp); err != nil {
 		a.log.Error("answer autocomplete", "interaction", it.ID, "err", err)
 	}
 }

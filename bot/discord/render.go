@@ -66,12 +66,13 @@ func Render(r bot.Reply) Message {
 		}
 		r.Footer += hint
 	}
-	plain := r.Title == "" && len(r.Fields) == 0 && r.Footer == "" && r.Severity == bot.SeverityNone
+	plain := r.Title == "" && len(r.Fields) == 0 && r.Footer == "" && r.Severity == bot.SeverityNone && r.Code == ""
+	content := markdown(r.Text)
 	switch {
 	case plain && r.Text == "" && len(r.Buttons) == 0 && len(r.Menus) == 0:
 		m.Content = "(no reply)"
-	case plain && utf8.RuneCountInString(r.Text) <= maxContent:
-		m.Content = r.Text
+	case plain && utf8.RuneCountInString(content) <= maxContent:
+		m.Content = content
 	default:
 		// Content would repeat the embed above it, so it stays empty.
 		m.Embeds = append(m.Embeds, embed(r))
@@ -175,12 +176,23 @@ func embed(r bot.Reply) *discordgo.MessageEmbed {
 	if r.Footer != "" {
 		e.Footer = &discordgo.MessageEmbedFooter{Text: take(r.Footer, maxFooter)}
 	}
-	e.Description = take(r.Text, maxEmbedDescription)
+	desc := markdown(r.Text)
+	if r.Code != "" {
+		// The code block is cut to what is left, so it keeps its fences.
+		if desc != "" {
+			desc += "\n"
+		}
+		room := min(maxEmbedDescription, budget) - utf8.RuneCountInString(desc)
+		if room > 16 {
+			desc += codeBlock(r.Code, room)
+		}
+	}
+	e.Description = take(desc, maxEmbedDescription)
 	for i, f := range r.Fields {
 		if i == maxFields || budget < 2 {
 			break
 		}
-		name, value := orBlank(f.Name), orBlank(f.Value)
+		name, value := orBlank(f.Name), orBlank(markdown(f.Value))
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{
 			Name: take(name, maxFieldName), Value: take(value, maxFieldValue), Inline: f.Short})
 	}

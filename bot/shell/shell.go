@@ -146,6 +146,10 @@ func Render(r bot.Reply) string {
 	}
 	if r.Text != "" {
 		b.WriteString(marker + r.Text + "\n")
+		marker = ""
+	}
+	if r.Code != "" {
+		b.WriteString(marker + strings.TrimRight(r.Code, "\n") + "\n")
 	}
 	width := 0
 	for _, f := range r.Fields {

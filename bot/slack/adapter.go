@@ -245,6 +245,13 @@ func slashFromForm(f url.Values) Command {
 		Text: f.Get("text"), ResponseURL: f.Get("response_url"), TriggerID: f.Get("trigger_id")}
 }
 
+// SSLCheck reports whether a verified slash command body is Slack's
+// certificate check (ssl_check=1), which carries no command.
+func SSLCheck(body []byte) bool {
+	f, err := url.ParseQuery(string(body))
+	return err == nil && f.Get("ssl_check") == "1"
+}
+
 // ParseCommand reads a verified slash command body.
 func ParseCommand(body []byte) (Command, error) {
 	f, err := url.ParseQuery(string(body))
@@ -261,6 +268,12 @@ func ParseCommand(body []byte) (Command, error) {
 func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 	body, ok := a.readVerified(w, r)
 	if !ok {
+		return
+	}
+	if SSLCheck(body) {
+		// Slack checks the certificate of the command's URL now and then;
+		// it expects 200 and reads nothing.
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	sc, err := ParseCommand(body)
@@ -293,7 +306,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 // whose work starts outside the database after the acknowledgement, are
 // recorded first.
 func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.WebhookMessage, error) {
-	line := Unescape(sc.Text)
+	line := Plain(a.dir, sc.Text)
 	if sc.Command != "" {
 		line = sc.Command + " " + line
 	}

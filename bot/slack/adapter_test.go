@@ -244,7 +244,7 @@ func TestSignedCommandRunsAndReplies(t *testing.T) {
 			}
 			rows := h.audit()
 			if len(rows) != 1 || rows[0].Actor != "alice" || rows[0].Platform != "slack" ||
-				rows[0].Detail != "VPN & mail <down> for <@U0BOB|bob>" {
+				rows[0].Detail != "VPN & mail <down> for @bob" {
 				t.Fatalf("audit = %+v", rows)
 			}
 		})

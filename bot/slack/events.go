@@ -140,7 +140,7 @@ func (a *Adapter) threadMessage(ctx context.Context, ev Event) error {
 		return nil
 	}
 	return a.intake.ThreadReply(ctx, bot.Message{Platform: bot.Slack, Channel: ev.Channel, ID: ev.TS, Thread: ev.ThreadTS,
-		Author: a.dir.BySlack(ev.User), Text: Unescape(ev.Text)})
+		Author: a.dir.BySlack(ev.User), Text: Plain(a.dir, ev.Text)})
 }
 
 // reacted files a ticket from the message someone reacted to with the
@@ -155,7 +155,6 @@ func (a *Adapter) reacted(ctx context.Context, ev Event) error {
 		return err
 	}
 	by := a.dir.BySlack(ev.User)
-	m.RepliesSeen = true // thread replies arrive as message events
 	reply, err := a.intake.FileFromMessage(ctx, m, by)
 	if ue, ok := bot.AsUserError(err); ok {
 		a.tellEphemeral(ctx, ev.Item.Channel, ev.User, bot.Reply{Text: ue.Msg, Severity: bot.SeverityDanger})
@@ -216,7 +215,7 @@ func (a *Adapter) message(ctx context.Context, channel, ts, threadTS, user, botI
 		threadTS = ""
 	}
 	return bot.Message{Platform: bot.Slack, Channel: channel, ID: ts, Thread: threadTS, Author: a.dir.BySlack(user),
-		Bot: botID != "" || user == "", Text: Unescape(text), Link: link}
+		Bot: botID != "" || user == "", Text: Plain(a.dir, text), Link: link}
 }
 
 // shortcut files a ticket from the message a "Create ticket" shortcut was
@@ -231,7 +230,6 @@ func (a *Adapter) shortcut(ctx context.Context, p Interaction, key string) error
 	}
 	a.background(func(ctx context.Context) {
 		m := a.message(ctx, p.Channel.ID, p.Message.TS, p.Message.ThreadTS, p.Message.User, p.Message.BotID, p.Message.Text)
-		m.RepliesSeen = true
 		reply, err := a.intake.FileFromMessage(ctx, m, a.dir.BySlack(p.User.ID))
 		if err != nil {
 			ue, ok := bot.AsUserError(err)

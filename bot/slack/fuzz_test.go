@@ -3,9 +3,11 @@ package slack
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"opsbot/bot"
 	"opsbot/config"
 )
 
@@ -72,5 +74,33 @@ func FuzzParseInteraction(f *testing.F) {
 		if run && p.Type == "block_actions" && (err != nil || p.User.ID == "" || !p.runnable()) {
 			t.Fatalf("would run an incomplete click: %+v %v", p, err)
 		}
+	})
+}
+
+// FuzzMrkdwn checks the one escaping rule: whatever the text, the result
+// holds no special mention, channel link or labelled link, and its only
+// mentions are those opsbot wrote as @slack:ID.
+func FuzzMrkdwn(f *testing.F) {
+	for _, s := range []string{"<https://evil.example|Approve>", "<!here> <@U1> <#C1|x>", "https://a.example/x|y", "@slack:W111 &lt;"} {
+		f.Add(s)
+	}
+	dir := bot.NewDirectory(nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		out := mrkdwn(s)
+		for _, bad := range []string{"<!", "<#"} {
+			if strings.Contains(out, bad) {
+				t.Fatalf("mrkdwn(%q) = %q holds %s", s, out, bad)
+			}
+		}
+		for _, tok := range strings.Split(out, "<")[1:] {
+			inner, _, _ := strings.Cut(tok, ">")
+			if strings.Contains(inner, "|") {
+				t.Fatalf("mrkdwn(%q) = %q holds a labelled link", s, out)
+			}
+			if strings.HasPrefix(inner, "@") && !strings.Contains(s, "@slack:"+inner[1:]) {
+				t.Fatalf("mrkdwn(%q) = %q mentions someone opsbot did not name", s, out)
+			}
+		}
+		_ = Plain(dir, s)
 	})
 }

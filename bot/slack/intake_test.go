@@ -177,7 +177,7 @@ func TestSlackIntake(t *testing.T) {
 				"message": map[string]any{"ts": sourceTS, "text": "edited"}})
 			h.event("Ev16", map[string]any{"type": "message", "subtype": "message_deleted", "channel": "C0GENERAL", "ts": "1700000000.000700",
 				"deleted_ts": sourceTS})
-			if got := strings.Join(h.comments(1), " | "); got != "alice: still broken <@U0CAROL> | carol: looking" {
+			if got := strings.Join(h.comments(1), " | "); got != "alice: still broken @carol | carol: looking" {
 				t.Errorf("comments = %q", got)
 			}
 			if got := h.threadPosts(); len(got) != 1 {

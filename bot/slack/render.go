@@ -49,7 +49,7 @@ var severityEmoji = map[bot.Severity]string{
 func Render(r bot.Reply) Message {
 	m := Message{InChannel: r.InChannel}
 	emoji := severityEmoji[r.Severity]
-	m.Text = cut(escape(r.Fallback()), maxFallback)
+	m.Text = cut(mrkdwn(r.Fallback()), maxFallback)
 	if emoji != "" {
 		m.Text = emoji + " " + m.Text
 	}
@@ -62,9 +62,17 @@ func Render(r bot.Reply) Message {
 		m.Blocks = append(m.Blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(title, maxHeader), true, false)))
 	}
 	if r.Text != "" {
-		text := escape(r.Text)
+		text := mrkdwn(r.Text)
 		if emoji != "" {
 			text = emoji + " " + text
+			emoji = ""
+		}
+		m.Blocks = append(m.Blocks, section(text))
+	}
+	if r.Code != "" {
+		text := codeBlock(r.Code, maxSectionText)
+		if emoji != "" {
+			text = emoji + "\n" + text
 		}
 		m.Blocks = append(m.Blocks, section(text))
 	}
@@ -77,9 +85,9 @@ func Render(r bot.Reply) Message {
 		}
 	}
 	for _, f := range r.Fields {
-		text := fmt.Sprintf("*%s*\n%s", escape(f.Name), escape(f.Value))
+		text := fmt.Sprintf("*%s*\n%s", escape(f.Name), mrkdwn(f.Value))
 		if f.Short {
-			short = append(short, slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxFieldText), false, false))
+			short = append(short, slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxFieldText), false, true))
 			continue
 		}
 		flush()
@@ -87,7 +95,7 @@ func Render(r bot.Reply) Message {
 	}
 	flush()
 	if r.Footer != "" {
-		m.Blocks = append(m.Blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, cut(escape(r.Footer), maxFieldText), false, false)))
+		m.Blocks = append(m.Blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, cut(mrkdwn(r.Footer), maxFieldText), false, true)))
 	}
 	if len(r.Buttons) > 0 {
 		var els []slack.BlockElement
@@ -177,8 +185,10 @@ func orValue(c bot.Choice) string {
 	return c.Label
 }
 
+// section is a mrkdwn section of text already made safe. verbatim keeps
+// Slack from finding links, channels and mentions in it on its own.
 func section(text string) *slack.SectionBlock {
-	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxSectionText), false, false), nil, nil)
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxSectionText), false, true), nil, nil)
 }
 
 // Webhook is the message as a response_url body or an HTTP command answer.

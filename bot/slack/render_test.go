@@ -40,6 +40,11 @@ var renderFixtures = []struct {
 			{Placeholder: "duplicate", Command: "/device show", Param: "name", TypeAhead: true},
 			{Placeholder: "invalid", Command: "/device show --oid 1", Param: "name", TypeAhead: true},
 		}}},
+	// hostile is user text trying every markup both platforms have.
+	{"hostile", bot.Reply{Title: "#3 [Click](https://evil.example) <@U1>", Text: "[Click to approve](https://evil.example/approve)\n# Heading\n-# small print\n> quoted\n||spoiler|| @everyone <@100000000000000002> <!here> <#C01HELP|helpdesk> <https://evil.example|Approve> **bold** _it_ ~~gone~~ `code` <t:1700000000:R> https://intranet.example.com/a_b?x=1&y=2",
+		Fields: []bot.Field{{Name: "Reason", Value: "[Approve](https://evil.example/a) & <script>", Short: true},
+			{Name: "Requester", Value: "@slack:W111 @discord:100000000000000009", Short: true}},
+		Code: "ok\n```\n<b>**out**</b> [x](https://evil.example)\n", Severity: bot.SeverityInfo, Footer: "<!channel> [f](https://evil.example)"}},
 	{"long", bot.Reply{Title: strings.Repeat("T", 200), Text: strings.Repeat("é", 3100), Severity: bot.SeverityInfo,
 		Buttons: []bot.Button{{Label: strings.Repeat("L", 80), Command: "/help"}, {Label: "too long", Command: "/" + strings.Repeat("x", 2001)}}}},
 }

@@ -177,7 +177,8 @@ func (a Action) Line() (line, did string, ok bool) {
 		}
 		return bot.MenuLine(cmd, sub, a.SelectedOption.Value), "chose " + label, true
 	}
-	if a.Value == "" {
+	if !strings.HasPrefix(a.Value, "/") {
+		// Not an opsbot button: every one of those carries a command.
 		return "", "", false
 	}
 	if a.Text.Text != "" {

@@ -311,7 +311,7 @@ func (h *Handler) logCmd(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if len(shown) < len(out) || r.OutputBytes > int64(len(out)) {
 		title += fmt.Sprintf(" (last %d of %d bytes)", len(shown), max(r.OutputBytes, int64(len(out))))
 	}
-	return bot.Reply{Title: title, Text: "```\n" + strings.TrimRight(shown, "\n") + "\n```"}, nil
+	return bot.Reply{Title: title, Code: strings.TrimRight(shown, "\n")}, nil
 }
 
 func (h *Handler) localRun(id int64) *active {
@@ -353,7 +353,7 @@ func (h *Handler) runReply(jobName string, r storage.BackupRun, inChannel bool) 
 		out, _ = a.proc.Output()
 	}
 	if t := lastLines(out, tailLines, tailBytes); t != "" {
-		reply.Text = "```\n" + t + "\n```"
+		reply.Code = t
 	}
 	if r.State == storage.BackupRunning {
 		reply.Footer = fmt.Sprintf("Stop it with /backup cancel %d · output: /backup log %d", r.ID, r.ID)

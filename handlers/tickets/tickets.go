@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -51,14 +52,17 @@ const (
 
 // Handler serves /ticket and watches ticket SLAs.
 type Handler struct {
-	cfg      config.TicketsConfig
-	store    *storage.Store
-	out      *notify.Outbox
-	dir      *bot.Directory
-	clock    clock.Clock
-	log      *slog.Logger
-	hours    *Hours
-	breaches *prometheus.CounterVec
+	cfg config.TicketsConfig
+	// discordGateway: Discord hands opsbot thread replies (gateway mode);
+	// over HTTP interactions it cannot.
+	discordGateway bool
+	store          *storage.Store
+	out            *notify.Outbox
+	dir            *bot.Directory
+	clock          clock.Clock
+	log            *slog.Logger
+	hours          *Hours
+	breaches       *prometheus.CounterVec
 }
 
 // New builds the ticket handler and registers its metrics.
@@ -67,7 +71,8 @@ func New(d handlers.Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
 	}
-	h := &Handler{cfg: d.Config.Tickets, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock, log: d.Log, hours: hours}
+	h := &Handler{cfg: d.Config.Tickets, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock, log: d.Log, hours: hours,
+		discordGateway: d.Config.Discord.Mode == "gateway"}
 	h.breaches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "opsbot_ticket_sla_breaches_total",
 		Help: "Ticket SLA targets breached, by priority and target (first_response, resolve).",
@@ -334,6 +339,7 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			return bot.Forbiddenf("only the requester @%s, the assignee or the helpdesk may change ticket #%d; ask @%s to do it", t.Requester, id, t.Requester)
 		}
 		before := t.Status
+		shown := h.threadCard(t)
 		now := h.clock.Now()
 		if u, err = fn(&t, now); err != nil {
 			return err
@@ -368,6 +374,17 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 			return err
 		}
 		notes := h.queueEdit(t, ev.ID)
+		if card := h.threadCard(t); !reflect.DeepEqual(card, shown) {
+			// The card under the source message shows what changed too.
+			edit, err := h.cardNotes(tx, t, fmt.Sprintf("%s:e%d", threadKey(t.ID), ev.ID))
+			if err != nil {
+				return err
+			}
+			for i := range edit {
+				edit[i].Updates = threadKey(t.ID)
+			}
+			notes = append(notes, edit...)
+		}
 		if u.thread != "" {
 			n, err := threadNote(tx, t.ID, fmt.Sprintf("ticket:%d:e%d:thread", t.ID, ev.ID), bot.Reply{Text: u.thread})
 			if err != nil {

@@ -196,6 +196,12 @@ func TestTicketLifecycle(t *testing.T) {
 			if !strings.Contains(outboxSince(env, n-2)[1].Target, "@dave") {
 				t.Errorf("assignment DM not to dave: %s", outboxSince(env, n-2)[1].Target)
 			}
+			// The edited card tells the truth: taken, by whom, and no Take.
+			card = body(t, outboxSince(env, n-2)[0])
+			if strings.Contains(card.Text, "Assign it with") || !strings.Contains(card.Text, "@carol is on it") ||
+				len(card.Buttons) != 1 || card.Buttons[0].Command != "/ticket resolve 1" {
+				t.Errorf("queue card after take: %+v", card)
+			}
 			tk := load(t, env, 1)
 			if tk.Status != storage.TicketOpen || tk.Assignee != "carol" || tk.FirstResponseAt == nil ||
 				!tk.FirstResponseAt.Equal(handlertest.Start.Add(10*time.Minute)) || tk.FirstResponseBreachAt != nil {
@@ -208,6 +214,10 @@ func TestTicketLifecycle(t *testing.T) {
 			n = wantOutbox(t, env, n,
 				[3]string{"ticket:1:queue:e3@log", "ticket:1:queue@log", "pending"},
 				[3]string{"ticket:1:e3:requester@log", "", "Which office are you in?"})
+			if card := body(t, outboxSince(env, n-2)[0]); !strings.Contains(card.Text, "Waiting for the requester") ||
+				len(card.Buttons) != 1 || card.Buttons[0].Label == "Take" {
+				t.Errorf("queue card while pending: %+v", card)
+			}
 			refuse(t, env, "carol", `/ticket pending 1 "again?"`, "already waiting on @dave")
 			expect(t, env, "dave", `/ticket comment 1 "Berlin, 3rd floor"`, "Commented on #1", "Status:", "open")
 			n = wantOutbox(t, env, n,
@@ -429,5 +439,50 @@ func TestMultiLineTextCannotForgeHistory(t *testing.T) {
 				t.Fatalf("comment not shown:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestThreadCardFollowsTheTicket files a ticket from a chat message and
+// changes it: the card under the message is edited to show the new state
+// (taken, then resolved), and a comment that changes nothing on the card
+// leaves it alone.
+func TestThreadCardFollowsTheTicket(t *testing.T) {
+	t.Parallel()
+	env, h := newEnv(t, storagetest.Backends(t)[0], testConfig())
+	_, err := h.FileFromMessage(context.Background(), bot.Message{Platform: bot.Slack, Channel: "C09GEN", ID: "1700000000.000100",
+		Author: env.Deps.Dir.BySlack("U04DAVE"), Text: "printer jams", Link: "https://example.slack.com/archives/C09GEN/p1700000000000100"},
+		env.Deps.Dir.BySlack("U04DAVE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edits := func() []bot.Reply {
+		var out []bot.Reply
+		for _, m := range env.Outbox() {
+			if strings.HasPrefix(m.UpdatesKey, "ticket:1:thread") {
+				out = append(out, body(t, m))
+			}
+		}
+		return out
+	}
+	field := func(r bot.Reply, name string) string {
+		for _, f := range r.Fields {
+			if f.Name == name {
+				return f.Value
+			}
+		}
+		return ""
+	}
+	env.Run("dave", `/ticket comment 1 "it is the one on floor 3"`)
+	if e := edits(); len(e) != 0 {
+		t.Fatalf("a comment that changes nothing on the card edited it: %+v", e)
+	}
+	env.Run("carol", "/ticket take 1")
+	e := edits()
+	if len(e) != 1 || field(e[0], "Assignee") != "@carol" || field(e[0], "Status") != "open" {
+		t.Fatalf("card edits after take: %+v", e)
+	}
+	env.Run("carol", `/ticket resolve 1 "cleared the jam"`)
+	if e = edits(); len(e) != 2 || field(e[1], "Status") != "resolved" {
+		t.Fatalf("card edits after resolve: %+v", e)
 	}
 }

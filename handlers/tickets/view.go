@@ -86,9 +86,19 @@ func (h *Handler) queueCard(t storage.Ticket) bot.Reply {
 		if t.FirstResponseBreached || t.ResolveBreached {
 			r.Severity = bot.SeverityDanger
 		}
-		r.Text = fmt.Sprintf("Assign it with /ticket assign %d @PERSON.", t.ID)
-		r.Buttons = []bot.Button{{Label: "Take", Command: fmt.Sprintf("/ticket take %d", t.ID), Style: bot.ButtonPrimary},
-			{Label: "Resolve", Command: fmt.Sprintf("/ticket resolve %d", t.ID)}}
+		resolve := bot.Button{Label: "Resolve", Command: fmt.Sprintf("/ticket resolve %d", t.ID)}
+		switch {
+		case t.Status == storage.TicketPending:
+			r.Text = "Waiting for the requester's answer."
+			r.Buttons = []bot.Button{resolve}
+		case t.Assignee != "":
+			// Taken: the card says who has it and no longer offers Take.
+			r.Text = fmt.Sprintf("@%s is on it. Hand it over with /ticket assign %d @PERSON.", t.Assignee, t.ID)
+			r.Buttons = []bot.Button{resolve}
+		default:
+			r.Text = fmt.Sprintf("Assign it with /ticket assign %d @PERSON.", t.ID)
+			r.Buttons = []bot.Button{{Label: "Take", Command: fmt.Sprintf("/ticket take %d", t.ID), Style: bot.ButtonPrimary}, resolve}
+		}
 	}
 	return r
 }
