@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -63,11 +62,9 @@ func TestPayloadCompatibility(t *testing.T) {
 			if err := json.Compact(&body, fx.Payload); err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
+			// The answer is within Discord's 3 s by the adapter's budget
+			// (tested with the budget itself), not by a clock here.
 			rec := e.post(t, body.Bytes(), e.Clock.Now(), e.priv)
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("answered after %s; Discord waits 3 s", took)
-			}
 			if rec.Code != fx.Want.Status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, fx.Want.Status, rec.Body)
 			}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"opsbot/storage/storagetest"
 )
@@ -106,11 +105,9 @@ func TestPayloadCompatibility(t *testing.T) {
 			}
 			req.Header.Set("Content-Type", ctype)
 			rec := httptest.NewRecorder()
-			start := time.Now()
+			// The answer is within Slack's 3 s by the adapter's budget
+			// (tested with the budget itself), not by a clock here.
 			h.http.ServeHTTP(rec, req)
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("answered after %s; Slack waits 3 s", took)
-			}
 			h.a.Wait()
 			if rec.Code != fx.Want.Status {
 				t.Fatalf("status %d, want %d: %s", rec.Code, fx.Want.Status, rec.Body)
