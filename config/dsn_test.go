@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -51,4 +52,44 @@ func TestRedactDSN(t *testing.T) {
 	if err := d.RedactErr(errors.Join(errors.New("password="+sec), inner)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("RedactErr hides the error beneath from errors.Is: %v", err)
 	}
+}
+
+// FuzzRedactDSN: whatever surrounds it, a password written in any of the
+// spellings comes out of RedactDSN and RedactErr masked.
+func FuzzRedactDSN(f *testing.F) {
+	f.Add("host=db user=u", "Hunter2secret", uint8(0))
+	f.Add("sslmode=disable", "s3cr3t", uint8(1))
+	f.Add("connect_timeout=5", "pw", uint8(2))
+	f.Add("dbname='a b'", "x'y z", uint8(3))
+	f.Fuzz(func(t *testing.T, rest, secret string, spelling uint8) {
+		// A password of letters and digits, which every spelling holds as
+		// written; the rest must not already hold it.
+		secret = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, secret)
+		if len(secret) < minSecret || strings.Contains(rest, secret) || strings.Contains(url.QueryEscape(rest), secret) {
+			t.Skip()
+		}
+		dsn, pw := "", secret // pw: the password as a driver reads it
+		switch spelling % 4 {
+		case 0:
+			dsn = rest + " password=" + secret
+		case 1:
+			dsn, pw = "password = '"+secret+" x' "+rest, secret+" x"
+		case 2:
+			dsn = "postgres://u:" + secret + "@db/x?" + url.QueryEscape(rest)
+		case 3:
+			dsn = "postgres://u@db/x?password=" + secret + "&" + url.QueryEscape(rest)
+		}
+		if got := RedactDSN(dsn); strings.Contains(got, secret) {
+			t.Fatalf("RedactDSN(%q) = %q", dsn, got)
+		}
+		d := DatabaseConfig{Driver: "postgres", DSN: dsn}
+		if got := d.RedactErr(errors.New("cannot parse `" + dsn + "`: " + pw)).Error(); strings.Contains(got, secret) {
+			t.Fatalf("RedactErr for %q = %q", dsn, got)
+		}
+	})
 }
