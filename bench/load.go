@@ -124,7 +124,7 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 		runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"), *db)
 
 	run := func(title, platform, base string, pid int) stats {
-		cpu0, _ := cpuSeconds(pid)
+		cpu0, _ := harness.CPUSeconds(pid)
 		send := func() result { return sendSlack(client, base, *secret, "U0BENCH", *command) }
 		if platform == "discord" {
 			send = func() result { return sendDiscord(client, base, priv, interaction) }
@@ -133,10 +133,10 @@ func loadBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n== %s\n", title)
 		st := report(stdout, *command, *rate, elapsed, res)
 		if pid > 0 {
-			cpu1, err := cpuSeconds(pid)
-			hwm, err2 := peakRSS(pid)
+			cpu1, err := harness.CPUSeconds(pid)
+			hwm, err2 := harness.PeakRSS(pid)
 			if err == nil && err2 == nil {
-				fmt.Fprintf(stdout, "server: %.2f CPU seconds (%.0f%% of one core), peak RSS %s\n", cpu1-cpu0,
+				fmt.Fprintf(stdout, "server: %.2f CPU seconds (%.0f%% of one core), peak RSS %.1f MB\n", cpu1-cpu0,
 					100*(cpu1-cpu0)/elapsed.Seconds(), hwm)
 			}
 		}
@@ -403,41 +403,6 @@ func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string, fake *
 		return "", 0, nil, err
 	}
 	return p.Addr, p.Cmd.Process.Pid, p.Stop, nil
-}
-
-// cpuSeconds is the user+system CPU time of a process (/proc/PID/stat).
-func cpuSeconds(pid int) (float64, error) {
-	if pid <= 0 {
-		return 0, errors.New("no pid")
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name; utime and stime are
-	// fields 14 and 15, in clock ticks (100 a second on Linux).
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100, nil
-}
-
-// peakRSS is a process's VmHWM from /proc/PID/status.
-func peakRSS(pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "", err
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			return strings.Join(strings.Fields(v), " "), nil
-		}
-	}
-	return "", errors.New("no VmHWM")
 }
 
 func randomDigits(n int) string {

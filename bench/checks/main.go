@@ -42,6 +42,7 @@ import (
 	"opsbot/config"
 	"opsbot/handlers"
 	"opsbot/handlers/incidents"
+	"opsbot/harness"
 	"opsbot/notify"
 	"opsbot/snmp"
 	"opsbot/storage"
@@ -274,7 +275,7 @@ func runGatus(path string, n int, every, warmup, dur time.Duration, workers int,
 	if err != nil {
 		return figures{}, err
 	}
-	c0, err := procCPU(cmd.Process.Pid)
+	c0, err := harness.CPUSeconds(cmd.Process.Pid)
 	if err != nil {
 		return figures{}, err
 	}
@@ -284,11 +285,11 @@ func runGatus(path string, n int, every, warmup, dur time.Duration, workers int,
 	if err != nil {
 		return figures{}, err
 	}
-	c1, err := procCPU(cmd.Process.Pid)
+	c1, err := harness.CPUSeconds(cmd.Process.Pid)
 	if err != nil {
 		return figures{}, err
 	}
-	f := figures{runs: int64(r1 - r0), cpu: c1 - c0, elapsed: time.Since(start), peakRSS: procPeakRSS(cmd.Process.Pid)}
+	f := figures{runs: int64(r1 - r0), cpu: c1 - c0, elapsed: time.Since(start), peakRSS: mb(harness.PeakRSS(cmd.Process.Pid))}
 	fmt.Printf("gatus:  %s runs measured=%d checks/s=%.1f\n", path, f.runs, float64(f.runs)/f.elapsed.Seconds())
 	fmt.Printf("gatus:  cpu=%.2fs cpu-s per 1000 checks=%.3f peak RSS=%.1f MB\n", f.cpu, f.per1000(), f.peakRSS)
 	return f, nil
@@ -318,34 +319,6 @@ func gatusResults(base string) (float64, error) {
 		}
 	}
 	return sum, sc.Err()
-}
-
-// procCPU is a process's user plus system CPU seconds so far.
-func procCPU(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
-}
-
-// procPeakRSS is a process's peak resident set, in MB.
-func procPeakRSS(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }
 
 // startTarget runs the checked endpoint as this program re-executed, and
@@ -378,6 +351,8 @@ func serveTarget() {
 	fmt.Printf("http://%s\n", ln.Addr())
 	_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
 }
+
+func mb(v float64, _ error) float64 { return v }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

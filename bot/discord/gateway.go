@@ -435,12 +435,14 @@ func (g *gateway) ended(err error, ready bool) (next, bool, error) {
 func (g *gateway) event(typ string, d json.RawMessage) {
 	switch typ {
 	case "INTERACTION_CREATE":
-		var it discordgo.Interaction
-		if err := json.Unmarshal(d, &it); err != nil {
+		// Decoded as over HTTP, so component types discordgo does not
+		// know (a modal's Label, say) do not drop the interaction.
+		it, err := DecodeInteraction(d)
+		if err != nil {
 			g.a.log.Warn("discord gateway: undecodable interaction", "err", err)
 			return
 		}
-		g.h.start(func() { g.a.OnInteraction(g.work, &it) })
+		g.h.start(func() { g.a.OnInteraction(g.work, it) })
 	case "MESSAGE_CREATE":
 		if g.a.intake == nil {
 			return
