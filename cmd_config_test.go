@@ -39,6 +39,49 @@ checks:
 	}
 }
 
+// TestConfigCheckRotation: config check lists rotation mistakes with their
+// paths, all at once.
+func TestConfigCheckRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	harness.WriteFile(t, filepath.Join(dir, "teams.yaml"), `database: {driver: sqlite, dsn: ops.db}
+people:
+  - {name: alice, teams: [it]}
+  - {name: bob, teams: [it]}
+  - {name: carol, teams: [sales]}
+channels:
+  ops: {slack: C03OPS}
+teams:
+  it:
+    channel: ops
+    rotation:
+      timezone: Europe/Berln
+      layers:
+        - {name: primary, members: [alice, bbo, carol]}
+        - {name: secondary, members: []}
+    escalation:
+      - {after: 15m, to: ["oncall:it:tertiary"]}
+checks:
+  - {name: web, kind: tcp, address: "web:80", every: 30s, team: itt}
+`)
+	out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "teams.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		`teams.it.rotation.timezone: unknown time zone "Europe/Berln"`,
+		`teams.it.rotation.layers[0].members[1]: unknown person "bbo" (did you mean "bob"?)`,
+		`teams.it.rotation.layers[0].members[2]: carol is not in team it (add it to people[2].teams)`,
+		`teams.it.rotation.layers[1].members: empty layer`,
+		`teams.it.escalation[0].to[0]: team it has no layer "tertiary"`,
+		`checks[0].team: unknown team "itt" (did you mean "it"?)`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestConfigCheckOnline: config check --online names each Slack channel
 // opsbot cannot look its messages up in, and what to do about it.
 func TestConfigCheckOnline(t *testing.T) {

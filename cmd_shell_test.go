@@ -213,6 +213,8 @@ func TestShellPipedAndInteractive(t *testing.T) {
 	}
 	cmd := exec.Command(script, "-qec", string(binary)+" shell --config config.example.yaml --user bob", "/dev/null")
 	cmd.Dir = dir
+	// The terminal echoes the typed lines whenever script passes them on,
+	// before or after the banner and prompt: look for each part alone.
 	cmd.Stdin = strings.NewReader("/help device\nexit\n/help\n")
 	raw, err := cmd.CombinedOutput()
 	tty := strings.ReplaceAll(string(raw), "\r\n", "\n")
@@ -220,7 +222,7 @@ func TestShellPipedAndInteractive(t *testing.T) {
 		t.Fatalf("script: %v\n%s", err, tty)
 	}
 	for _, want := range []string{"opsbot shell — you are bob (roles approver, oncall)", "config config.example.yaml, database sqlite opsbot.db",
-		"exit, quit or Ctrl-D", "opsbot> /device — Look up devices"} {
+		"exit, quit or Ctrl-D", "opsbot> ", "/device — Look up devices"} {
 		if !strings.Contains(tty, want) {
 			t.Errorf("interactive output lacks %q:\n%s", want, tty)
 		}

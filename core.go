@@ -16,6 +16,7 @@ import (
 	"opsbot/handlers/backups"
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
+	"opsbot/handlers/oncall"
 	"opsbot/handlers/tickets"
 	"opsbot/notify"
 	"opsbot/snmp"
@@ -114,6 +115,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 		addDevices,
 		c.addAccess,
 		c.addIncidents,
+		c.addOncall,
 	} {
 		more, err := add(deps)
 		if err != nil {
@@ -168,6 +170,15 @@ func (c *core) addIncidents(deps handlers.Deps) ([]bot.Command, error) {
 	}
 	c.scheduled = append(c.scheduled, h.Run)
 	return h.Commands(), nil
+}
+
+func (c *core) addOncall(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := oncall.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command()}, nil
 }
 
 func (c *core) close() {

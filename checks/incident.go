@@ -18,6 +18,26 @@ type Policy struct {
 	// stays unacknowledged notifies the next target, once each.
 	EscalateAfter time.Duration
 	EscalateTo    []string
+	// EscalateAt, when set, holds for each of EscalateTo how long after the
+	// incident was posted it is due (a team's escalation steps), instead of
+	// EscalateAfter times its position; every target due is notified at
+	// once.
+	EscalateAt []time.Duration
+}
+
+// due is how long after posting the i-th (from 0) escalation target is
+// notified, and whether it ever is.
+func (p Policy) due(i int) (time.Duration, bool) {
+	if i >= len(p.EscalateTo) {
+		return 0, false
+	}
+	if p.EscalateAt != nil {
+		if i >= len(p.EscalateAt) {
+			return 0, false
+		}
+		return p.EscalateAt[i], true
+	}
+	return time.Duration(i+1) * p.EscalateAfter, p.EscalateAfter > 0
 }
 
 // Incident is the state machine's view of one incident.
@@ -128,11 +148,17 @@ func Step(s State, r *Result, now time.Time, p Policy) (State, []Action) {
 		return s, acts
 	}
 	in := s.Open
-	if !in.Acked && p.EscalateAfter > 0 && in.EscalationStep < len(p.EscalateTo) &&
-		now.Sub(in.PostedAt) >= time.Duration(in.EscalationStep+1)*p.EscalateAfter {
+	for !in.Acked {
+		after, ok := p.due(in.EscalationStep)
+		if !ok || now.Sub(in.PostedAt) < after {
+			break
+		}
 		in.EscalationStep++
 		acts = append(acts, Action{Kind: ActEscalate, IncidentID: in.ID, Step: in.EscalationStep,
 			Target: p.EscalateTo[in.EscalationStep-1]})
+		if p.EscalateAt == nil {
+			break // one step per pass, EscalateAfter apart
+		}
 	}
 	if p.RemindEvery > 0 && now.Sub(in.LastUpdate) >= p.RemindEvery {
 		in.LastUpdate = now

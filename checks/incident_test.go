@@ -12,6 +12,8 @@ func TestStep(t *testing.T) {
 	okR, bad := &Result{OK: true}, &Result{Error: "boom"}
 	pol := Policy{Failures: 2, Successes: 2, RemindEvery: 30 * time.Minute, FlapWindow: time.Hour,
 		EscalateAfter: 10 * time.Minute, EscalateTo: []string{"alice", "channel:ops"}}
+	steps := Policy{Failures: 2, Successes: 1, EscalateTo: []string{"oncall:it:secondary", "bob", "channel:mgmt"},
+		EscalateAt: []time.Duration{15 * time.Minute, 45 * time.Minute, 45 * time.Minute}}
 	open := func(id int64, posted time.Time) *Incident {
 		return &Incident{ID: id, PostedAt: posted, LastUpdate: posted}
 	}
@@ -97,6 +99,22 @@ func TestStep(t *testing.T) {
 			}},
 		{name: "no more targets", state: State{Failures: 2, Open: &Incident{ID: 7, PostedAt: t0, LastUpdate: t0, EscalationStep: 2}}, at: 25 * time.Minute},
 		{name: "zero thresholds act as 1", policy: &Policy{}, res: bad, want: []ActionKind{ActOpen}},
+		// A team's escalation: each target at its own time; targets due
+		// together go out together.
+		{name: "steps: not yet", policy: &steps, state: State{Failures: 2, Open: open(7, t0)}, at: 14 * time.Minute},
+		{name: "steps: the first", policy: &steps, state: State{Failures: 2, Open: open(7, t0)}, at: 15 * time.Minute,
+			want: []ActionKind{ActEscalate}, check: func(t *testing.T, s State, acts []Action) {
+				if acts[0].Target != "oncall:it:secondary" || s.Open.EscalationStep != 1 {
+					t.Errorf("acts %+v", acts)
+				}
+			}},
+		{name: "steps: two due together", policy: &steps, state: State{Failures: 2, Open: &Incident{ID: 7, PostedAt: t0, LastUpdate: t0, EscalationStep: 1}},
+			at: 45 * time.Minute, want: []ActionKind{ActEscalate, ActEscalate}, check: func(t *testing.T, s State, acts []Action) {
+				if acts[0].Target != "bob" || acts[1].Target != "channel:mgmt" || acts[1].Step != 3 || s.Open.EscalationStep != 3 {
+					t.Errorf("acts %+v", acts)
+				}
+			}},
+		{name: "steps: acked", policy: &steps, state: State{Failures: 2, Open: &Incident{ID: 7, PostedAt: t0, LastUpdate: t0, Acked: true}}, at: 20 * time.Minute},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,6 +56,9 @@ type Config struct {
 	// StatusPage configures the status page at / and /api/v1/status
 	// (key status_page).
 	StatusPage StatusPageConfig `yaml:"status_page"`
+	// Teams maps a team's name to its channel, on-call rotation and
+	// escalation (key teams).
+	Teams map[string]Team `yaml:"teams"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -130,8 +133,8 @@ type Person struct {
 	// Roles grant permissions, e.g. helpdesk, approver, oncall, admin
 	// (key roles).
 	Roles []string `yaml:"roles"`
-	// Teams name the teams the person belongs to (key teams); reserved for the
-	// teams feature: validated, not yet read by anything.
+	// Teams name the teams the person belongs to (key teams); a team's
+	// rotation may order only its members.
 	Teams []string `yaml:"teams"`
 }
 
@@ -192,6 +195,9 @@ type Queue struct {
 	// Categories are the ticket categories routed to this queue
 	// (key categories).
 	Categories []string `yaml:"categories"`
+	// Team names the team that owns the queue: its channel hears about the
+	// queue's tickets unless channel is set (key team).
+	Team string `yaml:"team"`
 }
 
 // SLA holds the targets for one ticket priority.
@@ -253,6 +259,9 @@ type Resource struct {
 	ReasonRequired bool `yaml:"reason_required"`
 	// Channel names the channel that hears about requests (key channel).
 	Channel string `yaml:"channel"`
+	// Team names the team that owns the resource: its channel hears about
+	// requests unless channel is set (key team).
+	Team string `yaml:"team"`
 	// Grant gives access (key grant).
 	Grant Action `yaml:"grant"`
 	// Revoke takes access away (key revoke; if omitted while grant is
@@ -443,6 +452,9 @@ type BackupJob struct {
 	Timezone string `yaml:"timezone"`
 	// Channel names the channel that hears about runs (key channel).
 	Channel string `yaml:"channel"`
+	// Team names the team that owns the job: its channel hears about runs
+	// unless channel is set (key team).
+	Team string `yaml:"team"`
 	// Roles may run the job from chat (key roles).
 	Roles []string `yaml:"roles"`
 	// FreshWithin is how recent the last success must be for the backup to
@@ -482,8 +494,9 @@ type Check struct {
 	Timeout Duration `yaml:"timeout"`
 	// Channel names the channel that hears about incidents (key channel).
 	Channel string `yaml:"channel"`
-	// Team names the team meant to own the check's incidents (key team);
-	// reserved for the teams feature: validated, not yet used for routing.
+	// Team names the team that owns the check's incidents (key team): they
+	// go to the team's channel unless channel is set, page its primary on
+	// call, and follow its escalation unless escalate is set.
 	Team string `yaml:"team"`
 	// Failures is how many failed runs in a row open an incident
 	// (key failures, default 2).
@@ -544,12 +557,80 @@ type Check struct {
 	Job string `yaml:"job"`
 }
 
+// Team is a group of people that owns checks and takes turns on call.
+type Team struct {
+	// Channel names the channel that hears about the team's checks,
+	// hand-offs and gaps (key channel).
+	Channel string `yaml:"channel"`
+	// Rotation says who is on call when (key rotation).
+	Rotation *Rotation `yaml:"rotation"`
+	// Escalation lists who is paged as an incident of the team's checks
+	// stays unacknowledged; a check's own escalate wins (key escalation).
+	Escalation []EscalationStep `yaml:"escalation"`
+}
+
+// Hand-off periods of a rotation.
+const (
+	HandoffDaily  = "daily"
+	HandoffWeekly = "weekly"
+)
+
+// Rotation hands the on-call shift from member to member, layer by layer.
+type Rotation struct {
+	// Handoff is daily or weekly (key handoff, default weekly).
+	Handoff string `yaml:"handoff"`
+	// Day is the weekday of a weekly hand-off: mon to sun (key day,
+	// default mon).
+	Day string `yaml:"day"`
+	// At is the local time of the hand-off as HH:MM (key at, default 09:00).
+	At string `yaml:"at"`
+	// Timezone is the IANA zone of At (key timezone, default UTC).
+	Timezone string `yaml:"timezone"`
+	// Start is the date, YYYY-MM-DD, of the hand-off at which each layer's
+	// first member takes the first shift (key start, default 2026-01-05).
+	Start string `yaml:"start"`
+	// Layers are the rotations that run side by side, such as primary and
+	// secondary (key layers).
+	Layers []Layer `yaml:"layers"`
+}
+
+// Layer is one ordered rotation of members.
+type Layer struct {
+	// Name is the layer's name, such as primary or secondary (key name).
+	Name string `yaml:"name"`
+	// Members are the people who take turns, in order (key members).
+	Members []string `yaml:"members"`
+}
+
+// Layer returns the rotation's layer with the given name.
+func (r *Rotation) Layer(name string) (Layer, bool) {
+	if r == nil {
+		return Layer{}, false
+	}
+	for _, l := range r.Layers {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Layer{}, false
+}
+
+// EscalationStep pages its targets once an incident has stayed
+// unacknowledged for After since it opened.
+type EscalationStep struct {
+	// After is how long after the incident opened the step pages (key after).
+	After Duration `yaml:"after"`
+	// To lists person names, channel:NAME and oncall:TEAM:LAYER (key to).
+	To []string `yaml:"to"`
+}
+
 // Escalation notifies more people when an incident stays open.
 type Escalation struct {
 	// After is how long an incident stays open before escalating
 	// (key after).
 	After Duration `yaml:"after"`
-	// To lists person names and channel:NAME references (key to).
+	// To lists person names, channel:NAME and oncall:TEAM:LAYER references
+	// (key to).
 	To []string `yaml:"to"`
 }
 
@@ -709,6 +790,15 @@ func (c *Config) PersonByDiscordID(id string) (Person, bool) {
 func (c *Config) Channel(name string) (Channel, bool) {
 	ch, ok := c.Channels[name]
 	return ch, ok
+}
+
+// RouteChannel is where a check, job, queue or resource posts: its own
+// channel if it names one, else its team's channel ("" when neither is set).
+func (c *Config) RouteChannel(own, team string) string {
+	if own != "" || team == "" {
+		return own
+	}
+	return c.Teams[team].Channel
 }
 
 // Resource returns the access resource with the given name.

@@ -62,6 +62,18 @@ func (r *Resource) setDefaults() {
 	r.Revoke.Timeout = Duration(30 * time.Second)
 }
 
+func (r *Rotation) setDefaults() {
+	r.Handoff = HandoffWeekly
+	r.Day = "mon"
+	r.At = "09:00"
+	r.Timezone = "UTC"
+	r.Start = DefaultRotationStart
+}
+
+// DefaultRotationStart is the date of the first shift of a rotation that
+// does not set start: a Monday.
+const DefaultRotationStart = "2026-01-05"
+
 func (j *BackupJob) setDefaults() {
 	j.Timeout = Duration(time.Hour)
 }

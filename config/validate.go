@@ -85,6 +85,7 @@ func (c *Config) validate() problems {
 	v.checkSettings()
 	v.outbox()
 	v.statusPage()
+	v.teams()
 	return v.problems
 }
 
@@ -117,6 +118,9 @@ func (v *validator) index() {
 	}
 	for i, ch := range c.Checks {
 		v.known.checks.add(ch.Name, i)
+	}
+	for i, name := range slices.Sorted(maps.Keys(c.Teams)) {
+		v.known.teams.add(name, len(c.People)+i)
 	}
 }
 
@@ -277,6 +281,7 @@ func (v *validator) tickets() {
 		path := index("tickets.queues", i)
 		v.uniqueName(names, join(path, "name"), q.Name, "queue")
 		v.channelRef(join(path, "channel"), q.Channel)
+		v.team(join(path, "team"), q.Team)
 		v.words(join(path, "categories"), q.Categories)
 	}
 	if t.DefaultQueue != "" {
@@ -354,6 +359,7 @@ func (v *validator) access() {
 		v.approvers(path, r)
 		v.positive(join(path, "max_duration"), r.MaxDuration, "8h")
 		v.channelRef(join(path, "channel"), r.Channel)
+		v.team(join(path, "team"), r.Team)
 		v.action(join(path, "grant"), r.Grant)
 		v.action(join(path, "revoke"), r.Revoke)
 	}

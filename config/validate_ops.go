@@ -167,6 +167,7 @@ func (v *validator) backups() {
 			v.timezone(join(path, "timezone"), j.Timezone, false)
 		}
 		v.channelRef(join(path, "channel"), j.Channel)
+		v.team(join(path, "team"), j.Team)
 		v.words(join(path, "roles"), j.Roles)
 	}
 }
@@ -233,26 +234,12 @@ func (v *validator) team(path, team string) {
 		v.more++
 		return
 	}
-	v.addf(path, "no person is in team %q%s (add it to someone's teams under people)", team, didYouMean(team, v.known.teams.list))
+	v.addf(path, "unknown team %q%s (define it under teams, or add it to someone's teams under people)", team, didYouMean(team, v.known.teams.list))
 }
 
 func (v *validator) escalate(path string, e Escalation) {
 	v.positive(join(path, "after"), e.After, "30m")
-	if len(e.To) == 0 {
-		v.addf(join(path, "to"), "required: person names or channel:NAME")
-	}
-	for i, to := range e.To {
-		p := index(join(path, "to"), i)
-		if name, ok := strings.CutPrefix(to, "channel:"); ok {
-			if name == "" {
-				v.addf(p, "want channel:NAME with NAME from channels")
-				continue
-			}
-			v.channelRef(p, name)
-			continue
-		}
-		v.personRef(p, to)
-	}
+	v.targets(join(path, "to"), e.To)
 }
 
 // target is a key that names what a check probes; each belongs to some kinds.

@@ -6,6 +6,27 @@ import (
 	"time"
 )
 
+// team returns a deep copy of the named team with change applied, so a
+// test case changes nothing that another shares.
+func team(c *Config, name string, change func(*Team)) Team {
+	t := c.Teams[name]
+	if t.Rotation != nil {
+		r := *t.Rotation
+		r.Layers = nil
+		for _, l := range t.Rotation.Layers {
+			r.Layers = append(r.Layers, Layer{Name: l.Name, Members: append([]string(nil), l.Members...)})
+		}
+		t.Rotation = &r
+	}
+	var steps []EscalationStep
+	for _, s := range t.Escalation {
+		steps = append(steps, EscalationStep{After: s.After, To: append([]string(nil), s.To...)})
+	}
+	t.Escalation = steps
+	change(&t)
+	return t
+}
+
 func TestFullIsValid(t *testing.T) {
 	if err := parseFull(t).Validate(); err != nil {
 		t.Fatalf("Validate(full.yaml):\n%v", err)
@@ -169,11 +190,47 @@ func TestValidate(t *testing.T) {
 			c.Checks[1].Every, c.Checks[1].Schedule, c.Checks[1].Timeout = 0, "@every 10s", Duration(time.Minute)
 		}, "checks[1].timeout", "must not be longer than the schedule's @every (10s)"},
 		{"check channel", func(c *Config) { c.Checks[0].Channel = "opps" }, "checks[0].channel", `unknown channel "opps" (did you mean "ops"?)`},
-		{"check team", func(c *Config) { c.Checks[0].Team = "networks" }, "checks[0].team", `no person is in team "networks" (did you mean "network"?)`},
+		{"check team", func(c *Config) { c.Checks[0].Team = "networks" }, "checks[0].team", `unknown team "networks" (did you mean "network"?)`},
+		{"check escalates to a layer", func(c *Config) { c.Checks[0].Escalate.To[0] = "oncall:it:tertiary" }, "checks[0].escalate.to[0]", `team it has no layer "tertiary" (its layers: primary, secondary)`},
+
+		// teams
+		{"queue team", func(c *Config) { c.Tickets.Queues[0].Team = "sales" }, "tickets.queues[0].team", `unknown team "sales"`},
+		{"job team", func(c *Config) { c.Backups.Jobs[0].Team = "netwrk" }, "backups.jobs[0].team", `unknown team "netwrk" (did you mean "network"?)`},
+		{"resource team", func(c *Config) { c.Access.Resources[0].Team = "Net" }, "access.resources[0].team", "is not a valid name"},
+		{"team channel", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Channel = "opps" }) }, "teams.it.channel", `unknown channel "opps"`},
+		{"team unknown member", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[0].Members[1] = "bbo" })
+		}, "teams.it.rotation.layers[0].members[1]", `unknown person "bbo" (did you mean "bob"?)`},
+		{"team member outside the team", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[1].Members[0] = "carol" })
+		}, "teams.it.rotation.layers[1].members[0]", "carol is not in team it (add it to people[2].teams)"},
+		{"team empty layer", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[1].Members = nil }) }, "teams.it.rotation.layers[1].members", "empty layer"},
+		{"team no layers", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers = nil }) }, "teams.it.rotation.layers", "nobody would be on call"},
+		{"team layer name", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Layers[0].Name = "secondary" })
+		}, "teams.it.rotation.layers[1].name", `duplicate layer "secondary"`},
+		{"team zone", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Timezone = "Europe/Berlim" })
+		}, "teams.it.rotation.timezone", `unknown time zone "Europe/Berlim"`},
+		{"team handoff", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Handoff = "weekley" }) }, "teams.it.rotation.handoff", `unknown value "weekley" (did you mean "weekly"?)`},
+		{"team day", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Day = "monday" }) }, "teams.it.rotation.day", `unknown day "monday"`},
+		{"team at", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.At = "9am" }) }, "teams.it.rotation.at", "want a time of day as HH:MM"},
+		{"team start", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Rotation.Start = "05.01.2026" }) }, "teams.it.rotation.start", "want a date as YYYY-MM-DD"},
+		{"team escalation order", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[1].After = Duration(10 * time.Minute) })
+		}, "teams.it.escalation[1].after", "must be later than the step before (15m)"},
+		{"team escalation unknown team", func(c *Config) {
+			c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[0].To[0] = "oncall:itt:primary" })
+		}, "teams.it.escalation[0].to[0]", `unknown team "itt" (did you mean "it"?)`},
+		{"team escalation bad ref", func(c *Config) { c.Teams["it"] = team(c, "it", func(t *Team) { t.Escalation[0].To[0] = "oncall:it" }) }, "teams.it.escalation[0].to[0]", "want oncall:TEAM:LAYER"},
+		{"team without rotation paged", func(c *Config) {
+			c.Teams["network"] = team(c, "network", func(t *Team) { t.Rotation = nil })
+			c.Checks[0].Escalate.To[0] = "oncall:network:primary"
+		}, "checks[0].escalate.to[0]", "team network has no rotation"},
 		{"check failures", func(c *Config) { c.Checks[0].Failures = 0 }, "checks[0].failures", "must be at least 1"},
 		{"check successes", func(c *Config) { c.Checks[0].Successes = -1 }, "checks[0].successes", "must be at least 1"},
 		{"escalate after", func(c *Config) { c.Checks[0].Escalate.After = 0 }, "checks[0].escalate.after", "must be longer than 0, e.g. 30m"},
-		{"escalate to empty", func(c *Config) { c.Checks[0].Escalate.To = nil }, "checks[0].escalate.to", "required: person names or channel:NAME"},
+		{"escalate to empty", func(c *Config) { c.Checks[0].Escalate.To = nil }, "checks[0].escalate.to", "required: person names, channel:NAME or oncall:TEAM:LAYER"},
 		{"escalate to person", func(c *Config) { c.Checks[0].Escalate.To[0] = "alcie" }, "checks[0].escalate.to[0]", `unknown person "alcie" (did you mean "alice"?)`},
 		{"escalate to channel", func(c *Config) { c.Checks[0].Escalate.To[1] = "channel:helpdsk" }, "checks[0].escalate.to[1]", `unknown channel "helpdsk" (did you mean "helpdesk"?)`},
 		{"escalate to channel empty", func(c *Config) { c.Checks[0].Escalate.To[1] = "channel:" }, "checks[0].escalate.to[1]", "want channel:NAME"},

@@ -223,7 +223,7 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 	}
 	now := h.clock.Now()
 	r := &storage.AccessRequest{Resource: res.Name, Role: role, Requester: req.Person.Name, Email: req.Person.Email,
-		SlackID: req.Person.SlackID, DiscordID: req.Person.DiscordID, Reason: reason, Channel: res.Channel,
+		SlackID: req.Person.SlackID, DiscordID: req.Person.DiscordID, Reason: reason, Channel: h.cfg.RouteChannel(res.Channel, res.Team),
 		Duration: d, State: storage.AccessPending, ApprovalsNeeded: res.Approvals,
 		PendingUntil: now.Add(time.Duration(h.cfg.Access.PendingTTL)), CreatedAt: now, UpdatedAt: now}
 	err = h.store.Tx(ctx, func(tx *gorm.DB) error {

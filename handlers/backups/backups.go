@@ -104,6 +104,7 @@ func New(d handlers.Deps) (*Handler, error) {
 		h.log = slog.Default()
 	}
 	for i, jc := range d.Config.Backups.Jobs {
+		jc.Channel = d.Config.RouteChannel(jc.Channel, jc.Team)
 		j := &job{BackupJob: jc, mask: proc.NewMasker(append(proc.EnvSecrets(jc.Env), h.global...)...)}
 		if jc.Schedule != "" {
 			s, err := config.ParseSchedule(jc.Schedule, jc.Timezone)

@@ -276,7 +276,8 @@ func (h *Handler) mayAct(ctx context.Context, tx *gorm.DB, in storage.Incident, 
 		return err
 	}
 	for _, e := range evs {
-		if e.Kind == escalatedEvent && e.Detail == escalatedTo(p.Name) && !e.At.Before(in.OpenedAt) {
+		paged := e.Detail == escalatedTo(p.Name) || strings.HasPrefix(e.Detail, escalatedTo(p.Name)+" (")
+		if (e.Kind == escalatedEvent || e.Kind == pagedEvent) && paged && !e.At.Before(in.OpenedAt) {
 			return nil
 		}
 	}

@@ -21,7 +21,9 @@ import (
 	"opsbot/checks"
 	"opsbot/config"
 	"opsbot/handlers"
+	"opsbot/handlers/roster"
 	"opsbot/notify"
+	"opsbot/oncall"
 	"opsbot/storage"
 )
 
@@ -40,6 +42,7 @@ type Handler struct {
 	names  []string
 	sched  *checks.Scheduler
 	behind *behind
+	roster *roster.Roster
 }
 
 // New builds the checks from the configuration and their scheduler.
@@ -54,7 +57,11 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 	if env.Transports == nil {
 		env.Transports = checks.NewTransports()
 	}
-	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind()}
+	ros, err := roster.New(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind(), roster: ros}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings
 	}
@@ -70,6 +77,8 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 			errs = append(errs, err)
 			continue
 		}
+		// A team's check posts into the team's channel unless it names its own.
+		c.Channel = d.Config.RouteChannel(c.Channel, c.Team)
 		h.checks[c.Name] = c
 		h.names = append(h.names, c.Name)
 	}
@@ -203,7 +212,15 @@ func (h *Handler) policy(c config.Check) checks.Policy {
 	p := checks.Policy{Failures: c.Failures, Successes: c.Successes,
 		RemindEvery: time.Duration(h.set.RemindEvery), FlapWindow: time.Duration(h.set.FlapWindow)}
 	if c.Escalate != nil {
+		// A check's own escalate wins over its team's escalation.
 		p.EscalateAfter, p.EscalateTo = time.Duration(c.Escalate.After), c.Escalate.To
+		return p
+	}
+	for _, s := range h.d.Config.Teams[c.Team].Escalation {
+		for _, to := range s.To {
+			p.EscalateTo = append(p.EscalateTo, to)
+			p.EscalateAt = append(p.EscalateAt, time.Duration(s.After))
+		}
 	}
 	return p
 }
@@ -324,6 +341,9 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			if err := h.post(tx, in); err != nil {
 				return err
 			}
+			if err := h.page(tx, c, in, now); err != nil {
+				return err
+			}
 		case checks.ActReopen:
 			in := *last
 			in.State, in.AckedBy, in.AckedAt, in.ResolvedAt, in.ResolvedBy, in.Note = storage.IncidentOpen, "", nil, nil, "", ""
@@ -345,6 +365,9 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			}); err != nil {
 				return err
 			}
+			if err := h.page(tx, c, in, now); err != nil {
+				return err
+			}
 		case checks.ActResolve:
 			cur.State, edit = storage.IncidentResolved, true
 			at := now
@@ -364,8 +387,11 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			}
 		case checks.ActEscalate:
 			cur.EscalationStep = a.Step
-			if err := event(tx, cur.ID, now, escalatedEvent, "", escalatedTo(a.Target)); err != nil {
-				return err
+			// An oncall:TEAM:LAYER step records whom it paged (pageLayer).
+			if _, _, isRef := roster.Ref(a.Target); !isRef {
+				if err := event(tx, cur.ID, now, escalatedEvent, "", escalatedTo(a.Target)); err != nil {
+					return err
+				}
 			}
 			if err := h.escalate(tx, *cur, a, now); err != nil {
 				return err
@@ -429,26 +455,103 @@ func (h *Handler) edit(tx *gorm.DB, in *storage.Incident, now time.Time) error {
 		To: notify.Destination{Channel: in.Channel}, Updates: openKey(in.ID), Reply: h.render(*in, now)})
 }
 
-// escalate notifies one escalation target: a person by direct message, or
-// channel:NAME.
+// escalate notifies one escalation target: a person by direct message,
+// channel:NAME, or whoever is on call as oncall:TEAM:LAYER.
 func (h *Handler) escalate(tx *gorm.DB, in storage.Incident, a checks.Action, now time.Time) error {
-	to := notify.Destination{Person: a.Target}
-	name, isChannel := cutChannel(a.Target)
-	if isChannel {
-		to = notify.Destination{Channel: name}
+	key := fmt.Sprintf("incident:%d:escalate:%d:%d", in.ID, in.Reopens, a.Step)
+	title := fmt.Sprintf("Escalated: incident #%d not acknowledged after %s", in.ID, human(now.Sub(in.OpenedAt)))
+	if team, layer, ok := roster.Ref(a.Target); ok {
+		return h.pageLayer(tx, in, team, layer, now, key, title)
 	}
+	if name, isChannel := cutChannel(a.Target); isChannel {
+		r := h.render(in, now)
+		r.Title = title
+		return h.notify(tx, notify.Notification{Key: key, To: notify.Destination{Channel: name}, Reply: r})
+	}
+	return h.dm(tx, in, a.Target, key, title, now)
+}
+
+// dm sends an incident to a person paged for it.
+func (h *Handler) dm(tx *gorm.DB, in storage.Incident, person, key, title string, now time.Time) error {
 	r := h.render(in, now)
-	r.Title = fmt.Sprintf("Escalated: incident #%d not acknowledged after %s", in.ID, human(now.Sub(in.OpenedAt)))
-	if p, ok := h.d.Dir.ByName(a.Target); !isChannel && ok && !p.HasRole("oncall") {
+	r.Title = title
+	if p, ok := h.d.Dir.ByName(person); ok && !p.HasRole("oncall") {
 		// Paged, they may ack and resolve this incident (mayAct) but not
 		// silence the check: no button that would only be refused.
 		r.Buttons = slices.DeleteFunc(r.Buttons, func(b bot.Button) bool { return strings.HasPrefix(b.Command, "/incident silence ") })
 	}
-	return h.notify(tx, notify.Notification{
-		Key:   fmt.Sprintf("incident:%d:escalate:%d:%d", in.ID, in.Reopens, a.Step),
-		To:    to,
-		Reply: r,
-	})
+	return h.notify(tx, notify.Notification{Key: key, To: notify.Destination{Person: person}, Reply: r})
+}
+
+// pagedEvent is the timeline kind of paging the person on call when an
+// incident opens; like an escalation, it lets them act on it (mayAct).
+const pagedEvent = "paged"
+
+// page DMs the primary on call of the check's team (its rotation's first
+// layer) about a new or reopened incident.
+func (h *Handler) page(tx *gorm.DB, c config.Check, in storage.Incident, now time.Time) error {
+	rot, ok := h.roster.Rotation(c.Team)
+	if !ok {
+		return nil
+	}
+	primary := rot.Layers()[0]
+	title := fmt.Sprintf("Paged: %s is failing (incident #%d); you are %s on call for %s", in.Check, in.ID, primary, c.Team)
+	return h.pageLayer(tx, in, c.Team, primary, now, fmt.Sprintf("incident:%d:page:%d", in.ID, in.Reopens), title)
+}
+
+// pageLayer DMs whoever holds the team's layer now. A gap (overrides or
+// inactive people left nobody) pages the next layer that has someone and
+// posts into the team's channel, saying so.
+func (h *Handler) pageLayer(tx *gorm.DB, in storage.Incident, team, layer string, now time.Time, key, title string) error {
+	var shifts []oncall.Shift
+	if _, ok := h.roster.Rotation(team); ok { // config validation makes sure; else a gap
+		var err error
+		if shifts, err = h.roster.Now(tx.Statement.Context, tx, team, now); err != nil {
+			return err
+		}
+	}
+	at := slices.IndexFunc(shifts, func(s oncall.Shift) bool { return s.Layer == layer })
+	if at >= 0 && shifts[at].Person != "" {
+		p := shifts[at].Person
+		kind := pagedEvent
+		if strings.HasPrefix(key, fmt.Sprintf("incident:%d:escalate:", in.ID)) {
+			kind = escalatedEvent
+		}
+		if err := event(tx, in.ID, now, kind, "", escalatedTo(p)+" ("+layer+" on call for "+team+")"); err != nil {
+			return err
+		}
+		return h.dm(tx, in, p, key, title, now)
+	}
+	gap := fmt.Sprintf("nobody is on call as %s for %s", layer, team)
+	backup := ""
+	for _, s := range shifts[at+1:] {
+		if s.Person != "" {
+			backup = s.Person
+			break
+		}
+	}
+	text := fmt.Sprintf("Incident #%d (%s): %s; ", in.ID, in.Check, gap)
+	if backup != "" {
+		text += "paged @" + backup + " instead."
+	} else {
+		text += "nobody else is on call either: someone please take it."
+	}
+	if err := event(tx, in.ID, now, "gap", "", text); err != nil {
+		return err
+	}
+	if backup != "" {
+		if err := event(tx, in.ID, now, pagedEvent, "", escalatedTo(backup)+" (in a gap: "+gap+")"); err != nil {
+			return err
+		}
+		if err := h.dm(tx, in, backup, key, title+" — "+gap+", so you are paged", now); err != nil {
+			return err
+		}
+	}
+	if ch := h.d.Config.Teams[team].Channel; ch != "" {
+		return h.notify(tx, notify.Notification{Key: key + ":gap", To: notify.Destination{Channel: ch},
+			Reply: bot.Reply{Text: text, Severity: bot.SeverityWarning, InChannel: true}})
+	}
+	return nil
 }
 
 func cutChannel(s string) (string, bool) {

@@ -73,6 +73,11 @@ func New(d handlers.Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config.Tickets, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock, log: d.Log, hours: hours,
 		discordGateway: d.Config.Discord.Mode == "gateway"}
+	// A queue of a team posts into the team's channel unless it names its own.
+	h.cfg.Queues = slices.Clone(h.cfg.Queues)
+	for i, q := range h.cfg.Queues {
+		h.cfg.Queues[i].Channel = d.Config.RouteChannel(q.Channel, q.Team)
+	}
 	h.breaches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "opsbot_ticket_sla_breaches_total",
 		Help: "Ticket SLA targets breached, by priority and target (first_response, resolve).",
