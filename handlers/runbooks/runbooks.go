@@ -68,7 +68,6 @@ type active struct {
 	posted   bool      // the output message exists
 	shown    string    // output last sent to chat
 	editedAt time.Time // when it was sent, by the injected clock
-	beatAt   time.Time
 	cancelBy string
 	done     chan struct{}
 }
@@ -93,8 +92,7 @@ func New(d handlers.Deps) (*Handler, error) {
 }
 
 // Stream runs every replica's share of the work until ctx ends: the
-// output of this process's runs into their threads, heartbeats, and cancel
-// requests made on other replicas.
+// output of this process's runs into their threads.
 func (h *Handler) Stream(ctx context.Context) error {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -188,7 +186,7 @@ func (h *Handler) start(ctx context.Context, r storage.RunbookRun) error {
 	r.State, r.Owner, r.StartedAt = storage.RunbookRunning, h.owner, &now
 	p := proc.Start(proc.Spec{Argv: argv(b, params(r)), Timeout: time.Duration(b.Timeout),
 		KillGrace: time.Duration(h.cfg.Backups.KillGrace), OutputLimit: h.cfg.Backups.OutputLimit, Mask: h.mask})
-	a := &active{run: r, proc: p, beatAt: now, done: make(chan struct{})}
+	a := &active{run: r, proc: p, done: make(chan struct{})}
 	h.mu.Lock()
 	h.active[r.ID] = a
 	h.mu.Unlock()
@@ -225,7 +223,26 @@ func (h *Handler) follow(b *book, a *active) {
 		h.mu.Unlock()
 		close(a.done)
 	}()
-	<-a.proc.Done()
+	// The heartbeat keeps the run from being marked lost, wherever it runs
+	// (serve or the shell), and picks up cancels made on other replicas.
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	for done := false; !done; {
+		select {
+		case <-a.proc.Done():
+			done = true
+		case <-t.C:
+			out, total := a.proc.Output()
+			hctx, cancel := context.WithTimeout(context.Background(), HeartbeatEvery)
+			by, err := storage.RunbookHeartbeat(hctx, h.store.DB, a.run.ID, h.owner, h.clock.Now(), out, total)
+			cancel()
+			if err != nil {
+				h.log.Error("runbook heartbeat", "run", a.run.ID, "err", err)
+			} else if by != "" {
+				h.cancel(a, by)
+			}
+		}
+	}
 	res := a.proc.Result()
 	h.mu.Lock()
 	cancelBy := a.cancelBy
@@ -275,9 +292,8 @@ func (h *Handler) follow(b *book, a *active) {
 }
 
 // Pump is one pass over this process's running runs: output that changed
-// is posted into the request's thread (then edited, at most once every
-// EditEvery), heartbeats are written and cancels from other replicas
-// picked up.
+// is posted into the request's thread, then edited, at most once every
+// EditEvery of the injected clock.
 func (h *Handler) Pump(ctx context.Context) {
 	h.mu.Lock()
 	var runs []*active
@@ -287,21 +303,12 @@ func (h *Handler) Pump(ctx context.Context) {
 	h.mu.Unlock()
 	now := h.clock.Now()
 	for _, a := range runs {
-		out, total := a.proc.Output()
+		out, _ := a.proc.Output()
 		if out != a.shown && (!a.posted || now.Sub(a.editedAt) >= EditEvery) {
 			if err := h.store.Tx(ctx, func(tx *gorm.DB) error {
 				return h.outbox.Enqueue(tx, h.outputNote(a, out, now))
 			}); err != nil {
 				h.log.Error("stream runbook output", "run", a.run.ID, "err", err)
-			}
-		}
-		if now.Sub(a.beatAt) >= HeartbeatEvery || a.beatAt.IsZero() {
-			a.beatAt = now
-			by, err := storage.RunbookHeartbeat(ctx, h.store.DB, a.run.ID, h.owner, now, out, total)
-			if err != nil {
-				h.log.Error("runbook heartbeat", "run", a.run.ID, "err", err)
-			} else if by != "" {
-				h.cancel(a, by)
 			}
 		}
 	}

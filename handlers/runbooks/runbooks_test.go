@@ -358,3 +358,29 @@ func TestLostRunIsNotRunAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestCancel: the requester withdraws a waiting run, and stops a running
+// one (its process group gets SIGTERM); both are audited.
+func TestCancel(t *testing.T) {
+	forEach(t, func(t *testing.T, f *fixture) {
+		waiting := f.id(f.Text("bob", "/run twice"))
+		if out := f.Text("bob", "/run cancel "+strconv.FormatInt(waiting, 10)); !strings.Contains(out, "cancelled") {
+			t.Errorf("cancel waiting: %s", out)
+		}
+		if out := f.Text("carol", "/run approve "+strconv.FormatInt(waiting, 10)); !strings.Contains(out, "only a waiting run") {
+			t.Errorf("approve a cancelled run: %s", out)
+		}
+		running := f.id(f.Text("bob", "/run stream"))
+		if out := f.Text("bob", "/run cancel "+strconv.FormatInt(running, 10)); !strings.Contains(out, "Stopping") {
+			t.Errorf("cancel running: %s", out)
+		}
+		if r := f.wait(running); r.State != storage.RunbookCancelled || r.Error != "cancelled by bob" {
+			t.Errorf("after cancel: %s %q", r.State, r.Error)
+		}
+		var n int64
+		f.Deps.Store.DB.Model(&storage.AuditEntry{}).Where("action = ?", "runbook.cancel").Count(&n)
+		if n != 2 {
+			t.Errorf("%d cancels audited, want 2", n)
+		}
+	})
+}
