@@ -268,7 +268,7 @@ func TestOutputStreams(t *testing.T) {
 		until("step two in the output", func() bool { out, _ := a.proc.Output(); return strings.Contains(out, "step two") })
 		f.h.Pump(context.Background())
 		if m := output(); len(m) != 1 {
-			t.Fatalf("%d output messages within 2s, want 1", len(m))
+			t.Fatalf("%d output messages within 2s, want 1: %+v", len(m), m)
 		}
 		f.Clock.Advance(EditEvery)
 		f.h.Pump(context.Background())

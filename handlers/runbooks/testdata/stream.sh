@@ -1,8 +1,9 @@
 #!/bin/sh
-# Prints a line, waits for the test to write to the fifo $1, prints another,
-# waits again, then ends.
+# Prints a line, waits for a line written to the fifo $1, prints another,
+# waits again, then ends. A read that meets the end of an earlier writer
+# (no line) opens the fifo again.
 echo "step one"
-read -r x < "$1"
+until read -r x < "$1"; do :; done
 echo "step two"
-read -r y < "$1"
+until read -r y < "$1"; do :; done
 echo "done"
