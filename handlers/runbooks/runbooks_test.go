@@ -27,6 +27,8 @@ func abs(t *testing.T, name string) string {
 	return p
 }
 
+const secretToken = "xoxb-runbook-secret-token"
+
 type fixture struct {
 	*handlertest.Env
 	h    *Handler
@@ -61,7 +63,9 @@ func newFixture(t *testing.T, b storagetest.Backend) *fixture {
 	args.Params = []config.RunbookParam{{Name: "msg", Type: "string"}}
 	twice := rb("twice", 2, abs(t, "argv.sh"), "approved")
 	stream := rb("stream", 0, abs(t, "stream.sh"), fifo)
-	cfg.Runbooks = []config.Runbook{restart, args, twice, stream}
+	leak := rb("leak", 0, "/bin/echo", "the token is "+secretToken)
+	cfg.Slack.BotToken = secretToken
+	cfg.Runbooks = []config.Runbook{restart, args, twice, stream, leak}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +385,22 @@ func TestCancel(t *testing.T) {
 		f.Deps.Store.DB.Model(&storage.AuditEntry{}).Where("action = ?", "runbook.cancel").Count(&n)
 		if n != 2 {
 			t.Errorf("%d cancels audited, want 2", n)
+		}
+	})
+}
+
+// TestSecretsMasked: a config secret a command prints is masked in the
+// stored output and in the thread.
+func TestSecretsMasked(t *testing.T) {
+	forEach(t, func(t *testing.T, f *fixture) {
+		r := f.wait(f.id(f.Text("bob", "/run leak")))
+		if r.Output != "the token is ****\n" {
+			t.Errorf("output %q", r.Output)
+		}
+		for _, m := range f.Outbox() {
+			if strings.Contains(m.Body, secretToken) {
+				t.Errorf("%s carries the secret", m.Key)
+			}
 		}
 	})
 }
