@@ -154,33 +154,49 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 	defer h.behind.writeMu.Unlock()
 	written := map[string]storage.CheckState{}
 	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		// Each check's state is locked once, in the order its runs come
+		// (the order of a run's own transaction), then every result is
+		// inserted in a few statements, then each stored run steps its
+		// check's state machine in the order the runs happened.
 		states := map[string]*storage.CheckState{}
+		results := make([]storage.CheckResult, 0, len(runs))
 		for _, p := range runs {
 			c, ok := h.checks[p.run.Job.Name]
 			if !ok {
 				continue
 			}
-			st := states[c.Name]
-			if st == nil {
+			if states[c.Name] == nil {
 				s, err := storage.LockCheckState(tx, c.Name)
 				if err != nil {
 					return err
 				}
-				st = &s
-				states[c.Name] = st
+				states[c.Name] = &s
 			}
 			res := p.run.Result
-			r := storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
-				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)}
-			err := storage.AddCheckResult(tx, &r)
-			if errors.Is(err, storage.ErrDuplicateSlot) {
+			results = append(results, storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
+				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)})
+		}
+		stored, err := storage.AddCheckResults(tx, results)
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, p := range runs {
+			c, ok := h.checks[p.run.Job.Name]
+			if !ok {
+				continue
+			}
+			r := results[i]
+			i++
+			key := storage.SlotKey(r.Check, *r.Slot)
+			if !stored[key] {
 				h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *r.Slot)
 				continue
 			}
-			if err != nil {
-				return err
-			}
-			if err := h.step(tx, c, st, &res, p.at); err != nil {
+			delete(stored, key) // the same slot twice in one batch counts once
+
+			res := p.run.Result
+			if err := h.step(tx, c, states[c.Name], &res, p.at); err != nil {
 				return err
 			}
 		}
