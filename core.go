@@ -17,6 +17,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/oncall"
+	"opsbot/handlers/provision"
 	"opsbot/handlers/tickets"
 	"opsbot/notify"
 	"opsbot/snmp"
@@ -50,6 +51,10 @@ type core struct {
 	router   *bot.Router
 	// intake files tickets from chat messages (the tickets handler).
 	intake bot.Intake
+	// tickets and access are the areas onboarding files tickets and asks
+	// for access through.
+	tickets *tickets.Handler
+	access  *access.Handler
 	// workers is background work every replica runs until shutdown (the
 	// notifier); scheduled is work only the leader runs (checks, expiries,
 	// SLA timers, backup schedules). Each returns when ctx ends.
@@ -116,6 +121,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 		c.addAccess,
 		c.addIncidents,
 		c.addOncall,
+		c.addProvision,
 	} {
 		more, err := add(deps)
 		if err != nil {
@@ -131,7 +137,7 @@ func (c *core) addTickets(deps handlers.Deps) ([]bot.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.intake = h
+	c.intake, c.tickets = h, h
 	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
@@ -159,6 +165,7 @@ func (c *core) addAccess(deps handlers.Deps) ([]bot.Command, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.access = h
 	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
@@ -174,6 +181,15 @@ func (c *core) addIncidents(deps handlers.Deps) ([]bot.Command, error) {
 
 func (c *core) addOncall(deps handlers.Deps) ([]bot.Command, error) {
 	h, err := oncall.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addProvision(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := provision.New(deps, c.tickets, c.access)
 	if err != nil {
 		return nil, err
 	}

@@ -77,6 +77,17 @@ func OpenChecklist(tx *gorm.DB, kind, person string) (Checklist, error) {
 	return c, nil
 }
 
+// LastChecklist returns the newest checklist of kind for person, open or
+// done, or ErrNotFound.
+func LastChecklist(tx *gorm.DB, kind, person string) (Checklist, error) {
+	var c Checklist
+	err := tx.Where("kind = ? AND person = ?", kind, person).Order("id DESC").Take(&c).Error
+	if err != nil {
+		return c, fmt.Errorf("last %s checklist of %s: %w", kind, person, notFound(err))
+	}
+	return c, nil
+}
+
 // CreateChecklist stores c with its items; a person with an open
 // checklist of the kind is ErrChecklistOpen.
 func CreateChecklist(tx *gorm.DB, c *Checklist, items []ChecklistItem) error {
