@@ -83,6 +83,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	if err == nil {
 		c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
 	}
+	if err == nil {
+		db := store.DB
+		c.router.SetInactive(func(ctx context.Context, name string) (bool, error) { return storage.IsInactive(ctx, db, name) })
+	}
 	if err != nil {
 		c.close()
 		return nil, err

@@ -199,6 +199,11 @@ func TestOnboard(t *testing.T) {
 			if strings.Join(actions, "|") != want {
 				t.Errorf("audit = %q\nwant %q", strings.Join(actions, "|"), want)
 			}
+			// An offboarded agent is an unknown employee: no helpdesk role.
+			if err := storage.SetInactive(f.Deps.Store.DB, "hank", true, "alice", f.Clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			f.expect("hank", "/onboard show 1", "needs the helpdesk role")
 			cards := 0
 			for _, m := range f.Outbox() {
 				if strings.Contains(m.Key, "checklist:1:card") {
