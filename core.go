@@ -198,7 +198,7 @@ func (c *core) addProvision(deps handlers.Deps) ([]bot.Command, error) {
 		return nil, err
 	}
 	c.scheduled = append(c.scheduled, h.Run)
-	return []bot.Command{h.Command()}, nil
+	return []bot.Command{h.Command(), h.OffboardCommand()}, nil
 }
 
 func (c *core) close() {

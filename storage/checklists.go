@@ -12,9 +12,12 @@ import (
 
 // Checklist kinds and states.
 const (
-	ChecklistOnboard = "onboard"
-	ChecklistOpen    = "open"
-	ChecklistDone    = "done"
+	ChecklistOnboard  = "onboard"
+	ChecklistOffboard = "offboard"
+	// ChecklistAwaiting is an offboarding waiting for a second admin.
+	ChecklistAwaiting = "awaiting"
+	ChecklistOpen     = "open"
+	ChecklistDone     = "done"
 )
 
 // Item states. A pending item waits for its time (or for the worker); a
@@ -193,6 +196,32 @@ func CloseIfFinished(tx *gorm.DB, id int64, now time.Time) (bool, error) {
 		return false, fmt.Errorf("close checklist %d: %w", id, res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// ConfirmChecklist opens an awaiting checklist; false when it is not
+// awaiting (confirmed already), or the person has another open one of its
+// kind (ErrChecklistOpen).
+func ConfirmChecklist(tx *gorm.DB, id int64, now time.Time) (bool, error) {
+	res := tx.Model(&Checklist{}).Where("id = ? AND state = ?", id, ChecklistAwaiting).
+		Updates(map[string]any{"state": ChecklistOpen, "updated_at": now.UTC()})
+	if res.Error != nil {
+		if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
+			return false, fmt.Errorf("confirm checklist %d: %w", id, ErrChecklistOpen)
+		}
+		return false, fmt.Errorf("confirm checklist %d: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// DueChecklists returns the open checklists of kind whose date has come.
+func DueChecklists(ctx context.Context, db *gorm.DB, kind string, now time.Time) ([]Checklist, error) {
+	var out []Checklist
+	err := db.WithContext(ctx).Where("kind = ? AND state = ? AND starts_on <= ?", kind, ChecklistOpen, now.UTC()).
+		Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("due %s checklists: %w", kind, err)
+	}
+	return out, nil
 }
 
 // CountOpenChecklists counts the open checklists of each kind.

@@ -659,3 +659,43 @@ func (h *Handler) completeResource(_ context.Context, _ bot.Person, prefix strin
 	}
 	return out
 }
+
+// RevokeAllOf takes every access of person away inside tx, for
+// offboarding: requests waiting for approval are withdrawn; granted ones
+// (and grants that may have happened) go to revoking, where the worker runs
+// the resource's revoke action and retries it until it succeeds (a manual
+// revoke waits for /access done). A grant running right now is left for the
+// next call. It returns the ids of the requests whose revoke is under way.
+func (h *Handler) RevokeAllOf(ctx context.Context, tx *gorm.DB, req *bot.Request, person, why string) ([]int64, error) {
+	rs, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: person, States: openStates})
+	if err != nil {
+		return nil, err
+	}
+	now := h.clock.Now()
+	var ids []int64
+	for i := range rs {
+		r := &rs[i]
+		action := "access.revoke_requested"
+		switch r.State {
+		case storage.AccessPending:
+			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessCancelled, &now, req.Person.Name, why
+			action = "access.cancel"
+		case storage.AccessGranting, storage.AccessGrantFailed:
+			if r.ClaimedUntil != nil && now.Before(*r.ClaimedUntil) {
+				continue
+			}
+			fallthrough
+		case storage.AccessActive, storage.AccessAwaitingManual:
+			r.State, r.Attempts, r.NextAttemptAt, r.LastError = storage.AccessRevoking, 0, &now, ""
+			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = req.Person.Name, why, 0, nil
+			ids = append(ids, r.ID)
+		default: // being revoked already
+			ids = append(ids, r.ID)
+			continue
+		}
+		if err := h.save(tx, r, now, handlers.Audit(req, action, subject(r), "state="+r.State+" reason="+why), "", bot.Reply{}); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}

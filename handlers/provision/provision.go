@@ -57,21 +57,29 @@ type AccessRequester interface {
 	RequestFor(ctx context.Context, tx *gorm.DB, req *bot.Request, who bot.Person, resource, role string, d time.Duration, reason string) (int64, error)
 }
 
-// Handler serves /onboard and runs the steps that wait for a start date.
+// Access is what onboarding and offboarding need of the access area.
+type Access interface {
+	AccessRequester
+	AccessRevoker
+}
+
+// Handler serves /onboard and /offboard and runs the steps that wait for
+// their date.
 type Handler struct {
 	d       handlers.Deps
 	tickets TicketFiler
 	access  AccessRequester
+	revoker AccessRevoker
 	// Interval is how often Run does a pass.
 	Interval time.Duration
 }
 
 // New builds the handler over the tickets and access areas.
-func New(d handlers.Deps, tickets TicketFiler, access AccessRequester) (*Handler, error) {
+func New(d handlers.Deps, tickets TicketFiler, access Access) (*Handler, error) {
 	if tickets == nil || access == nil {
 		return nil, errors.New("provision: needs the tickets and access areas")
 	}
-	return &Handler{d: d, tickets: tickets, access: access, Interval: tickEvery}, nil
+	return &Handler{d: d, tickets: tickets, access: access, revoker: access, Interval: tickEvery}, nil
 }
 
 // Command is /onboard.
@@ -295,6 +303,13 @@ func (h *Handler) handOut(tx *gorm.DB, req *bot.Request, c storage.Checklist, it
 }
 
 func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error) {
+	c, _, err := storage.GetChecklist(ctx, h.d.Store.DB, req.Int("id"))
+	if err == nil && c.Kind != req.Command {
+		err = storage.ErrNotFound
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return bot.Reply{}, bot.Errorf("There is no checklist #%d for /%s.", req.Int("id"), req.Command)
+	}
 	r, err := h.view(ctx, h.d.Store.DB, req.Int("id"))
 	if errors.Is(err, storage.ErrNotFound) {
 		return bot.Reply{}, bot.Errorf("There is no checklist #%d.", req.Int("id"))
@@ -327,8 +342,12 @@ func (h *Handler) view(ctx context.Context, db *gorm.DB, id int64) (bot.Reply, e
 			b.WriteString(" — " + it.Ref)
 		}
 		switch {
+		case it.State == storage.ItemFailed && it.Kind == KindRevoke:
+			b.WriteString(" (" + clip(it.Detail, 200) + ")")
 		case it.State == storage.ItemFailed:
 			fmt.Fprintf(&b, " (failed %d of %d tries: %s)", it.Attempts, maxAttempts, clip(it.Detail, 200))
+		case it.State == storage.ItemPending && it.Kind == KindRevoke && it.Detail != "":
+			b.WriteString(" (" + clip(it.Detail, 200) + ")")
 		case it.State == storage.ItemTicket && it.Detail != "":
 			b.WriteString(" (" + clip(it.Detail, 200) + ")")
 		case it.State == storage.ItemPending && (it.Kind == KindAccess || it.Kind == KindCommand):
@@ -340,11 +359,18 @@ func (h *Handler) view(ctx context.Context, db *gorm.DB, id int64) (bot.Reply, e
 	if c.State == storage.ChecklistDone {
 		sev = bot.SeveritySuccess
 	}
-	return bot.Reply{Title: fmt.Sprintf("Onboarding #%d: @%s (%s) — %d of %d done", c.ID, c.Person, c.Template, done, len(items)),
+	what, tmpl := "Onboarding", " ("+c.Template+")"
+	if c.Kind == storage.ChecklistOffboard {
+		what, tmpl = "Offboarding", ""
+		if c.State == storage.ChecklistAwaiting {
+			b.WriteString("Waiting for a second admin: /offboard confirm " + fmt.Sprint(c.ID) + "\n")
+		}
+	}
+	return bot.Reply{Title: fmt.Sprintf("%s #%d: @%s%s — %d of %d done", what, c.ID, c.Person, tmpl, done, len(items)),
 		Text: strings.TrimRight(b.String(), "\n"), Severity: sev,
 		Fields: []bot.Field{{Name: "Starts", Value: c.StartsOn.Format(time.DateOnly), Short: true},
 			{Name: "State", Value: c.State, Short: true}, {Name: "By", Value: "@" + c.RequestedBy, Short: true}},
-		Footer: fmt.Sprintf("/onboard show %d · [x] done, [t] a ticket instead, [!] failing, retried", c.ID)}, nil
+		Footer: fmt.Sprintf("/%s show %d · [x] done, [t] a ticket instead, [!] failing, retried", c.Kind, c.ID)}, nil
 }
 
 // cards posts the checklist's card to its requester and the helpdesk

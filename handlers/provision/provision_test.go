@@ -24,6 +24,7 @@ people:
   - {name: hank, email: hank@example.com, slack_id: U02HANK, roles: [helpdesk]}
   - {name: bob, email: bob@example.com, slack_id: U03BOB, roles: [approver]}
   - {name: erin, email: erin@example.com}
+  - {name: zoe, email: zoe@example.com, slack_id: U05ZOE, roles: [admin]}
 channels:
   helpdesk: {slack: C01HELP}
   access: {slack: C02ACCESS}
@@ -33,7 +34,9 @@ tickets:
 access:
   resources:
     - {name: prod-db, roles: [read, write], approvers: [bob], max_duration: 8h, channel: access,
-       grant: {command: [/bin/true]}, revoke: {command: [/bin/true]}}
+       grant: {command: [SCRIPT, LOG, grant]}, revoke: {command: [SCRIPT, LOG, revoke]}}
+    - {name: vault, approvers: [bob], max_duration: 8h,
+       grant: {command: [/bin/true]}, revoke: {command: [/bin/sh, -c, "test ! -e FLAG"]}}
     - {name: server-room, approvers: [bob], max_duration: 4h, grant: {manual: true}}
 provisioning:
   templates:
@@ -42,7 +45,7 @@ provisioning:
         - {resource: prod-db, role: read, duration: 8h}
         - {resource: server-room, permanent: true}
       commands:
-        - {name: account, create: [SCRIPT, LOG, "{{.Person}}", "{{.Email}}", "{{.Start}}"]}
+        - {name: account, create: [SCRIPT, LOG, "{{.Person}}", "{{.Email}}", "{{.Start}}"], remove: [SCRIPT, LOG, rm, "{{.Person}}"]}
         - {name: mailbox, create: [/bin/false, "{{.Person}}"]}
       devices: [{kind: laptop}, {kind: phone}]
       tickets: [{summary: "Desk and badge for {{.Person}}", queue: it}]
@@ -50,8 +53,10 @@ provisioning:
 
 type fixture struct {
 	*handlertest.Env
-	h   *provision.Handler
-	log string
+	h    *provision.Handler
+	ac   *access.Handler
+	log  string
+	flag string
 }
 
 func newFixture(t *testing.T, b storagetest.Backend) *fixture {
@@ -60,8 +65,9 @@ func newFixture(t *testing.T, b storagetest.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := filepath.Join(t.TempDir(), "runs.log")
-	cfg, err := config.Parse([]byte(strings.NewReplacer("SCRIPT", script, "LOG", log).Replace(cfgText)),
+	dir := t.TempDir()
+	log, flag := filepath.Join(dir, "runs.log"), filepath.Join(dir, "revoke-fails")
+	cfg, err := config.Parse([]byte(strings.NewReplacer("SCRIPT", script, "LOG", log, "FLAG", flag).Replace(cfgText)),
 		func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -83,8 +89,8 @@ func newFixture(t *testing.T, b storagetest.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.Use(tk.Command(), ac.Command(), dv.Command(), h.Command())
-	return &fixture{Env: env, h: h, log: log}
+	env.Use(tk.Command(), ac.Command(), dv.Command(), h.Command(), h.OffboardCommand())
+	return &fixture{Env: env, h: h, ac: ac, log: log, flag: flag}
 }
 
 func (f *fixture) expect(who, line string, want ...string) string {
@@ -103,6 +109,19 @@ func (f *fixture) tick() {
 	if err := f.h.Tick(context.Background()); err != nil {
 		f.T.Fatalf("tick: %v", err)
 	}
+}
+
+// accessTick runs the access worker: grants and revokes.
+func (f *fixture) accessTick() {
+	f.T.Helper()
+	if err := f.ac.Tick(context.Background()); err != nil {
+		f.T.Fatalf("access tick: %v", err)
+	}
+}
+
+func (f *fixture) logLines() string {
+	b, _ := os.ReadFile(f.log)
+	return strings.TrimSpace(string(b))
 }
 
 // counts are the records onboarding makes.
@@ -172,7 +191,7 @@ func TestOnboard(t *testing.T) {
 			}
 			f.expect("bob", "/access approve 1", "#1")
 			b, _ := os.ReadFile(f.log)
-			if string(b) != "erin erin@example.com 2026-03-04\n" {
+			if string(b) != "erin erin@example.com 2026-03-04\ngrant\n" {
 				t.Errorf("account command ran with %q", b)
 			}
 
@@ -185,7 +204,7 @@ func TestOnboard(t *testing.T) {
 			if c, _, err := storage.GetChecklist(context.Background(), f.Deps.Store.DB, 1); err != nil || c.State != storage.ChecklistDone {
 				t.Errorf("checklist 1 = %+v, %v", c, err)
 			}
-			if tk, _, rq, runs := f.counts(); tk != 4 || rq != 1 || runs != 1 {
+			if tk, _, rq, runs := f.counts(); tk != 4 || rq != 1 || runs != 2 {
 				t.Errorf("after the start: %d tickets, %d requests, %d runs", tk, rq, runs)
 			}
 
@@ -212,6 +231,113 @@ func TestOnboard(t *testing.T) {
 			}
 			if cards < 4 {
 				t.Errorf("%d card posts and edits for checklist 1, want the two posts and edits as items finish", cards)
+			}
+		})
+	}
+}
+
+// TestOffboard: a second admin confirms; then the person is inactive,
+// every grant is revoked through the resources' revoke commands (a failing
+// one stays visible and is retried), pending requests are withdrawn, one
+// return ticket is filed per held device, the template's remove command
+// runs, and no active grant is left.
+func TestOffboard(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, b)
+			ctx := context.Background()
+			db := f.Deps.Store.DB
+			f.expect("alice", "/device add laptop-1 192.0.2.1 --kind laptop")
+			f.expect("alice", "/device add phone-1 192.0.2.3 --kind phone")
+			f.expect("hank", "/onboard erin --template engineer", "Onboarding #1")
+			f.tick()
+			f.expect("bob", "/access approve 1", "#1")
+			f.expect("erin", "/access request vault --for 4h", "Requested #2")
+			f.expect("bob", "/access approve 2", "#2")
+			f.accessTick()
+			f.expect("erin", "/access request prod-db --role write --for 1h", "Requested #3")
+			active := func() []storage.AccessRequest {
+				rs, err := storage.ListAccessRequests(ctx, db, storage.AccessFilter{Requester: "erin",
+					States: []string{storage.AccessActive, storage.AccessRevoking, storage.AccessRevokeFailed, storage.AccessGranting}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rs
+			}
+			if n := len(active()); n != 2 {
+				t.Fatalf("%d active grants before offboarding, want 2", n)
+			}
+			if err := os.WriteFile(f.flag, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			f.expect("hank", "/offboard erin", "needs the admin role")
+			f.expect("alice", "/offboard alice", "cannot offboard yourself")
+			f.expect("alice", "/offboard erin --on 2026-01-01", "is in the past")
+			f.expect("alice", "/offboard erin", "Offboarding #2 of @erin waits for another admin", "/offboard confirm 2")
+			f.expect("alice", "/offboard erin", "being offboarded already (#2, awaiting)")
+			f.expect("alice", "/offboard confirm 2", "another admin must confirm")
+			f.expect("hank", "/offboard confirm 2", "needs the admin role")
+			if len(active()) != 2 || f.logLines() != "erin erin@example.com 2026-03-02\ngrant" {
+				t.Fatalf("something happened before the confirmation: %d active, log %q", len(active()), f.logLines())
+			}
+			f.expect("zoe", "/offboard confirm 2", "Offboarding #2: @erin",
+				"[x] Inactive: no roles, out of every rotation",
+				"[ ] Revoke access #1 — access #1",
+				"[ ] Revoke access #2 — access #2",
+				"[x] Return laptop-1 — ticket #", "[x] Return phone-1 — ticket #",
+				"[ ] Remove account: account")
+			f.expect("zoe", "/offboard confirm 2", "is open already")
+			if r, _ := storage.GetAccessRequest(db, 3); r.State != storage.AccessCancelled {
+				t.Errorf("pending request #3 is %s, want withdrawn", r.State)
+			}
+			// erin is now an unknown employee: the config's name finds nothing.
+			f.expect("erin", "/device mine", "You hold no devices.")
+
+			f.accessTick()
+			f.tick()
+			show := f.expect("zoe", "/offboard show 2",
+				"[x] Revoke access #1", "[!] Revoke access #2 — access #2 (revoke failing, retried: revoke /bin/sh: exit status 1)",
+				"[x] Remove account: account")
+			if strings.Contains(show, "State:  done") {
+				t.Fatalf("done with a failing revoke:\n%s", show)
+			}
+			if err := os.Remove(f.flag); err != nil {
+				t.Fatal(err)
+			}
+			f.Clock.Advance(time.Hour)
+			f.accessTick()
+			f.tick()
+			f.expect("zoe", "/offboard show 2", "[x] Revoke access #2", "6 of 6 done")
+			if c, _, _ := storage.GetChecklist(ctx, db, 2); c.State != storage.ChecklistDone {
+				t.Errorf("offboarding state %s", c.State)
+			}
+			if rs := active(); len(rs) != 0 {
+				t.Errorf("active grants left: %+v", rs)
+			}
+			if got, want := f.logLines(), "erin erin@example.com 2026-03-02\ngrant\nrevoke\nrm erin"; got != want {
+				t.Errorf("commands run:\n%s\nwant\n%s", got, want)
+			}
+			var returns int64
+			db.Model(&storage.Ticket{}).Where("summary LIKE ?", "Collect %").Count(&returns)
+			if returns != 2 {
+				t.Errorf("%d return tickets, want 2 (laptop-1, phone-1)", returns)
+			}
+			f.tick()
+			db.Model(&storage.Ticket{}).Where("summary LIKE ?", "Collect %").Count(&returns)
+			if returns != 2 || f.logLines() != "erin erin@example.com 2026-03-02\ngrant\nrevoke\nrm erin" {
+				t.Errorf("another pass did more: %d return tickets, log %q", returns, f.logLines())
+			}
+			var actions []string
+			for _, a := range f.Audit() {
+				if strings.HasPrefix(a.Action, "offboard.") || a.Action == "person.inactive" {
+					actions = append(actions, a.Action+" "+a.Actor)
+				}
+			}
+			if got := strings.Join(actions, "|"); got != "offboard.request alice|offboard.confirm zoe|person.inactive alice|offboard.step alice|offboard.done alice" {
+				t.Errorf("audit = %q", got)
 			}
 		})
 	}

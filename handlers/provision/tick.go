@@ -39,11 +39,14 @@ func (h *Handler) Run(ctx context.Context) error {
 // transaction; a command whose worker died is run again once its lease
 // runs out (account commands must therefore tolerate a second run).
 func (h *Handler) Tick(ctx context.Context) error {
-	due, err := storage.DueItems(ctx, h.d.Store.DB, []string{KindAccess, KindCommand}, h.d.Clock.Now(), 50)
-	if err != nil {
-		return err
-	}
 	var errs []error
+	if err := h.offboardTick(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	due, err := storage.DueItems(ctx, h.d.Store.DB, []string{KindAccess, KindCommand, KindRemove}, h.d.Clock.Now(), 50)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
 	for _, it := range due {
 		if ctx.Err() != nil {
 			break
@@ -63,6 +66,8 @@ type job struct {
 	who  bot.Person
 	req  *bot.Request
 	vals map[string]string
+	// argv is a command step's command line.
+	argv []string
 }
 
 // load finds the item's step in its checklist's template; ok is false
@@ -83,6 +88,13 @@ func (h *Handler) load(ctx context.Context, tx *gorm.DB, it storage.ChecklistIte
 	now := h.d.Clock.Now()
 	j := job{c: c, it: it, who: who, vals: values(who, h.d.Config, c.Template, c.StartsOn),
 		req: &bot.Request{ID: fmt.Sprintf("checklist-%d", c.ID), Platform: "schedule", Person: by, At: now}}
+	if it.Kind == KindRemove {
+		argv, cmd, ok := h.removeArgv(c, it.Step)
+		if ok {
+			j.s.command, j.argv = &cmd, argv
+		}
+		return j, ok, nil
+	}
 	tmpl, ok := h.d.Config.Provisioning.Templates[c.Template]
 	if !ok {
 		return j, false, nil
@@ -90,6 +102,12 @@ func (h *Handler) load(ctx context.Context, tx *gorm.DB, it storage.ChecklistIte
 	for _, s := range steps(tmpl, j.vals, now) {
 		if s.item.Step == it.Step {
 			j.s = s
+			if s.command != nil {
+				j.argv = make([]string, len(s.command.Create))
+				for i, a := range s.command.Create {
+					j.argv[i] = config.Expand(a, j.vals)
+				}
+			}
 			return j, true, nil
 		}
 	}
@@ -164,11 +182,7 @@ func (h *Handler) requestAccess(ctx context.Context, tx *gorm.DB, j job) error {
 // runCommand runs the step's create command through proc, outside any
 // transaction, and records how it ended.
 func (h *Handler) runCommand(ctx context.Context, j job) error {
-	c := j.s.command
-	argv := make([]string, len(c.Create))
-	for i, a := range c.Create {
-		argv[i] = config.Expand(a, j.vals)
-	}
+	c, argv := j.s.command, j.argv
 	res := proc.Run(ctx, proc.Spec{Argv: argv, Timeout: timeout(*c), KillGrace: 5 * time.Second, OutputLimit: 4 << 10})
 	if ctx.Err() != nil {
 		// Shutting down: the lease runs out and the next leader runs it again.
@@ -192,7 +206,11 @@ func (h *Handler) runCommand(ctx context.Context, j job) error {
 
 // byHand files a ticket for a step that cannot run by itself.
 func (h *Handler) byHand(ctx context.Context, tx *gorm.DB, j job, why string) error {
-	id, err := h.tickets.FileFor(tx, j.req, clip(fmt.Sprintf("Onboarding #%d of %s: %s — %s", j.c.ID, j.c.Person, j.it.Label, why), 200), "", j.who)
+	what := "Onboarding"
+	if j.c.Kind == storage.ChecklistOffboard {
+		what = "Offboarding"
+	}
+	id, err := h.tickets.FileFor(tx, j.req, clip(fmt.Sprintf("%s #%d of %s: %s — %s", what, j.c.ID, j.c.Person, j.it.Label, why), 200), "", j.who)
 	if err != nil {
 		return err
 	}
@@ -206,7 +224,7 @@ func (h *Handler) finish(ctx context.Context, tx *gorm.DB, j job, state, ref, de
 	if err := storage.FinishItem(tx, j.it.ID, state, ref, detail, now); err != nil {
 		return err
 	}
-	if err := storage.WriteAudit(tx, handlers.Audit(j.req, "onboard.step", fmt.Sprintf("checklist:%d", j.c.ID),
+	if err := storage.WriteAudit(tx, handlers.Audit(j.req, j.c.Kind+".step", fmt.Sprintf("checklist:%d", j.c.ID),
 		fmt.Sprintf("step=%s state=%s ref=%s attempt=%d", j.it.Step, state, ref, j.it.Attempts))); err != nil {
 		return err
 	}
@@ -215,7 +233,7 @@ func (h *Handler) finish(ctx context.Context, tx *gorm.DB, j job, state, ref, de
 		return err
 	}
 	if closed {
-		if err := storage.WriteAudit(tx, handlers.Audit(j.req, "onboard.done", fmt.Sprintf("checklist:%d", j.c.ID), "person="+j.c.Person)); err != nil {
+		if err := storage.WriteAudit(tx, handlers.Audit(j.req, j.c.Kind+".done", fmt.Sprintf("checklist:%d", j.c.ID), "person="+j.c.Person)); err != nil {
 			return err
 		}
 	}
