@@ -155,7 +155,7 @@ func (h *Handler) confirm(ctx context.Context, req *bot.Request) (bot.Reply, err
 		}
 		c.State = storage.ChecklistOpen
 		if !c.StartsOn.After(h.d.Clock.Now()) {
-			if err := h.sweep(ctx, tx, c); err != nil {
+			if _, err := h.sweep(ctx, tx, c); err != nil {
 				return err
 			}
 		}
@@ -187,12 +187,12 @@ func (h *Handler) worker(c storage.Checklist) *bot.Request {
 // they hold, adds the remove commands, and checks on revokes under way.
 // It is idempotent: run again it adds only what is new (a grant that was
 // being granted last time, a device handed out since).
-func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) error {
+func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) (changed bool, err error) {
 	req := h.worker(c)
 	now := h.d.Clock.Now()
 	_, items, err := storage.GetChecklist(ctx, tx, c.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	have := map[string]storage.ChecklistItem{}
 	for _, it := range items {
@@ -208,23 +208,23 @@ func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) e
 	}
 	if _, ok := have["deactivate"]; !ok {
 		if err := storage.SetInactive(tx, c.Person, true, req.Person.Name, now); err != nil {
-			return err
+			return false, err
 		}
 		if err := storage.WriteAudit(tx, handlers.Audit(req, "person.inactive", "person:"+c.Person, fmt.Sprintf("offboarding #%d", c.ID))); err != nil {
-			return err
+			return false, err
 		}
 		item("deactivate", KindDeactivate, "Inactive: no roles, out of every rotation", storage.ItemDone, "")
 	}
 	ids, err := h.revoker.RevokeAllOf(ctx, tx, req, c.Person, fmt.Sprintf("offboarding #%d", c.ID))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, id := range ids {
 		item(fmt.Sprintf("revoke:%d", id), KindRevoke, fmt.Sprintf("Revoke access #%d", id), storage.ItemPending, fmt.Sprintf("access #%d", id))
 	}
 	held, err := storage.HeldBy(ctx, tx, c.Person)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, a := range held {
 		step := fmt.Sprintf("return:%s:%d", a.Device, a.ID)
@@ -233,7 +233,7 @@ func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) e
 		}
 		tid, err := h.tickets.FileFor(tx, req, fmt.Sprintf("Collect %s from %s (offboarding #%d); then /device return %s --condition ok", a.Device, c.Person, c.ID, a.Device), "", bot.Person{Name: c.Person})
 		if err != nil {
-			return err
+			return false, err
 		}
 		item(step, KindReturn, "Return "+a.Device, storage.ItemDone, fmt.Sprintf("ticket #%d", tid))
 	}
@@ -245,13 +245,14 @@ func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) e
 		}
 	}
 	if err := storage.AddChecklistItems(tx, c.ID, add); err != nil {
-		return err
+		return false, err
 	}
+	changed = len(add) > 0
 	// Check on the revokes under way: done once the access worker has run
 	// them; a failing one shows its error until it succeeds.
 	_, items, err = storage.GetChecklist(ctx, tx, c.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, it := range items {
 		if it.Kind != KindRevoke || storage.ItemFinished(it.State) {
@@ -261,7 +262,7 @@ func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) e
 		fmt.Sscanf(it.Step, "revoke:%d", &id)
 		r, err := storage.GetAccessRequest(tx, id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		state, detail := storage.ItemPending, strings.ReplaceAll(r.State, "_", " ")
 		switch r.State {
@@ -274,14 +275,15 @@ func (h *Handler) sweep(ctx context.Context, tx *gorm.DB, c storage.Checklist) e
 		}
 		if state != it.State || detail != it.Detail {
 			if err := storage.FinishItem(tx, it.ID, state, it.Ref, detail, now); err != nil {
-				return err
+				return false, err
 			}
+			changed = true
 		}
 	}
 	if closed, err := storage.CloseIfFinished(tx, c.ID, now); err != nil || !closed {
-		return err
+		return changed, err
 	}
-	return storage.WriteAudit(tx, handlers.Audit(req, "offboard.done", fmt.Sprintf("checklist:%d", c.ID), "person="+c.Person))
+	return true, storage.WriteAudit(tx, handlers.Audit(req, "offboard.done", fmt.Sprintf("checklist:%d", c.ID), "person="+c.Person))
 }
 
 // offboardTick sweeps every offboarding whose date has come and runs their
@@ -298,10 +300,11 @@ func (h *Handler) offboardTick(ctx context.Context) error {
 			if err != nil || before.State != storage.ChecklistOpen {
 				return err
 			}
-			if err := h.sweep(ctx, tx, c); err != nil {
+			changed, err := h.sweep(ctx, tx, c)
+			if err != nil || !changed {
 				return err
 			}
-			return h.cards(ctx, tx, c.ID, fmt.Sprintf("sweep:%d", h.d.Clock.Now().Unix()))
+			return h.cards(ctx, tx, c.ID, fmt.Sprintf("sweep:%d", h.d.Clock.Now().UnixNano()))
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("offboarding %d: %w", c.ID, err))

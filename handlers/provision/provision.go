@@ -195,6 +195,12 @@ func (h *Handler) onboard(ctx context.Context, req *bot.Request) (bot.Reply, err
 		for i, s := range ss {
 			items[i] = s.item
 		}
+		if gone, err := storage.IsInactive(ctx, tx, p.Name); err != nil || gone {
+			if err != nil {
+				return err
+			}
+			return bot.Errorf("%s was offboarded (inactive); onboarding them again is not supported yet.", p.Mention())
+		}
 		open, err := storage.LastChecklist(tx, storage.ChecklistOnboard, p.Name)
 		switch {
 		case err == nil && open.State != storage.ChecklistOpen:

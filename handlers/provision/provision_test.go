@@ -304,6 +304,16 @@ func TestOffboard(t *testing.T) {
 			if strings.Contains(show, "State:  done") {
 				t.Fatalf("done with a failing revoke:\n%s", show)
 			}
+			// Nothing changed: another pass leaves the cards alone.
+			cards := func() (n int64) {
+				db.Model(&storage.OutboxMessage{}).Where("key LIKE ?", "checklist:2:%").Count(&n)
+				return n
+			}
+			before := cards()
+			f.tick()
+			if after := cards(); after != before || before == 0 {
+				t.Errorf("an idle pass edited the cards: %d messages, then %d", before, after)
+			}
 			if err := os.Remove(f.flag); err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +335,7 @@ func TestOffboard(t *testing.T) {
 			if returns != 2 {
 				t.Errorf("%d return tickets, want 2 (laptop-1, phone-1)", returns)
 			}
-			f.tick()
+			f.expect("hank", "/onboard erin --template engineer", "@erin was offboarded (inactive)")
 			db.Model(&storage.Ticket{}).Where("summary LIKE ?", "Collect %").Count(&returns)
 			if returns != 2 || f.logLines() != "erin erin@example.com 2026-03-02\ngrant\nrevoke\nrm erin" {
 				t.Errorf("another pass did more: %d return tickets, log %q", returns, f.logLines())
