@@ -2,12 +2,16 @@ package provision_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"opsbot/bot"
+	"opsbot/bot/discord"
+	"opsbot/bot/slack"
 	"opsbot/config"
 	"opsbot/handlers/access"
 	"opsbot/handlers/devices"
@@ -350,5 +354,53 @@ func TestOffboard(t *testing.T) {
 				t.Errorf("audit = %q", got)
 			}
 		})
+	}
+}
+
+// TestRender: /onboard and /offboard fit Discord's slash command rules, and
+// the checklist card and the confirmation button render for Slack and
+// Discord.
+func TestRender(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storagetest.Backends(t)[0])
+	if _, err := discord.ApplicationCommands([]bot.Command{f.h.Command(), f.h.OffboardCommand()}); err != nil {
+		t.Errorf("/onboard and /offboard as Discord slash commands: %v", err)
+	}
+	f.expect("alice", "/device add laptop-1 192.0.2.1 --kind laptop")
+	card := f.Run("hank", "/onboard erin --template engineer")
+	f.expect("alice", "/offboard bob", "waits for another admin")
+	var ask bot.Reply
+	for _, m := range f.Outbox() {
+		if strings.HasPrefix(m.Key, "checklist:2:confirm:zoe") {
+			if err := json.Unmarshal([]byte(m.Body), &ask); err != nil {
+				t.Fatalf("confirmation body: %v", err)
+			}
+		}
+	}
+	if ask.Title == "" {
+		t.Fatal("zoe got no confirmation message")
+	}
+	for _, c := range []struct {
+		r    bot.Reply
+		want []string
+	}{
+		{card, []string{"Onboarding #1: @erin (engineer)", "Device: a laptop — laptop-1", "Ticket: Desk and badge for erin"}},
+		{ask, []string{"Offboarding #2: @alice asks to offboard @bob", "Confirm offboarding", "/offboard confirm 2"}},
+	} {
+		s, err := json.Marshal(slack.Render(c.r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := json.Marshal(discord.Render(c.r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, out := range map[string]string{"slack": string(s), "discord": string(d)} {
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s lacks %q: %s", name, w, out)
+				}
+			}
+		}
 	}
 }
