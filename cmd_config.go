@@ -19,13 +19,22 @@ import (
 // configCheckCmd lists every problem in a config file, or says it is OK.
 func configCheckCmd(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("config check", "config check --config FILE [--online]", stderr)
-	online := cmd.fs.Bool("online", false, "also ask Slack whether opsbot can look its messages up in each channel")
+	online := cmd.fs.Bool("online", false, "also connect to PostgreSQL, and ask Slack whether opsbot can look its messages up in each channel")
 	if code, ok := cmd.parse(args); !ok {
 		return code
 	}
 	// The problems are this command's output.
 	cfg, ok := loadConfig(cmd.path, stdout)
 	if !ok {
+		return exitFail
+	}
+	// Open the database the way serve would, without migrating it: a DSN
+	// that does not parse or a directory SQLite cannot write in fails here,
+	// not at the next start.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := storage.Check(ctx, cfg.Database, *online); err != nil {
+		fmt.Fprintf(stdout, "database: %v\n", err)
 		return exitFail
 	}
 	if *online && !slackChannelsOK(cfg, stdout) {

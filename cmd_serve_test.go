@@ -39,6 +39,12 @@ func TestServeHealthMetricsAndShutdown(t *testing.T) {
 	if code, _ := s.Get(t, "/nope"); code != 404 {
 		t.Errorf("/nope %d, want 404", code)
 	}
+	// As config.example.yaml says of status_page.enabled: false.
+	for _, path := range []string{"/api/v1/status", "/incidents/1"} {
+		if code, _ := s.Get(t, path); code != 404 {
+			t.Errorf("%s with the status page off: %d, want 404", path, code)
+		}
+	}
 	code, body := s.Get(t, "/metrics")
 	if code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics %d", code)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -155,15 +156,78 @@ func TestShellPrintsNotifications(t *testing.T) {
 	foreign.Lane = "log/another-process:#helpdesk"
 	seedOutbox(t, dsn, foreign)
 	out, stderr, code = binary.Run(t, dir, "/ticket new \"VPN drops\"\n/help\n", "shell", "--config", "config.example.yaml", "--user", "alice")
-	card := strings.Index(out, "→ #helpdesk\n    #1 VPN drops")
+	card := strings.Index(out, "→ #helpdesk: #1 VPN drops: Assign it with /ticket assign 1 @PERSON.\n")
 	if code != 0 || card < 0 || card > strings.Index(out, "opsbot commands") {
-		t.Fatalf("want the card before the next command's reply; exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+		t.Fatalf("want the card, one line, before the next command's reply; exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
-	if strings.Contains(out, "Ticket #1\n    VPN drops") || strings.Contains(out, "queued for") {
+	if strings.Contains(out, "Ticket #1\n    VPN drops") || strings.Contains(out, "queued for") || strings.Count(out, "Status:") != 1 {
 		t.Errorf("the shell printed another process's message or queued one for a platform:\n%s", out)
 	}
 	out, _, _ = binary.Run(t, dir, "", "outbox", "list", "--config", "config.example.yaml")
 	if !regexp.MustCompile(`pending +log #helpdesk +t:5@log`).MatchString(out) {
 		t.Errorf("another process's log sink message is no longer pending:\n%s", out)
+	}
+}
+
+// TestShellSessionSeesItsOwn: carol works alice's ticket; carol's session
+// shows the queue card's edits one line each and names the direct messages
+// to alice without showing them, and ends its last reply with a newline.
+func TestShellSessionSeesItsOwn(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	if out, stderr, code := binary.Run(t, dir, "/ticket new \"VPN drops\"\n", "shell", "--config", "config.example.yaml", "--user", "alice"); code != 0 {
+		t.Fatalf("alice: exit %d\n%s\n%s", code, out, stderr)
+	}
+	out, stderr, code := binary.Run(t, dir, "/ticket take 1\n/ticket resolve 1", "shell", "--config", "config.example.yaml", "--user", "carol")
+	if code != 0 {
+		t.Fatalf("carol: exit %d\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{"→ #helpdesk (edited): #1 VPN drops", "→ @alice: a direct message, theirs to read"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("carol's session lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Your ticket #1") || strings.Count(out, "→") != 4 {
+		t.Errorf("carol's session shows alice's messages, or not one line per notification:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "\n") {
+		t.Errorf("the last reply does not end with a newline: %q", out[max(0, len(out)-80):])
+	}
+}
+
+// TestShellPipedAndInteractive: piped input gets replies only (no banner,
+// no prompt), and exit ends it; at a terminal (a pseudo-terminal made by
+// script(1)) the shell greets the person with the config, prompts, keeps
+// info log lines out of the replies, and leaves at exit.
+func TestShellPipedAndInteractive(t *testing.T) {
+	t.Parallel()
+	dir := harness.ExampleConfig(t)
+	out, _, code := binary.Run(t, dir, "/help device\nexit\n/help\n", "shell", "--config", "config.example.yaml", "--user", "bob")
+	if code != 0 || strings.Contains(out, "opsbot shell") || strings.Contains(out, "opsbot>") ||
+		!strings.Contains(out, "/device lookup") || strings.Contains(out, "opsbot commands") {
+		t.Fatalf("piped: exit %d, want the /help device reply alone:\n%s", code, out)
+	}
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed; it makes the terminal")
+	}
+	cmd := exec.Command(script, "-qec", string(binary)+" shell --config config.example.yaml --user bob", "/dev/null")
+	cmd.Dir = dir
+	// The terminal echoes the typed lines whenever script passes them on,
+	// before or after the banner and prompt: look for each part alone.
+	cmd.Stdin = strings.NewReader("/help device\nexit\n/help\n")
+	raw, err := cmd.CombinedOutput()
+	tty := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, tty)
+	}
+	for _, want := range []string{"opsbot shell — you are bob (roles approver, oncall)", "config config.example.yaml, database sqlite opsbot.db",
+		"exit, quit or Ctrl-D", "opsbot> ", "/device — Look up devices"} {
+		if !strings.Contains(tty, want) {
+			t.Errorf("interactive output lacks %q:\n%s", want, tty)
+		}
+	}
+	if strings.Contains(tty, "level=INFO") || strings.Contains(tty, "opsbot commands") {
+		t.Errorf("interactive output has info log lines, or ran a line after exit:\n%s", tty)
 	}
 }

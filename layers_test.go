@@ -9,7 +9,7 @@ import (
 // layers is README's Layout: a package may import only packages of a
 // deeper layer (a higher number), so imports run one way, down.
 var layers = map[string]int{
-	"opsbot": 0, "opsbot/bench": 0, "opsbot/bench/checks": 0, "opsbot/reliability": 0,
+	"opsbot": 0, "opsbot/bench": 0, "opsbot/bench/checks": 0, "opsbot/reliability": 0, "opsbot/scripts/progress": 0,
 	"opsbot/harness": 1, "opsbot/harness/fakeslack": 1, "opsbot/harness/fakediscord": 1, "opsbot/harness/handlertest": 1,
 	"opsbot/server": 2, "opsbot/statuspage": 2, "opsbot/bot/slack": 2, "opsbot/bot/discord": 2, "opsbot/bot/shell": 2,
 	"opsbot/handlers/access": 3, "opsbot/handlers/backups": 3, "opsbot/handlers/devices": 3,

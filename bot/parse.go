@@ -248,7 +248,7 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 		values[a.Name] = v
 	}
 	if len(pos) > 0 {
-		return nil, Errorf("unexpected %q; put text with spaces in quotes", pos[0].Text)
+		return nil, unexpected(sub, values, pos[0].Text)
 	}
 	for _, f := range sub.Flags {
 		if _, ok := values[f.Name]; f.Required && !ok {
@@ -256,6 +256,30 @@ func (b binder) bind(sub Sub, toks []Token) (map[string]any, error) {
 		}
 	}
 	return values, nil
+}
+
+// unexpected explains a word that no argument takes. When exactly one
+// option that takes a value is missing, the word is most likely its value
+// (`/access request prod-db read` for `--role read`); otherwise it is text
+// that needed quotes.
+func unexpected(sub Sub, values map[string]any, word string) error {
+	var open []Param
+	for _, f := range sub.Flags {
+		if _, given := values[f.Name]; !given && f.Kind != KindBool {
+			open = append(open, f)
+		}
+	}
+	if len(open) == 1 {
+		v := word
+		if strings.ContainsAny(v, " \t\"'") {
+			v = Quote(v)
+		}
+		return Errorf("unexpected %q (did you mean --%s %s?)", word, open[0].Name, v)
+	}
+	if len(sub.Args) == 0 {
+		return Errorf("unexpected %q: this takes options only (--NAME VALUE)", word)
+	}
+	return Errorf("unexpected %q after %s; put text with spaces in quotes, options as --NAME VALUE", word, sub.Args[len(sub.Args)-1].placeholder())
 }
 
 // value converts one raw string to the param's kind.

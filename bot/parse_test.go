@@ -131,7 +131,8 @@ func TestBindErrors(t *testing.T) {
 		{`12 --prority high`, "did you mean --priority?"},
 		{`12 --priority extreme`, "must be one of low, high"},
 		{`12 --for 1h --for 2h`, "given twice"},
-		{`12 @bob extra`, `unexpected "extra"`},
+		{`12 @bob extra`, `unexpected "extra" after @PERSON; put text with spaces in quotes, options as --NAME VALUE`},
+		{`12 @bob --priority high 2h`, `unexpected "2h" (did you mean --for 2h?)`},
 		{`12 <@>`, "not a mention"},
 	}
 	for _, tt := range tests {

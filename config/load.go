@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"opsbot/suggest"
 )
 
 // maxValues bounds the work of decoding one file, so that a few lines of
@@ -327,10 +330,26 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// synonyms are keys other tools use for what opsbot calls otherwise: a
+// misspelling of one is suggested opsbot's key when that key exists.
+var synonyms = map[string]string{
+	"interval":  "every",
+	"frequency": "every",
+	"period":    "every",
+	"cron":      "schedule",
+	"retries":   "failures",
+	"threshold": "failures",
+	"endpoint":  "url",
+	"target":    "address",
+}
+
 // knownKeys suggests what to write instead of the unknown key.
 func knownKeys(key string, keys []string) string {
 	if s := didYouMean(key, keys); s != "" {
 		return s
+	}
+	if syn := suggest.Closest(key, slices.Sorted(maps.Keys(synonyms))); syn != "" && slices.Contains(keys, synonyms[syn]) {
+		return fmt.Sprintf(" (did you mean %q?)", synonyms[syn])
 	}
 	if len(keys) <= 20 {
 		return " (known keys: " + strings.Join(keys, ", ") + ")"

@@ -179,7 +179,7 @@ checks:
 	ps := mustFail(t, src, nil)
 	want := Problems{
 		{"checks[1].every", `"7x": unknown unit "x" (use s, m, h, d or w)`},
-		{"checks[2].intervall", "unknown key"},
+		{"checks[2].intervall", `unknown key (did you mean "every"?)`},
 		{"checks[2].channel", `unknown channel "opz" (did you mean "ops"?)`},
 	}
 	if len(ps) != len(want) {
@@ -200,6 +200,8 @@ func TestUnknownKeys(t *testing.T) {
 		src, path, msg string
 	}{
 		{"listn: :8080", "listn", `unknown key (did you mean "listen"?)`},
+		{"checks: [{interval: 30s}]", "checks[0].interval", `unknown key (did you mean "every"?)`},
+		{"checks: [{cron: '* * * * *'}]", "checks[0].cron", `unknown key (did you mean "schedule"?)`},
 		{"fruit: apple", "fruit", "unknown key (known keys: listen, log, database"},
 		{"log: {levle: debug}", "log.levle", `unknown key (did you mean "level"?)`},
 		{"slack: {signingSecret: x}", "slack.signingSecret", `unknown key (did you mean "signing_secret"?)`},

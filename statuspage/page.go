@@ -58,6 +58,8 @@ func parseTemplates() (*template.Template, error) {
 		"secs":  func(s float64) string { return age(time.Duration(s * float64(time.Second))) },
 		"int64": func(n int) int64 { return int64(n) },
 		"deref": func(b *bool) bool { return b != nil && *b },
+		// The pill already says fresh or stale: the text goes on from there.
+		"detail": func(state, text string) string { return strings.TrimPrefix(text, state+": ") },
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse status page templates: %w", err)

@@ -50,8 +50,14 @@ func Open(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	return s, nil
 }
 
-// Connect opens the database without migrating it.
+// Connect opens the database without migrating it. Its errors never show
+// a password the DSN holds.
 func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
+	s, err := connect(ctx, cfg)
+	return s, cfg.RedactErr(err)
+}
+
+func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	gcfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
@@ -65,6 +71,9 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		s.driver = "sqlite"
 		dsn, path := sqliteDSN(cfg.DSN)
 		s.path = path
+		if err := sqliteWritable(cfg.DSN); err != nil {
+			return nil, err
+		}
 		conn, err := openGatedSQLite(dsn)
 		if err != nil {
 			return nil, err
@@ -80,7 +89,7 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		if d, ok := dialector.(sqlite.Dialector); ok {
 			d.Conn.(*sql.DB).Close()
 		}
-		return nil, fmt.Errorf("open %s database: %w", s.driver, err)
+		return nil, fmt.Errorf("open %s database%s: %w", s.driver, s.named(), err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -110,7 +119,7 @@ func Connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", s.driver, err)
+		return nil, fmt.Errorf("connect to %s database%s: %w", s.driver, s.named(), err)
 	}
 	return s, nil
 }

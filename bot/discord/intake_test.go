@@ -60,11 +60,21 @@ func TestDiscordIntake(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			env := newIntakeEnv(t, b)
-			for _, who := range []string{bobID, bobID, aliceID} {
+			for i, who := range []string{bobID, bobID, aliceID} {
 				rec := env.post(t, messageCommand(who), env.Clock.Now(), env.priv)
 				resp := response(t, rec)
 				if resp.Type != discordgo.InteractionResponseChannelMessageWithSource || resp.Data.Flags&discordgo.MessageFlagsEphemeral == 0 {
 					t.Fatalf("response = %+v", resp)
+				}
+				// HTTP mode sees no thread replies: the answer must not
+				// promise that they become comments.
+				if i == 0 && (strings.Contains(rec.Body.String(), "become comments") || !strings.Contains(rec.Body.String(), "/ticket comment 1")) {
+					t.Errorf("HTTP-mode answer = %s, want the /ticket comment way and no thread-reply promise", rec.Body)
+				}
+			}
+			for _, m := range env.Outbox() {
+				if strings.Contains(m.Body, "become comments") {
+					t.Errorf("HTTP-mode card promises thread replies become comments: %s", m.Body)
 				}
 			}
 			var ts []storage.Ticket

@@ -140,7 +140,7 @@ func checkAnsweredOnce(t *testing.T, fake *fakediscord.Server, s *served) {
 		switch {
 		case c.Method == http.MethodPatch && c.Path == "/webhooks/"+testApp+"/itoken-abc/messages/@original":
 			edits++
-			if !strings.Contains(string(c.Raw), "slowdev") || !strings.Contains(string(c.Raw), "did not answer SNMP") {
+			if !strings.Contains(string(c.Raw), "slowdev") || !strings.Contains(string(c.Raw), "No SNMP answer within") {
 				t.Errorf("the edit is not the device's answer: %s", c.Raw)
 			}
 		case strings.HasPrefix(c.Path, "/channels/") || strings.HasPrefix(c.Path, "/webhooks/"):
@@ -202,7 +202,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		awaitQuery(t, dev)
 		s.terminate(t)
 		rows := s.outboxRows(t)
-		if len(rows) != 1 || rows[0].State != storage.OutboxPending || !strings.Contains(rows[0].Body, "did not answer SNMP") {
+		if len(rows) != 1 || rows[0].State != storage.OutboxPending || !strings.Contains(rows[0].Body, "No SNMP answer within") {
 			t.Fatalf("outbox after shutdown %+v\n%s", rows, s.Logs)
 		}
 		// The next start delivers it, by direct message: the original
@@ -217,7 +217,7 @@ func TestServeSIGTERMDeliversDeferredAnswer(t *testing.T) {
 		for _, c := range fake.All() {
 			if c.Method == http.MethodPost && strings.HasPrefix(c.Path, "/channels/") && c.Body != nil {
 				posts++
-				if !strings.Contains(string(c.Raw), "did not answer SNMP") {
+				if !strings.Contains(string(c.Raw), "No SNMP answer within") {
 					t.Errorf("direct message %s", c.Raw)
 				}
 			}

@@ -53,8 +53,11 @@ func (v *Verifier) Verify(signature, timestamp string, body []byte) error {
 	}
 	// Checked after the signature, so a forged timestamp is never trusted.
 	age := v.now().Sub(time.Unix(secs, 0))
-	if age > MaxSkew || age < -MaxSkew {
-		return fmt.Errorf("timestamp %s is %s from now; refusing a replay", timestamp, age.Round(time.Second))
+	switch {
+	case age > MaxSkew:
+		return fmt.Errorf("timestamp %s is %s old; refusing a replay", timestamp, age.Round(time.Second))
+	case age < -MaxSkew:
+		return fmt.Errorf("timestamp %s is %s in the future; refusing it", timestamp, (-age).Round(time.Second))
 	}
 	return nil
 }

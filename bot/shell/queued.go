@@ -23,6 +23,9 @@ type outboxReader interface {
 type QueuedPrinter struct {
 	store outboxReader
 	out   io.Writer
+	// Person is the session's person: a direct message to anyone else is
+	// named, not shown.
+	Person string
 
 	mu      sync.Mutex
 	pending []notify.Queued
@@ -56,7 +59,11 @@ func (p *QueuedPrinter) Flush(ctx context.Context) {
 		if _, err := p.store.OutboxByKey(ctx, q.Key); err != nil {
 			continue
 		}
-		fmt.Fprintf(p.out, "→ queued for %s on %s: %s\n", q.To.Name, platformName(q.To.Platform), firstLine(q.Reply.Fallback()))
+		what := Summary(q.Reply)
+		if strings.HasPrefix(q.To.Name, "@") && p.Person != "" && q.To.Name != "@"+p.Person {
+			what = "a direct message, theirs to read"
+		}
+		fmt.Fprintf(p.out, "→ queued for %s on %s: %s\n", q.To.Name, platformName(q.To.Platform), what)
 	}
 }
 
@@ -69,9 +76,4 @@ func platformName(p bot.Platform) string {
 		return "Discord"
 	}
 	return string(p)
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }

@@ -29,9 +29,10 @@ type Adapter struct {
 	AfterEach func(ctx context.Context)
 }
 
-// Run reads lines until EOF or ctx ends. Blank lines and lines starting with
-// # are skipped. A line too long to be a command, however long, is answered
-// with the limit and skipped; the lines after it still run.
+// Run reads lines until EOF, exit or quit, or until ctx ends. Blank lines
+// and lines starting with # are skipped. A line too long to be a command,
+// however long, is answered with the limit and skipped; the lines after it
+// still run.
 func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 	br := bufio.NewReaderSize(in, 64*1024)
 	for {
@@ -43,6 +44,9 @@ func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 			return fmt.Errorf("read commands: %w", err)
 		}
 		if raw == nil && chars < 0 {
+			if a.Prompt != "" {
+				fmt.Fprintln(a.Out) // Ctrl-D: leave the terminal on a fresh line
+			}
 			break // end of input, nothing left
 		}
 		if ctx.Err() != nil {
@@ -56,6 +60,9 @@ func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
+			if isExit(line) {
+				break
+			}
 			reply = a.Router.Handle(ctx, bot.Incoming{Platform: bot.Shell, Person: a.Person, Channel: "shell",
 				Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
 		}
@@ -67,10 +74,16 @@ func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 			break
 		}
 	}
-	if a.Prompt != "" {
-		fmt.Fprintln(a.Out)
-	}
 	return nil
+}
+
+// isExit reports whether line asks to leave the shell.
+func isExit(line string) bool {
+	switch strings.ToLower(strings.TrimPrefix(line, "/")) {
+	case "exit", "quit":
+		return true
+	}
+	return false
 }
 
 // maxLineBytes holds any line of bot.MaxLineLength characters, at four bytes
@@ -204,39 +217,72 @@ func example(v string) string {
 	return v
 }
 
-// Sender prints notifications to the shell's output: the embedded default's
-// stand-in for channels and direct messages.
+// Sender prints each notification of the session as one line on the
+// shell's output, for the embedded default's stand-in for channels and
+// direct messages: "→ #helpdesk: #12 VPN drops", "→ #helpdesk (edited): …".
+// A direct message to someone other than Person is theirs to read: the line
+// names them only, and Others (the log) gets the message.
 type Sender struct {
 	mu  sync.Mutex
 	Out io.Writer
-	n   int
+	// Person is the name of the session's person.
+	Person string
+	// Others, when set, also delivers direct messages to other people.
+	Others bot.Sender
+	n      int
 }
 
 var _ bot.Sender = (*Sender)(nil)
 
 // Post prints a new message for its destination.
-func (s *Sender) Post(_ context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
+func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.n++
-	fmt.Fprintf(s.Out, "→ %s\n%s", to.Name, indent(Render(msg.Reply)))
-	return bot.MessageRef{Channel: to.Name, ID: fmt.Sprintf("shell-%d", s.n)}, nil
+	ref := bot.MessageRef{Channel: to.Name, ID: fmt.Sprintf("shell-%d", s.n)}
+	if s.someoneElse(to.Name) {
+		fmt.Fprintf(s.Out, "→ %s: a direct message, theirs to read\n", to.Name)
+		if s.Others != nil {
+			if _, err := s.Others.Post(ctx, to, msg); err != nil {
+				return bot.MessageRef{}, err
+			}
+		}
+		return ref, nil
+	}
+	fmt.Fprintf(s.Out, "→ %s: %s\n", to.Name, Summary(msg.Reply))
+	return ref, nil
 }
 
 // Update prints the new content of an earlier message.
-func (s *Sender) Update(_ context.Context, ref bot.MessageRef, msg bot.Outgoing) error {
+func (s *Sender) Update(ctx context.Context, ref bot.MessageRef, msg bot.Outgoing) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(s.Out, "→ %s (update)\n%s", ref.Channel, indent(Render(msg.Reply)))
+	if s.someoneElse(ref.Channel) {
+		fmt.Fprintf(s.Out, "→ %s (edited): a direct message, theirs to read\n", ref.Channel)
+		if s.Others != nil {
+			return s.Others.Update(ctx, ref, msg)
+		}
+		return nil
+	}
+	fmt.Fprintf(s.Out, "→ %s (edited): %s\n", ref.Channel, Summary(msg.Reply))
 	return nil
 }
 
-func indent(s string) string {
-	lines := strings.SplitAfter(s, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = "    " + l
-		}
+// someoneElse reports whether name (@alice, #helpdesk) is a person other
+// than the session's.
+func (s *Sender) someoneElse(name string) bool {
+	return strings.HasPrefix(name, "@") && s.Person != "" && name != "@"+s.Person
+}
+
+// Summary is a reply in one line: its title and the first line of its
+// text, at most 200 characters.
+func Summary(r bot.Reply) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(r.Fallback()), "\n")
+	if r := []rune(line); len(r) > 200 {
+		line = string(r[:199]) + "…"
 	}
-	return strings.Join(lines, "")
+	if line == "" {
+		return "(empty)"
+	}
+	return line
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"opsbot/bot"
+	"opsbot/notify"
 )
 
 func echoRouter(t *testing.T) *bot.Router {
@@ -98,5 +99,48 @@ func TestRenderMenus(t *testing.T) {
 		if got := Render(tt.reply); got != tt.want {
 			t.Errorf("%s:\ngot  %q\nwant %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestRunStopsAtExit: exit and quit (with or without a slash, any case)
+// end the session; the lines after them do not run.
+func TestRunStopsAtExit(t *testing.T) {
+	t.Parallel()
+	for _, word := range []string{"exit", "quit", "/exit", "QUIT"} {
+		var out bytes.Buffer
+		a := &Adapter{Router: echoRouter(t), Person: bot.Person{Name: "zoe", Known: true}, Out: &out}
+		if err := a.Run(context.Background(), strings.NewReader("/echo one\n  "+word+"  \n/echo two\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String(); got != "echo: one\n" {
+			t.Errorf("%s: output %q, want only the first reply", word, got)
+		}
+	}
+}
+
+// TestSenderOneLineOwnOnly: a notification is one line; a direct message
+// to someone other than the session's person is named, not shown, and goes
+// to Others.
+func TestSenderOneLineOwnOnly(t *testing.T) {
+	t.Parallel()
+	var out, others bytes.Buffer
+	s := &Sender{Out: &out, Person: "carol", Others: &notify.LogSender{Log: slog.New(slog.NewTextHandler(&others, nil))}}
+	card := bot.Reply{Title: "#1 VPN drops", Text: "Assign it\nwith /ticket assign 1", Fields: []bot.Field{{Name: "Status", Value: "new"}}}
+	ref, err := s.Post(t.Context(), bot.Target{Platform: bot.Log, Name: "#helpdesk"}, bot.Outgoing{Reply: card})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Update(t.Context(), ref, bot.Outgoing{Reply: bot.Reply{Title: "#1 VPN drops", Text: "Resolved."}})
+	_, _ = s.Post(t.Context(), bot.Target{Platform: bot.Log, Name: "@carol"}, bot.Outgoing{Reply: bot.Text("Your ticket #2 was resolved.")})
+	_, _ = s.Post(t.Context(), bot.Target{Platform: bot.Log, Name: "@alice"}, bot.Outgoing{Reply: bot.Text("Your ticket #1 is assigned to @carol.")})
+	want := "→ #helpdesk: #1 VPN drops: Assign it\n" +
+		"→ #helpdesk (edited): #1 VPN drops: Resolved.\n" +
+		"→ @carol: Your ticket #2 was resolved.\n" +
+		"→ @alice: a direct message, theirs to read\n"
+	if out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if !strings.Contains(others.String(), "Your ticket #1 is assigned to @carol.") || strings.Contains(others.String(), "#helpdesk") {
+		t.Errorf("Others got %q, want alice's message alone", others.String())
 	}
 }

@@ -381,17 +381,17 @@ func (h *Handler) snmpFailed(reply bot.Reply, d storage.Device, p snmp.Profile, 
 	}
 	switch {
 	case errors.Is(err, snmp.ErrTimeout):
-		reply.Text = fmt.Sprintf("%s did not answer SNMP within %s", title(d), duration(p.Budget()))
+		reply.Text = fmt.Sprintf("No SNMP answer within %s", duration(p.Budget()))
 		if p.Retries > 0 {
 			reply.Text += fmt.Sprintf(" (%d tries of %s)", p.Retries+1, duration(p.Timeout))
 		}
 		reply.Text += ". Check the address, firewalls and the community or v3 credentials (" + p.String() + ")."
 	case errors.Is(err, snmp.ErrAuth):
-		reply.Text = fmt.Sprintf("%s refused our SNMPv3 credentials: %s. Check user and passphrases of its profile (%s).", title(d), reason, p.String())
+		reply.Text = fmt.Sprintf("It refused our SNMPv3 credentials: %s. Check user and passphrases of its profile (%s).", reason, p.String())
 	case errors.Is(err, snmp.ErrUnreachable):
-		reply.Text = fmt.Sprintf("%s: nothing answers SNMP on UDP port %d (the host says the port is closed).", title(d), p.Port)
+		reply.Text = fmt.Sprintf("Nothing answers SNMP on UDP port %d (the host says the port is closed).", p.Port)
 	default:
-		reply.Text = fmt.Sprintf("%s: SNMP failed: %s.", title(d), reason)
+		reply.Text = fmt.Sprintf("SNMP failed: %s.", reason)
 	}
 	return reply
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"opsbot/bot"
+	"opsbot/bot/shell"
 	"opsbot/config"
 	"opsbot/harness/handlertest"
 	"opsbot/snmp/snmptest"
@@ -285,15 +286,21 @@ func TestShowAgainstSnmpd(t *testing.T) {
 		{"/device show lab-v2c --oid .1.3.6.1.2.1.1.99.0", []string{"(no such object)"}},
 		{"/device show lab-v2c --oid sysName.0", []string{`--oid "sysName.0" is not a numeric OID`, "--oid 1.3.6.1.2.1.1.3.0"}},
 		{"/device show lab-v2c --oid '1.3.6;id'", []string{"is not a numeric OID"}},
-		{"/device show lab-wrong-community", []string{"lab-wrong-community (127.0.0.1) did not answer SNMP within 300ms", "Site: lab"}},
-		{"/device show lab-v3-bad", []string{"lab-v3-bad (127.0.0.1) refused our SNMPv3 credentials", "wrong authentication passphrase", "Address: 127.0.0.1"}},
-		{"/device show lab-closed", []string{"nothing answers SNMP on UDP port", "Address: 127.0.0.1"}},
+		{"/device show lab-wrong-community", []string{"lab-wrong-community (127.0.0.1)\nNo SNMP answer within 300ms", "Site: lab"}},
+		{"/device show lab-v3-bad", []string{"lab-v3-bad (127.0.0.1)\nIt refused our SNMPv3 credentials", "wrong authentication passphrase", "Address: 127.0.0.1"}},
+		{"/device show lab-closed", []string{"lab-closed (127.0.0.1)\nNothing answers SNMP on UDP port", "Address: 127.0.0.1"}},
 		{"/device show lab-v9", []string{`No device is called "lab-v9"`, "Did you mean lab-v1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.line, func(t *testing.T) {
 			t.Parallel()
-			got := env.Text("bob", c.line)
+			r := env.Run("bob", c.line)
+			got := shell.Render(r)
+			// The title names the device; the text must not say it again
+			// (a notification's one line is title: text).
+			if strings.Count(r.Fallback(), "(127.0.0.1)") > 1 {
+				t.Errorf("%s names the device twice: %q", c.line, r.Fallback())
+			}
 			for _, w := range c.want {
 				if !strings.Contains(squash(got), squash(w)) {
 					t.Errorf("%s:\n%s\nwant %q", c.line, got, w)

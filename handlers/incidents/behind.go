@@ -29,6 +29,10 @@ import (
 const (
 	flushEvery = time.Second
 	flushAt    = 1000
+	// flushTimeout bounds one flush; maxBehind bounds what is kept while
+	// the database cannot be written.
+	flushTimeout = 30 * time.Second
+	maxBehind    = 100_000
 )
 
 // pendingRun is a buffered result and the time it was recorded at.
@@ -199,10 +203,28 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 	return nil
 }
 
-// flush writes every buffered run.
+// flush writes every buffered run. The write is not cut short by ctx
+// ending (shutdown, lost leadership: its term still fences it), and runs
+// that could not be written (the database unreachable) go back to the
+// buffer for the next flush, up to maxBehind of them.
 func (h *Handler) flush(ctx context.Context) {
-	if err := h.write(ctx, h.behind.takePending("")); err != nil {
-		h.d.Log.Error("record buffered check results", "err", err)
+	runs := h.behind.takePending("")
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
+	if err := h.write(wctx, runs); err != nil {
+		h.d.Log.Error("record buffered check results; keeping them for the next try", "results", len(runs), "err", err)
+		h.behind.putBack(runs)
+	}
+}
+
+// putBack returns runs that could not be written to the front of the
+// buffer, dropping the oldest beyond maxBehind.
+func (b *behind) putBack(runs []pendingRun) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = append(runs, b.pending...)
+	if over := len(b.pending) - maxBehind; over > 0 {
+		b.pending = b.pending[over:]
 	}
 }
 
@@ -224,7 +246,7 @@ func (h *Handler) writeBehind(ctx context.Context) {
 			b.mu.Unlock()
 			// Still fenced by the term ctx carries: after a lost
 			// leadership these are refused and dropped.
-			h.flush(context.WithoutCancel(ctx))
+			h.flush(ctx)
 			return
 		case <-t.C:
 		case <-b.full:

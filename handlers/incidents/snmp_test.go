@@ -57,7 +57,7 @@ func TestSNMPCheckSharesDeviceLookupLimit(t *testing.T) {
 	if want := "snmp get .1.3.6.1.2.1.1.5.0 from lab-sw: gave up waiting for a free SNMP slot"; !strings.Contains(got, want) {
 		t.Errorf("/check run lab while /device show holds the slot: %q, want it to say %q", got, want)
 	}
-	if got := <-show; !strings.Contains(got, "quiet-sw (127.0.0.1) did not answer SNMP within 3s") {
+	if got := <-show; !strings.Contains(got, "quiet-sw (127.0.0.1)\nNo SNMP answer within 3s") {
 		t.Errorf("/device show quiet-sw: %q", got)
 	}
 	if got := env.Text("bob", "/check run lab"); !strings.Contains(got, "Check lab: ok") {

@@ -94,7 +94,7 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 		if err := storage.SetTicketMessageTicket(tx, src.ID, t.ID); err != nil {
 			return err
 		}
-		notes, err := threadNote(tx, t.ID, threadKey(t.ID), h.threadCard(t))
+		notes, err := h.cardNotes(tx, t, threadKey(t.ID))
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,18 @@ func (h *Handler) FileFromMessage(ctx context.Context, m bot.Message, by bot.Per
 		return bot.Reply{Text: fmt.Sprintf("That message is already ticket #%d (%s); /ticket show %d", t.ID, t.Summary, t.ID)}, nil
 	}
 	return h.withCard(t, bot.Reply{Title: fmt.Sprintf("Filed ticket #%d: %s", t.ID, t.Summary), Severity: bot.SeveritySuccess,
-		Footer: fmt.Sprintf("Follow it with /ticket show %d; replies in the message's thread become comments", t.ID)}), nil
+		Footer: fmt.Sprintf("Follow it with /ticket show %d. %s", t.ID, h.howToComment(m.Platform, t.ID, "the message's thread"))}), nil
+}
+
+// howToComment says how to add to a ticket filed from a message on p: by
+// replying in where when p hands opsbot those replies (Slack's events,
+// Discord's gateway), else by command, since Discord's HTTP interactions
+// carry no messages.
+func (h *Handler) howToComment(p bot.Platform, id int64, where string) string {
+	if p == bot.Slack || p == bot.Discord && h.discordGateway {
+		return fmt.Sprintf("Replies in %s become comments.", where)
+	}
+	return fmt.Sprintf("Comment with /ticket comment %d \"TEXT\".", id)
 }
 
 // ThreadReply records a reply in the thread of a ticket's source message as
@@ -176,11 +187,22 @@ func threadNote(tx *gorm.DB, id int64, key string, r bot.Reply) ([]notify.Notifi
 }
 
 // threadCard is the card under a ticket's source message, edited as the
-// ticket changes so it always shows the current state.
+// ticket changes so it always shows the current state. cardNotes adds how
+// to comment, which depends on the source's platform.
 func (h *Handler) threadCard(t storage.Ticket) bot.Reply {
 	return h.withCard(t, bot.Reply{Title: fmt.Sprintf("Ticket #%d: %s", t.ID, t.Summary), InChannel: true,
-		Text:   fmt.Sprintf("Filed by @%s for @%s. Replies in this thread become comments.", t.FiledBy, t.Requester),
+		Text:   fmt.Sprintf("Filed by @%s for @%s.", t.FiledBy, t.Requester),
 		Footer: fmt.Sprintf("/ticket show %d", t.ID)})
+}
+
+// cardNotes is the thread card of t as a notification under its source
+// message (none when t has no source), saying how to comment there.
+func (h *Handler) cardNotes(tx *gorm.DB, t storage.Ticket, key string) ([]notify.Notification, error) {
+	notes, err := threadNote(tx, t.ID, key, h.threadCard(t))
+	for i := range notes {
+		notes[i].Reply.Text += " " + h.howToComment(notes[i].To.Target.Platform, t.ID, "this thread")
+	}
+	return notes, err
 }
 
 func threadKey(id int64) string { return fmt.Sprintf("ticket:%d:thread", id) }

@@ -52,14 +52,17 @@ const (
 
 // Handler serves /ticket and watches ticket SLAs.
 type Handler struct {
-	cfg      config.TicketsConfig
-	store    *storage.Store
-	out      *notify.Outbox
-	dir      *bot.Directory
-	clock    clock.Clock
-	log      *slog.Logger
-	hours    *Hours
-	breaches *prometheus.CounterVec
+	cfg config.TicketsConfig
+	// discordGateway: Discord hands opsbot thread replies (gateway mode);
+	// over HTTP interactions it cannot.
+	discordGateway bool
+	store          *storage.Store
+	out            *notify.Outbox
+	dir            *bot.Directory
+	clock          clock.Clock
+	log            *slog.Logger
+	hours          *Hours
+	breaches       *prometheus.CounterVec
 }
 
 // New builds the ticket handler and registers its metrics.
@@ -68,7 +71,8 @@ func New(d handlers.Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
 	}
-	h := &Handler{cfg: d.Config.Tickets, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock, log: d.Log, hours: hours}
+	h := &Handler{cfg: d.Config.Tickets, store: d.Store, out: d.Outbox, dir: d.Dir, clock: d.Clock, log: d.Log, hours: hours,
+		discordGateway: d.Config.Discord.Mode == "gateway"}
 	// A queue of a team posts into the team's channel unless it names its own.
 	h.cfg.Queues = slices.Clone(h.cfg.Queues)
 	for i, q := range h.cfg.Queues {
@@ -377,7 +381,7 @@ func (h *Handler) change(ctx context.Context, req *bot.Request, fn func(t *stora
 		notes := h.queueEdit(t, ev.ID)
 		if card := h.threadCard(t); !reflect.DeepEqual(card, shown) {
 			// The card under the source message shows what changed too.
-			edit, err := threadNote(tx, t.ID, fmt.Sprintf("%s:e%d", threadKey(t.ID), ev.ID), card)
+			edit, err := h.cardNotes(tx, t, fmt.Sprintf("%s:e%d", threadKey(t.ID), ev.ID))
 			if err != nil {
 				return err
 			}
