@@ -131,7 +131,8 @@ people:
 	if _, err := os.Stat(filepath.Join(dir, "ops.db")); err == nil {
 		t.Fatal("config check created the database")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "ops.db"), []byte("not a database"), 0o600); err != nil {
+	// An empty file is a SQLite database without tables: not migrated.
+	if err := os.WriteFile(filepath.Join(dir, "ops.db"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code = binary.Run(t, dir, "", "config", "check", "--config", "c.yaml")
