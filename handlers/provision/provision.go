@@ -42,8 +42,11 @@ const (
 	// defaultTimeout limits a command without its own timeout.
 	defaultTimeout = 2 * time.Minute
 	// leaseMargin is added to a step's timeout for its lease: a worker
-	// that died mid-step loses it after this, and the step runs again.
-	leaseMargin = time.Minute
+	// that died mid-step loses it after this, and the step runs again. It
+	// covers the kill grace (a command that times out gets SIGTERM, then
+	// SIGKILL after killGrace).
+	leaseMargin = 10 * time.Second
+	killGrace   = 5 * time.Second
 )
 
 // TicketFiler files a ticket inside a transaction (the tickets area).

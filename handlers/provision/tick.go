@@ -183,7 +183,7 @@ func (h *Handler) requestAccess(ctx context.Context, tx *gorm.DB, j job) error {
 // transaction, and records how it ended.
 func (h *Handler) runCommand(ctx context.Context, j job) error {
 	c, argv := j.s.command, j.argv
-	res := proc.Run(ctx, proc.Spec{Argv: argv, Timeout: timeout(*c), KillGrace: 5 * time.Second, OutputLimit: 4 << 10})
+	res := proc.Run(ctx, proc.Spec{Argv: argv, Timeout: timeout(*c), KillGrace: killGrace, OutputLimit: 4 << 10})
 	if ctx.Err() != nil {
 		// Shutting down: the lease runs out and the next leader runs it again.
 		return nil
