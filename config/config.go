@@ -59,6 +59,9 @@ type Config struct {
 	// Teams maps a team's name to its channel, on-call rotation and
 	// escalation (key teams).
 	Teams map[string]Team `yaml:"teams"`
+	// Provisioning holds the onboarding and offboarding templates
+	// (key provisioning).
+	Provisioning ProvisioningConfig `yaml:"provisioning"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.

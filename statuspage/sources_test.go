@@ -73,7 +73,19 @@ func TestStoreSources(t *testing.T) {
 				}
 				ar := storage.AccessRequest{Resource: "prod-db", Role: "read", Requester: "dave", Email: "dave@example.com", Reason: "private reason",
 					State: storage.AccessPending, ApprovalsNeeded: 1, PendingUntil: now, CreatedAt: now, UpdatedAt: now}
-				return storage.CreateAccessRequest(tx, &ar)
+				if err := storage.CreateAccessRequest(tx, &ar); err != nil {
+					return err
+				}
+				for _, who := range []string{"erin", "frank"} {
+					c := storage.Checklist{Kind: storage.ChecklistOnboard, Person: who, Template: "engineer", StartsOn: now,
+						RequestedBy: "alice", State: storage.ChecklistOpen, CreatedAt: now, UpdatedAt: now}
+					if err := storage.CreateChecklist(tx, &c, nil); err != nil {
+						return err
+					}
+				}
+				// A finished checklist is not counted.
+				_, err := storage.CloseIfFinished(tx, 2, now)
+				return err
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +118,7 @@ func TestStoreSources(t *testing.T) {
 				st.Backups[0].LastRun.DurationSeconds != 60 || st.Backups[1].LastRun != nil || st.Backups[1].Freshness != "none" {
 				t.Errorf("backups %+v", st.Backups)
 			}
-			if st.Tickets.Open != 1 || st.Tickets.Breached != 1 || st.Access.Pending != 1 {
+			if st.Tickets.Open != 1 || st.Tickets.Breached != 1 || st.Access.Pending != 1 || st.Access.OpenChecklists != 1 {
 				t.Errorf("tickets %+v access %+v", st.Tickets, st.Access)
 			}
 			if st.Overall != "failing" {

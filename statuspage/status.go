@@ -140,6 +140,9 @@ type Access struct {
 	Pending int64 `json:"pending"`
 	// Active counts access granted and not yet revoked.
 	Active int64 `json:"active"`
+	// OpenChecklists counts onboarding and offboarding checklists with
+	// steps left.
+	OpenChecklists int64 `json:"open_checklists"`
 }
 
 // Status is everything the page shows; /api/v1/status returns it as JSON.
