@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"opsbot/config"
 	"opsbot/harness"
 	"opsbot/harness/fakeslack"
+	"opsbot/storage"
 )
 
 func TestConfigCheck(t *testing.T) {
@@ -105,5 +109,51 @@ func TestConfigCheckOnline(t *testing.T) {
 	}
 	if out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "opsbot.yaml"); code != 0 || !strings.Contains(out, "config OK") {
 		t.Fatalf("offline: exit %d\n%s", code, out)
+	}
+}
+
+// TestConfigCheckInactive: config check warns about an offboarded person
+// who still has roles in the config, says so when it cannot read the
+// database, and creates no database file that is not there.
+func TestConfigCheckInactive(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	harness.WriteFile(t, filepath.Join(dir, "c.yaml"), `database: {driver: sqlite, dsn: ops.db}
+people:
+  - {name: alice, roles: [admin]}
+  - {name: erin, roles: [helpdesk]}
+  - {name: frank}
+`)
+	out, _, code := binary.Run(t, dir, "", "config", "check", "--config", "c.yaml")
+	if code != 0 || strings.TrimSpace(out) != "config OK" {
+		t.Fatalf("no database: exit %d, %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ops.db")); err == nil {
+		t.Fatal("config check created the database")
+	}
+	// An empty file is a SQLite database without tables: not migrated.
+	if err := os.WriteFile(filepath.Join(dir, "ops.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = binary.Run(t, dir, "", "config", "check", "--config", "c.yaml")
+	if code != 0 || !strings.Contains(out, "note: skipped the check for offboarded people") || !strings.Contains(out, "config OK") {
+		t.Fatalf("unreadable database: exit %d, %q", code, out)
+	}
+	os.Remove(filepath.Join(dir, "ops.db"))
+	ctx := context.Background()
+	s, err := storage.Open(ctx, config.DatabaseConfig{Driver: "sqlite", DSN: filepath.Join(dir, "ops.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"erin", "frank"} {
+		if err := storage.SetInactive(s.DB, n, true, "alice", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	out, _, code = binary.Run(t, dir, "", "config", "check", "--config", "c.yaml")
+	want := "warning: people[1].roles: erin was offboarded (inactive in the database), so the roles helpdesk do not count; remove them"
+	if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "frank") || strings.Contains(out, "alice") {
+		t.Fatalf("inactive with roles: exit %d, %q", code, out)
 	}
 }

@@ -67,6 +67,6 @@ func devicesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return cmd.fail(err)
 	}
-	fmt.Fprintf(stdout, "imported %s: %d added, %d updated\n", file, res.Added, res.Updated)
+	fmt.Fprintf(stdout, "imported %s: %d added, %d updated, %d assigned\n", file, res.Added, res.Updated, res.Assigned)
 	return exitOK
 }

@@ -17,6 +17,7 @@ import (
 	"opsbot/handlers/devices"
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/oncall"
+	"opsbot/handlers/provision"
 	"opsbot/handlers/runbooks"
 	"opsbot/handlers/tickets"
 	"opsbot/notify"
@@ -51,6 +52,10 @@ type core struct {
 	router   *bot.Router
 	// intake files tickets from chat messages (the tickets handler).
 	intake bot.Intake
+	// tickets and access are the areas onboarding files tickets and asks
+	// for access through.
+	tickets *tickets.Handler
+	access  *access.Handler
 	// workers is background work every replica runs until shutdown (the
 	// notifier); scheduled is work only the leader runs (checks, expiries,
 	// SLA timers, backup schedules). Each returns when ctx ends.
@@ -78,6 +83,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core, er
 	cmds, err := c.addAreas(ctx)
 	if err == nil {
 		c.router, err = bot.NewRouter(c.dir, log, c.reg, c.clock.Now, cmds...)
+	}
+	if err == nil {
+		db := store.DB
+		c.router.SetInactive(func(ctx context.Context, name string) (bool, error) { return storage.IsInactive(ctx, db, name) })
 	}
 	if err != nil {
 		c.close()
@@ -117,6 +126,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 		c.addAccess,
 		c.addIncidents,
 		c.addOncall,
+		c.addProvision,
 		func(d handlers.Deps) ([]bot.Command, error) { return c.addRunbooks(ctx, d) },
 	} {
 		more, err := add(deps)
@@ -133,7 +143,7 @@ func (c *core) addTickets(deps handlers.Deps) ([]bot.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.intake = h
+	c.intake, c.tickets = h, h
 	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
@@ -163,6 +173,7 @@ func (c *core) addAccess(deps handlers.Deps) ([]bot.Command, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.access = h
 	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
@@ -183,6 +194,15 @@ func (c *core) addOncall(deps handlers.Deps) ([]bot.Command, error) {
 	}
 	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addProvision(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := provision.New(deps, c.tickets, c.access)
+	if err != nil {
+		return nil, err
+	}
+	c.scheduled = append(c.scheduled, h.Run)
+	return []bot.Command{h.Command(), h.OffboardCommand()}, nil
 }
 
 func (c *core) addRunbooks(ctx context.Context, deps handlers.Deps) ([]bot.Command, error) {

@@ -58,6 +58,28 @@ type Router struct {
 	now      func() time.Time
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// inactive, when set, says whether a configured person was offboarded:
+	// they are then treated as an unknown employee with no roles.
+	inactive func(ctx context.Context, name string) (bool, error)
+}
+
+// SetInactive plugs in the stored inactive state of people (offboarding);
+// set it before the router handles requests. When the lookup fails the
+// request is refused rather than run with the config's roles.
+func (r *Router) SetInactive(f func(ctx context.Context, name string) (bool, error)) { r.inactive = f }
+
+// unknown is how an offboarded person is seen: like an employee the config
+// does not list, by platform id, with no roles and no teams. Without a
+// platform id (the shell) the name gets an "inactive:" prefix, so nothing
+// that looks people up in the config by name finds them either.
+func unknown(p Person) Person {
+	switch {
+	case p.SlackID != "":
+		return Person{Name: "slack:" + p.SlackID, SlackID: p.SlackID}
+	case p.DiscordID != "":
+		return Person{Name: "discord:" + p.DiscordID, DiscordID: p.DiscordID}
+	}
+	return Person{Name: "inactive:" + p.Name}
 }
 
 // NewRouter builds the command table once; two commands or subcommands with
@@ -239,6 +261,17 @@ func (r *Router) Run(ctx context.Context, c *Call) (reply Reply) {
 		r.total.WithLabelValues(req.Name(), outcome).Inc()
 		r.duration.WithLabelValues(req.Name()).Observe(time.Since(start).Seconds())
 	}()
+	if r.inactive != nil && req.Person.Known {
+		gone, err := r.inactive(ctx, req.Person.Name)
+		if err != nil {
+			outcome = "error"
+			r.log.Error("read person state", "request_id", req.ID, "person", req.Person.Name, "err", err)
+			return internalError(req.ID)
+		}
+		if gone {
+			req.Person = unknown(req.Person)
+		}
+	}
 	if len(c.sub.Roles) > 0 && !slices.ContainsFunc(c.sub.Roles, req.Person.HasRole) {
 		outcome = "denied"
 		return Reply{Severity: SeverityDanger, Text: fmt.Sprintf("/%s needs the %s role; ask someone who has it.",

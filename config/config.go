@@ -59,6 +59,9 @@ type Config struct {
 	// Teams maps a team's name to its channel, on-call rotation and
 	// escalation (key teams).
 	Teams map[string]Team `yaml:"teams"`
+	// Provisioning holds the onboarding and offboarding templates
+	// (key provisioning).
+	Provisioning ProvisioningConfig `yaml:"provisioning"`
 	// Runbooks lists the commands people may run from chat with /run
 	// (key runbooks).
 	Runbooks []Runbook `yaml:"runbooks"`

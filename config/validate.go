@@ -86,6 +86,7 @@ func (c *Config) validate() problems {
 	v.outbox()
 	v.statusPage()
 	v.teams()
+	v.provisioning()
 	v.runbooks()
 	return v.problems
 }

@@ -27,6 +27,38 @@ func team(c *Config, name string, change func(*Team)) Team {
 	return t
 }
 
+// tmpl changes a deep copy of the engineer template.
+func tmpl(c *Config, change func(*Template)) {
+	t := c.Provisioning.Templates["engineer"]
+	t.Access = append([]TemplateAccess(nil), t.Access...)
+	var cmds []TemplateCommand
+	for _, cmd := range t.Commands {
+		cmd.Create, cmd.Remove = append([]string(nil), cmd.Create...), append([]string(nil), cmd.Remove...)
+		cmds = append(cmds, cmd)
+	}
+	t.Commands = cmds
+	t.Devices = append([]TemplateDevice(nil), t.Devices...)
+	t.Tickets = append([]TemplateTicket(nil), t.Tickets...)
+	change(&t)
+	c.Provisioning.Templates["engineer"] = t
+}
+
+// TestExpandPlaceholders: placeholders become values, with or without spaces inside
+// the braces; nothing else in the argument changes.
+func TestExpandPlaceholders(t *testing.T) {
+	vals := map[string]string{"Person": "erin", "Email": "erin@example.com"}
+	for in, want := range map[string]string{
+		"{{.Person}}":                 "erin",
+		"--email={{ .Email }}":        "--email=erin@example.com",
+		"{{.Person}}:{{.Person}}":     "erin:erin",
+		"plain; $(no shell) `either`": "plain; $(no shell) `either`",
+	} {
+		if got := Expand(in, vals); got != want {
+			t.Errorf("Expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFullIsValid(t *testing.T) {
 	if err := parseFull(t).Validate(); err != nil {
 		t.Fatalf("Validate(full.yaml):\n%v", err)
@@ -280,6 +312,30 @@ func TestValidate(t *testing.T) {
 		{"outbox poll", func(c *Config) { c.Outbox.Poll = 0 }, "outbox.poll", "must be longer than 0, e.g. 1s"},
 		{"outbox max age", func(c *Config) { c.Outbox.MaxAge = 0 }, "outbox.max_age", "must be longer than 0, e.g. 24h"},
 		{"outbox max backoff", func(c *Config) { c.Outbox.MaxBackoff = 0 }, "outbox.max_backoff", "must be longer than 0, e.g. 5m"},
+
+		// provisioning
+		{"template resource", func(c *Config) { tmpl(c, func(t *Template) { t.Access[0].Resource = "prod-bd" }) }, "provisioning.templates.engineer.access[0].resource", `unknown resource "prod-bd" (did you mean "prod-db"?)`},
+		{"template role", func(c *Config) { tmpl(c, func(t *Template) { t.Access[0].Role = "admin" }) }, "provisioning.templates.engineer.access[0].role", `prod-db has no role "admin" (use read or write)`},
+		{"template role missing", func(c *Config) { tmpl(c, func(t *Template) { t.Access[0].Role = "" }) }, "provisioning.templates.engineer.access[0].role", "required: one of prod-db's roles (read or write)"},
+		{"template role on roleless", func(c *Config) { tmpl(c, func(t *Template) { t.Access[1].Role = "read" }) }, "provisioning.templates.engineer.access[1].role", "server-room has no roles; leave role out"},
+		{"template duration", func(c *Config) { tmpl(c, func(t *Template) { t.Access[0].Duration = 0 }) }, "provisioning.templates.engineer.access[0].duration", "required: how long the grant lasts, e.g. 8h, or permanent: true"},
+		{"template duration too long", func(c *Config) { tmpl(c, func(t *Template) { t.Access[0].Duration = Duration(9 * time.Hour) }) }, "provisioning.templates.engineer.access[0].duration", "9h is longer than prod-db's max_duration 8h"},
+		{"template both", func(c *Config) { tmpl(c, func(t *Template) { t.Access[1].Duration = Duration(time.Hour) }) }, "provisioning.templates.engineer.access[1]", "set duration or permanent: true, not both"},
+		{"template placeholder", func(c *Config) { tmpl(c, func(t *Template) { t.Commands[0].Create[1] = "{{.Persn}}" }) }, "provisioning.templates.engineer.commands[0].create[1]", `unknown placeholder "{{.Persn}}" (did you mean "Person"?)`},
+		{"template function", func(c *Config) {
+			tmpl(c, func(t *Template) { t.Commands[0].Remove[1] = `{{printf "%s" .Person}}` })
+		}, "provisioning.templates.engineer.commands[0].remove[1]", "unknown placeholder"},
+		{"template stray braces", func(c *Config) { tmpl(c, func(t *Template) { t.Commands[0].Create[1] = "{{.Person}" }) }, "provisioning.templates.engineer.commands[0].create[1]", "unbalanced {{ or }}"},
+		{"template shell line", func(c *Config) { tmpl(c, func(t *Template) { t.Commands[0].Create = []string{"mkuser {{.Person}}"} }) }, "provisioning.templates.engineer.commands[0].create", "looks like a shell command line"},
+		{"template create", func(c *Config) { tmpl(c, func(t *Template) { t.Commands[0].Create = nil }) }, "provisioning.templates.engineer.commands[0].create", "required: the program and its arguments"},
+		{"template command name", func(c *Config) { tmpl(c, func(t *Template) { t.Commands[0].Name = "" }) }, "provisioning.templates.engineer.commands[0].name", "required"},
+		{"template device kind", func(c *Config) { tmpl(c, func(t *Template) { t.Devices[1].Kind = "Phone X" }) }, "provisioning.templates.engineer.devices[1].kind", "is not a valid name"},
+		{"template queue", func(c *Config) { tmpl(c, func(t *Template) { t.Tickets[1].Queue = "netwrk" }) }, "provisioning.templates.engineer.tickets[1].queue", `unknown queue "netwrk" (did you mean "network"?)`},
+		{"template summary placeholder", func(c *Config) { tmpl(c, func(t *Template) { t.Tickets[0].Summary = "Desk for {{.Manager}}" }) }, "provisioning.templates.engineer.tickets[0].summary", `unknown placeholder "{{.Manager}}"`},
+		{"template empty", func(c *Config) { c.Provisioning.Templates["intern"] = Template{} }, "provisioning.templates.intern", "empty template"},
+		{"template name", func(c *Config) {
+			c.Provisioning.Templates["Intern"] = Template{Devices: []TemplateDevice{{Kind: "laptop"}}}
+		}, `provisioning.templates.Intern`, "is not a valid template name"},
 
 		// status_page
 		{"status refresh short", func(c *Config) { c.StatusPage.Refresh = Duration(time.Second) }, "status_page.refresh", "at least 5s"},

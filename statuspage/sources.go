@@ -295,11 +295,20 @@ type StoreAccess struct {
 	DB *gorm.DB
 }
 
-// Access counts pending and active requests in one query.
+// Access counts pending and active requests in one query, and open
+// checklists in another.
 func (s *StoreAccess) Access(ctx context.Context, _ time.Time) (Access, error) {
 	n, err := storage.CountAccessByState(ctx, s.DB, storage.AccessPending, storage.AccessActive)
 	if err != nil {
 		return Access{}, err
 	}
-	return Access{Pending: n[storage.AccessPending], Active: n[storage.AccessActive]}, nil
+	c, err := storage.CountOpenChecklists(ctx, s.DB)
+	if err != nil {
+		return Access{}, err
+	}
+	var open int64
+	for _, k := range c {
+		open += k
+	}
+	return Access{Pending: n[storage.AccessPending], Active: n[storage.AccessActive], OpenChecklists: open}, nil
 }

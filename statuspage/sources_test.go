@@ -76,6 +76,17 @@ func TestStoreSources(t *testing.T) {
 				if err := storage.CreateAccessRequest(tx, &ar); err != nil {
 					return err
 				}
+				for _, who := range []string{"erin", "frank"} {
+					c := storage.Checklist{Kind: storage.ChecklistOnboard, Person: who, Template: "engineer", StartsOn: now,
+						RequestedBy: "alice", State: storage.ChecklistOpen, CreatedAt: now, UpdatedAt: now}
+					if err := storage.CreateChecklist(tx, &c, nil); err != nil {
+						return err
+					}
+				}
+				// A finished checklist is not counted.
+				if _, err := storage.CloseIfFinished(tx, 2, now); err != nil {
+					return err
+				}
 				started := now.Add(-time.Minute)
 				for _, r := range []storage.RunbookRun{
 					{Runbook: "restart-web", State: storage.RunbookRunning, RequestedBy: "bob", Params: `{"service":"secret-param"}`, CreatedAt: now.Add(-2 * time.Minute), StartedAt: &started},
@@ -128,7 +139,7 @@ func TestStoreSources(t *testing.T) {
 				st.Backups[0].LastRun.DurationSeconds != 60 || st.Backups[1].LastRun != nil || st.Backups[1].Freshness != "none" {
 				t.Errorf("backups %+v", st.Backups)
 			}
-			if st.Tickets.Open != 1 || st.Tickets.Breached != 1 || st.Access.Pending != 1 {
+			if st.Tickets.Open != 1 || st.Tickets.Breached != 1 || st.Access.Pending != 1 || st.Access.OpenChecklists != 1 {
 				t.Errorf("tickets %+v access %+v", st.Tickets, st.Access)
 			}
 			if ch := st.Changes; len(ch.Runbooks) != 1 || ch.Runbooks[0].State != storage.RunbookRunning || ch.Runbooks[0].StartedAt == nil ||

@@ -140,6 +140,9 @@ type Access struct {
 	Pending int64 `json:"pending"`
 	// Active counts access granted and not yet revoked.
 	Active int64 `json:"active"`
+	// OpenChecklists counts onboarding and offboarding checklists with
+	// steps left.
+	OpenChecklists int64 `json:"open_checklists"`
 }
 
 // Changes are the changes in flight: runbook runs waiting or running, and

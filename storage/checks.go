@@ -2,8 +2,10 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -157,6 +159,52 @@ func AddCheckResult(tx *gorm.DB, r *CheckResult) error {
 	}
 	return nil
 }
+
+// AddCheckResults writes results in multi-row statements (the write-behind
+// batches) and reports which were stored, by SlotKey; a result whose check
+// and slot are recorded already is skipped. Results without a slot are all
+// stored.
+func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
+	stored := make(map[string]bool, len(rs))
+	const perStatement = 500 // 7 variables a row, far below SQLite's limit
+	for start := 0; start < len(rs); start += perStatement {
+		chunk := rs[start:min(start+perStatement, len(rs))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
+		}
+		b.WriteString(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`)
+		rows, err := tx.Raw(b.String(), args...).Rows()
+		if err != nil {
+			return nil, fmt.Errorf("record %d check results: %w", len(chunk), err)
+		}
+		for rows.Next() {
+			var check string
+			var slot sql.NullString
+			if err := rows.Scan(&check, &slot); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record check results: %w", err)
+			}
+			stored[SlotKey(check, slot.String)] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("record check results: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record check results: %w", err)
+		}
+	}
+	return stored, nil
+}
+
+// SlotKey names a check's slot in AddCheckResults' answer.
+func SlotKey(check, slot string) string { return check + "\x00" + slot }
 
 // ErrDuplicateSlot is returned for a check result whose slot is recorded.
 var ErrDuplicateSlot = errors.New("a result for this slot is recorded already")

@@ -387,7 +387,8 @@ func TestModelsMatchSchema(t *testing.T) {
 		&storage.BackupSchedule{}, &storage.CheckResult{}, &storage.CheckState{}, &storage.Incident{},
 		&storage.IncidentEvent{}, &storage.Device{}, &storage.DiscordButton{}, &storage.DiscordInteraction{},
 		&storage.TicketMessage{}, &storage.Replica{}, &storage.OutboxMessage{}, &storage.SlackRequest{},
-		&storage.Ticket{}, &storage.TicketEvent{}, &storage.OncallOverride{}, &storage.RunbookRun{}, &storage.PortChange{},
+		&storage.Ticket{}, &storage.TicketEvent{}, &storage.OncallOverride{}, &storage.DeviceAssignment{}, &storage.Checklist{}, &storage.ChecklistItem{}, &storage.PersonState{},
+		&storage.RunbookRun{}, &storage.PortChange{},
 	}
 	for _, b := range storagetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {

@@ -246,12 +246,19 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o Outb
 	if o.Attempts != nil {
 		set["attempts"] = *o.Attempts
 	}
-	res := s.DB.WithContext(ctx).Model(&OutboxMessage{}).
-		Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
-	if res.Error != nil {
-		return false, fmt.Errorf("record outcome of notification %d: %w", id, res.Error)
+	// Through Tx, so on SQLite the outcome joins the group commit of the
+	// requests being handled meanwhile instead of taking the file alone.
+	var mine bool
+	err := s.Tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&OutboxMessage{}).
+			Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
+		mine = res.RowsAffected == 1
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("record outcome of notification %d: %w", id, err)
 	}
-	return res.RowsAffected == 1, nil
+	return mine, nil
 }
 
 // RenewOutbox extends owner's leases on the messages it is sending to until

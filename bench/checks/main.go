@@ -80,6 +80,7 @@ func run() error {
 	driver := flag.String("driver", "sqlite", "database: sqlite or postgres")
 	dsn := flag.String("dsn", "", "database DSN (default: a temporary SQLite file)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
 	flag.Parse()
 
@@ -95,6 +96,16 @@ func run() error {
 	ob, err := runOpsbot(*n, *every, *warmup, *dur, *workers, *driver, *dsn, *cpuProfile, url)
 	if err != nil {
 		return err
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			return err
+		}
+		f.Close()
 	}
 	if *gatus == "" {
 		return nil

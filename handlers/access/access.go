@@ -221,40 +221,15 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 		return bot.Reply{}, bot.Errorf("%s needs %s but %s other than you can approve; ask an admin to add approvers.",
 			res.Name, plural(res.Approvals, "approval"), who)
 	}
-	now := h.clock.Now()
-	r := &storage.AccessRequest{Resource: res.Name, Role: role, Requester: req.Person.Name, Email: req.Person.Email,
-		SlackID: req.Person.SlackID, DiscordID: req.Person.DiscordID, Reason: reason, Channel: h.cfg.RouteChannel(res.Channel, res.Team),
-		Duration: d, State: storage.AccessPending, ApprovalsNeeded: res.Approvals,
-		PendingUntil: now.Add(time.Duration(h.cfg.Access.PendingTTL)), CreatedAt: now, UpdatedAt: now}
+	var r *storage.AccessRequest
 	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
-		open, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: r.Requester,
-			Resources: []string{res.Name}, States: openStates})
-		if err != nil {
-			return err
+		got, existing, err := h.open(ctx, tx, req, req.Person, res, role, d, reason, others)
+		if existing {
+			return bot.Errorf("You already have #%d for %s, %s; see /access show %d.",
+				got.ID, named(res.Name, role), stateText(got.State), got.ID)
 		}
-		for _, o := range open {
-			if o.Role == role {
-				return bot.Errorf("You already have #%d for %s, %s; see /access show %d.",
-					o.ID, named(res.Name, role), stateText(o.State), o.ID)
-			}
-		}
-		if err := storage.CreateAccessRequest(tx, r); err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("role=%s for=%s reason=%q", role, bot.FormatDuration(d), reason)
-		if err := storage.WriteAudit(tx, handlers.Audit(req, "access.request", subject(r), detail)); err != nil {
-			return err
-		}
-		var ns []notify.Notification
-		if r.Channel != "" {
-			ns = append(ns, notify.Notification{Key: postKey(r.ID), To: notify.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
-		}
-		ask := h.card(r, nil)
-		ask.Text = fmt.Sprintf("%s asks for %s for %s. You can approve it.", mention(r.Requester), grantOf(role, res.Name), bot.FormatDuration(d))
-		for _, a := range others {
-			ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: notify.Destination{Person: a}, Reply: ask})
-		}
-		return h.enqueue(tx, ns...)
+		r = got
+		return err
 	})
 	if err != nil {
 		return bot.Reply{}, err
@@ -262,6 +237,76 @@ func (h *Handler) request(ctx context.Context, req *bot.Request) (bot.Reply, err
 	return bot.Reply{Title: fmt.Sprintf("Requested #%d: %s for %s", r.ID, named(res.Name, role), bot.FormatDuration(d)),
 		Text: fmt.Sprintf("Waiting for %s from %s. You will hear back here; /access show %d shows progress.",
 			plural(res.Approvals, "approval"), mentions(others), r.ID), Severity: bot.SeverityInfo}, nil
+}
+
+// open stores a pending request of who for res and asks its approvers
+// (others), in tx with its audit entry; req names who asked. When who
+// already has an open request for the resource and role, it returns that
+// one and existing is true.
+func (h *Handler) open(ctx context.Context, tx *gorm.DB, req *bot.Request, who bot.Person, res config.Resource, role string,
+	d time.Duration, reason string, others []string) (r *storage.AccessRequest, existing bool, err error) {
+	now := h.clock.Now()
+	r = &storage.AccessRequest{Resource: res.Name, Role: role, Requester: who.Name, Email: who.Email,
+		SlackID: who.SlackID, DiscordID: who.DiscordID, Reason: reason, Channel: h.cfg.RouteChannel(res.Channel, res.Team),
+		Duration: d, State: storage.AccessPending, ApprovalsNeeded: res.Approvals,
+		PendingUntil: now.Add(time.Duration(h.cfg.Access.PendingTTL)), CreatedAt: now, UpdatedAt: now}
+	open, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: r.Requester,
+		Resources: []string{res.Name}, States: openStates})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range open {
+		if o.Role == role {
+			return &o, true, nil
+		}
+	}
+	if err := storage.CreateAccessRequest(tx, r); err != nil {
+		return nil, false, err
+	}
+	detail := fmt.Sprintf("role=%s for=%s reason=%q", role, bot.FormatDuration(d), reason)
+	if who.Name != req.Person.Name {
+		detail += " requester=" + who.Name
+	}
+	if err := storage.WriteAudit(tx, handlers.Audit(req, "access.request", subject(r), detail)); err != nil {
+		return nil, false, err
+	}
+	var ns []notify.Notification
+	if r.Channel != "" {
+		ns = append(ns, notify.Notification{Key: postKey(r.ID), To: notify.Destination{Channel: r.Channel}, Reply: h.card(r, nil)})
+	}
+	ask := h.card(r, nil)
+	ask.Text = fmt.Sprintf("%s asks for %s for %s. You can approve it.", mention(r.Requester), grantOf(role, res.Name), bot.FormatDuration(d))
+	for _, a := range others {
+		ns = append(ns, notify.Notification{Key: fmt.Sprintf("access:%d:r0:ask:%s", r.ID, a), To: notify.Destination{Person: a}, Reply: ask})
+	}
+	return r, false, h.enqueue(tx, ns...)
+}
+
+// RequestFor asks for role on resource for d on behalf of who, inside tx,
+// through the resource's normal approvals; req names who asks (onboarding).
+// An open request of who for the same resource and role is returned
+// instead of a second one. Problems with the request are user-safe errors.
+func (h *Handler) RequestFor(ctx context.Context, tx *gorm.DB, req *bot.Request, who bot.Person, resource, role string,
+	d time.Duration, reason string) (int64, error) {
+	res, ok := h.cfg.Resource(resource)
+	if !ok {
+		return 0, bot.Errorf("there is no resource %q under access.resources", resource)
+	}
+	if (role == "") != (len(res.Roles) == 0) || (role != "" && !slices.Contains(res.Roles, role)) {
+		return 0, bot.Errorf("%s has no role %q", res.Name, role)
+	}
+	if d <= 0 || d > time.Duration(res.MaxDuration) {
+		return 0, bot.Errorf("%s for %s is not between 1s and its max_duration %s", res.Name, bot.FormatDuration(d), bot.FormatDuration(time.Duration(res.MaxDuration)))
+	}
+	others := slices.DeleteFunc(h.approvers(res), func(n string) bool { return n == who.Name })
+	if len(others) < res.Approvals {
+		return 0, bot.Errorf("%s needs %s but only %d people other than %s can approve", res.Name, plural(res.Approvals, "approval"), len(others), who.Name)
+	}
+	r, _, err := h.open(ctx, tx, req, who, res, role, d, reason, others)
+	if err != nil {
+		return 0, err
+	}
+	return r.ID, nil
 }
 
 // openStates are the states of a request that is not finished.
@@ -613,4 +658,44 @@ func (h *Handler) completeResource(_ context.Context, _ bot.Person, prefix strin
 		}
 	}
 	return out
+}
+
+// RevokeAllOf takes every access of person away inside tx, for
+// offboarding: requests waiting for approval are withdrawn; granted ones
+// (and grants that may have happened) go to revoking, where the worker runs
+// the resource's revoke action and retries it until it succeeds (a manual
+// revoke waits for /access done). A grant running right now is left for the
+// next call. It returns the ids of the requests whose revoke is under way.
+func (h *Handler) RevokeAllOf(ctx context.Context, tx *gorm.DB, req *bot.Request, person, why string) ([]int64, error) {
+	rs, err := storage.ListAccessRequests(ctx, tx, storage.AccessFilter{Requester: person, States: openStates})
+	if err != nil {
+		return nil, err
+	}
+	now := h.clock.Now()
+	var ids []int64
+	for i := range rs {
+		r := &rs[i]
+		action := "access.revoke_requested"
+		switch r.State {
+		case storage.AccessPending:
+			r.State, r.ClosedAt, r.ClosedBy, r.CloseReason = storage.AccessCancelled, &now, req.Person.Name, why
+			action = "access.cancel"
+		case storage.AccessGranting, storage.AccessGrantFailed:
+			if r.ClaimedUntil != nil && now.Before(*r.ClaimedUntil) {
+				continue
+			}
+			fallthrough
+		case storage.AccessActive, storage.AccessAwaitingManual:
+			r.State, r.Attempts, r.NextAttemptAt, r.LastError = storage.AccessRevoking, 0, &now, ""
+			r.ClosedBy, r.CloseReason, r.ExtendFor, r.ExtendUntil = req.Person.Name, why, 0, nil
+			ids = append(ids, r.ID)
+		default: // being revoked already
+			ids = append(ids, r.ID)
+			continue
+		}
+		if err := h.save(tx, r, now, handlers.Audit(req, action, subject(r), "state="+r.State+" reason="+why), "", bot.Reply{}); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }

@@ -17,8 +17,8 @@ import (
 )
 
 // CSVColumns are the columns an import file may have, in the documented
-// order; name and address are required, profile is optional.
-var CSVColumns = []string{"name", "address", "kind", "site", "owner", "tags", "notes", "profile"}
+// order; name and address are required, profile and holder are optional.
+var CSVColumns = []string{"name", "address", "kind", "site", "owner", "tags", "notes", "profile", "holder"}
 
 // MaxImportRows bounds one import file.
 const MaxImportRows = 100000
@@ -34,14 +34,16 @@ func (e *ImportError) Error() string {
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Added, Updated int
+	Added, Updated, Assigned int
 }
 
 // Import reads a CSV file with a header row (name,address,kind,site,owner,
-// tags,notes[,profile]; tags separated by semicolons) and adds or updates
-// its devices in one transaction: every row is checked first, and any bad
-// row means nothing is written. Devices from the config cannot be changed
-// by an import. actor is recorded in the audit log.
+// tags,notes[,profile][,holder]; tags separated by semicolons) and adds or
+// updates its devices in one transaction: every row is checked first, and
+// any bad row means nothing is written. Devices from the config cannot be
+// changed by an import. A holder (a name under people:) assigns the device
+// to that person; an empty one leaves the assignment as it is. actor is
+// recorded in the audit log.
 func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.Reader, actor string, now time.Time) (ImportResult, error) {
 	rows, err := parseCSV(r, cfg)
 	if err != nil {
@@ -58,11 +60,24 @@ func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.
 			byName[d.Name] = d
 		}
 		var problems []string
-		for _, row := range rows {
+		for i, row := range rows {
 			// A device the running config no longer lists but the last
 			// start still synced is a config device until the next start.
 			if old, ok := byName[row.fields.Name]; ok && old.Source == storage.DeviceFromConfig {
 				problems = append(problems, fmt.Sprintf("line %d: %s comes from the config file (devices.inventory); change it there, or rename the row", row.line, row.fields.Name))
+			}
+			if row.holder == "" {
+				continue
+			}
+			cur, err := storage.CurrentHolder(ctx, tx, row.fields.Name)
+			switch {
+			case err == nil && cur.Holder != row.holder:
+				problems = append(problems, fmt.Sprintf("line %d: %s is held by @%s; return it first with /device return %s --condition ok, or leave holder empty",
+					row.line, row.fields.Name, cur.Holder, row.fields.Name))
+			case err == nil:
+				rows[i].holder = "" // already theirs
+			case !errors.Is(err, storage.ErrNotFound):
+				return err
 			}
 		}
 		if len(problems) > 0 {
@@ -85,8 +100,22 @@ func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.
 			}
 			res.Added++
 		}
+		for _, row := range rows {
+			if row.holder == "" {
+				continue
+			}
+			a := storage.DeviceAssignment{Device: row.fields.Name, Holder: row.holder, AssignedBy: actor, AssignedAt: now}
+			if err := storage.AssignDevice(tx, &a); err != nil {
+				return err
+			}
+			if err := storage.WriteAudit(tx, storage.AuditEntry{At: now, Actor: actor, Platform: "cli", Action: "device.assign",
+				Subject: "device:" + a.Device, Detail: fmt.Sprintf("holder=%s (import line %d)", a.Holder, row.line)}); err != nil {
+				return err
+			}
+			res.Assigned++
+		}
 		return storage.WriteAudit(tx, storage.AuditEntry{At: now, Actor: actor, Platform: "cli", Action: "device.import",
-			Subject: "devices", Detail: fmt.Sprintf("added %d, updated %d", res.Added, res.Updated)})
+			Subject: "devices", Detail: fmt.Sprintf("added %d, updated %d, assigned %d", res.Added, res.Updated, res.Assigned)})
 	})
 	if err != nil {
 		return ImportResult{}, err
@@ -97,6 +126,8 @@ func Import(ctx context.Context, store *storage.Store, cfg *config.Config, r io.
 type csvRow struct {
 	line   int
 	fields Fields
+	// holder is the person the row assigns the device to, or "".
+	holder string
 }
 
 // parseCSV reads and checks every row, collecting all problems.
@@ -179,8 +210,17 @@ func parseCSV(r io.Reader, cfg *config.Config) ([]csvRow, error) {
 			problems = append(problems, fmt.Sprintf("line %d: %s is already on line %d", line, f.Name, first))
 			continue
 		}
+		holder := strings.TrimPrefix(get(rec, "holder"), "@")
+		if holder != "" {
+			i := slices.IndexFunc(cfg.People, func(p config.Person) bool { return strings.EqualFold(p.Name, holder) })
+			if i < 0 {
+				problems = append(problems, fmt.Sprintf("line %d: holder %q is nobody under people: in the config", line, clip(holder, 64)))
+			} else {
+				holder = cfg.People[i].Name
+			}
+		}
 		seen[f.Name] = line
-		rows = append(rows, csvRow{line: line, fields: f})
+		rows = append(rows, csvRow{line: line, fields: f, holder: holder})
 		if len(problems) > 1000 {
 			problems = append(problems, "too many problems; stopped reading")
 			break

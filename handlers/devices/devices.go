@@ -157,7 +157,7 @@ func (h *Handler) Command() bot.Command {
 		{Name: "profile", Kind: bot.KindString, Placeholder: "PROFILE", Help: "a profile under devices.profiles in the config; default devices.snmp"},
 	}
 	ack := func(req *bot.Request) string { return fmt.Sprintf("Looking up %s…", req.String("name")) }
-	return bot.Command{Name: "device", Summary: "Look up devices and query them live over SNMP", Subs: []bot.Sub{
+	return bot.Command{Name: "device", Summary: "Look up devices and query them live over SNMP", Subs: append([]bot.Sub{
 		{Name: "lookup", Summary: "Find devices by name, IP address, CIDR, tag or part of a name",
 			Args: []bot.Param{{Name: "query", Kind: bot.KindText, Required: true, Placeholder: "QUERY",
 				Help: "core-sw-1, 10.0.0.1, 10.1.2.0/24, tag:core, or part of a name"}},
@@ -179,7 +179,7 @@ func (h *Handler) Command() bot.Command {
 			Run:   h.edit},
 		{Name: "remove", Summary: "Remove a device added from chat or CSV", Roles: []string{RoleAdmin},
 			Args: []bot.Param{name}, Run: h.remove},
-	}}
+	}, h.assignmentSubs(name)...)}
 }
 
 // device finds a device by exact name, or says which names are close.
@@ -337,6 +337,11 @@ func (h *Handler) show(ctx context.Context, req *bot.Request) (bot.Reply, error)
 		return bot.Reply{}, err
 	}
 	reply := bot.Reply{Title: title(d), Fields: facts(d, &p)}
+	held, err := h.holderFields(ctx, d)
+	if err != nil {
+		return bot.Reply{}, err
+	}
+	reply.Fields = append(reply.Fields, held...)
 	sys, err := h.snmp.System(ctx, d.Address, p)
 	if err != nil {
 		return h.snmpFailed(reply, d, p, err), nil

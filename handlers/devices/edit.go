@@ -217,6 +217,11 @@ func (h *Handler) remove(ctx context.Context, req *bot.Request) (bot.Reply, erro
 	if err := changeable(d, "remove"); err != nil {
 		return bot.Reply{}, err
 	}
+	if a, err := storage.CurrentHolder(ctx, h.store.DB, d.Name); err == nil {
+		return bot.Reply{}, bot.Errorf("@%s holds %s; take it back first with /device return %s --condition ok (or lost).", a.Holder, d.Name, d.Name)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return bot.Reply{}, err
+	}
 	err = h.store.Tx(ctx, func(tx *gorm.DB) error {
 		if err := storage.DeleteDevice(tx, d.Name); err != nil {
 			return err

@@ -29,6 +29,10 @@ import (
 const (
 	flushEvery = time.Second
 	flushAt    = 1000
+	// flushTimeout bounds one flush; maxBehind bounds what is kept while
+	// the database cannot be written.
+	flushTimeout = 30 * time.Second
+	maxBehind    = 100_000
 )
 
 // pendingRun is a buffered result and the time it was recorded at.
@@ -150,33 +154,49 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 	defer h.behind.writeMu.Unlock()
 	written := map[string]storage.CheckState{}
 	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
+		// Each check's state is locked once, in the order its runs come
+		// (the order of a run's own transaction), then every result is
+		// inserted in a few statements, then each stored run steps its
+		// check's state machine in the order the runs happened.
 		states := map[string]*storage.CheckState{}
+		results := make([]storage.CheckResult, 0, len(runs))
 		for _, p := range runs {
 			c, ok := h.checks[p.run.Job.Name]
 			if !ok {
 				continue
 			}
-			st := states[c.Name]
-			if st == nil {
+			if states[c.Name] == nil {
 				s, err := storage.LockCheckState(tx, c.Name)
 				if err != nil {
 					return err
 				}
-				st = &s
-				states[c.Name] = st
+				states[c.Name] = &s
 			}
 			res := p.run.Result
-			r := storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
-				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)}
-			err := storage.AddCheckResult(tx, &r)
-			if errors.Is(err, storage.ErrDuplicateSlot) {
+			results = append(results, storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
+				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)})
+		}
+		stored, err := storage.AddCheckResults(tx, results)
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, p := range runs {
+			c, ok := h.checks[p.run.Job.Name]
+			if !ok {
+				continue
+			}
+			r := results[i]
+			i++
+			key := storage.SlotKey(r.Check, *r.Slot)
+			if !stored[key] {
 				h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *r.Slot)
 				continue
 			}
-			if err != nil {
-				return err
-			}
-			if err := h.step(tx, c, st, &res, p.at); err != nil {
+			delete(stored, key) // the same slot twice in one batch counts once
+
+			res := p.run.Result
+			if err := h.step(tx, c, states[c.Name], &res, p.at); err != nil {
 				return err
 			}
 		}
@@ -199,10 +219,28 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 	return nil
 }
 
-// flush writes every buffered run.
+// flush writes every buffered run. The write is not cut short by ctx
+// ending (shutdown, lost leadership: its term still fences it), and runs
+// that could not be written (the database unreachable) go back to the
+// buffer for the next flush, up to maxBehind of them.
 func (h *Handler) flush(ctx context.Context) {
-	if err := h.write(ctx, h.behind.takePending("")); err != nil {
-		h.d.Log.Error("record buffered check results", "err", err)
+	runs := h.behind.takePending("")
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
+	if err := h.write(wctx, runs); err != nil {
+		h.d.Log.Error("record buffered check results; keeping them for the next try", "results", len(runs), "err", err)
+		h.behind.putBack(runs)
+	}
+}
+
+// putBack returns runs that could not be written to the front of the
+// buffer, dropping the oldest beyond maxBehind.
+func (b *behind) putBack(runs []pendingRun) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pending = append(runs, b.pending...)
+	if over := len(b.pending) - maxBehind; over > 0 {
+		b.pending = b.pending[over:]
 	}
 }
 
@@ -224,7 +262,7 @@ func (h *Handler) writeBehind(ctx context.Context) {
 			b.mu.Unlock()
 			// Still fenced by the term ctx carries: after a lost
 			// leadership these are refused and dropped.
-			h.flush(context.WithoutCancel(ctx))
+			h.flush(ctx)
 			return
 		case <-t.C:
 		case <-b.full:

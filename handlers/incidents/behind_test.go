@@ -75,17 +75,43 @@ func TestWriteBehind(t *testing.T) {
 			}
 			r.wantOutbox("incident:1:open@log")
 
+			// Runs that cannot be written (the database refuses) are kept
+			// for the next flush, not lost.
+			r.run() // steady (still failing, incident open: written at once)
+			r.h.behind.mu.Lock()
+			r.h.behind.cache["web"] = r.state()
+			r.h.behind.mu.Unlock()
+			stored := len(r.results())
+			db := r.env.Deps.Store.DB
+			if err := db.Exec("ALTER TABLE check_results RENAME TO check_results_away").Error; err != nil {
+				t.Fatal(err)
+			}
+			r.h.behind.pending = append(r.h.behind.pending, pendingRun{run: checks.Run{Job: r.h.Scheduler().Jobs()["web"],
+				Scheduled: r.env.Clock.Now().Add(time.Hour), Result: checks.Result{OK: false, Error: "down"}}, at: r.env.Clock.Now()})
+			r.h.flush(ctx)
+			if n := len(r.h.behind.pending); n != 1 {
+				t.Fatalf("after a failed flush %d runs wait, want the 1 kept", n)
+			}
+			if err := db.Exec("ALTER TABLE check_results_away RENAME TO check_results").Error; err != nil {
+				t.Fatal(err)
+			}
+			r.h.flush(ctx)
+			if n := len(r.results()); n != stored+1 || len(r.h.behind.pending) != 0 {
+				t.Fatalf("after the database is back: %d results (want %d), %d waiting", n, stored+1, len(r.h.behind.pending))
+			}
+
 			// A result for a slot already recorded (a replay, an overlapping
 			// leader) is dropped and not counted.
 			slot := r.env.Clock.Now() // the last run's slot: run() moved the clock to it
 			before := r.state()
+			stored = len(r.results())
 			replay := checks.Run{Job: r.h.Scheduler().Jobs()["web"], Scheduled: slot, Started: slot,
 				Result: checks.Result{OK: false, Error: "replayed"}}
 			if err := r.h.write(ctx, []pendingRun{{run: replay, at: slot}}); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(r.results()); n != 6 {
-				t.Fatalf("a replayed slot was stored again: %d results", n)
+			if n := len(r.results()); n != stored {
+				t.Fatalf("a replayed slot was stored again: %d results, want %d", n, stored)
 			}
 			if st := r.state(); st.Failures != before.Failures {
 				t.Fatalf("a replayed slot was counted: %d failures, then %d", before.Failures, st.Failures)

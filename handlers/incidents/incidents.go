@@ -61,6 +61,7 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	ros.Active = storage.ActiveFunc(d.Store.DB, 2*time.Second)
 	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind(), roster: ros}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings

@@ -42,6 +42,7 @@ func New(d handlers.Deps) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.Active = storage.ActiveFunc(d.Store.DB, 2*time.Second)
 	return &Handler{d: d, r: r}, nil
 }
 

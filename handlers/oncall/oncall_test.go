@@ -234,3 +234,26 @@ func TestRender(t *testing.T) {
 		}
 	}
 }
+
+// TestInactiveDropsOut: a person offboarded in the database leaves every
+// rotation at once, though the config still lists them, and the router
+// treats them as someone without roles.
+func TestInactiveDropsOut(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			env, _ := newEnv(t, b)
+			wantText(t, env, "dave", "/oncall", "it: primary @bob, secondary @carol")
+			wantText(t, env, "alice", "/oncall override it @bob --from 2026-03-10 --to 2026-03-10", "Override #1")
+			for _, n := range []string{"bob", "alice"} {
+				if err := storage.SetInactive(env.Deps.Store.DB, n, true, "test", env.Clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantText(t, env, "dave", "/oncall", "it: primary @carol, secondary @carol")
+			// alice's admin role no longer counts: she is a team outsider now.
+			wantText(t, env, "alice", "/oncall override it @carol --from 2026-03-03 --to 2026-03-03", "Only members of team it or an admin")
+		})
+	}
+}

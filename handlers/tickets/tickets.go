@@ -633,3 +633,26 @@ func (h *Handler) closeTicket(ctx context.Context, req *bot.Request) (bot.Reply,
 			thread: fmt.Sprintf("Ticket #%d is closed.", t.ID)}, nil
 	})
 }
+
+// FileFor files a ticket for requester inside tx, as /ticket new --for
+// does: its history, audit entry and queue post go in the same
+// transaction. req names who files it; queue "" is the default queue.
+// Onboarding files its tickets through it.
+func (h *Handler) FileFor(tx *gorm.DB, req *bot.Request, summary, queue string, requester bot.Person) (int64, error) {
+	summary = oneLine(summary)
+	if n := utf8.RuneCountInString(summary); summary == "" || n > maxSummary {
+		return 0, fmt.Errorf("file ticket: summary of %d characters (1 to %d)", n, maxSummary)
+	}
+	if queue == "" {
+		if q, ok, _ := h.queueFor(""); ok {
+			queue = q.Name
+		}
+	}
+	now := h.clock.Now()
+	t := storage.Ticket{Summary: summary, Status: storage.TicketNew, Priority: "normal", Queue: queue,
+		Requester: requester.Name, FiledBy: req.Person.Name, CreatedAt: now, UpdatedAt: now}
+	if _, err := h.file(tx, req, &t, requester); err != nil {
+		return 0, fmt.Errorf("file ticket: %w", err)
+	}
+	return t.ID, nil
+}

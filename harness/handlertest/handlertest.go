@@ -60,6 +60,8 @@ func (e *Env) Use(cmds ...bot.Command) {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	db := e.Deps.Store.DB
+	r.SetInactive(func(ctx context.Context, name string) (bool, error) { return storage.IsInactive(ctx, db, name) })
 	e.Router = r
 }
 
