@@ -2,6 +2,7 @@ package tickets_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +62,23 @@ func BenchmarkTickets(b *testing.B) {
 			fmt.Printf("%s with %d tickets stored (SQLite): %.0f per second\n", bc.line, stored, perSec)
 		})
 	}
+}
+
+// BenchmarkTicketsParallel files tickets from 16 goroutines per core at once,
+// as a busy chat does: on SQLite the transactions that queue behind one
+// another are committed together (storage's group commit).
+func BenchmarkTicketsParallel(b *testing.B) {
+	env, _ := newEnv(b, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(b)}, testConfig())
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := env.Run("dave", `/ticket new "VPN drops every hour" --priority high`); r.Severity == bot.SeverityDanger {
+				b.Errorf("/ticket new: %+v", r)
+				return
+			}
+		}
+	})
+	perSec := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(perSec, "cmds/s")
+	fmt.Printf("/ticket new from %d goroutines (SQLite): %.0f per second\n", 16*runtime.GOMAXPROCS(0), perSec)
 }
