@@ -5,7 +5,9 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -36,4 +38,22 @@ type Deps struct {
 func Audit(req *bot.Request, action, subject, detail string) storage.AuditEntry {
 	return storage.AuditEntry{At: req.At, Actor: req.Person.Name, Platform: string(req.Platform),
 		Action: action, Subject: subject, Detail: detail, RequestID: req.ID}
+}
+
+// Every runs tick at once and then every interval until ctx ends, logging
+// a failed pass as what (unless it failed because ctx ended). It is the
+// loop of every area's scheduled work, which the leader alone runs.
+func Every(ctx context.Context, interval time.Duration, log *slog.Logger, what string, tick func(context.Context) error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := tick(ctx); err != nil && ctx.Err() == nil {
+			log.Error(what, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

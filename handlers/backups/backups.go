@@ -141,22 +141,10 @@ func New(d handlers.Deps) (*Handler, error) {
 }
 
 // Run marks lost runs and starts scheduled runs every second until ctx
-// ends; then it stops this process's runs and records how they ended.
+// ends. Runs in flight are not this loop's: they belong to the process,
+// which drains them at shutdown (Drain).
 func (h *Handler) Run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("backup schedules", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			// Runs in flight are not this loop's: they belong to the
-			// process, which drains them at shutdown.
-			return nil
-		case <-t.C:
-		}
-	}
+	return handlers.Every(ctx, time.Second, h.log, "backup schedules", h.Tick)
 }
 
 // Tick is one pass at the clock's time: runs whose owner is gone are marked

@@ -426,18 +426,7 @@ func (h *Handler) portList(ctx context.Context) (bot.Reply, error) {
 // Run sets ports back when their time is up, every 10 seconds until ctx
 // ends; the leader runs it.
 func (h *Handler) Run(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("port reverts", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return handlers.Every(ctx, 10*time.Second, h.log, "port reverts", h.Tick)
 }
 
 // Tick sets back every port whose change is due, including those that fell

@@ -5,29 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"gorm.io/gorm"
 
 	"opsbot/bot"
+	"opsbot/handlers"
 	"opsbot/storage"
 )
 
 // Run announces hand-offs every 30 seconds until ctx ends; only the leader
 // runs it.
 func (h *Handler) Run(ctx context.Context) error {
-	t := time.NewTicker(tickEvery)
-	defer t.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.d.Log.Error("on-call hand-off", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return handlers.Every(ctx, tickEvery, h.d.Log, "on-call hand-off", h.Tick)
 }
 
 // Tick posts, into the channel of each team whose rotation handed off in

@@ -18,18 +18,7 @@ import (
 
 // Run does a pass every Interval until ctx ends; only the leader runs it.
 func (h *Handler) Run(ctx context.Context) error {
-	t := time.NewTicker(h.Interval)
-	defer t.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.d.Log.Error("onboarding tick", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	return handlers.Every(ctx, h.Interval, h.d.Log, "onboarding tick", h.Tick)
 }
 
 // Tick runs the access and command steps whose start date has come, one

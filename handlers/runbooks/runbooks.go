@@ -110,18 +110,7 @@ func (h *Handler) Stream(ctx context.Context) error {
 // slot and marks lost the runs whose owner died, every second until ctx
 // ends.
 func (h *Handler) Run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("runbook tick", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	return handlers.Every(ctx, time.Second, h.log, "runbook tick", h.Tick)
 }
 
 // Tick marks lost the running runs whose owner stopped heartbeating and

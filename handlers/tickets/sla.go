@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"opsbot/bot"
+	"opsbot/handlers"
 	"opsbot/notify"
 	"opsbot/storage"
 )
@@ -18,18 +19,7 @@ const worker = "opsbot"
 
 // Run checks the SLAs every TickEvery until ctx ends.
 func (h *Handler) Run(ctx context.Context) error {
-	tick := time.NewTicker(TickEvery)
-	defer tick.Stop()
-	for {
-		if err := h.Tick(ctx); err != nil && ctx.Err() == nil {
-			h.log.Error("ticket SLA pass", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	return handlers.Every(ctx, TickEvery, h.log, "ticket SLA pass", h.Tick)
 }
 
 // Tick is one SLA pass at the clock's now: it warns about tickets within
