@@ -145,17 +145,12 @@ func CheckStates(ctx context.Context, db *gorm.DB) (map[string]CheckState, error
 	return out, nil
 }
 
-// AddCheckResult records one run.
-// A result whose check and slot are recorded already is not written again:
-// AddCheckResult then returns ErrDuplicateSlot.
+// AddCheckResult records one run. (The scheduler's results go through
+// AddCheckResults, which skips a slot recorded already.)
 func AddCheckResult(tx *gorm.DB, r *CheckResult) error {
 	r.At = r.At.UTC()
-	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "check"}, {Name: "slot"}}, DoNothing: true}).Create(r)
-	if res.Error != nil {
-		return fmt.Errorf("record result of check %s: %w", r.Check, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("record result of check %s: %w", r.Check, ErrDuplicateSlot)
+	if err := tx.Create(r).Error; err != nil {
+		return fmt.Errorf("record result of check %s: %w", r.Check, err)
 	}
 	return nil
 }
@@ -205,9 +200,6 @@ func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
 
 // SlotKey names a check's slot in AddCheckResults' answer.
 func SlotKey(check, slot string) string { return check + "\x00" + slot }
-
-// ErrDuplicateSlot is returned for a check result whose slot is recorded.
-var ErrDuplicateSlot = errors.New("a result for this slot is recorded already")
 
 // ScheduledSlot names a scheduled run's slot.
 func ScheduledSlot(at time.Time) *string {

@@ -39,12 +39,6 @@ func WithTerm(ctx context.Context, n int64, lost func()) context.Context {
 	return context.WithValue(ctx, termKey{}, &term{n: n, lost: lost})
 }
 
-// WithoutTerm returns a context whose transactions are not fenced, for work
-// that runs on the leader but is not scheduled work (answering a person).
-func WithoutTerm(ctx context.Context) context.Context {
-	return context.WithValue(ctx, termKey{}, (*term)(nil))
-}
-
 // TermOf returns the term ctx's work runs under, 0 when it is not fenced.
 func TermOf(ctx context.Context) int64 {
 	if t, _ := ctx.Value(termKey{}).(*term); t != nil {

@@ -116,18 +116,13 @@ func (s *Store) Claim(ctx context.Context, r *Request) error {
 	if r.Claimed() {
 		return nil
 	}
-	var err error
-	switch r.kind {
-	case SlackRequests:
-		var first bool
-		if first, err = s.ClaimSlackRequest(ctx, r.key, r.at); err == nil && !first {
-			err = ErrDuplicateRequest
-		}
-	default:
-		var first bool
-		if first, err = s.ClaimDiscordInteraction(ctx, r.key, r.at); err == nil && !first {
-			err = ErrDuplicateRequest
-		}
+	claim := s.ClaimSlackRequest
+	if r.kind == DiscordInteractions {
+		claim = s.ClaimDiscordInteraction
+	}
+	first, err := claim(ctx, r.key, r.at)
+	if err == nil && !first {
+		err = ErrDuplicateRequest
 	}
 	if err == nil {
 		r.mu.Lock()

@@ -71,16 +71,12 @@ func (h *Handler) buffer(run checks.Run, now time.Time) bool {
 	if !ok || st.LastAt == nil || st.LastOK != run.Result.OK {
 		return false
 	}
-	ms := checks.State{Failures: st.Failures, Successes: st.Successes, Silenced: h.silenced(c.Name, st, now)}
-	if st.FailingSince != nil {
-		ms.FailingSince = *st.FailingSince
-	}
 	if st.IncidentID != 0 {
 		// An open incident may be due a reminder or an escalation, which
 		// needs its stored timeline: write such runs at once.
 		return false
 	}
-	ns, acts := checks.Step(ms, &run.Result, now, h.policy(c))
+	ns, acts := checks.Step(h.machineState(c.Name, st, nil, nil, now), &run.Result, now, h.policy(c))
 	if len(acts) > 0 {
 		return false
 	}

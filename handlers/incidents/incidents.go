@@ -285,6 +285,17 @@ func view(in *storage.Incident) *checks.Incident {
 	return v
 }
 
+// machineState is what the state machine sees of a check: its stored
+// counters and silence, and its open and last incidents (nil for none).
+func (h *Handler) machineState(name string, st storage.CheckState, open, last *storage.Incident, now time.Time) checks.State {
+	ms := checks.State{Failures: st.Failures, Successes: st.Successes, Open: view(open), Last: view(last),
+		Silenced: h.silenced(name, st, now)}
+	if st.FailingSince != nil {
+		ms.FailingSince = *st.FailingSince
+	}
+	return ms
+}
+
 // step runs the state machine for one check inside tx and carries out its
 // actions; res is nil when only time has passed.
 func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res *checks.Result, now time.Time) error {
@@ -309,12 +320,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			last = &in
 		}
 	}
-	ms := checks.State{Failures: st.Failures, Successes: st.Successes, Open: view(open), Last: view(last),
-		Silenced: h.silenced(c.Name, *st, now)}
-	if st.FailingSince != nil {
-		ms.FailingSince = *st.FailingSince
-	}
-	ns, acts := checks.Step(ms, res, now, h.policy(c))
+	ns, acts := checks.Step(h.machineState(c.Name, *st, open, last, now), res, now, h.policy(c))
 	st.Failures, st.Successes = ns.Failures, ns.Successes
 	st.FailingSince = nil
 	if !ns.FailingSince.IsZero() {
