@@ -155,12 +155,14 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 		// inserted in a few statements, then each stored run steps its
 		// check's state machine in the order the runs happened.
 		states := map[string]*storage.CheckState{}
+		known := make([]pendingRun, 0, len(runs)) // runs of checks still configured
 		results := make([]storage.CheckResult, 0, len(runs))
 		for _, p := range runs {
 			c, ok := h.checks[p.run.Job.Name]
 			if !ok {
 				continue
 			}
+			known = append(known, p)
 			if states[c.Name] == nil {
 				s, err := storage.LockCheckState(tx, c.Name)
 				if err != nil {
@@ -176,14 +178,8 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 		if err != nil {
 			return err
 		}
-		i := 0
-		for _, p := range runs {
-			c, ok := h.checks[p.run.Job.Name]
-			if !ok {
-				continue
-			}
-			r := results[i]
-			i++
+		for i, p := range known {
+			c, r := h.checks[p.run.Job.Name], results[i]
 			key := storage.SlotKey(r.Check, *r.Slot)
 			if !stored[key] {
 				h.d.Log.Info("check result dropped: its slot is recorded already", "check", c.Name, "slot", *r.Slot)
