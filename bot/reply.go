@@ -42,6 +42,26 @@ type Reply struct {
 	// InChannel shows the reply to everyone in the channel; otherwise only
 	// the person who asked sees it (errors, personal views).
 	InChannel bool `json:"in_channel,omitempty"`
+	// Images are pictures the reply carries (a digest's charts): uploaded
+	// as files on Slack, attachments on Discord, written to a folder by the
+	// shell. The outbox stores them with the rest of the reply, so a
+	// platform outage loses none.
+	Images []Image `json:"images,omitempty"`
+}
+
+// Image is one picture of a reply.
+type Image struct {
+	// Name is the file name, e.g. "uptime-week.png".
+	Name string `json:"name"`
+	// Title is shown with the picture; it is unique within one reply, so an
+	// upload whose outcome is unknown can be looked up by it.
+	Title string `json:"title"`
+	// Alt says in words what the picture shows, for screen readers and
+	// clients that show no images.
+	Alt string `json:"alt,omitempty"`
+	// Type is the media type, "image/png".
+	Type string `json:"type"`
+	Data []byte `json:"data"`
 }
 
 // Field is one labelled value of a reply.
