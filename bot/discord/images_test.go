@@ -1,0 +1,221 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bwmarrin/discordgo"
+
+	"opsbot/bot"
+	"opsbot/harness/fakediscord"
+	"opsbot/storage/storagetest"
+)
+
+// testPNG is a small real PNG of w×h pixels in one colour.
+func testPNG(t testing.TB, w, h int, c color.Color) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func chartReply(t testing.TB) bot.Reply {
+	return bot.Reply{Title: "Ops digest, week 48", Text: "Uptime 99.2%", Severity: bot.SeverityInfo, InChannel: true,
+		Images: []bot.Image{
+			{Name: "uptime.png", Title: "Uptime, week 48", Alt: "Heat strip of the 20 worst checks", Type: "image/png", Data: testPNG(t, 8, 4, color.RGBA{R: 200, A: 255})},
+			{Name: "../../incidents.png", Title: "Incidents per day", Alt: "Bars: incidents per day", Type: "image/png", Data: testPNG(t, 6, 3, color.RGBA{B: 200, A: 255})},
+		}}
+}
+
+// checkUpload checks a multipart call against the reply: one files[n] per
+// picture with its bytes, the attachments list naming them, and embeds
+// showing them by attachment://.
+func checkUpload(t *testing.T, c fakediscord.Call, r bot.Reply) {
+	t.Helper()
+	if len(c.Files) != len(r.Images) {
+		t.Fatalf("%s %s carried %d files, want %d", c.Method, c.Path, len(c.Files), len(r.Images))
+	}
+	names := bot.FileNames(r.Images)
+	for i, f := range c.Files {
+		if f.Index != i || f.Name != names[i] || !bytes.Equal(f.Data, r.Images[i].Data) || f.Type != "image/png" || f.Description != r.Images[i].Alt {
+			t.Errorf("file %d: %+v (want %s)", i, f, names[i])
+		}
+	}
+	var refs []string
+	embeds, _ := c.Body["embeds"].([]any)
+	for _, e := range embeds {
+		if img, ok := e.(map[string]any)["image"].(map[string]any); ok {
+			refs = append(refs, img["url"].(string))
+		}
+	}
+	if strings.Join(refs, ",") != "attachment://uptime.png,attachment://incidents.png" {
+		t.Errorf("embeds show %v", refs)
+	}
+}
+
+func TestSenderPostsPicturesAsAttachments(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	s := newSender(t, f.URL())
+	ctx := context.Background()
+	r := chartReply(t)
+	msg := bot.Outgoing{Key: "report:week:48@discord", Reply: r}
+	to := bot.Target{Platform: bot.Discord, Channel: channelID, Name: "#ops"}
+	ref, err := s.Post(ctx, to, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Wait(t)
+	if c.Method != http.MethodPost || c.Path != "/channels/"+channelID+"/messages" || c.Body["nonce"] != Nonce(msg.Key) {
+		t.Fatalf("post %s %s %s", c.Method, c.Path, c.Body)
+	}
+	checkUpload(t, c, r)
+	// The marker is in the message with the pictures: a lost answer is
+	// found, and nothing is uploaded twice.
+	got, found, err := s.Find(ctx, to, msg.Key)
+	if err != nil || !found || got != ref {
+		t.Fatalf("Find: %+v %v %v", got, found, err)
+	}
+	msgs := f.Messages(channelID)
+	if atts, _ := msgs[len(msgs)-1]["attachments"].([]any); len(atts) != 2 {
+		t.Fatalf("stored message attachments %v", msgs[len(msgs)-1]["attachments"])
+	}
+	// An edit with pictures replaces the attachments.
+	if err := s.Update(ctx, ref, bot.Outgoing{Key: "k2", Reply: r}); err != nil {
+		t.Fatal(err)
+	}
+	f.Wait(t) // the Find
+	if c := f.Wait(t); c.Method != http.MethodPatch {
+		t.Fatalf("edit %s %s", c.Method, c.Path)
+	} else {
+		checkUpload(t, c, r)
+	}
+	if n := len(f.Files()); n != 4 {
+		t.Fatalf("fake took %d files, want 4", n)
+	}
+}
+
+func TestSenderRefusesWhatDiscordWould(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	s := newSender(t, f.URL())
+	to := bot.Target{Platform: bot.Discord, Channel: channelID, Name: "#ops"}
+	many := bot.Reply{Title: "many"}
+	for range MaxFiles + 1 {
+		many.Images = append(many.Images, bot.Image{Name: "a.png", Title: "a", Type: "image/png", Data: []byte{1}})
+	}
+	big := bot.Reply{Title: "big", Images: []bot.Image{{Name: "big.png", Title: "big", Type: "image/png", Data: make([]byte, MaxUpload+1)}}}
+	for _, r := range []bot.Reply{many, big} {
+		_, err := s.Post(context.Background(), to, bot.Outgoing{Key: r.Title, Reply: r})
+		if retry, _ := bot.RetryInfo(err); err == nil || retry {
+			t.Errorf("%s: want a permanent error, got %v", r.Title, err)
+		}
+	}
+	if calls := f.All(); len(calls) != 0 {
+		t.Fatalf("a refused upload reached Discord: %d calls", len(calls))
+	}
+}
+
+func TestFakeDiscordRefusesMalformedMultipart(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	png1 := testPNG(t, 2, 2, color.Black)
+	cases := []struct {
+		name    string
+		payload any
+		files   []upload
+		want    int
+	}{
+		{"no payload_json", nil, []upload{{Name: "a.png", Type: "image/png", Data: png1}}, http.StatusBadRequest},
+		{"attachment without its file", map[string]any{"content": "x", "attachments": []Attachment{{ID: "1", Filename: "a.png"}}},
+			[]upload{{Name: "a.png", Type: "image/png", Data: png1}}, http.StatusBadRequest},
+		{"file without attachment", map[string]any{"content": "x"}, []upload{{Name: "a.png", Type: "image/png", Data: png1}}, http.StatusBadRequest},
+		{"name mismatch", map[string]any{"content": "x", "attachments": []Attachment{{ID: "0", Filename: "b.png"}}},
+			[]upload{{Name: "a.png", Type: "image/png", Data: png1}}, http.StatusBadRequest},
+		{"too large", map[string]any{"content": "x", "attachments": []Attachment{{ID: "0", Filename: "a.png"}}},
+			[]upload{{Name: "a.png", Type: "image/png", Data: make([]byte, fakediscord.MaxUpload+1)}}, http.StatusRequestEntityTooLarge},
+		{"well formed", map[string]any{"content": "x", "attachments": []Attachment{{ID: "0", Filename: "a.png", Description: "alt"}}},
+			[]upload{{Name: "a.png", Type: "image/png", Data: png1}}, http.StatusOK},
+	}
+	for _, tc := range cases {
+		var body []byte
+		var ct string
+		var err error
+		if tc.payload == nil {
+			// A body of files alone.
+			body, ct, err = multipartBody(map[string]any{}, tc.files)
+			body = bytes.Replace(body, []byte(`name="payload_json"`), []byte(`name="payload"`), 1)
+		} else {
+			body, ct, err = multipartBody(tc.payload, tc.files)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, f.URL()+"/channels/"+channelID+"/messages", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bot "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var answer map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&answer)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: HTTP %d %v, want %d", tc.name, resp.StatusCode, answer, tc.want)
+		}
+	}
+	if n := len(f.Files()); n != 1 {
+		t.Fatalf("fake took %d files, want only the well-formed one", n)
+	}
+}
+
+func TestInteractionAnswerShowsPictures(t *testing.T) {
+	t.Parallel()
+	for _, public := range []bool{false, true} {
+		r := chartReply(t)
+		r.InChannel = public
+		chart := bot.Command{Name: "chart", Summary: "Charts", Subs: []bot.Sub{{Run: func(context.Context, *bot.Request) (bot.Reply, error) {
+			return r, nil
+		}}}}
+		e := newEnv(t, storagetest.Backends(t)[0], chart)
+		// Quick as it is, an answer with pictures is deferred: the JSON
+		// answer cannot carry files; the edit (or follow-up) does.
+		resp := response(t, e.post(t, slashID("900000000000000001", aliceID, "chart"), e.Clock.Now(), e.priv))
+		if resp.Type != discordgo.InteractionResponseDeferredChannelMessageWithSource {
+			t.Fatalf("want deferred type 5, got %+v", resp)
+		}
+		c := e.fake.Wait(t)
+		hook := "/webhooks/" + testApp + "/itoken-abc"
+		if public {
+			if c.Method != http.MethodPost || c.Path != hook {
+				t.Fatalf("public answer: %s %s", c.Method, c.Path)
+			}
+			checkUpload(t, c, r)
+			if o := e.fake.Wait(t); o.Method != http.MethodPatch || len(o.Files) != 0 {
+				t.Fatalf("then the original: %s %s with %d files", o.Method, o.Path, len(o.Files))
+			}
+		} else {
+			if c.Method != http.MethodPatch || c.Path != hook+"/messages/@original" {
+				t.Fatalf("personal answer: %s %s", c.Method, c.Path)
+			}
+			checkUpload(t, c, r)
+		}
+		e.adapter.wg.Wait()
+	}
+}
