@@ -77,6 +77,12 @@ type Server struct {
 	responses  map[string]string // response_url path → body
 	badTokens  int
 	seq        int
+	// uploads are files.getUploadURLExternal's pending files by id,
+	// files the completed ones, in order.
+	uploads      map[string]*File
+	files        []*File
+	uploadCalls  int
+	loseComplete int
 	// appToken, when set, enables Socket Mode: apps.connections.open
 	// with it answers the URL of the fake's own WebSocket endpoint.
 	appToken string
@@ -237,6 +243,13 @@ func (f *Server) RemoveScope(scope string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.scopes, scope)
+}
+
+// AddScope grants a scope, as reinstalling the app with it would.
+func (f *Server) AddScope(scope string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scopes[scope] = true
 }
 
 // AddMember puts the bot in a channel, as inviting it would.
@@ -416,6 +429,10 @@ func scopeFor(method, channel string) string {
 		return "channels:history"
 	case "users.info":
 		return "users:read"
+	case "files.getUploadURLExternal", "files.completeUploadExternal":
+		return "files:write"
+	case "files.list", "files.info":
+		return "files:read"
 	}
 	return ""
 }
@@ -427,6 +444,10 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/upload/") {
+		f.upload(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/respond/") {
 		// A response_url: Slack takes the message whatever the token.
 		b, _ := io.ReadAll(r.Body)
@@ -524,6 +545,12 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "chat.getPermalink":
 		reply(map[string]any{"ok": true, "channel": channel,
 			"permalink": "https://example.slack.com/archives/" + channel + "/p" + strings.ReplaceAll(r.Form.Get("message_ts"), ".", "")})
+	case "files.getUploadURLExternal":
+		f.getUploadURL(r, reply, refuse)
+	case "files.completeUploadExternal":
+		f.completeUpload(w, r, reply, refuse)
+	case "files.list":
+		f.listFiles(r, reply)
 	case "chat.postEphemeral":
 		f.ephemeral = append(f.ephemeral, r.Form.Get("text"))
 		reply(map[string]any{"ok": true, "message_ts": f.nextTS()})
