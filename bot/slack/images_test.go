@@ -304,3 +304,54 @@ func TestMissingFileScopes(t *testing.T) {
 		checkShared(t, fake, r, "C0HELP")
 	})
 }
+
+// TestSlashCommandWithPictures: a response_url takes no files, so the
+// answer says where the pictures go and the whole reply waits in the
+// outbox: for the channel when public, else for the person's direct
+// messages; a notifier then delivers it with its pictures.
+func TestSlashCommandWithPictures(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		text, target, where string
+	}{
+		{"--public", `"channel":"C0HELP"`, "in this channel"},
+		{"", `"user":"U0ALICE"`, "to you by direct message"},
+	} {
+		t.Run(tt.where, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, storagetest.Backends(t)[0])
+			rec := h.post("/slack/commands", h.command("U0ALICE", "/chart", tt.text, "T1"), nil)
+			got := decode(t, rec)
+			if got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "with its 2 pictures is on its way "+tt.where) {
+				t.Fatalf("answer %+v", got)
+			}
+			var rows []storage.OutboxMessage
+			if err := h.store.DB.Find(&rows).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 || !strings.Contains(rows[0].Target, tt.target) {
+				t.Fatalf("outbox %+v", rows)
+			}
+			var r bot.Reply
+			if err := json.Unmarshal([]byte(rows[0].Body), &r); err != nil || len(r.Images) != 2 || r.Title != "Ops digest, week 48" {
+				t.Fatalf("queued reply %+v %v", r, err)
+			}
+			// serve's notifier delivers it: the words and both pictures.
+			fake, _ := newFakeSlack(t)
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			sender := NewSender(config.SlackConfig{BotToken: config.Secret(testToken), APIURL: fake.URL()}, quiet)
+			n, err := notify.NewNotifier(h.store, h.clock, quiet, nil, config.OutboxConfig{Workers: 1}, map[bot.Platform]bot.Sender{bot.Slack: sender})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sent, err := n.Drain(context.Background()); err != nil || sent != 1 {
+				t.Fatalf("drain: %d %v (calls %v)", sent, err, fake.Calls())
+			}
+			channel := "C0HELP"
+			if tt.text == "" {
+				channel = "D0ALICE"
+			}
+			checkShared(t, fake, digest(t), channel)
+		})
+	}
+}

@@ -86,6 +86,44 @@ func (a *Adapter) postResponse(ctx context.Context, rawURL string, msg *slack.We
 	return nil
 }
 
+// pictures handles a reply with pictures to a slash command or a click.
+// A response_url takes no files, so the whole reply, words and pictures,
+// goes through the outbox as one message (the Sender's upload flow, safe
+// from outages and never posted twice): into the channel when it is for the
+// channel, else to the person by direct message. The person's answer says
+// where it went. A reply without pictures is returned as it is.
+func (a *Adapter) pictures(ctx context.Context, req *bot.Request, reply bot.Reply) bot.Reply {
+	n := len(reply.Images)
+	if n == 0 {
+		return reply
+	}
+	what := "The answer"
+	if reply.Title != "" {
+		what = "“" + reply.Title + "”"
+	}
+	count := fmt.Sprintf("its %d pictures", n)
+	if n == 1 {
+		count = "its picture"
+	}
+	if err := a.fallback(ctx, req, reply); err != nil {
+		a.log.Error("queue a reply with pictures", "request_id", req.ID, "command", req.Name(), "err", err)
+		words := reply
+		words.Images, words.InChannel = nil, false
+		note := "Its pictures could not be queued for upload; run the command again in a moment to get them."
+		if words.Footer != "" {
+			note = words.Footer + " · " + note
+		}
+		words.Footer = note
+		return words
+	}
+	where := "in this channel"
+	if !reply.InChannel || req.Channel == "" {
+		where = "to you by direct message"
+	}
+	return bot.Reply{Text: fmt.Sprintf("%s with %s is on its way %s: Slack takes pictures as uploads, "+
+		"which a command's answer cannot carry.", what, count, where), Severity: bot.SeverityInfo}
+}
+
 // fallback queues the reply as a message in the outbox.
 func (a *Adapter) fallback(ctx context.Context, req *bot.Request, reply bot.Reply) error {
 	t := bot.Target{Platform: bot.Slack, Channel: req.Channel, Thread: req.Route.Thread, Name: req.Channel}
@@ -286,7 +324,7 @@ func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
 		At: a.clock.Now(),
 	})
 	a.background(func(ctx context.Context) {
-		reply := a.router.Run(ctx, call)
+		reply := a.pictures(ctx, call.Req, a.router.Run(ctx, call))
 		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, did, reply))
 	})
 	return nil
