@@ -7,14 +7,22 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"gorm.io/gorm"
 
 	"opsbot/bot"
+	"opsbot/clock"
+	"opsbot/config"
 	"opsbot/harness/fakediscord"
+	"opsbot/notify"
+	"opsbot/storage"
 	"opsbot/storage/storagetest"
 )
 
@@ -217,5 +225,72 @@ func TestInteractionAnswerShowsPictures(t *testing.T) {
 			checkUpload(t, c, r)
 		}
 		e.adapter.wg.Wait()
+	}
+}
+
+// TestPicturesSurviveOutageAndLostAnswer: the outbox carries a reply's
+// pictures through a Discord outage (HTTP 503, then a lost answer after
+// Discord took the message, past its nonce window); once Discord answers,
+// the message and its two files are there exactly once.
+func TestPicturesSurviveOutageAndLostAnswer(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+			fake := fakediscord.New(t, testToken)
+			fake.SetClock(clk.Now)
+			cfg := &config.Config{Channels: map[string]config.Channel{"ops": {Discord: channelID}}}
+			cfg.Discord.Enabled = true
+			store := storagetest.Open(t, b)
+			ob := notify.New(cfg, bot.NewDirectory(nil), clk)
+			r := chartReply(t)
+			if err := store.Tx(context.Background(), func(tx *gorm.DB) error {
+				return ob.Enqueue(tx, notify.Notification{Key: "report:week:48", To: notify.Destination{Channel: "ops"}, Reply: r})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			sender := NewSender(config.DiscordConfig{Token: config.Secret(testToken), APIURL: fake.URL()}, store, clk, quiet, Options{})
+			n, err := notify.NewNotifier(store, clk, quiet, nil, config.OutboxConfig{Workers: 1, MaxBackoff: config.Duration(time.Second)},
+				map[bot.Platform]bot.Sender{bot.Discord: sender})
+			if err != nil {
+				t.Fatal(err)
+			}
+			drain := func(rounds int, step time.Duration) storage.OutboxMessage {
+				var m storage.OutboxMessage
+				for range rounds {
+					if _, err := n.Drain(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					if m, err = store.OutboxByKey(context.Background(), "report:week:48@discord"); err != nil {
+						t.Fatal(err)
+					}
+					if m.State != storage.OutboxPending {
+						break
+					}
+					clk.Advance(step)
+				}
+				return m
+			}
+			fake.Status(http.StatusServiceUnavailable)
+			if m := drain(3, time.Second); m.State != storage.OutboxPending || m.Attempts < 2 {
+				t.Fatalf("during the outage: %s after %d attempts", m.State, m.Attempts)
+			}
+			fake.Status(0)
+			fake.Lose(1)
+			// Each retry comes after Discord forgot the nonce: only the
+			// marker can tell the message is there.
+			if m := drain(10, 3*fakediscord.DefaultNonceWindow); m.State != storage.OutboxSent {
+				t.Fatalf("after the outage: %s %q", m.State, m.LastError)
+			}
+			if got := fake.Posts()[Nonce("report:week:48@discord")]; got != 1 {
+				t.Errorf("Discord has the message %d times", got)
+			}
+			files := fake.Files()
+			if len(files) != 2 || !bytes.Equal(files[0].Data, r.Images[0].Data) || !bytes.Equal(files[1].Data, r.Images[1].Data) {
+				t.Fatalf("Discord has %d files, want the 2 pictures once", len(files))
+			}
+		})
 	}
 }
