@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,6 +291,43 @@ func TestPicturesSurviveOutageAndLostAnswer(t *testing.T) {
 			files := fake.Files()
 			if len(files) != 2 || !bytes.Equal(files[0].Data, r.Images[0].Data) || !bytes.Equal(files[1].Data, r.Images[1].Data) {
 				t.Fatalf("Discord has %d files, want the 2 pictures once", len(files))
+			}
+		})
+	}
+}
+
+// BenchmarkDiscordPost posts a digest's words alone and with three 64 KiB
+// pictures (multipart) to the fake Discord on loopback
+// (go test -bench DiscordPost -run ^$ ./bot/discord/).
+func BenchmarkDiscordPost(b *testing.B) {
+	var imgs []bot.Image
+	for i, name := range []string{"uptime.png", "incidents.png", "backlog.png"} {
+		data := make([]byte, 64<<10)
+		x := uint32(i + 1)
+		for j := range data {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			data[j] = byte(x)
+		}
+		imgs = append(imgs, bot.Image{Name: name, Title: name, Alt: "a chart", Type: "image/png", Data: data})
+	}
+	for _, tc := range []struct {
+		name   string
+		images []bot.Image
+	}{{"words", nil}, {"3x64KiB", imgs}} {
+		b.Run(tc.name, func(b *testing.B) {
+			fake := fakediscord.New(b, testToken)
+			store := storagetest.Open(b, storagetest.Backends(b)[0])
+			s := NewSender(config.DiscordConfig{Token: config.Secret(testToken), APIURL: fake.URL()}, store,
+				clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), slog.New(slog.DiscardHandler), Options{})
+			to := bot.Target{Platform: bot.Discord, Channel: channelID, Name: "#ops"}
+			r := bot.Reply{Title: "Ops digest", Text: "Uptime 99.2%", Images: tc.images}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Post(context.Background(), to, bot.Outgoing{Key: "k" + strconv.Itoa(i), Reply: r}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

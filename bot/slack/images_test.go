@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -352,6 +353,47 @@ func TestSlashCommandWithPictures(t *testing.T) {
 				channel = "D0ALICE"
 			}
 			checkShared(t, fake, digest(t), channel)
+		})
+	}
+}
+
+// benchImages are three 64 KiB pictures, the size of a digest's charts.
+func benchImages() []bot.Image {
+	var imgs []bot.Image
+	for i, name := range []string{"uptime.png", "incidents.png", "backlog.png"} {
+		data := make([]byte, 64<<10)
+		x := uint32(i + 1)
+		for j := range data {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			data[j] = byte(x)
+		}
+		imgs = append(imgs, bot.Image{Name: name, Title: name, Alt: "a chart", Type: "image/png", Data: data})
+	}
+	return imgs
+}
+
+// BenchmarkSlackPost posts a digest's words alone and with three 64 KiB
+// pictures to the fake Slack on loopback: the cost of the upload flow's
+// extra calls (go test -bench SlackPost -run ^$ ./bot/slack/).
+func BenchmarkSlackPost(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		images []bot.Image
+	}{{"words", nil}, {"3x64KiB", benchImages()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			fake := fakeslack.New(b, testToken)
+			fake.AddMember("C0HELP")
+			s := NewSender(config.SlackConfig{BotToken: config.Secret(testToken), APIURL: fake.URL()}, slog.New(slog.DiscardHandler))
+			to := bot.Target{Platform: bot.Slack, Channel: "C0HELP", Name: "#ops"}
+			r := bot.Reply{Title: "Ops digest", Text: "Uptime 99.2%", Images: tc.images}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := s.Post(context.Background(), to, bot.Outgoing{Key: "k" + strconv.Itoa(i), Reply: r}); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
