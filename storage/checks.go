@@ -124,6 +124,108 @@ func LockCheckState(tx *gorm.DB, check string) (CheckState, error) {
 	return st, nil
 }
 
+// LockCheckStates is LockCheckState for many checks in a few statements:
+// the rows that do not exist yet are created, then all are read (and, on
+// PostgreSQL, locked, in name order so two writers never wait on each
+// other in a circle).
+func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, error) {
+	out := make(map[string]*CheckState, len(checks))
+	names := make([]string, 0, len(checks))
+	for _, c := range checks {
+		if _, dup := out[c]; !dup {
+			out[c] = nil
+			names = append(names, c)
+		}
+	}
+	read := func(names []string) error {
+		const perStatement = 500
+		for start := 0; start < len(names); start += perStatement {
+			chunk := names[start:min(start+perStatement, len(names))]
+			q := tx.Where("\"check\" IN ?", chunk).Order("\"check\"")
+			if tx.Dialector.Name() == "postgres" {
+				q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+			}
+			var rows []CheckState
+			if err := q.Find(&rows).Error; err != nil {
+				return fmt.Errorf("read the state of %d checks: %w", len(chunk), err)
+			}
+			for i := range rows {
+				out[rows[i].Check] = &rows[i]
+			}
+		}
+		return nil
+	}
+	if err := read(names); err != nil {
+		return nil, err
+	}
+	var missing []CheckState
+	for _, n := range names {
+		if out[n] == nil {
+			missing = append(missing, CheckState{Check: n})
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// First runs: create the rows (another writer may race us to them),
+	// then lock them.
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&missing, 500).Error; err != nil {
+		return nil, fmt.Errorf("create the state of %d checks: %w", len(missing), err)
+	}
+	again := make([]string, len(missing))
+	for i, m := range missing {
+		again[i] = m.Check
+	}
+	if err := read(again); err != nil {
+		return nil, err
+	}
+	for _, n := range again {
+		if out[n] == nil {
+			return nil, fmt.Errorf("read state of check %s: %w", n, gorm.ErrRecordNotFound)
+		}
+	}
+	return out, nil
+}
+
+// SaveCheckStates writes the states in multi-row statements, each row
+// whole, as SaveCheckState does one.
+func SaveCheckStates(tx *gorm.DB, sts []*CheckState) error {
+	const cols = 12
+	const perStatement = 400 // cols variables a row, far below SQLite's limit
+	for start := 0; start < len(sts); start += perStatement {
+		chunk := sts[start:min(start+perStatement, len(sts))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO check_states ("check", failures, successes, failing_since, last_at, last_ok, last_error,` +
+			` last_latency, incident_id, last_incident_id, silenced_until, silenced_by) VALUES `)
+		args := make([]any, 0, cols*len(chunk))
+		for i, st := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
+				st.LastError, st.LastLatency, st.IncidentID, st.LastIncidentID, utcPtr(st.SilencedUntil), st.SilencedBy)
+		}
+		b.WriteString(` ON CONFLICT ("check") DO UPDATE SET failures = excluded.failures, successes = excluded.successes,` +
+			` failing_since = excluded.failing_since, last_at = excluded.last_at, last_ok = excluded.last_ok,` +
+			` last_error = excluded.last_error, last_latency = excluded.last_latency, incident_id = excluded.incident_id,` +
+			` last_incident_id = excluded.last_incident_id, silenced_until = excluded.silenced_until,` +
+			` silenced_by = excluded.silenced_by`)
+		if err := tx.Exec(b.String(), args...).Error; err != nil {
+			return fmt.Errorf("save the state of %d checks: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// utcPtr is t in UTC, nil for nil, as gorm stores times.
+func utcPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
+
 // SaveCheckState writes a check's state.
 func SaveCheckState(tx *gorm.DB, st *CheckState) error {
 	if err := tx.Save(st).Error; err != nil {

@@ -154,7 +154,10 @@ func (h *Handler) Tick(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			return h.step(tx, c, &st, nil, now)
+			if err := h.step(tx, c, &st, nil, now); err != nil {
+				return err
+			}
+			return storage.SaveCheckState(tx, &st)
 		})
 		h.behind.forget(c.Name)
 		if err != nil {
@@ -414,7 +417,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			return err
 		}
 	}
-	return storage.SaveCheckState(tx, st)
+	return nil
 }
 
 // escalatedEvent is the timeline kind of an escalation; its detail,
