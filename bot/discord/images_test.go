@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"os"
 	"net/http"
 	"strconv"
 	"strings"
@@ -330,5 +331,43 @@ func BenchmarkDiscordPost(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPicturesDocExample keeps docs/pictures/discord-request.json, the
+// multipart request that carries a digest with two pictures to Discord,
+// true to the code (go test ./bot/discord -run TestPicturesDocExample -update).
+func TestPicturesDocExample(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	s := newSender(t, f.URL())
+	r := chartReply(t)
+	r.Fields = []bot.Field{{Name: "Uptime", Value: "99.2%", Short: true}, {Name: "Incidents", Value: "3 (MTTR 42m)", Short: true}}
+	if _, err := s.Post(context.Background(), bot.Target{Platform: bot.Discord, Channel: channelID, Name: "#ops"},
+		bot.Outgoing{Key: "report:week:48", Reply: r}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.Wait(t)
+	var parts []map[string]any
+	for _, fl := range c.Files {
+		parts = append(parts, map[string]any{"part": "files[" + strconv.Itoa(fl.Index) + "]", "filename": fl.Name,
+			"content_type": fl.Type, "bytes": len(fl.Data)})
+	}
+	doc := map[string]any{"request": c.Method + " /api/v10" + c.Path, "content_type": "multipart/form-data",
+		"payload_json": c.Body, "file_parts": parts}
+	got, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := "../../docs/pictures/discord-request.json"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is not what the code sends (run go test ./bot/discord -run TestPicturesDocExample -update): %v\n%s", path, err, got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -395,5 +396,48 @@ func BenchmarkSlackPost(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPicturesDocExample keeps docs/pictures/slack-calls.json, the calls
+// that carry a digest with two pictures to Slack, true to the code (run
+// go test ./bot/slack -run TestPicturesDocExample -update to rewrite it).
+func TestPicturesDocExample(t *testing.T) {
+	t.Parallel()
+	fake, api := newFakeSlack(t)
+	s := testSender(t, api, testToken, &logBuffer{})
+	r := digest(t)
+	r.Fields = []bot.Field{{Name: "Uptime", Value: "99.2%", Short: true}, {Name: "Incidents", Value: "3 (MTTR 42m)", Short: true}}
+	if _, err := s.Post(context.Background(), bot.Target{Platform: bot.Slack, Channel: "C0HELP", Name: "#ops"},
+		bot.Outgoing{Key: "report:week:48", Reply: r}); err != nil {
+		t.Fatal(err)
+	}
+	var calls []map[string]any
+	for _, req := range fake.Requests() {
+		form := map[string]any{}
+		for k, v := range req.Form {
+			var parsed any
+			if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &parsed) == nil {
+				form[k] = parsed
+				continue
+			}
+			form[k] = v
+		}
+		calls = append(calls, map[string]any{"call": req.Method, "form": form})
+	}
+	got, err := json.MarshalIndent(calls, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := "../../docs/pictures/slack-calls.json"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is not what the code sends (run go test ./bot/slack -run TestPicturesDocExample -update): %v\n%s", path, err, got)
 	}
 }

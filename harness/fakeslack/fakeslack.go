@@ -83,6 +83,8 @@ type Server struct {
 	files        []*File
 	uploadCalls  int
 	loseComplete int
+	// requests are every Web API call and upload, in order.
+	requests []Request
 	// appToken, when set, enables Socket Mode: apps.connections.open
 	// with it answers the URL of the fake's own WebSocket endpoint.
 	appToken string
@@ -486,6 +488,13 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(e)
 		return
 	}
+	req := Request{Method: method, Form: map[string]string{}}
+	for k := range r.Form {
+		if k != "token" {
+			req.Form[k] = r.Form.Get(k)
+		}
+	}
+	f.requests = append(f.requests, req)
 	channel := r.Form.Get("channel")
 	if need := scopeFor(method, channel); need != "" && !f.scopes[need] {
 		var have []string

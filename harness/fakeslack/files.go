@@ -30,6 +30,20 @@ type File struct {
 	Created             int64
 }
 
+// Request is one call the fake took: the Web API method (or "upload ID"
+// for bytes posted to an upload URL) and its form without the token.
+type Request struct {
+	Method string            `json:"method"`
+	Form   map[string]string `json:"form"`
+}
+
+// Requests lists every call taken, in order.
+func (f *Server) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
 // Files are the completed files, oldest first: what people see.
 func (f *Server) Files() []File {
 	f.mu.Lock()
@@ -130,6 +144,7 @@ func (f *Server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fl.Data, fl.Uploaded = data, true
+	f.requests = append(f.requests, Request{Method: "upload " + id, Form: map[string]string{"bytes": strconv.Itoa(len(data))}})
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprintf(w, "OK - %d", len(data))
 }
