@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -439,5 +440,28 @@ func TestPicturesDocExample(t *testing.T) {
 	want, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("%s is not what the code sends (run go test ./bot/slack -run TestPicturesDocExample -update): %v\n%s", path, err, got)
+	}
+}
+
+// TestClickWithPicturesKeepsTheMessage: a button whose answer has pictures
+// does not replace the clicked message with a note; the clicker reads where
+// the answer went, and the answer waits in the outbox for the channel.
+func TestClickWithPicturesKeepsTheMessage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, storagetest.Backends(t)[0])
+	if rec := h.post("/slack/interactions", clickForm(h, "U0BOB", "Month", "/chart --public", "TR1"), nil); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	got := h.hook()
+	if got.ReplaceOriginal || got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "is on its way in this channel") {
+		t.Fatalf("answer to the click %+v", got)
+	}
+	h.a.Wait()
+	var rows []storage.OutboxMessage
+	if err := h.store.DB.Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || !strings.Contains(rows[0].Body, `"images"`) {
+		t.Fatalf("outbox %+v", rows)
 	}
 }

@@ -324,7 +324,14 @@ func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
 		At: a.clock.Now(),
 	})
 	a.background(func(ctx context.Context) {
-		reply := a.pictures(ctx, call.Req, a.router.Run(ctx, call))
+		reply := a.router.Run(ctx, call)
+		if len(reply.Images) > 0 {
+			// The answer goes through the outbox with its pictures; the
+			// clicked message stays, and the clicker alone reads where.
+			note := a.pictures(ctx, call.Req, reply)
+			a.deliver(ctx, call.Req, note, Render(note).Webhook(false))
+			return
+		}
 		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, did, reply))
 	})
 	return nil
