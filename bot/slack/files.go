@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -36,8 +37,14 @@ const maxFiles = 10
 // pictures may or may not be: Post returns a plain error, the outbox marks
 // the message uncertain, and its next attempt finds the message by key
 // (Find) and then calls Complete, which lists the channel's pictures since
-// the message (files.list, files:read) and uploads only those whose title
-// is not there.
+// shortly before the message (files.list, files:read) and uploads only
+// those whose title is not there. Titles are unique within a reply and
+// name their period ("Uptime, week 48"), so another message's pictures do
+// not pass for these.
+
+// lookBack is how long before a message Complete looks for its pictures:
+// files.list dates a file from its upload, which precedes the words.
+const lookBack = 10 * time.Minute
 
 // uploaded is a picture whose bytes Slack has, not yet shared.
 type uploaded struct{ id, title string }
@@ -181,7 +188,10 @@ func (s *Sender) titles(ctx context.Context, to bot.Target, ref bot.MessageRef) 
 	params.Channel = ref.Channel
 	params.Types = "images"
 	if sec, err := strconv.ParseFloat(ref.ID, 64); err == nil && sec > 0 {
-		params.TimestampFrom = slack.JSONTime(math.Floor(sec))
+		// A file may date from its upload, before the words were posted
+		// (step 1 comes first, bounded by the send timeout): look from
+		// a margin before them.
+		params.TimestampFrom = slack.JSONTime(math.Floor(sec) - lookBack.Seconds())
 	}
 	have := map[string]bool{}
 	for page := 1; page <= 5; page++ {

@@ -89,7 +89,9 @@ func (f *Server) getUploadURL(r *http.Request, reply func(map[string]any), refus
 	}
 	f.seq++
 	id := fmt.Sprintf("F%08d", f.seq)
-	f.uploads[id] = &File{ID: id, Name: name, Alt: r.Form.Get("alt_txt"), Length: n}
+	// Slack dates a file from its upload: before the message that
+	// shares it.
+	f.uploads[id] = &File{ID: id, Name: name, Alt: r.Form.Get("alt_txt"), Length: n, Created: created - 1}
 	f.uploadCalls++
 	reply(map[string]any{"ok": true, "upload_url": "http://" + f.addr + "/upload/" + id, "file_id": id})
 }
@@ -201,7 +203,7 @@ func (f *Server) completeUpload(w http.ResponseWriter, r *http.Request, reply fu
 	var out []map[string]any
 	for _, it := range list {
 		fl := f.uploads[it.ID]
-		fl.Completed, fl.Title, fl.Channel, fl.Thread, fl.TS, fl.Created = true, it.Title, channel, thread, ts, created
+		fl.Completed, fl.Title, fl.Channel, fl.Thread, fl.TS = true, it.Title, channel, thread, ts
 		if fl.Title == "" {
 			fl.Title = fl.Name
 		}
