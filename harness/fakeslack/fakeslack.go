@@ -3,9 +3,13 @@
 // manifest (docs/slack-app-manifest.yaml) does not request (missing_scope),
 // history of a conversation the bot is not in (not_in_channel), an edit of
 // a message it never posted (message_not_found), and posts beyond a rate
-// limit (HTTP 429 with Retry-After). It counts every accepted post by the
-// opsbot key in its metadata, so a duplicate shows. The unit, reliability
-// and replica tests share it.
+// limit (HTTP 429 with Retry-After). It implements the external file
+// upload (files.getUploadURLExternal, the upload URL, which checks the
+// length, and files.completeUploadExternal, which refuses unknown or
+// unuploaded files with file_not_found and channels the bot is not in) and
+// files.list, and records the files it shares. It counts every accepted
+// post by the opsbot key in its metadata, so a duplicate shows. The unit,
+// reliability and replica tests share it.
 package fakeslack
 
 import (
@@ -433,7 +437,7 @@ func scopeFor(method, channel string) string {
 		return "users:read"
 	case "files.getUploadURLExternal", "files.completeUploadExternal":
 		return "files:write"
-	case "files.list", "files.info":
+	case "files.list":
 		return "files:read"
 	}
 	return ""
