@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
 	"gorm.io/gorm"
 
 	"opsbot/bot"
@@ -311,20 +312,27 @@ func TestMissingFileScopes(t *testing.T) {
 // TestSlashCommandWithPictures: a response_url takes no files, so the
 // answer says where the pictures go and the whole reply waits in the
 // outbox: for the channel when public, else for the person's direct
-// messages; a notifier then delivers it with its pictures.
+// messages, or for them too when opsbot cannot be in the channel; a
+// notifier then delivers it with its pictures.
 func TestSlashCommandWithPictures(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		text, target, where string
+		name, channel, text, target, where, sharedIn string
 	}{
-		{"--public", `"channel":"C0HELP"`, "in this channel"},
-		{"", `"user":"U0ALICE"`, "to you by direct message"},
+		{"public", "C0HELP", "--public", `"channel":"C0HELP"`, "in this channel", "C0HELP"},
+		{"public, joined now", "C0NEW", "--public", `"channel":"C0NEW"`, "in this channel", "C0NEW"},
+		{"personal", "C0HELP", "", `"user":"U0ALICE"`, "to you by direct message", "D0ALICE"},
+		{"private channel without opsbot", "G0PRIV", "--public", `"user":"U0ALICE"`,
+			"to you by direct message, because opsbot is not in this channel", "D0ALICE"},
 	} {
-		t.Run(tt.where, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			fake, _ := newFakeSlack(t)
 			h := newHarness(t, storagetest.Backends(t)[0])
-			rec := h.post("/slack/commands", h.command("U0ALICE", "/chart", tt.text, "T1"), nil)
-			got := decode(t, rec)
+			h.a.api = slack.New(testToken, slack.OptionAPIURL(fake.URL()))
+			form := h.command("U0ALICE", "/chart", tt.text, "T1")
+			form.Set("channel_id", tt.channel)
+			got := decode(t, h.post("/slack/commands", form, nil))
 			if got.ResponseType != "ephemeral" || !strings.Contains(got.Text, "with its 2 pictures is on its way "+tt.where) {
 				t.Fatalf("answer %+v", got)
 			}
@@ -340,7 +348,6 @@ func TestSlashCommandWithPictures(t *testing.T) {
 				t.Fatalf("queued reply %+v %v", r, err)
 			}
 			// serve's notifier delivers it: the words and both pictures.
-			fake, _ := newFakeSlack(t)
 			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 			sender := NewSender(config.SlackConfig{BotToken: config.Secret(testToken), APIURL: fake.URL()}, quiet)
 			n, err := notify.NewNotifier(h.store, h.clock, quiet, nil, config.OutboxConfig{Workers: 1}, map[bot.Platform]bot.Sender{bot.Slack: sender})
@@ -350,11 +357,7 @@ func TestSlashCommandWithPictures(t *testing.T) {
 			if sent, err := n.Drain(context.Background()); err != nil || sent != 1 {
 				t.Fatalf("drain: %d %v (calls %v)", sent, err, fake.Calls())
 			}
-			channel := "C0HELP"
-			if tt.text == "" {
-				channel = "D0ALICE"
-			}
-			checkShared(t, fake, digest(t), channel)
+			checkShared(t, fake, digest(t), tt.sharedIn)
 		})
 	}
 }
@@ -449,6 +452,8 @@ func TestPicturesDocExample(t *testing.T) {
 func TestClickWithPicturesKeepsTheMessage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, storagetest.Backends(t)[0])
+	fake, _ := newFakeSlack(t)
+	h.a.api = slack.New(testToken, slack.OptionAPIURL(fake.URL()))
 	if rec := h.post("/slack/interactions", clickForm(h, "U0BOB", "Month", "/chart --public", "TR1"), nil); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}

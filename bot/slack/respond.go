@@ -105,6 +105,16 @@ func (a *Adapter) pictures(ctx context.Context, req *bot.Request, reply bot.Repl
 	if n == 1 {
 		count = "its picture"
 	}
+	where := "in this channel"
+	if !reply.InChannel || req.Channel == "" {
+		where = "to you by direct message"
+	} else if !a.member(ctx, req.Channel) {
+		// Slack shares files only where the bot is a member: the
+		// person gets the answer instead, and learns how to fix it.
+		reply.InChannel = false
+		where = "to you by direct message, because opsbot is not in this channel and Slack shares pictures " +
+			"only where it is (/invite @opsbot to have them here)"
+	}
 	if err := a.fallback(ctx, req, reply); err != nil {
 		a.log.Error("queue a reply with pictures", "request_id", req.ID, "command", req.Name(), "err", err)
 		words := reply
@@ -116,12 +126,28 @@ func (a *Adapter) pictures(ctx context.Context, req *bot.Request, reply bot.Repl
 		words.Footer = note
 		return words
 	}
-	where := "in this channel"
-	if !reply.InChannel || req.Channel == "" {
-		where = "to you by direct message"
-	}
 	return bot.Reply{Text: fmt.Sprintf("%s with %s is on its way %s: Slack takes pictures as uploads, "+
 		"which a command's answer cannot carry.", what, count, where), Severity: bot.SeverityInfo}
+}
+
+// member reports whether opsbot is in a channel, joining a public one it
+// is not in (channels:join). It reads one message of the channel's history
+// to tell; when it cannot tell (Slack unreachable, a scope missing) it says
+// yes, and the outbox reports what goes wrong.
+func (a *Adapter) member(ctx context.Context, channel string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cutShortTimeout)
+	defer cancel()
+	_, err := a.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Limit: 1})
+	var se slack.SlackErrorResponse
+	if err == nil || !errors.As(err, &se) || (se.Err != "not_in_channel" && se.Err != "channel_not_found") {
+		return true
+	}
+	if strings.HasPrefix(channel, "C") {
+		if _, _, _, err := a.api.JoinConversationContext(ctx, channel); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fallback queues the reply as a message in the outbox.
