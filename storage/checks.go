@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -141,16 +140,19 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 		const perStatement = 500
 		for start := 0; start < len(names); start += perStatement {
 			chunk := names[start:min(start+perStatement, len(names))]
-			q := tx.Where("\"check\" IN ?", chunk).Order("\"check\"")
-			if tx.Dialector.Name() == "postgres" {
-				q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+			q := newRawSQL(tx, len(chunk)).sql(`SELECT ` + checkStateColumns + ` FROM check_states WHERE "check" IN (`)
+			for i, n := range chunk {
+				if i > 0 {
+					q.sql(", ")
+				}
+				q.arg(n)
 			}
-			var rows []CheckState
-			if err := q.Find(&rows).Error; err != nil {
+			q.sql(`) ORDER BY "check"`)
+			if q.pg {
+				q.sql(" FOR UPDATE")
+			}
+			if err := scanCheckStates(q, tx, out); err != nil {
 				return fmt.Errorf("read the state of %d checks: %w", len(chunk), err)
-			}
-			for i := range rows {
-				out[rows[i].Check] = &rows[i]
 			}
 		}
 		return nil
@@ -169,8 +171,15 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 	}
 	// First runs: create the rows (another writer may race us to them),
 	// then lock them.
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(&missing, 500).Error; err != nil {
-		return nil, fmt.Errorf("create the state of %d checks: %w", len(missing), err)
+	for start := 0; start < len(missing); start += 500 {
+		chunk := missing[start:min(start+500, len(missing))]
+		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") VALUES `)
+		for i, m := range chunk {
+			q.row(i == 0, m.Check)
+		}
+		if err := q.sql(` ON CONFLICT ("check") DO NOTHING`).exec(tx); err != nil {
+			return nil, fmt.Errorf("create the state of %d checks: %w", len(chunk), err)
+		}
 	}
 	again := make([]string, len(missing))
 	for i, m := range missing {
@@ -194,28 +203,58 @@ func SaveCheckStates(tx *gorm.DB, sts []*CheckState) error {
 	const perStatement = 400 // cols variables a row, far below SQLite's limit
 	for start := 0; start < len(sts); start += perStatement {
 		chunk := sts[start:min(start+perStatement, len(sts))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO check_states ("check", failures, successes, failing_since, last_at, last_ok, last_error,` +
-			` last_latency, incident_id, last_incident_id, silenced_until, silenced_by) VALUES `)
-		args := make([]any, 0, cols*len(chunk))
+		q := newRawSQL(tx, cols*len(chunk)).sql(`INSERT INTO check_states (` + checkStateColumns + `) VALUES `)
 		for i, st := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
+			q.row(i == 0, st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
 				st.LastError, st.LastLatency, st.IncidentID, st.LastIncidentID, utcPtr(st.SilencedUntil), st.SilencedBy)
 		}
-		b.WriteString(` ON CONFLICT ("check") DO UPDATE SET failures = excluded.failures, successes = excluded.successes,` +
+		q.sql(` ON CONFLICT ("check") DO UPDATE SET failures = excluded.failures, successes = excluded.successes,` +
 			` failing_since = excluded.failing_since, last_at = excluded.last_at, last_ok = excluded.last_ok,` +
 			` last_error = excluded.last_error, last_latency = excluded.last_latency, incident_id = excluded.incident_id,` +
 			` last_incident_id = excluded.last_incident_id, silenced_until = excluded.silenced_until,` +
 			` silenced_by = excluded.silenced_by`)
-		if err := tx.Exec(b.String(), args...).Error; err != nil {
+		if err := q.exec(tx); err != nil {
 			return fmt.Errorf("save the state of %d checks: %w", len(chunk), err)
 		}
 	}
 	return nil
+}
+
+// checkStateColumns are check_states' columns in the order
+// scanCheckStates reads them and SaveCheckStates writes them.
+const checkStateColumns = `"check", failures, successes, failing_since, last_at, last_ok, last_error, last_latency,` +
+	` incident_id, last_incident_id, silenced_until, silenced_by`
+
+// scanCheckStates runs q, which selects checkStateColumns, and adds each
+// row to out by name.
+func scanCheckStates(q *rawSQL, tx *gorm.DB, out map[string]*CheckState) error {
+	rows, err := q.query(tx)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st CheckState
+		var failing, last, silenced sql.NullTime
+		var lastErr, silencedBy sql.NullString
+		if err := rows.Scan(&st.Check, &st.Failures, &st.Successes, &failing, &last, &st.LastOK, &lastErr, &st.LastLatency,
+			&st.IncidentID, &st.LastIncidentID, &silenced, &silencedBy); err != nil {
+			return err
+		}
+		st.FailingSince, st.LastAt, st.SilencedUntil = timePtr(failing), timePtr(last), timePtr(silenced)
+		st.LastError, st.SilencedBy = lastErr.String, silencedBy.String
+		out[st.Check] = &st
+	}
+	return rows.Err()
+}
+
+// timePtr is t's time, nil when it is NULL.
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
 }
 
 // utcPtr is t in UTC, nil for nil, as gorm stores times.
@@ -266,18 +305,11 @@ func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
 	const perStatement = 500 // 7 variables a row, far below SQLite's limit
 	for start := 0; start < len(rs); start += perStatement {
 		chunk := rs[start:min(start+perStatement, len(rs))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
-		args := make([]any, 0, 7*len(chunk))
+		q := newRawSQL(tx, 7*len(chunk)).sql(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
 		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
+			q.row(i == 0, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
 		}
-		b.WriteString(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`)
-		rows, err := tx.Raw(b.String(), args...).Rows()
+		rows, err := q.sql(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`).query(tx)
 		if err != nil {
 			return nil, fmt.Errorf("record %d check results: %w", len(chunk), err)
 		}

@@ -76,7 +76,7 @@ func (h *Handler) buffer(run checks.Run, now time.Time) bool {
 		// needs its stored timeline: write such runs at once.
 		return false
 	}
-	ns, acts := checks.Step(h.machineState(c.Name, st, nil, nil, now), &run.Result, now, h.policy(c))
+	ns, acts := checks.Step(h.machineState(c.Name, st, nil, nil, now), &run.Result, now, c.policy)
 	if len(acts) > 0 {
 		return false
 	}
