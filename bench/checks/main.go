@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -82,6 +83,7 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
+	floor := flag.Bool("floor", false, "also run the same checks through opsbot's scheduler with nothing recorded: the HTTP and scheduling floor")
 	flag.Parse()
 
 	target, stopTarget, err := startTarget()
@@ -106,6 +108,14 @@ func run() error {
 			return err
 		}
 		f.Close()
+	}
+	if *floor {
+		ff, err := runFloor(*n, *every, *warmup, *dur, *workers, url)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("floor:  scheduler and http checks, nothing recorded: runs=%d cpu=%.2fs cpu-s per 1000 checks=%.3f (%.0f%% of opsbot's)\n",
+			ff.runs, ff.cpu, ff.per1000(), 100*ff.per1000()/ob.per1000())
 	}
 	if *gatus == "" {
 		return nil
@@ -221,6 +231,36 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 			mb(m.rss)-mb(min(goSys+m.file, m.rss)))
 	}
 	return f, nil
+}
+
+// runFloor runs the same checks through opsbot's scheduler and http check
+// with nothing recorded: what checking alone costs, below which no storage
+// design can go.
+func runFloor(n int, every, warmup, dur time.Duration, workers int, url string) (figures, error) {
+	var runs atomic.Int64
+	sched := checks.NewScheduler(clock.Real{}, workers, nil, nil)
+	sched.OnRun(func(checks.Run) { runs.Add(1) })
+	env := checks.Env{Clock: clock.Real{}, Transports: checks.NewTransports()}
+	for i := range n {
+		j, err := checks.JobFor(config.Check{Name: fmt.Sprintf("web-%05d", i), Kind: config.KindHTTP, URL: url, Method: "GET",
+			Every: config.Duration(every), Timeout: config.Duration(5 * time.Second)}, env)
+		if err != nil {
+			return figures{}, err
+		}
+		if err := sched.Add(j); err != nil {
+			return figures{}, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), warmup+dur)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sched.Run(ctx) }()
+	time.Sleep(warmup)
+	runs0, ru0, start := runs.Load(), rusage(), time.Now()
+	<-done
+	ru1 := rusage()
+	return figures{runs: runs.Load() - runs0, elapsed: time.Since(start),
+		cpu: tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)}, nil
 }
 
 // memSample is the process's resident memory and the Go runtime's view of
