@@ -67,7 +67,7 @@ func seed(t testing.TB, db *gorm.DB) {
 	rs = append(rs, results("db", feb(24, 0), time.Minute, 10, 9)...)
 	rs = append(rs, results("mail", at(8, 20, 0), time.Minute, 4, 2)...)
 	rs = append(rs, results("gone", at(5, 0, 0), time.Minute, 5, 0)...) // no longer configured
-	rs = append(rs, results("mail", at(9, 0, 0), time.Minute, 3, 0)...)  // today: not in the week
+	rs = append(rs, results("mail", at(9, 0, 0), time.Minute, 3, 0)...) // today: not in the week
 	must(t, db.CreateInBatches(rs, 100).Error)
 
 	in := func(check string, opened time.Time, ack, res time.Duration) storage.Incident {
@@ -100,12 +100,12 @@ func seed(t testing.TB, db *gorm.DB) {
 			ResolvedAt: resolved, ClosedAt: closed, FirstResponseDue: frDue, ResolveDue: resDue}
 	}
 	must(t, db.Create([]storage.Ticket{
-		tk("it", "urgent", at(2, 9, 0), ptr(at(2, 9, 10)), ptr(at(2, 12, 0)), nil, ptr(at(2, 9, 15)), ptr(at(2, 13, 0))),   // met
-		tk("it", "urgent", at(3, 9, 0), ptr(at(3, 9, 30)), ptr(at(3, 10, 0)), nil, ptr(at(3, 9, 15)), ptr(at(3, 13, 0))),   // first response late
-		tk("it", "high", at(4, 9, 0), nil, nil, nil, ptr(at(4, 10, 0)), nil),                                               // open
-		tk("facilities", "normal", feb(20, 9), nil, nil, nil, nil, nil),                                                   // open since before
-		tk("it", "high", feb(24, 9), ptr(feb(24, 10)), ptr(feb(25, 9)), nil, ptr(feb(24, 10)), ptr(feb(25, 9))),            // the week before, met
-		tk("it", "normal", at(6, 9, 0), nil, nil, ptr(at(7, 12, 0)), nil, nil),                                             // closed unresolved
+		tk("it", "urgent", at(2, 9, 0), ptr(at(2, 9, 10)), ptr(at(2, 12, 0)), nil, ptr(at(2, 9, 15)), ptr(at(2, 13, 0))), // met
+		tk("it", "urgent", at(3, 9, 0), ptr(at(3, 9, 30)), ptr(at(3, 10, 0)), nil, ptr(at(3, 9, 15)), ptr(at(3, 13, 0))), // first response late
+		tk("it", "high", at(4, 9, 0), nil, nil, nil, ptr(at(4, 10, 0)), nil),                                             // open
+		tk("facilities", "normal", feb(20, 9), nil, nil, nil, nil, nil),                                                  // open since before
+		tk("it", "high", feb(24, 9), ptr(feb(24, 10)), ptr(feb(25, 9)), nil, ptr(feb(24, 10)), ptr(feb(25, 9))),          // the week before, met
+		tk("it", "normal", at(6, 9, 0), nil, nil, ptr(at(7, 12, 0)), nil, nil),                                           // closed unresolved
 	}).Error)
 
 	ar := func(res, state string, created time.Time, granted, closed *time.Time) storage.AccessRequest {
