@@ -1,0 +1,70 @@
+package statuspage
+
+import (
+	"bytes"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"opsbot/config"
+	"opsbot/storage"
+	"opsbot/storage/storagetest"
+)
+
+// TestReportCharts: /report/PERIOD.png is behind the page's credentials
+// and answers a PNG of the chart asked for, drawn from the store.
+func TestReportCharts(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			store := storagetest.Open(t, b)
+			cfg := config.Default()
+			cfg.Checks = []config.Check{{Name: "web"}}
+			cfg.People = []config.Person{{Name: "alice", Teams: []string{"it"}}}
+			var rs []storage.CheckResult
+			for i := range 24 {
+				rs = append(rs, storage.CheckResult{Check: "web", At: now.Add(-time.Duration(i+20) * time.Hour), OK: i%4 != 0})
+			}
+			if err := store.DB.Create(&rs).Error; err != nil {
+				t.Fatal(err)
+			}
+			p := newPage(t, config.StatusPageConfig{Enabled: true, Auth: config.StatusAuth{Bearer: "0123456789abcdef-token"}}, Sources{})
+			mux := http.NewServeMux()
+			p.MountReports(mux, cfg, store.DB)
+			auth := map[string]string{"Authorization": "Bearer 0123456789abcdef-token"}
+
+			for _, path := range []string{"/report/week.png", "/report/day.png?chart=incidents", "/report/nope.png"} {
+				if w := get(t, mux, path, nil); w.Code != http.StatusUnauthorized || w.Header().Get("Content-Type") == "image/png" {
+					t.Errorf("GET %s without credentials: %d %s", path, w.Code, w.Header().Get("Content-Type"))
+				}
+			}
+			for _, path := range []string{"/report/week.png", "/report/day.png?chart=incidents", "/report/month.png?chart=backlog&team=it"} {
+				w := get(t, mux, path, auth)
+				if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "image/png" {
+					t.Fatalf("GET %s: %d %s\n%s", path, w.Code, w.Header().Get("Content-Type"), w.Body)
+				}
+				img, err := png.Decode(bytes.NewReader(w.Body.Bytes()))
+				if err != nil {
+					t.Fatalf("GET %s: %v", path, err)
+				}
+				if img.Bounds().Dx() != 1200 {
+					t.Errorf("GET %s: %d px wide", path, img.Bounds().Dx())
+				}
+			}
+			for path, want := range map[string]string{
+				"/report/year.png":              "is not a report",
+				"/report/week":                  "is not a report",
+				"/report/week.png?chart=pie":    "There is no chart &#34;pie&#34;",
+				"/report/week.png?team=%3Cb%3E": "There is no team &#34;&lt;b&gt;&#34;",
+			} {
+				w := get(t, mux, path, auth)
+				if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), want) {
+					t.Errorf("GET %s: %d, want 404 with %q:\n%s", path, w.Code, want, w.Body)
+				}
+			}
+		})
+	}
+}
