@@ -134,37 +134,71 @@ func scanInts(db *gorm.DB, n int, sql string, args ...any) ([]int64, error) {
 }
 
 // uptimes sums up each check's runs in p and the period before, worst
-// first; checks without runs in p are left out.
+// first; checks without runs in p are left out. Two aggregates that each
+// read an index only: the runs from (check, at), the failures from the
+// partial index of failed runs, so no result row is read.
 func uptimes(ctx context.Context, db *gorm.DB, s Scope, p Period) ([]CheckUptime, error) {
 	prev := p.Prev()
-	args := utc(p.Start, p.Start, p.Start, p.Start, prev.Start, p.End)
-	where, args, ok := in(s.all, `"check"`, s.Checks, args)
-	if !ok {
-		return nil, nil
-	}
 	configured := make(map[string]bool, len(s.Checks))
 	for _, c := range s.Checks {
 		configured[c] = true
 	}
-	rows, err := db.WithContext(ctx).Raw(`SELECT "check", `+
-		sums("at >= ?", "at >= ? AND ok", "at < ?", "at < ? AND ok")+
-		` FROM check_results WHERE at >= ? AND at < ?`+where+` GROUP BY "check"`, args...).Rows()
-	if err != nil {
-		return nil, fmt.Errorf("sum up check results: %w", err)
-	}
-	defer rows.Close()
-	var out []CheckUptime
-	for rows.Next() {
-		var c CheckUptime
-		if err := rows.Scan(&c.Name, &c.Cur.Runs, &c.Cur.OK, &c.Prev.Runs, &c.Prev.OK); err != nil {
+	byName := map[string]*CheckUptime{}
+	var order []string
+	for _, failed := range []bool{false, true} {
+		args := utc(p.Start, p.Start, prev.Start, p.End)
+		from, index, cond := "check_results", "idx_check_results_check_at", ""
+		if failed {
+			index, cond = "idx_check_results_failed", " AND NOT ok"
+		}
+		// Without statistics SQLite walks the index on at and reads every
+		// row, ten times slower at ten thousand checks.
+		if db.Dialector.Name() != "postgres" {
+			from += " INDEXED BY " + index
+		}
+		where, args, ok := in(s.all, `"check"`, s.Checks, args)
+		if !ok {
+			return nil, nil
+		}
+		rows, err := db.WithContext(ctx).Raw(`SELECT "check", `+sums("at >= ?", "at < ?")+
+			` FROM `+from+` WHERE at >= ? AND at < ?`+cond+where+` GROUP BY "check"`, args...).Rows()
+		if err != nil {
+			return nil, fmt.Errorf("sum up check results: %w", err)
+		}
+		for rows.Next() {
+			var name string
+			var cur, before int64
+			if err := rows.Scan(&name, &cur, &before); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read check results: %w", err)
+			}
+			c := byName[name]
+			if c == nil {
+				if failed {
+					continue // a failure without runs: not possible, but not counted
+				}
+				c = &CheckUptime{Name: name}
+				byName[name] = c
+				order = append(order, name)
+			}
+			if failed {
+				c.Cur.OK, c.Prev.OK = c.Cur.Runs-cur, c.Prev.Runs-before
+			} else {
+				c.Cur.Runs, c.Prev.Runs = cur, before
+				c.Cur.OK, c.Prev.OK = cur, before
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
 			return nil, fmt.Errorf("read check results: %w", err)
 		}
-		if c.Cur.Runs > 0 && configured[c.Name] {
-			out = append(out, c)
-		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read check results: %w", err)
+	var out []CheckUptime
+	for _, name := range order {
+		if c := byName[name]; c.Cur.Runs > 0 && configured[name] {
+			out = append(out, *c)
+		}
 	}
 	slices.SortFunc(out, func(a, b CheckUptime) int {
 		ua, ub := a.Cur.Uptime(), b.Cur.Uptime()
