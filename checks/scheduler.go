@@ -156,6 +156,8 @@ type Scheduler struct {
 	sem     chan struct{}
 	wake    chan struct{}
 
+	observe func(Run)
+
 	mu    sync.Mutex
 	heap  entryHeap
 	byKey map[string]*entry
@@ -174,6 +176,10 @@ func NewScheduler(clk clock.Clock, workers int, sink Sink, m *Metrics) *Schedule
 	return &Scheduler{clock: clk, sink: sink, metrics: m, sem: make(chan struct{}, workers),
 		wake: make(chan struct{}, 1), byKey: map[string]*entry{}}
 }
+
+// OnRun has f called with every finished run before the sink gets it (a
+// load program's figures). Set it before Run.
+func (s *Scheduler) OnRun(f func(Run)) { s.observe = f }
 
 // Add schedules a job; its first run is its next slot after now.
 func (s *Scheduler) Add(j Job) error {
@@ -381,6 +387,9 @@ func (s *Scheduler) execute(ctx context.Context, r dueRun, manual bool) (Run, er
 	}
 	s.metrics.runs.WithLabelValues(r.e.job.Kind, result).Inc()
 	s.metrics.duration.WithLabelValues(r.e.job.Kind).Observe(res.Latency.Seconds())
+	if s.observe != nil {
+		s.observe(run)
+	}
 	if s.sink == nil {
 		return run, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -126,6 +125,148 @@ func LockCheckState(tx *gorm.DB, check string) (CheckState, error) {
 	return st, nil
 }
 
+// LockCheckStates is LockCheckState for many checks in a few statements:
+// the rows that do not exist yet are created, then all are read (and, on
+// PostgreSQL, locked, in name order so two writers never wait on each
+// other in a circle).
+func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, error) {
+	out := make(map[string]*CheckState, len(checks))
+	names := make([]string, 0, len(checks))
+	for _, c := range checks {
+		if _, dup := out[c]; !dup {
+			out[c] = nil
+			names = append(names, c)
+		}
+	}
+	read := func(names []string) error {
+		const perStatement = 500
+		for start := 0; start < len(names); start += perStatement {
+			chunk := names[start:min(start+perStatement, len(names))]
+			q := newRawSQL(tx, len(chunk)).sql(`SELECT ` + checkStateColumns + ` FROM check_states WHERE "check" IN (`)
+			for i, n := range chunk {
+				if i > 0 {
+					q.sql(", ")
+				}
+				q.arg(n)
+			}
+			q.sql(`) ORDER BY "check"`)
+			if q.pg {
+				q.sql(" FOR UPDATE")
+			}
+			if err := scanCheckStates(q, tx, out); err != nil {
+				return fmt.Errorf("read the state of %d checks: %w", len(chunk), err)
+			}
+		}
+		return nil
+	}
+	if err := read(names); err != nil {
+		return nil, err
+	}
+	var missing []CheckState
+	for _, n := range names {
+		if out[n] == nil {
+			missing = append(missing, CheckState{Check: n})
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	// First runs: create the rows (another writer may race us to them),
+	// then lock them.
+	for start := 0; start < len(missing); start += 500 {
+		chunk := missing[start:min(start+500, len(missing))]
+		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") VALUES `)
+		for i, m := range chunk {
+			q.row(i == 0, m.Check)
+		}
+		if err := q.sql(` ON CONFLICT ("check") DO NOTHING`).exec(tx); err != nil {
+			return nil, fmt.Errorf("create the state of %d checks: %w", len(chunk), err)
+		}
+	}
+	again := make([]string, len(missing))
+	for i, m := range missing {
+		again[i] = m.Check
+	}
+	if err := read(again); err != nil {
+		return nil, err
+	}
+	for _, n := range again {
+		if out[n] == nil {
+			return nil, fmt.Errorf("read state of check %s: %w", n, gorm.ErrRecordNotFound)
+		}
+	}
+	return out, nil
+}
+
+// SaveCheckStates writes the states in multi-row statements, each row
+// whole, as SaveCheckState does one.
+func SaveCheckStates(tx *gorm.DB, sts []*CheckState) error {
+	const cols = 12
+	const perStatement = 400 // cols variables a row, far below SQLite's limit
+	for start := 0; start < len(sts); start += perStatement {
+		chunk := sts[start:min(start+perStatement, len(sts))]
+		q := newRawSQL(tx, cols*len(chunk)).sql(`INSERT INTO check_states (` + checkStateColumns + `) VALUES `)
+		for i, st := range chunk {
+			q.row(i == 0, st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
+				st.LastError, st.LastLatency, st.IncidentID, st.LastIncidentID, utcPtr(st.SilencedUntil), st.SilencedBy)
+		}
+		q.sql(` ON CONFLICT ("check") DO UPDATE SET failures = excluded.failures, successes = excluded.successes,` +
+			` failing_since = excluded.failing_since, last_at = excluded.last_at, last_ok = excluded.last_ok,` +
+			` last_error = excluded.last_error, last_latency = excluded.last_latency, incident_id = excluded.incident_id,` +
+			` last_incident_id = excluded.last_incident_id, silenced_until = excluded.silenced_until,` +
+			` silenced_by = excluded.silenced_by`)
+		if err := q.exec(tx); err != nil {
+			return fmt.Errorf("save the state of %d checks: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// checkStateColumns are check_states' columns in the order
+// scanCheckStates reads them and SaveCheckStates writes them.
+const checkStateColumns = `"check", failures, successes, failing_since, last_at, last_ok, last_error, last_latency,` +
+	` incident_id, last_incident_id, silenced_until, silenced_by`
+
+// scanCheckStates runs q, which selects checkStateColumns, and adds each
+// row to out by name.
+func scanCheckStates(q *rawSQL, tx *gorm.DB, out map[string]*CheckState) error {
+	rows, err := q.query(tx)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st CheckState
+		var failing, last, silenced sql.NullTime
+		var lastErr, silencedBy sql.NullString
+		if err := rows.Scan(&st.Check, &st.Failures, &st.Successes, &failing, &last, &st.LastOK, &lastErr, &st.LastLatency,
+			&st.IncidentID, &st.LastIncidentID, &silenced, &silencedBy); err != nil {
+			return err
+		}
+		st.FailingSince, st.LastAt, st.SilencedUntil = timePtr(failing), timePtr(last), timePtr(silenced)
+		st.LastError, st.SilencedBy = lastErr.String, silencedBy.String
+		out[st.Check] = &st
+	}
+	return rows.Err()
+}
+
+// timePtr is t's time, nil when it is NULL.
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
+
+// utcPtr is t in UTC, nil for nil, as gorm stores times.
+func utcPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
+
 // SaveCheckState writes a check's state.
 func SaveCheckState(tx *gorm.DB, st *CheckState) error {
 	if err := tx.Save(st).Error; err != nil {
@@ -166,18 +307,11 @@ func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
 	const perStatement = 500 // 7 variables a row, far below SQLite's limit
 	for start := 0; start < len(rs); start += perStatement {
 		chunk := rs[start:min(start+perStatement, len(rs))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
-		args := make([]any, 0, 7*len(chunk))
+		q := newRawSQL(tx, 7*len(chunk)).sql(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
 		for i, r := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
+			q.row(i == 0, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
 		}
-		b.WriteString(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`)
-		rows, err := tx.Raw(b.String(), args...).Rows()
+		rows, err := q.sql(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`).query(tx)
 		if err != nil {
 			return nil, fmt.Errorf("record %d check results: %w", len(chunk), err)
 		}

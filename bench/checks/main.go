@@ -155,7 +155,9 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	var mu sync.Mutex
 	var delays []time.Duration
 	var failed, runs int64
-	sink := func(ctx context.Context, r checks.Run) error {
+	// The handler's own scheduler runs the checks and records them, as in
+	// serve; the program only watches its runs.
+	h.Scheduler().OnRun(func(r checks.Run) {
 		mu.Lock()
 		delays = append(delays, r.Started.Sub(r.Scheduled))
 		runs++
@@ -163,25 +165,12 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 			failed++
 		}
 		mu.Unlock()
-		return h.Record(ctx, r)
-	}
-	sched := checks.NewScheduler(clk, workers, sink, checks.NewMetrics(nil))
-	env := checks.Env{Config: cfg, DB: store.DB, Clock: clk, Transports: checks.NewTransports(), SNMP: snmpClient}
-	for _, c := range cfg.Checks {
-		j, err := checks.JobFor(c, env)
-		if err != nil {
-			return figures{}, err
-		}
-		if err := sched.Add(j); err != nil {
-			return figures{}, err
-		}
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), warmup+dur)
 	defer cancel()
-	behind := make(chan struct{})
-	go func() { defer close(behind); h.WriteBehind(ctx) }()
+	peak := watchMemory(ctx)
 	schedDone := make(chan struct{})
-	go func() { defer close(schedDone); _ = sched.Run(ctx) }()
+	go func() { defer close(schedDone); _ = h.Run(ctx) }() // returns once the last results are written
 
 	time.Sleep(warmup)
 	if cpuProfile != "" {
@@ -201,7 +190,6 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	ru0 := rusage()
 	start := time.Now()
 	<-schedDone
-	<-behind // the last results are written
 	elapsed := time.Since(start)
 	ru1 := rusage()
 
@@ -223,7 +211,67 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 		cfg.Database.Driver, runs, f.runs, fails, results, float64(f.runs)/elapsed.Seconds())
 	fmt.Printf("opsbot: start delay p50=%s p99=%s max=%s\n", pct(0.50), pct(0.99), pct(1))
 	fmt.Printf("opsbot: cpu=%.2fs cpu-s per 1000 checks=%.3f peak RSS=%.1f MB\n", f.cpu, f.per1000(), f.peakRSS)
+	if m := <-peak; m.rss > 0 {
+		mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
+		goSys := m.stats.Sys - m.stats.HeapReleased
+		fmt.Printf("opsbot: at the highest sampled RSS %.1f MB: Go heap in use %.1f, heap free not returned %.1f, "+
+			"stacks %.1f, other Go runtime %.1f, the binary's pages %.1f, outside Go (SQLite's allocator) %.1f MB\n",
+			mb(m.rss), mb(m.stats.HeapInuse), mb(m.stats.HeapIdle-m.stats.HeapReleased), mb(m.stats.StackSys),
+			mb(goSys-m.stats.HeapInuse-(m.stats.HeapIdle-m.stats.HeapReleased)-m.stats.StackSys), mb(m.file),
+			mb(m.rss)-mb(min(goSys+m.file, m.rss)))
+	}
 	return f, nil
+}
+
+// memSample is the process's resident memory and the Go runtime's view of
+// it at one moment.
+type memSample struct {
+	rss, file uint64 // resident, and of it mapped from files (the binary)
+	stats     runtime.MemStats
+}
+
+// watchMemory samples memory every 250 ms until ctx ends, then sends the
+// sample with the highest resident size.
+func watchMemory(ctx context.Context) <-chan memSample {
+	out := make(chan memSample, 1)
+	go func() {
+		var top memSample
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if rss, file := residentBytes(); rss > top.rss {
+				top.rss, top.file = rss, file
+				runtime.ReadMemStats(&top.stats)
+			}
+			select {
+			case <-ctx.Done():
+				out <- top
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// residentBytes is VmRSS and RssFile from /proc/self/status, 0 where
+// there are none.
+func residentBytes() (rss, file uint64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, _ := strings.Cut(line, ":")
+		kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch name {
+		case "VmRSS":
+			rss = kb << 10
+		case "RssFile":
+			file = kb << 10
+		}
+	}
+	return rss, file
 }
 
 // runGatus runs the Gatus binary at path on the same endpoints with SQLite

@@ -76,7 +76,7 @@ func (h *Handler) buffer(run checks.Run, now time.Time) bool {
 		// needs its stored timeline: write such runs at once.
 		return false
 	}
-	ns, acts := checks.Step(h.machineState(c.Name, st, nil, nil, now), &run.Result, now, h.policy(c))
+	ns, acts := checks.Step(h.machineState(c.Name, st, nil, nil, now), &run.Result, now, c.policy)
 	if len(acts) > 0 {
 		return false
 	}
@@ -150,34 +150,34 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 	defer h.behind.writeMu.Unlock()
 	written := map[string]storage.CheckState{}
 	err := h.d.Store.Tx(ctx, func(tx *gorm.DB) error {
-		// Each check's state is locked once, in the order its runs come
-		// (the order of a run's own transaction), then every result is
-		// inserted in a few statements, then each stored run steps its
-		// check's state machine in the order the runs happened.
-		states := map[string]*storage.CheckState{}
+		// The states of the runs' checks are locked in one statement,
+		// every result is inserted in a few, each stored run steps its
+		// check's state machine in the order the runs happened, and the
+		// states are saved in a few statements more.
 		known := make([]pendingRun, 0, len(runs)) // runs of checks still configured
 		results := make([]storage.CheckResult, 0, len(runs))
+		names := make([]string, 0, len(runs))
 		for _, p := range runs {
 			c, ok := h.checks[p.run.Job.Name]
 			if !ok {
 				continue
 			}
 			known = append(known, p)
-			if states[c.Name] == nil {
-				s, err := storage.LockCheckState(tx, c.Name)
-				if err != nil {
-					return err
-				}
-				states[c.Name] = &s
-			}
+			names = append(names, c.Name)
 			res := p.run.Result
 			results = append(results, storage.CheckResult{Check: c.Name, At: p.at, OK: res.OK, LatencyMS: res.Latency.Milliseconds(),
 				Error: res.Error, Manual: p.run.Manual, Slot: slotOf(p.run)})
+		}
+		states, err := storage.LockCheckStates(tx, names)
+		if err != nil {
+			return err
 		}
 		stored, err := storage.AddCheckResults(tx, results)
 		if err != nil {
 			return err
 		}
+		stepped := make([]*storage.CheckState, 0, len(states))
+		seen := make(map[string]bool, len(states))
 		for i, p := range known {
 			c, r := h.checks[p.run.Job.Name], results[i]
 			key := storage.SlotKey(r.Check, *r.Slot)
@@ -188,12 +188,21 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 			delete(stored, key) // the same slot twice in one batch counts once
 
 			res := p.run.Result
-			if err := h.step(tx, c, states[c.Name], &res, p.at); err != nil {
+			st := states[c.Name]
+			if !seen[c.Name] {
+				seen[c.Name] = true
+				stepped = append(stepped, st)
+			}
+			if err := h.step(tx, c, st, &res, p.at); err != nil {
 				return err
 			}
 		}
-		for k, st := range states {
-			written[k] = *st
+		if err := storage.SaveCheckStates(tx, stepped); err != nil {
+			return err
+		}
+		clear(written) // the transaction may run again
+		for _, st := range stepped {
+			written[st.Check] = *st
 		}
 		return nil
 	})

@@ -38,7 +38,7 @@ const pruneBatch = 5000
 type Handler struct {
 	d      handlers.Deps
 	set    config.CheckSettings
-	checks map[string]config.Check
+	checks map[string]*check
 	names  []string
 	sched  *checks.Scheduler
 	behind *behind
@@ -62,7 +62,7 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 		return nil, err
 	}
 	ros.Active = storage.ActiveFunc(d.Store.DB, 2*time.Second)
-	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]config.Check{}, behind: newBehind(), roster: ros}
+	h := &Handler{d: d, set: d.Config.CheckSettings, checks: map[string]*check{}, behind: newBehind(), roster: ros}
 	if h.set.Workers < 1 {
 		h.set = config.Default().CheckSettings
 	}
@@ -80,7 +80,7 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 		}
 		// A team's check posts into the team's channel unless it names its own.
 		c.Channel = d.Config.RouteChannel(c.Channel, c.Team)
-		h.checks[c.Name] = c
+		h.checks[c.Name] = &check{Name: c.Name, Kind: c.Kind, Channel: c.Channel, Team: c.Team, policy: h.policyOf(c)}
 		h.names = append(h.names, c.Name)
 	}
 	if len(errs) > 0 {
@@ -154,7 +154,10 @@ func (h *Handler) Tick(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			return h.step(tx, c, &st, nil, now)
+			if err := h.step(tx, c, &st, nil, now); err != nil {
+				return err
+			}
+			return storage.SaveCheckState(tx, &st)
 		})
 		h.behind.forget(c.Name)
 		if err != nil {
@@ -208,8 +211,16 @@ func slotOf(run checks.Run) *string {
 	return storage.ScheduledSlot(run.Scheduled)
 }
 
-// policy is the state machine's view of a check's config.
-func (h *Handler) policy(c config.Check) checks.Policy {
+// check is what the handler keeps of a configured check: its names, the
+// channel it posts to (routed to its team's) and its state machine policy,
+// built once. The scheduler's job holds what a run needs.
+type check struct {
+	Name, Kind, Channel, Team string
+	policy                    checks.Policy
+}
+
+// policyOf is the state machine's view of a check's config.
+func (h *Handler) policyOf(c config.Check) checks.Policy {
 	p := checks.Policy{Failures: c.Failures, Successes: c.Successes,
 		RemindEvery: time.Duration(h.set.RemindEvery), FlapWindow: time.Duration(h.set.FlapWindow)}
 	if c.Escalate != nil {
@@ -298,7 +309,7 @@ func (h *Handler) machineState(name string, st storage.CheckState, open, last *s
 
 // step runs the state machine for one check inside tx and carries out its
 // actions; res is nil when only time has passed.
-func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res *checks.Result, now time.Time) error {
+func (h *Handler) step(tx *gorm.DB, c *check, st *storage.CheckState, res *checks.Result, now time.Time) error {
 	var open, last *storage.Incident
 	if st.IncidentID != 0 {
 		in, err := storage.GetIncident(tx, st.IncidentID)
@@ -320,7 +331,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			last = &in
 		}
 	}
-	ns, acts := checks.Step(h.machineState(c.Name, *st, open, last, now), res, now, h.policy(c))
+	ns, acts := checks.Step(h.machineState(c.Name, *st, open, last, now), res, now, c.policy)
 	st.Failures, st.Successes = ns.Failures, ns.Successes
 	st.FailingSince = nil
 	if !ns.FailingSince.IsZero() {
@@ -414,7 +425,7 @@ func (h *Handler) step(tx *gorm.DB, c config.Check, st *storage.CheckState, res 
 			return err
 		}
 	}
-	return storage.SaveCheckState(tx, st)
+	return nil
 }
 
 // escalatedEvent is the timeline kind of an escalation; its detail,
@@ -496,7 +507,7 @@ const pagedEvent = "paged"
 
 // page DMs the primary on call of the check's team (its rotation's first
 // layer) about a new or reopened incident.
-func (h *Handler) page(tx *gorm.DB, c config.Check, in storage.Incident, now time.Time) error {
+func (h *Handler) page(tx *gorm.DB, c *check, in storage.Incident, now time.Time) error {
 	rot, ok := h.roster.Rotation(c.Team)
 	if !ok {
 		return nil
