@@ -232,7 +232,8 @@ func HeatStrip(h Heat) ([]byte, error) {
 	p.Y.Tick.Length, p.Y.Width = 0, 0
 	p.Y.Tick.Label = style(15, inkColor)
 	p.Y.Tick.Label.XAlign, p.Y.Tick.Label.YAlign = draw.XRight, draw.YCenter
-	p.X.Tick.Marker = labelTicks(h.Columns, 0.5, 12)
+	// A label marks where its slot starts: midnight, 03:00.
+	p.X.Tick.Marker = labelTicks(h.Columns, 0, 12)
 	p.X.Padding, p.Y.Padding = 0, 0
 	p.Add(heatPlotter{rows: rows, m: len(h.Columns)})
 	p.Draw(area)
