@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,29 @@ func TestReportCharts(t *testing.T) {
 			p := newPage(t, config.StatusPageConfig{Enabled: true, Auth: config.StatusAuth{Bearer: "0123456789abcdef-token"}}, Sources{})
 			mux := http.NewServeMux()
 			p.MountReports(mux, cfg, store.DB)
+			srv := httptest.NewServer(mux) // a real listener on loopback
+			t.Cleanup(srv.Close)
 			auth := map[string]string{"Authorization": "Bearer 0123456789abcdef-token"}
+			get := func(t *testing.T, _ http.Handler, path string, hdr map[string]string) *response {
+				t.Helper()
+				req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range hdr {
+					req.Header.Set(k, v)
+				}
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body bytes.Buffer
+				if _, err := body.ReadFrom(resp.Body); err != nil {
+					t.Fatal(err)
+				}
+				return &response{Code: resp.StatusCode, Body: &body, h: resp.Header}
+			}
 
 			for _, path := range []string{"/report/week.png", "/report/day.png?chart=incidents", "/report/nope.png"} {
 				if w := get(t, mux, path, nil); w.Code != http.StatusUnauthorized || w.Header().Get("Content-Type") == "image/png" {
@@ -68,3 +91,12 @@ func TestReportCharts(t *testing.T) {
 		})
 	}
 }
+
+// response is what the loopback server answered.
+type response struct {
+	Code int
+	Body *bytes.Buffer
+	h    http.Header
+}
+
+func (r *response) Header() http.Header { return r.h }
