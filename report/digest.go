@@ -188,19 +188,23 @@ func pct(u float64) string {
 	return fmt.Sprintf("%.2f%%", math.Floor(u*10000)/100)
 }
 
-// ptDelta is " (▲0.30 pt)" between two uptimes, or "" without a previous.
-func ptDelta(cur, prev float64) string {
+// ptDelta is " (▲0.30 pt)" between two uptimes.
+func ptDelta(cur, prev float64) string { return " (" + ptChange(cur, prev) + ")" }
+
+// ptChange is "▲0.30 pt": the change between two ratios in percentage
+// points.
+func ptChange(cur, prev float64) string {
 	if math.IsNaN(prev) || math.IsNaN(cur) {
-		return " (no runs before)"
+		return "no runs before"
 	}
 	d := (cur - prev) * 100
 	switch {
 	case math.Abs(d) < 0.005:
-		return " (= same)"
+		return "= same"
 	case d > 0:
-		return fmt.Sprintf(" (▲%.2f pt)", d)
+		return fmt.Sprintf("▲%.2f pt", d)
 	default:
-		return fmt.Sprintf(" (▼%.2f pt)", -d)
+		return fmt.Sprintf("▼%.2f pt", -d)
 	}
 }
 
@@ -264,15 +268,16 @@ func (d *Digest) ticketText() string {
 		if x.Resolved == 0 && x.PrevResolved == 0 {
 			continue
 		}
-		line := fmt.Sprintf("%s %d of %d", x.Priority, x.Met, x.Resolved)
-		if x.Resolved > 0 {
+		var line string
+		switch {
+		case x.Resolved == 0:
+			line = fmt.Sprintf("%s none resolved (%d of %d before)", x.Priority, x.PrevMet, x.PrevResolved)
+		case x.PrevResolved == 0:
+			line = fmt.Sprintf("%s %d of %d (%.0f%%, none before)", x.Priority, x.Met, x.Resolved, math.Floor(100*float64(x.Met)/float64(x.Resolved)))
+		default:
 			c := float64(x.Met) / float64(x.Resolved)
-			line += fmt.Sprintf(" (%.0f%%", math.Floor(c*100))
-			if x.PrevResolved > 0 {
-				line += ptDelta(c, float64(x.PrevMet)/float64(x.PrevResolved))[1:]
-				line = strings.TrimSuffix(line, ")")
-			}
-			line += ")"
+			line = fmt.Sprintf("%s %d of %d (%.0f%%, %s)", x.Priority, x.Met, x.Resolved, math.Floor(c*100),
+				ptChange(c, float64(x.PrevMet)/float64(x.PrevResolved)))
 		}
 		sla = append(sla, line)
 	}

@@ -252,7 +252,7 @@ func TestReply(t *testing.T) {
 		"Worst: mail 50.00% (no runs before); web 90.00% (▼10.00 pt); db 100.00% (▲10.00 pt).",
 		"Incidents: 3 opened (▲2). Mean time to acknowledge 15m (▼15m), to resolve 1h30m (▼30m).",
 		"Tickets: 4 opened (▲3), 2 resolved (▲1), 2 open at the end.",
-		"SLA met, by priority: urgent 1 of 2 (50%); high 0 of 0.",
+		"SLA met, by priority: urgent 1 of 2 (50%, none before); high none resolved (1 of 1 before).",
 		"Access: 3 requested (▲2), 1 granted (= same), 1 denied (▲1), 1 expired undecided (▲1).",
 		"Backups: 1 of 2 jobs fresh. Stale: db-dump (last success 55h ago, target 26h). Without a freshness target: logs (never succeeded).",
 	} {
@@ -309,5 +309,18 @@ func TestPeriods(t *testing.T) {
 	}
 	if _, err := NewPeriod("year", n, nil); err == nil {
 		t.Error("year accepted")
+	}
+}
+
+func TestSLAText(t *testing.T) {
+	t.Parallel()
+	d := &Digest{Tickets: Tickets{Backlog: []int64{3}, SLA: []SLA{
+		{Priority: "urgent", Resolved: 4, Met: 3, PrevResolved: 2, PrevMet: 2},
+		{Priority: "high", Resolved: 2, Met: 2, PrevResolved: 4, PrevMet: 2},
+		{Priority: "normal"},
+	}}}
+	want := "SLA met, by priority: urgent 3 of 4 (75%, ▼25.00 pt); high 2 of 2 (100%, ▲50.00 pt)."
+	if got := d.ticketText(); !strings.Contains(got, want) {
+		t.Errorf("ticket text %q, want %q", got, want)
 	}
 }
