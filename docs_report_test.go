@@ -113,7 +113,7 @@ func docsDigest(t *testing.T) bot.Reply {
 		ars = append(ars, a)
 	}
 	must(db.Create(&ars).Error)
-	for day := 16; day <= 29; day++ {
+	for day := 16; day <= 30; day++ {
 		for _, job := range []string{"etc", "shop-db", "nas-snapshot"} {
 			if job == "nas-snapshot" && day > 26 {
 				continue // stale since Friday
