@@ -19,9 +19,10 @@ import (
 // shellCmd runs commands from standard input, one a line, as the person
 // named by --user, and prints each reply and every notification.
 func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := newCommand("shell", "shell --config FILE --user NAME", stderr)
-	var user string
+	cmd := newCommand("shell", "shell --config FILE --user NAME [--images DIR]", stderr)
+	var user, images string
 	cmd.fs.StringVar(&user, "user", "", "run commands as this person (a name under people:)")
+	cmd.fs.StringVar(&images, "images", shell.DefaultImagesDir(), "write a reply's pictures (charts) into this folder and print their paths")
 	cfg, code := cmd.load(args)
 	if cfg == nil {
 		return code
@@ -50,12 +51,12 @@ func shellCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitFail
 	}
 	defer c.close()
-	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout}
+	sh := &shell.Adapter{Router: c.router, Person: person, Out: stdout, Images: images}
 	// The shell delivers nothing for an enabled platform: it queues those
 	// messages for serve like any replica and says so; the rest go to its
 	// own log sink, printed here one line each. A direct message to
 	// someone else is only named; its text goes to the log.
-	c.notifier.Register(bot.Log, &shell.Sender{Out: stdout, Person: person.Name, Others: &notify.LogSender{Log: log}})
+	c.notifier.Register(bot.Log, &shell.Sender{Out: stdout, Person: person.Name, Others: &notify.LogSender{Log: log}, Images: images})
 	queued := shell.NewQueuedPrinter(c.store, stdout)
 	queued.Person = person.Name
 	c.outbox.OnQueued(queued.Add)

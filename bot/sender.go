@@ -52,6 +52,18 @@ type Finder interface {
 	Find(ctx context.Context, to Target, key string) (MessageRef, bool, error)
 }
 
+// Completer is implemented by senders that deliver a message in more than
+// one call (Slack: the words, then the pictures under them). When Find has
+// found a message whose send outcome was unknown, the notifier calls
+// Complete to deliver what the platform may still lack of it; Complete
+// looks each part up first, so nothing arrives twice. The message stays
+// uncertain whatever Complete answers: a permanent error (a missing scope,
+// with its fix) fails it, and opsbot outbox retry then finds the message
+// again rather than posting its words twice.
+type Completer interface {
+	Complete(ctx context.Context, to Target, ref MessageRef, msg Outgoing) error
+}
+
 // LookupError says that the platform cannot tell whether it already has a
 // message: a scope is missing, or the bot is not in the channel. Posting
 // again might post twice and not posting might lose it, so the notifier

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
@@ -377,6 +379,11 @@ func (s *Scheduler) execute(ctx context.Context, r dueRun, manual bool) (Run, er
 	rctx, cancel := context.WithTimeout(ctx, r.e.job.Timeout)
 	res := r.e.job.Check.Run(rctx)
 	cancel()
+	if !utf8.ValidString(res.Error) {
+		// An error may quote what a server sent; what is stored and posted
+		// is UTF-8.
+		res.Error = strings.ToValidUTF8(res.Error, "\uFFFD")
+	}
 	run := Run{Job: &r.e.job, Scheduled: r.scheduled, Started: start, Result: res, Manual: manual}
 	if ctx.Err() != nil {
 		return run, ctx.Err()

@@ -234,3 +234,25 @@ func TestCronChecksAreSpread(t *testing.T) {
 		t.Errorf("CRON_TZ with seconds runs at %s, want %s", at, start.Add(15*time.Second))
 	}
 }
+
+// A check's error may quote bytes a server sent; what reaches the sink (to
+// be stored, where PostgreSQL refuses text that is not UTF-8, and posted)
+// is UTF-8, and an OnRun observer sees the same run.
+func TestRunErrorsAreUTF8(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	var sunk, seen []string
+	s := NewScheduler(clk, 1, func(_ context.Context, r Run) error { sunk = append(sunk, r.Result.Error); return nil }, nil)
+	s.OnRun(func(r Run) { seen = append(seen, r.Result.Error) })
+	if err := s.Add(Job{Name: "web", Kind: "http", Timeout: time.Second, Every: time.Minute,
+		Check: fn(func(context.Context) Result { return Result{Error: "body \xff\xfe said no"} })}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RunNow(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	want := "body \uFFFD said no"
+	if len(sunk) != 1 || sunk[0] != want || len(seen) != 1 || seen[0] != want {
+		t.Fatalf("sink got %q, observer %q; want %q once each", sunk, seen, want)
+	}
+}

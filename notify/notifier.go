@@ -360,6 +360,13 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 			}
 			if found {
 				n.log.Info("notification was already accepted; not posting again", "key", m.Key, "to", to.Name)
+				// A message sent in parts (Slack: its words, then its
+				// pictures) may lack some: deliver those, looked up first.
+				// A failure leaves m uncertain, failed or not, so a
+				// retry finds the message again instead of reposting it.
+				if c, ok := sender.(bot.Completer); ok {
+					err = c.Complete(sctx, to, ref, out)
+				}
 			}
 		}
 	}

@@ -142,14 +142,8 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 		const perStatement = 500
 		for start := 0; start < len(names); start += perStatement {
 			chunk := names[start:min(start+perStatement, len(names))]
-			q := newRawSQL(tx, len(chunk)).sql(`SELECT ` + checkStateColumns + ` FROM check_states WHERE "check" IN (`)
-			for i, n := range chunk {
-				if i > 0 {
-					q.sql(", ")
-				}
-				q.arg(n)
-			}
-			q.sql(`) ORDER BY "check"`)
+			q := newRawSQL(tx, len(chunk)).sql(`SELECT ` + checkStateColumns + ` FROM check_states WHERE "check" IN `).
+				in(chunk).sql(` ORDER BY "check"`)
 			if q.pg {
 				q.sql(" FOR UPDATE")
 			}
@@ -175,10 +169,11 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 	// then lock them.
 	for start := 0; start < len(missing); start += 500 {
 		chunk := missing[start:min(start+500, len(missing))]
-		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") VALUES `)
+		rows := make([][]any, len(chunk))
 		for i, m := range chunk {
-			q.row(i == 0, m.Check)
+			rows[i] = []any{m.Check}
 		}
+		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") `).values(1, rows)
 		if err := q.sql(` ON CONFLICT ("check") DO NOTHING`).exec(tx); err != nil {
 			return nil, fmt.Errorf("create the state of %d checks: %w", len(chunk), err)
 		}
@@ -205,11 +200,12 @@ func SaveCheckStates(tx *gorm.DB, sts []*CheckState) error {
 	const perStatement = 400 // cols variables a row, far below SQLite's limit
 	for start := 0; start < len(sts); start += perStatement {
 		chunk := sts[start:min(start+perStatement, len(sts))]
-		q := newRawSQL(tx, cols*len(chunk)).sql(`INSERT INTO check_states (` + checkStateColumns + `) VALUES `)
+		rows := make([][]any, len(chunk))
 		for i, st := range chunk {
-			q.row(i == 0, st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
-				st.LastError, st.LastLatency, st.IncidentID, st.LastIncidentID, utcPtr(st.SilencedUntil), st.SilencedBy)
+			rows[i] = []any{st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
+				st.LastError, st.LastLatency, st.IncidentID, st.LastIncidentID, utcPtr(st.SilencedUntil), st.SilencedBy}
 		}
+		q := newRawSQL(tx, cols*len(chunk)).sql(`INSERT INTO check_states (`+checkStateColumns+`) `).values(cols, rows)
 		q.sql(` ON CONFLICT ("check") DO UPDATE SET failures = excluded.failures, successes = excluded.successes,` +
 			` failing_since = excluded.failing_since, last_at = excluded.last_at, last_ok = excluded.last_ok,` +
 			` last_error = excluded.last_error, last_latency = excluded.last_latency, incident_id = excluded.incident_id,` +
@@ -267,8 +263,15 @@ func utcPtr(t *time.Time) any {
 	return t.UTC()
 }
 
-// SaveCheckState writes a check's state.
+// SaveCheckState writes a check's state, its times in UTC (as every time
+// is stored, so they compare as text on SQLite).
 func SaveCheckState(tx *gorm.DB, st *CheckState) error {
+	for _, t := range []**time.Time{&st.FailingSince, &st.LastAt, &st.SilencedUntil} {
+		if *t != nil && (*t).Location() != time.UTC {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
 	if err := tx.Save(st).Error; err != nil {
 		return fmt.Errorf("save state of check %s: %w", st.Check, err)
 	}
@@ -307,10 +310,11 @@ func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
 	const perStatement = 500 // 7 variables a row, far below SQLite's limit
 	for start := 0; start < len(rs); start += perStatement {
 		chunk := rs[start:min(start+perStatement, len(rs))]
-		q := newRawSQL(tx, 7*len(chunk)).sql(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) VALUES `)
+		vals := make([][]any, len(chunk))
 		for i, r := range chunk {
-			q.row(i == 0, r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot)
+			vals[i] = []any{r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot}
 		}
+		q := newRawSQL(tx, 7*len(chunk)).sql(`INSERT INTO check_results ("check", at, ok, latency_ms, error, manual, slot) `).values(7, vals)
 		rows, err := q.sql(` ON CONFLICT ("check", slot) DO NOTHING RETURNING "check", slot`).query(tx)
 		if err != nil {
 			return nil, fmt.Errorf("record %d check results: %w", len(chunk), err)

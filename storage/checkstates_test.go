@@ -151,3 +151,92 @@ func TestLockCheckStatesLocks(t *testing.T) {
 		t.Fatalf("after the holder ended: %v", err)
 	}
 }
+
+// TestBatchesStoreWhatGormStores: a state and a result written by the
+// batches (a JSON array on SQLite, a VALUES list on PostgreSQL) are stored
+// exactly as gorm stores them one by one (the same types and the same
+// text, so times sort and compare alike), awkward strings included.
+func TestBatchesStoreWhatGormStores(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	at := time.Date(2026, 12, 5, 9, 30, 1, 120000000, time.FixedZone("CET", 3600))
+	slot := "2026-12-05T08:30:00Z"
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			s := storagetest.Open(t, b)
+			for i, text := range []string{"plain", `quote " and \ backslash`, "new\nline\ttab\x01", "ünïcödé ✓ 🚨", "bad \xff utf-8", ""} {
+				one, many := fmt.Sprintf("one-%d", i), fmt.Sprintf("many-%d", i)
+				st := func(name string) storage.CheckState {
+					return storage.CheckState{Check: name, Failures: 3, Successes: 0, FailingSince: &at, LastAt: &at,
+						LastOK: i%2 == 0, LastError: text, LastLatency: 1234, IncidentID: 7, LastIncidentID: 7, SilencedBy: text}
+				}
+				res := func(name string) storage.CheckResult {
+					return storage.CheckResult{Check: name, At: at, OK: i%2 == 1, LatencyMS: 99, Error: text, Slot: &slot}
+				}
+				err := s.Tx(ctx, func(tx *gorm.DB) error {
+					// The batches store invalid UTF-8 as U+FFFD, as a
+					// JSON text must be UTF-8 (PostgreSQL refuses it too).
+					a, r := st(one), res(one)
+					a.LastError, a.SilencedBy, r.Error = strings.ToValidUTF8(text, "\uFFFD"), strings.ToValidUTF8(text, "\uFFFD"), strings.ToValidUTF8(text, "\uFFFD")
+					if err := storage.SaveCheckState(tx, &a); err != nil {
+						return err
+					}
+					if err := storage.AddCheckResult(tx, &r); err != nil {
+						return err
+					}
+					m := st(many)
+					if _, err := storage.LockCheckStates(tx, []string{many}); err != nil {
+						return err
+					}
+					if err := storage.SaveCheckStates(tx, []*storage.CheckState{&m}); err != nil {
+						return err
+					}
+					_, err := storage.AddCheckResults(tx, []storage.CheckResult{res(many)})
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				type row struct{ Types, Text string }
+				read := func(q, name string) row {
+					var r row
+					if err := s.DB.Raw(q, name).Scan(&r).Error; err != nil {
+						t.Fatal(err)
+					}
+					return r
+				}
+				cols := []string{"failures", "successes", "failing_since", "last_at", "last_ok", "last_error", "last_latency", "incident_id", "last_incident_id", "silenced_until", "silenced_by"}
+				rcols := []string{"at", "ok", "latency_ms", "error", "manual", "slot"}
+				query := func(table string, cols []string) string {
+					typ, txt := "typeof", "CAST(%s AS TEXT)"
+					if b.Name == "postgres" {
+						typ, txt = "pg_typeof", "%s::text"
+					}
+					var types, texts []string
+					for _, c := range cols {
+						types = append(types, fmt.Sprintf("COALESCE(%s(%s)::text, 'null')", typ, c))
+						texts = append(texts, fmt.Sprintf("COALESCE("+txt+", 'NULL')", c))
+					}
+					if b.Name != "postgres" {
+						for i := range types {
+							types[i] = strings.ReplaceAll(types[i], "::text", "")
+						}
+					}
+					sep := " || '|' || "
+					return fmt.Sprintf(`SELECT %s AS types, %s AS text FROM %s WHERE "check" = ?`,
+						strings.Join(types, sep), strings.Join(texts, sep), table)
+				}
+				for _, tc := range []struct {
+					table string
+					cols  []string
+				}{{"check_states", cols}, {"check_results", rcols}} {
+					q := query(tc.table, tc.cols)
+					if g, w := read(q, many), read(q, one); g != w {
+						t.Errorf("%s %q: the batch stored\n%+v\nwhere gorm stores\n%+v", tc.table, text, g, w)
+					}
+				}
+			}
+		})
+	}
+}

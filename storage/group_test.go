@@ -114,3 +114,42 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d transactions for %d queued callers, want them grouped into one or two", got, n-1)
 	}
 }
+
+// TestGroupOfOne: a transaction alone in its group runs without a
+// savepoint; its failure or panic still leaves none of its writes, and the
+// next one alone is written.
+func TestGroupOfOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	audit := func(tx *gorm.DB, action string) error {
+		return storage.WriteAudit(tx, storage.AuditEntry{At: time.Now(), Actor: "alice", Platform: "shell", Action: action})
+	}
+	boom := errors.New("boom")
+	if err := s.Tx(ctx, func(tx *gorm.DB) error {
+		if err := audit(tx, "failed"); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failing transaction: %v, want its error", err)
+	}
+	if err := s.Tx(ctx, func(tx *gorm.DB) error {
+		if err := audit(tx, "panicked"); err != nil {
+			return err
+		}
+		panic("a bug")
+	}); err == nil {
+		t.Fatal("a panicking transaction returned no error")
+	}
+	if err := s.Tx(ctx, func(tx *gorm.DB) error { return audit(tx, "kept") }); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	if err := s.DB.Model(&storage.AuditEntry{}).Order("id").Pluck("action", &actions).Error; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(actions) != "[kept]" {
+		t.Fatalf("stored %q, want only the one that succeeded", actions)
+	}
+}

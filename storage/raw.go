@@ -2,8 +2,11 @@ package storage
 
 import (
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -46,8 +49,20 @@ func (q *rawSQL) row(first bool, vals ...any) *rawSQL {
 	return q
 }
 
-// arg appends one placeholder bound to v.
+// arg appends one placeholder bound to v. Text that is not UTF-8 has its
+// bad bytes replaced: PostgreSQL refuses such text and a JSON batch cannot
+// carry it, and one bad message must not fail a whole batch.
 func (q *rawSQL) arg(v any) *rawSQL {
+	switch x := v.(type) {
+	case string:
+		if !utf8.ValidString(x) {
+			v = strings.ToValidUTF8(x, "\uFFFD")
+		}
+	case *string:
+		if x != nil && !utf8.ValidString(*x) {
+			v = strings.ToValidUTF8(*x, "\uFFFD")
+		}
+	}
 	q.args = append(q.args, v)
 	if q.pg {
 		q.b.WriteByte('$')
@@ -68,4 +83,126 @@ func (q *rawSQL) exec(tx *gorm.DB) error {
 // query runs the statement on tx's connection and returns its rows.
 func (q *rawSQL) query(tx *gorm.DB) (*sql.Rows, error) {
 	return tx.Statement.ConnPool.QueryContext(tx.Statement.Context, q.b.String(), q.args...)
+}
+
+// sqliteTime is how the SQLite driver writes a time.Time (its default
+// format), so a time written through a JSON batch reads, sorts and compares
+// as one bound by the driver does.
+const sqliteTime = "2006-01-02 15:04:05.999999999-07:00"
+
+// values appends rows, each of ncols values, as the row source of an
+// INSERT. On PostgreSQL that is a VALUES list. On SQLite it is one JSON
+// array bound as one argument and read back with json_each: the driver
+// re-parses a statement on every execution and matches each of its
+// arguments to its placeholder by a scan of all of them, so a statement of
+// a thousand placeholders costs more than the rows it writes, where one
+// argument and a short statement cost the same for any number of rows.
+func (q *rawSQL) values(ncols int, rows [][]any) *rawSQL {
+	if q.pg {
+		q.sql("VALUES ")
+		for i, r := range rows {
+			q.row(i == 0, r...)
+		}
+		return q
+	}
+	q.sql("SELECT ")
+	for c := range ncols {
+		if c > 0 {
+			q.sql(", ")
+		}
+		q.sql("value ->> " + strconv.Itoa(c))
+	}
+	q.sql(" FROM json_each(")
+	b := make([]byte, 0, 64*len(rows)*ncols/4+2)
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, v := range r {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, v)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, ']')
+	// WHERE true: SQLite reads an ON CONFLICT after INSERT … SELECT as
+	// part of the SELECT's join unless the SELECT has a WHERE.
+	return q.arg(string(b)).sql(") WHERE true")
+}
+
+// in appends a parenthesised list of the strings for IN: placeholders on
+// PostgreSQL, a JSON array read with json_each on SQLite (see values).
+func (q *rawSQL) in(ss []string) *rawSQL {
+	if q.pg {
+		q.sql("(")
+		for i, s := range ss {
+			if i > 0 {
+				q.sql(", ")
+			}
+			q.arg(s)
+		}
+		return q.sql(")")
+	}
+	b := make([]byte, 0, 16*len(ss)+2)
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s)
+	}
+	b = append(b, ']')
+	return q.sql("(SELECT value FROM json_each(").arg(string(b)).sql("))")
+}
+
+// appendJSON appends v, one of the types the batches bind, as JSON.
+func appendJSON(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendJSONString(b, x)
+	case *string:
+		if x == nil {
+			return append(b, "null"...)
+		}
+		return appendJSONString(b, *x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case bool:
+		// ->> reads JSON true and false as 1 and 0, what the driver binds.
+		return strconv.AppendBool(b, x)
+	case time.Time:
+		b = append(b, '"')
+		b = x.AppendFormat(b, sqliteTime)
+		return append(b, '"')
+	default:
+		panic(fmt.Sprintf("storage: no JSON form for %T in a batch", v))
+	}
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

@@ -399,7 +399,21 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 	defer timer.Stop()
 	select {
 	case r := <-done:
-		answer(r, click)
+		if len(r.Images) == 0 {
+			answer(r, click)
+			return
+		}
+		// Pictures are uploaded with the edit of a deferred answer
+		// (multipart), not in the JSON of the immediate one.
+		if err := respond(ctx, deferred(click)); err != nil {
+			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
+			return
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.finish(bg, it, userID, at, r, click)
+		}()
 	case <-timer.C:
 		if err := respond(ctx, deferred(click)); err != nil {
 			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
@@ -516,18 +530,23 @@ func (a *Adapter) editOriginal(ctx context.Context, it *discordgo.Interaction, r
 	}
 	hook := "/webhooks/" + url.PathEscape(appID) + "/" + url.PathEscape(it.Token)
 	m := a.render(ctx, r)
+	// Pictures travel as attachments of the follow-up or the edit.
+	if err := attach(&m, r.Images); err != nil {
+		return err
+	}
 	if click && failed(r) {
 		// Keep the clicked message; tell only the clicker.
-		return a.api.do(ctx, "send follow-up", http.MethodPost, hook, false, followup{Message: m, Flags: discordgo.MessageFlagsEphemeral}, nil)
+		return a.api.send(ctx, "send follow-up", http.MethodPost, hook, false,
+			followup{Message: m, Flags: discordgo.MessageFlagsEphemeral}, m.Files, nil)
 	}
 	if r.InChannel && !click {
 		// The deferral was ephemeral; the channel sees a follow-up.
-		if err := a.api.do(ctx, "send follow-up", http.MethodPost, hook, false, followup{Message: m}, nil); err != nil {
+		if err := a.api.send(ctx, "send follow-up", http.MethodPost, hook, false, followup{Message: m}, m.Files, nil); err != nil {
 			return err
 		}
 		m = Render(bot.Reply{Text: "Done; the answer is in the channel."})
 	}
-	return a.api.do(ctx, "edit interaction response", http.MethodPatch, hook+"/messages/@original", false, m, nil)
+	return a.api.send(ctx, "edit interaction response", http.MethodPatch, hook+"/messages/@original", false, m, m.Files, nil)
 }
 
 // followup is a message sent through the interaction's webhook.

@@ -80,7 +80,7 @@ func testConfig(apiURL, pub string) *config.Config {
 	}
 }
 
-func newEnv(t testing.TB, b storagetest.Backend) *testEnv {
+func newEnv(t testing.TB, b storagetest.Backend, extra ...bot.Command) *testEnv {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -89,7 +89,7 @@ func newEnv(t testing.TB, b storagetest.Backend) *testEnv {
 	fake := newFake(t)
 	cfg := testConfig(fake.URL(), hex.EncodeToString(pub))
 	env := &testEnv{Env: handlertest.New(t, b, cfg), fake: fake, priv: priv, logs: &syncBuffer{}, release: make(chan struct{})}
-	env.Use(testCommands(env.Deps, env)...)
+	env.Use(append(testCommands(env.Deps, env), extra...)...)
 	log := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := New(cfg.Discord, env.Router, env.Deps.Store, env.Clock, log, Options{})
 	if err != nil {

@@ -48,6 +48,10 @@ type Message struct {
 	// AllowedMentions is always empty: text from people (a ticket summary
 	// saying @everyone) must not ping anyone.
 	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
+	// Attachments list the files a message carries (attach), each named by
+	// the n of its files[n] part; Files are their bytes.
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Files       []upload     `json:"-"`
 	// Stored maps the hashes of commands too long for a custom_id to the
 	// commands, which must be saved before the message is sent.
 	Stored map[string]string `json:"-"`

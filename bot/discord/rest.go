@@ -73,22 +73,37 @@ func (e *apiError) Error() string {
 // quoted in an error because interaction paths carry the interaction's
 // token. auth adds the bot token; interaction webhooks need none.
 func (c *client) do(ctx context.Context, what, method, path string, auth bool, in, out any) error {
+	return c.send(ctx, what, method, path, auth, in, nil, out)
+}
+
+// send is do with files: without any it sends in as JSON; with some, a
+// multipart/form-data body of in (with its attachments list) as
+// payload_json and each file as files[n].
+func (c *client) send(ctx context.Context, what, method, path string, auth bool, in any, files []upload, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var body io.Reader
-	if in != nil {
+	contentType := ""
+	switch {
+	case len(files) > 0:
+		b, ct, err := multipartBody(in, files)
+		if err != nil {
+			return bot.Permanent(fmt.Errorf("%s: encode: %w", what, err))
+		}
+		body, contentType = bytes.NewReader(b), ct
+	case in != nil:
 		b, err := json.Marshal(in)
 		if err != nil {
 			return bot.Permanent(fmt.Errorf("%s: encode: %w", what, err))
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return bot.Permanent(fmt.Errorf("%s: build request: %w", what, redact(err)))
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", "DiscordBot (https://github.com/opsbot/opsbot, 1) opsbot")
 	if auth {

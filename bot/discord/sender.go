@@ -85,7 +85,9 @@ func (s *Sender) channel(ctx context.Context, to bot.Target) (string, error) {
 }
 
 // Post sends a message to a channel, or to a person by direct message,
-// with its nonce (enforce_nonce) and its marker in the embed footer.
+// with its nonce (enforce_nonce) and its marker in the embed footer. A
+// reply's pictures go in the same request (multipart/form-data), so the
+// message arrives whole or not at all and Find's marker covers them too.
 func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot.MessageRef, error) {
 	channel, err := s.channel(ctx, to)
 	if err != nil {
@@ -99,6 +101,9 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 		reply.Footer += Marker(msg.Key)
 	}
 	m := Render(reply)
+	if err := attach(&m, reply.Images); err != nil {
+		return bot.MessageRef{}, err
+	}
 	if err := s.save(ctx, m); err != nil {
 		return bot.MessageRef{}, err
 	}
@@ -111,8 +116,8 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 		out.Reference = &discordgo.MessageReference{MessageID: to.Thread, ChannelID: channel, FailIfNotExists: &no}
 	}
 	var sent discordgo.Message
-	if err := s.api.do(ctx, "post message to "+to.Name, http.MethodPost, "/channels/"+url.PathEscape(channel)+"/messages",
-		true, out, &sent); err != nil {
+	if err := s.api.send(ctx, "post message to "+to.Name, http.MethodPost, "/channels/"+url.PathEscape(channel)+"/messages",
+		true, out, m.Files, &sent); err != nil {
 		return bot.MessageRef{}, err
 	}
 	if sent.ID == "" {
@@ -159,11 +164,15 @@ func (s *Sender) Update(ctx context.Context, ref bot.MessageRef, msg bot.Outgoin
 		return bot.Permanent(fmt.Errorf("discord: %q/%q is not a message reference", ref.Channel, ref.ID))
 	}
 	m := Render(msg.Reply)
+	if err := attach(&m, msg.Reply.Images); err != nil {
+		return err
+	}
 	if err := s.save(ctx, m); err != nil {
 		return err
 	}
-	return s.api.do(ctx, "edit message", http.MethodPatch,
-		"/channels/"+url.PathEscape(ref.Channel)+"/messages/"+url.PathEscape(ref.ID), true, m, nil)
+	// With pictures, the attachments list replaces the message's files.
+	return s.api.send(ctx, "edit message", http.MethodPatch,
+		"/channels/"+url.PathEscape(ref.Channel)+"/messages/"+url.PathEscape(ref.ID), true, m, m.Files, nil)
 }
 
 // save stores the commands of long buttons before the message that carries

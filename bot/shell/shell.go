@@ -27,6 +27,9 @@ type Adapter struct {
 	// AfterEach, when set, runs after every command; the shell uses it to
 	// deliver the notifications the command queued.
 	AfterEach func(ctx context.Context)
+	// Images is the folder a reply's pictures are written to, their paths
+	// printed under the reply; DefaultImagesDir when empty.
+	Images string
 }
 
 // Run reads lines until EOF, exit or quit, or until ctx ends. Blank lines
@@ -67,6 +70,7 @@ func (a *Adapter) Run(ctx context.Context, in io.Reader) error {
 				Line: line, Route: bot.Route{Platform: bot.Shell, Channel: "shell"}})
 		}
 		fmt.Fprint(a.Out, Render(reply))
+		fmt.Fprint(a.Out, renderImages(a.Images, reply.Images))
 		if a.AfterEach != nil {
 			a.AfterEach(ctx)
 		}
@@ -229,6 +233,9 @@ type Sender struct {
 	Person string
 	// Others, when set, also delivers direct messages to other people.
 	Others bot.Sender
+	// Images is the folder for a notification's pictures, as the
+	// Adapter's.
+	Images string
 	n      int
 }
 
@@ -250,6 +257,7 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 		return ref, nil
 	}
 	fmt.Fprintf(s.Out, "→ %s: %s\n", to.Name, Summary(msg.Reply))
+	fmt.Fprint(s.Out, renderImages(s.Images, msg.Reply.Images))
 	return ref, nil
 }
 
@@ -265,6 +273,7 @@ func (s *Sender) Update(ctx context.Context, ref bot.MessageRef, msg bot.Outgoin
 		return nil
 	}
 	fmt.Fprintf(s.Out, "→ %s (edited): %s\n", ref.Channel, Summary(msg.Reply))
+	fmt.Fprint(s.Out, renderImages(s.Images, msg.Reply.Images))
 	return nil
 }
 

@@ -319,6 +319,7 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 		At:       a.clock.Now(),
 	})
 	late := func(ctx context.Context, reply bot.Reply) {
+		reply = a.pictures(ctx, call.Req, reply)
 		// Replace the ephemeral acknowledgement when the answer is
 		// ephemeral too; an in-channel answer is a new message.
 		a.deliver(ctx, call.Req, reply, Render(reply).Webhook(!reply.InChannel))
@@ -341,7 +342,7 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 	}
 	msg := ack(call.AckText())
 	if done {
-		msg = Render(reply).Webhook(false)
+		msg = Render(a.pictures(ctx, call.Req, reply)).Webhook(false)
 	}
 	if !rec.Claimed() {
 		// Nothing was written (a read-only command, or one still running

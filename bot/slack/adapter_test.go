@@ -152,6 +152,13 @@ func (h *harness) commands() []bot.Command {
 				}
 				return bot.Reply{Text: "finished late", InChannel: true}, nil
 			}}}},
+		{Name: "chart", Summary: "A reply with pictures", Subs: []bot.Sub{{
+			Flags: []bot.Param{{Name: "public", Kind: bot.KindBool}},
+			Run: func(_ context.Context, req *bot.Request) (bot.Reply, error) {
+				r := digest(h.t)
+				r.InChannel = req.Bool("public")
+				return r, nil
+			}}}},
 		{Name: "approve", Summary: "Approve a request", Subs: []bot.Sub{{
 			Args:  []bot.Param{{Name: "id", Kind: bot.KindID, Required: true}},
 			Roles: []string{"approver"},

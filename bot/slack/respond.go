@@ -86,6 +86,70 @@ func (a *Adapter) postResponse(ctx context.Context, rawURL string, msg *slack.We
 	return nil
 }
 
+// pictures handles a reply with pictures to a slash command or a click.
+// A response_url takes no files, so the whole reply, words and pictures,
+// goes through the outbox as one message (the Sender's upload flow, safe
+// from outages and never posted twice): into the channel when it is for the
+// channel, else to the person by direct message. The person's answer says
+// where it went. A reply without pictures is returned as it is.
+func (a *Adapter) pictures(ctx context.Context, req *bot.Request, reply bot.Reply) bot.Reply {
+	n := len(reply.Images)
+	if n == 0 {
+		return reply
+	}
+	what := "The answer"
+	if reply.Title != "" {
+		what = "“" + reply.Title + "”"
+	}
+	count := fmt.Sprintf("its %d pictures", n)
+	if n == 1 {
+		count = "its picture"
+	}
+	where := "in this channel"
+	if !reply.InChannel || req.Channel == "" {
+		where = "to you by direct message"
+	} else if !a.member(ctx, req.Channel) {
+		// Slack shares files only where the bot is a member: the
+		// person gets the answer instead, and learns how to fix it.
+		reply.InChannel = false
+		where = "to you by direct message, because opsbot is not in this channel and Slack shares pictures " +
+			"only where it is (/invite @opsbot to have them here)"
+	}
+	if err := a.fallback(ctx, req, reply); err != nil {
+		a.log.Error("queue a reply with pictures", "request_id", req.ID, "command", req.Name(), "err", err)
+		words := reply
+		words.Images, words.InChannel = nil, false
+		note := "Its pictures could not be queued for upload; run the command again in a moment to get them."
+		if words.Footer != "" {
+			note = words.Footer + " · " + note
+		}
+		words.Footer = note
+		return words
+	}
+	return bot.Reply{Text: fmt.Sprintf("%s with %s is on its way %s: Slack takes pictures as uploads, "+
+		"which a command's answer cannot carry.", what, count, where), Severity: bot.SeverityInfo}
+}
+
+// member reports whether opsbot is in a channel, joining a public one it
+// is not in (channels:join). It reads one message of the channel's history
+// to tell; when it cannot tell (Slack unreachable, a scope missing) it says
+// yes, and the outbox reports what goes wrong.
+func (a *Adapter) member(ctx context.Context, channel string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cutShortTimeout)
+	defer cancel()
+	_, err := a.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channel, Limit: 1})
+	var se slack.SlackErrorResponse
+	if err == nil || !errors.As(err, &se) || (se.Err != "not_in_channel" && se.Err != "channel_not_found") {
+		return true
+	}
+	if strings.HasPrefix(channel, "C") {
+		if _, _, _, err := a.api.JoinConversationContext(ctx, channel); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // fallback queues the reply as a message in the outbox.
 func (a *Adapter) fallback(ctx context.Context, req *bot.Request, reply bot.Reply) error {
 	t := bot.Target{Platform: bot.Slack, Channel: req.Channel, Thread: req.Route.Thread, Name: req.Channel}
@@ -287,6 +351,13 @@ func (a *Adapter) click(ctx context.Context, p Interaction, key string) error {
 	})
 	a.background(func(ctx context.Context) {
 		reply := a.router.Run(ctx, call)
+		if len(reply.Images) > 0 {
+			// The answer goes through the outbox with its pictures; the
+			// clicked message stays, and the clicker alone reads where.
+			note := a.pictures(ctx, call.Req, reply)
+			a.deliver(ctx, call.Req, note, Render(note).Webhook(false))
+			return
+		}
 		a.deliver(ctx, call.Req, reply, clickUpdate(call.Req, did, reply))
 	})
 	return nil

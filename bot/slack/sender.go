@@ -29,8 +29,9 @@ type Sender struct {
 }
 
 var (
-	_ bot.Sender = (*Sender)(nil)
-	_ bot.Finder = (*Sender)(nil)
+	_ bot.Sender    = (*Sender)(nil)
+	_ bot.Finder    = (*Sender)(nil)
+	_ bot.Completer = (*Sender)(nil)
 )
 
 // NewSender returns a sender using the bot token, against cfg.APIURL when set
@@ -48,6 +49,9 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 	if err != nil {
 		return bot.MessageRef{}, err
 	}
+	if len(msg.Reply.Images) > 0 {
+		return s.postWithImages(ctx, to, channel, msg)
+	}
 	opts := s.options(msg)
 	if to.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(to.Thread))
@@ -59,10 +63,18 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 	return bot.MessageRef{Channel: ch, ID: ts}, nil
 }
 
-// Update replaces a message sent before.
+// Update replaces a message sent before. Slack cannot swap the files of a
+// message, so an update's pictures are shared under it, those whose title
+// is not there yet (Complete).
 func (s *Sender) Update(ctx context.Context, ref bot.MessageRef, msg bot.Outgoing) error {
 	if _, _, _, err := s.api.UpdateMessageContext(ctx, ref.Channel, ref.ID, s.options(msg)...); err != nil {
 		return classify("chat.update "+ref.Channel+"/"+ref.ID, err)
+	}
+	if len(msg.Reply.Images) > 0 {
+		to := bot.Target{Platform: bot.Slack, Channel: ref.Channel, Name: ref.Channel}
+		if err := s.Complete(ctx, to, ref, msg); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -9,9 +9,12 @@
 package fakediscord
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"slices"
@@ -50,6 +53,8 @@ type Server struct {
 	gateway string          // what GET /gateway answers
 	dmNext  int64
 	calls   []Call
+	// accepted are the calls with files that Discord took.
+	accepted []Call
 	// waited is how many calls Wait and WaitFor have handed out.
 	waited int
 }
@@ -57,9 +62,34 @@ type Server struct {
 // Call is one request the fake received.
 type Call struct {
 	Method, Path, Auth string
-	// Body is the JSON object sent, if any; Raw the bytes.
+	// Body is the JSON object sent, if any (a multipart request's
+	// payload_json); Raw the bytes.
 	Body map[string]any
 	Raw  []byte
+	// Files are the files[n] parts of a multipart request, in order.
+	Files []File
+}
+
+// File is one uploaded file: the n of its files[n] part, its file name,
+// media type and bytes.
+type File struct {
+	Index       int
+	Name, Type  string
+	Data        []byte
+	Description string
+}
+
+// MaxUpload is how many bytes of files one request may carry: Discord's
+// default limit (10 MiB since 2024; boosted servers take more).
+const MaxUpload = 10 << 20
+
+// MaxFiles is how many files one message may carry.
+const MaxFiles = 10
+
+// formError is Discord's answer to a malformed body.
+func formError(w http.ResponseWriter, why string) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Invalid Form Body", "code": 50035,
+		"errors": map[string]any{"_errors": []map[string]any{{"code": "BASE_TYPE_BAD_FORM", "message": why}}}})
 }
 
 type nonceSeen struct {
@@ -245,9 +275,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // ServeHTTP answers one REST call.
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, MaxUpload+1<<20))
 	c := Call{Method: r.Method, Path: strings.TrimPrefix(r.URL.EscapedPath(), "/api/v10"), Auth: r.Header.Get("Authorization"), Raw: raw}
-	if len(raw) > 0 && raw[0] == '{' {
+	if mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if !f.multipart(w, &c, params["boundary"]) {
+			f.mu.Lock()
+			f.calls = append(f.calls, c)
+			f.mu.Unlock()
+			return
+		}
+	} else if len(raw) > 0 && raw[0] == '{' {
 		if err := json.Unmarshal(raw, &c.Body); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"message": "400: Bad Request", "code": 50109})
 			return
@@ -303,6 +340,9 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Webhook", "code": 10015})
 			return
 		}
+		if len(c.Files) > 0 {
+			f.accepted = append(f.accepted, c)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": "600000000000000001"})
 	case r.Method == http.MethodPost && path == "/users/@me/channels":
 		user, _ := body["recipient_id"].(string)
@@ -316,7 +356,7 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) >= 3 && parts[0] == "channels" && parts[2] == "messages" && f.unknown[parts[1]]:
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Unknown Channel", "code": 10003})
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
-		f.post(w, parts[1], body)
+		f.post(w, parts[1], c)
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
 		if f.noRead[parts[1]] {
 			writeJSON(w, http.StatusForbidden, map[string]any{"message": "Missing Access", "code": 50001})
@@ -338,6 +378,10 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				for k, v := range body {
 					m[k] = v
 				}
+				if len(c.Files) > 0 {
+					m["attachments"] = f.attachments(c.Files)
+					f.accepted = append(f.accepted, c)
+				}
 				m["edited_timestamp"] = f.now().UTC().Format(time.RFC3339)
 				writeJSON(w, http.StatusOK, m)
 				return
@@ -349,6 +393,128 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// multipart reads a multipart/form-data body as Discord does: a
+// payload_json part with the message, files[n] parts, and an attachments
+// list in the payload naming each file by its n. It answers and returns
+// false when the body is malformed, too large, or the list and the files
+// disagree.
+func (f *Server) multipart(w http.ResponseWriter, c *Call, boundary string) bool {
+	if len(c.Raw) > MaxUpload+1<<20-1 {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": "Request entity too large", "code": 40005})
+		return false
+	}
+	mr := multipart.NewReader(bytes.NewReader(c.Raw), boundary)
+	var payload []byte
+	size := 0
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			formError(w, "malformed multipart body: "+err.Error())
+			return false
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			formError(w, "malformed multipart part: "+err.Error())
+			return false
+		}
+		name := p.FormName()
+		switch {
+		case name == "payload_json":
+			payload = data
+		case strings.HasPrefix(name, "files[") && strings.HasSuffix(name, "]"):
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "files["), "]"))
+			if err != nil || n < 0 || p.FileName() == "" {
+				formError(w, "bad file part "+name)
+				return false
+			}
+			size += len(data)
+			c.Files = append(c.Files, File{Index: n, Name: p.FileName(), Type: p.Header.Get("Content-Type"), Data: data})
+		default:
+			formError(w, "unexpected part "+name)
+			return false
+		}
+	}
+	if payload == nil {
+		formError(w, "payload_json is missing")
+		return false
+	}
+	if err := json.Unmarshal(payload, &c.Body); err != nil {
+		formError(w, "payload_json is not a JSON object")
+		return false
+	}
+	if size > MaxUpload {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"message": "Request entity too large", "code": 40005})
+		return false
+	}
+	if len(c.Files) > MaxFiles {
+		formError(w, fmt.Sprintf("at most %d files", MaxFiles))
+		return false
+	}
+	list, _ := c.Body["attachments"].([]any)
+	if len(list) != len(c.Files) {
+		formError(w, fmt.Sprintf("attachments lists %d files, the body has %d", len(list), len(c.Files)))
+		return false
+	}
+	byIndex := map[int]int{}
+	for i, fl := range c.Files {
+		if _, dup := byIndex[fl.Index]; dup {
+			formError(w, fmt.Sprintf("files[%d] twice", fl.Index))
+			return false
+		}
+		byIndex[fl.Index] = i
+	}
+	for _, a := range list {
+		am, _ := a.(map[string]any)
+		id, ok := am["id"].(string)
+		n, err := strconv.Atoi(id)
+		if !ok {
+			if num, isNum := am["id"].(float64); isNum {
+				n, err = int(num), nil
+			} else {
+				err = fmt.Errorf("no id")
+			}
+		}
+		i, found := byIndex[n]
+		if err != nil || !found {
+			formError(w, fmt.Sprintf("attachment %v names no files[n] part", am["id"]))
+			return false
+		}
+		if fn, _ := am["filename"].(string); fn != "" && fn != c.Files[i].Name {
+			formError(w, fmt.Sprintf("attachment %d is called %q, its part %q", n, fn, c.Files[i].Name))
+			return false
+		}
+		c.Files[i].Description, _ = am["description"].(string)
+	}
+	return true
+}
+
+// attachments turns a request's files into a message's attachment
+// objects, as Discord stores them.
+func (f *Server) attachments(files []File) []any {
+	out := []any{}
+	for _, fl := range files {
+		out = append(out, map[string]any{"id": f.id(), "filename": fl.Name, "size": len(fl.Data),
+			"content_type": fl.Type, "description": fl.Description,
+			"url": "https://cdn.discordapp.com/attachments/0/0/" + fl.Name})
+	}
+	return out
+}
+
+// Files returns every file accepted in messages, webhooks and interaction
+// answers, in order.
+func (f *Server) Files() []File {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []File
+	for _, c := range f.accepted {
+		out = append(out, c.Files...)
+	}
+	return out
+}
+
 func (f *Server) id() string {
 	f.next++
 	return strconv.FormatInt(f.next, 10)
@@ -356,7 +522,8 @@ func (f *Server) id() string {
 
 // post creates a message, unless enforce_nonce names a nonce seen within
 // the window: then Discord answers with the message it already has.
-func (f *Server) post(w http.ResponseWriter, channel string, body map[string]any) {
+func (f *Server) post(w http.ResponseWriter, channel string, c Call) {
+	body := c.Body
 	now := f.now()
 	nonce, _ := body["nonce"].(string)
 	if seen, ok := f.nonces[nonce]; ok && nonce != "" && body["enforce_nonce"] == true && now.Sub(seen.at) < f.window {
@@ -369,6 +536,10 @@ func (f *Server) post(w http.ResponseWriter, channel string, body map[string]any
 		if k != "nonce" && k != "enforce_nonce" {
 			m[k] = v
 		}
+	}
+	if len(c.Files) > 0 {
+		m["attachments"] = f.attachments(c.Files)
+		f.accepted = append(f.accepted, c)
 	}
 	if nonce != "" {
 		f.nonces[nonce] = nonceSeen{id: m["id"].(string), at: now}

@@ -3,9 +3,13 @@
 // manifest (docs/slack-app-manifest.yaml) does not request (missing_scope),
 // history of a conversation the bot is not in (not_in_channel), an edit of
 // a message it never posted (message_not_found), and posts beyond a rate
-// limit (HTTP 429 with Retry-After). It counts every accepted post by the
-// opsbot key in its metadata, so a duplicate shows. The unit, reliability
-// and replica tests share it.
+// limit (HTTP 429 with Retry-After). It implements the external file
+// upload (files.getUploadURLExternal, the upload URL, which checks the
+// length, and files.completeUploadExternal, which refuses unknown or
+// unuploaded files with file_not_found and channels the bot is not in) and
+// files.list, and records the files it shares. It counts every accepted
+// post by the opsbot key in its metadata, so a duplicate shows. The unit,
+// reliability and replica tests share it.
 package fakeslack
 
 import (
@@ -77,6 +81,14 @@ type Server struct {
 	responses  map[string]string // response_url path → body
 	badTokens  int
 	seq        int
+	// uploads are files.getUploadURLExternal's pending files by id,
+	// files the completed ones, in order.
+	uploads      map[string]*File
+	files        []*File
+	uploadCalls  int
+	loseComplete int
+	// requests are every Web API call and upload, in order.
+	requests []Request
 	// appToken, when set, enables Socket Mode: apps.connections.open
 	// with it answers the URL of the fake's own WebSocket endpoint.
 	appToken string
@@ -237,6 +249,13 @@ func (f *Server) RemoveScope(scope string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.scopes, scope)
+}
+
+// AddScope grants a scope, as reinstalling the app with it would.
+func (f *Server) AddScope(scope string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scopes[scope] = true
 }
 
 // AddMember puts the bot in a channel, as inviting it would.
@@ -416,6 +435,10 @@ func scopeFor(method, channel string) string {
 		return "channels:history"
 	case "users.info":
 		return "users:read"
+	case "files.getUploadURLExternal", "files.completeUploadExternal":
+		return "files:write"
+	case "files.list":
+		return "files:read"
 	}
 	return ""
 }
@@ -427,6 +450,10 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/upload/") {
+		f.upload(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/respond/") {
 		// A response_url: Slack takes the message whatever the token.
 		b, _ := io.ReadAll(r.Body)
@@ -465,6 +492,13 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(e)
 		return
 	}
+	req := Request{Method: method, Form: map[string]string{}}
+	for k := range r.Form {
+		if k != "token" {
+			req.Form[k] = r.Form.Get(k)
+		}
+	}
+	f.requests = append(f.requests, req)
 	channel := r.Form.Get("channel")
 	if need := scopeFor(method, channel); need != "" && !f.scopes[need] {
 		var have []string
@@ -524,6 +558,12 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "chat.getPermalink":
 		reply(map[string]any{"ok": true, "channel": channel,
 			"permalink": "https://example.slack.com/archives/" + channel + "/p" + strings.ReplaceAll(r.Form.Get("message_ts"), ".", "")})
+	case "files.getUploadURLExternal":
+		f.getUploadURL(r, reply, refuse)
+	case "files.completeUploadExternal":
+		f.completeUpload(w, r, reply, refuse)
+	case "files.list":
+		f.listFiles(r, reply)
 	case "chat.postEphemeral":
 		f.ephemeral = append(f.ephemeral, r.Form.Get("text"))
 		reply(map[string]any{"ok": true, "message_ts": f.nextTS()})

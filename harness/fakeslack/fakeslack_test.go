@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -108,5 +110,81 @@ func TestManifestScopes(t *testing.T) {
 		if !have[s] {
 			t.Errorf("docs/slack-app-manifest.yaml does not request %s", s)
 		}
+	}
+}
+
+// TestUploadFlowRefusesLikeSlack: the external upload flow refuses a
+// length that does not match, an unknown or not yet uploaded file, a file
+// completed twice, a channel the bot is not in, and a token without
+// files:write; files.list needs files:read.
+func TestUploadFlowRefusesLikeSlack(t *testing.T) {
+	t.Parallel()
+	f := New(t, "xoxb-test")
+	f.AddMember("C0OPS")
+	ask := func(name string, n int) (string, string) {
+		out, _ := call(t, f, "xoxb-test", "files.getUploadURLExternal", url.Values{"filename": {name}, "length": {strconv.Itoa(n)}})
+		if out["ok"] != true {
+			t.Fatalf("getUploadURLExternal: %v", out)
+		}
+		return out["upload_url"].(string), out["file_id"].(string)
+	}
+	send := func(u string, body string) int {
+		resp, err := http.Post(u, "application/octet-stream", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	complete := func(channel string, ids ...string) string {
+		var list []map[string]string
+		for _, id := range ids {
+			list = append(list, map[string]string{"id": id, "title": "t-" + id})
+		}
+		b, _ := json.Marshal(list)
+		out, _ := call(t, f, "xoxb-test", "files.completeUploadExternal", url.Values{"files": {string(b)}, "channel_id": {channel}})
+		if out["ok"] == true {
+			return "ok"
+		}
+		return out["error"].(string)
+	}
+	if out, _ := call(t, f, "xoxb-test", "files.getUploadURLExternal", url.Values{"filename": {"a.png"}}); out["error"] != "invalid_arguments" {
+		t.Errorf("no length: %v", out)
+	}
+	u1, id1 := ask("a.png", 5)
+	if code := send(u1, "1234"); code != http.StatusBadRequest {
+		t.Errorf("a short upload: HTTP %d", code)
+	}
+	if got := complete("C0OPS", id1); got != "file_not_found" {
+		t.Errorf("completing a file never uploaded: %s", got)
+	}
+	if got := complete("C0OPS", "F0NOPE"); got != "file_not_found" {
+		t.Errorf("completing an unknown file: %s", got)
+	}
+	if code := send(u1, "12345"); code != http.StatusOK {
+		t.Fatalf("upload: HTTP %d", code)
+	}
+	if got := complete("C0ELSE", id1); got != "not_in_channel" {
+		t.Errorf("sharing where the bot is not: %s", got)
+	}
+	if got := complete("C0OPS", id1); got != "ok" {
+		t.Fatalf("complete: %s", got)
+	}
+	if got := complete("C0OPS", id1); got != "file_not_found" {
+		t.Errorf("completing twice: %s", got)
+	}
+	if files := f.Files(); len(files) != 1 || string(files[0].Data) != "12345" || files[0].Title != "t-"+id1 || files[0].Channel != "C0OPS" {
+		t.Fatalf("files %+v", files)
+	}
+	if out, _ := call(t, f, "xoxb-test", "files.list", url.Values{"channel": {"C0OPS"}, "types": {"images"}}); len(out["files"].([]any)) != 1 {
+		t.Errorf("files.list: %v", out)
+	}
+	f.RemoveScope("files:read")
+	if out, _ := call(t, f, "xoxb-test", "files.list", url.Values{"channel": {"C0OPS"}}); out["error"] != "missing_scope" {
+		t.Errorf("files.list without files:read: %v", out)
+	}
+	f.RemoveScope("files:write")
+	if out, _ := call(t, f, "xoxb-test", "files.getUploadURLExternal", url.Values{"filename": {"a.png"}, "length": {"1"}}); out["error"] != "missing_scope" || out["needed"] != "files:write" {
+		t.Errorf("without files:write: %v", out)
 	}
 }
