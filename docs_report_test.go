@@ -7,15 +7,22 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"opsbot/bot"
 	"opsbot/bot/discord"
 	slackbot "opsbot/bot/slack"
+	"opsbot/clock"
 	"opsbot/config"
+	"opsbot/harness/fakediscord"
+	"opsbot/harness/fakeslack"
 	"opsbot/report"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -138,40 +145,18 @@ func docsDigest(t *testing.T) bot.Reply {
 	return r
 }
 
-// docFile is one picture of the digest as the JSON documents name it; the
-// bytes are in docs/report/NAME.
-type docFile struct {
-	Filename string `json:"filename"`
-	Title    string `json:"title"`
-	AltText  string `json:"alt_text"`
-	Type     string `json:"type"`
-}
-
 // TestDocsReport keeps docs/report true: a week's digest of fixed,
-// realistic data, its three charts as PNG and the Slack Block Kit and
-// Discord message that carry it, rendered by the adapters' own functions.
-// go test -run TestDocsReport . -update-docs rewrites them.
+// realistic data, its three charts as PNG, and what carries it to each
+// platform, recorded from the real senders against the fake platforms:
+// Slack's calls (the external upload flow, then the Block Kit message and
+// the share) and Discord's multipart request. The recorded requests carry
+// the committed PNGs, so their lengths hold on any machine; the charts
+// themselves are checked to decode. go test -run TestDocsReport .
+// -update-docs rewrites them.
 func TestDocsReport(t *testing.T) {
 	t.Parallel()
 	r := docsDigest(t)
 	dir := filepath.Join("docs", "report")
-	var files []docFile
-	for _, img := range r.Images {
-		files = append(files, docFile{img.Name, img.Title, img.Alt, img.Type})
-	}
-	files0 := files
-	msgs := map[string]any{
-		"slack.json": map[string]any{
-			"note":    "chat.postMessage (or the slash command's response_url) carries the Block Kit; each file (its bytes in docs/report/FILENAME) goes up through files.getUploadURLExternal (filename, length, alt_text) and files.completeUploadExternal (id, title) into the same channel",
-			"message": slackbot.Render(r),
-			"files":   files0,
-		},
-		"discord.json": map[string]any{
-			"note":         "one multipart/form-data request: payload_json is the message below with an attachment per file (id, filename, description = alt text), and each file's bytes are the part files[N]",
-			"payload_json": discord.Render(r),
-			"files":        files0,
-		},
-	}
 	if *updateDocs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -181,41 +166,75 @@ func TestDocsReport(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for name, m := range msgs {
-			b, err := json.MarshalIndent(m, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), append(b, '\n'), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
-	for _, img := range r.Images {
-		want, err := os.ReadFile(filepath.Join(dir, img.Name))
+	for i, img := range r.Images {
+		data, err := os.ReadFile(filepath.Join(dir, img.Name))
 		if err != nil {
 			t.Fatalf("%v (go test -run TestDocsReport . -update-docs writes it)", err)
 		}
-		if _, err := png.Decode(bytes.NewReader(want)); err != nil {
+		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
 			t.Errorf("docs/report/%s: %v", img.Name, err)
 		}
-		// The same rendering gives the same bytes here; elsewhere fonts may
-		// rasterise a shade apart, so only the size is held exactly.
-		if len(want) == 0 {
-			t.Errorf("docs/report/%s is empty", img.Name)
-		}
+		r.Images[i].Data = data
 	}
-	for name, m := range msgs {
-		got, err := json.MarshalIndent(m, "", "  ")
+	key := "report:weekly:2026-11-23T00:00:00Z"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+
+	const slackToken = "xoxb-docs-token"
+	fs := fakeslack.New(t, slackToken)
+	fs.AddMember("C01OPS")
+	ss := slackbot.NewSender(config.SlackConfig{BotToken: config.Secret(slackToken), APIURL: fs.URL()}, log)
+	if _, err := ss.Post(ctx, bot.Target{Platform: bot.Slack, Channel: "C01OPS", Name: "#ops"}, bot.Outgoing{Key: key, Reply: r}); err != nil {
+		t.Fatal(err)
+	}
+	var calls []map[string]any
+	for _, req := range fs.Requests() {
+		form := map[string]any{}
+		for k, v := range req.Form {
+			var parsed any
+			if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &parsed) == nil {
+				form[k] = parsed
+				continue
+			}
+			form[k] = v
+		}
+		calls = append(calls, map[string]any{"call": req.Method, "form": form})
+	}
+
+	const discordToken = "docs-discord-token"
+	fd := fakediscord.New(t, discordToken)
+	store := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	ds := discord.NewSender(config.DiscordConfig{Token: config.Secret(discordToken), ApplicationID: fakediscord.ApplicationID, APIURL: fd.URL()},
+		store, clock.NewFake(docsNow), log, discord.Options{})
+	if _, err := ds.Post(ctx, bot.Target{Platform: bot.Discord, Channel: "200000000000000001", Name: "#ops"}, bot.Outgoing{Key: key, Reply: r}); err != nil {
+		t.Fatal(err)
+	}
+	c := fd.Wait(t)
+	var parts []map[string]any
+	for _, fl := range c.Files {
+		parts = append(parts, map[string]any{"part": "files[" + strconv.Itoa(fl.Index) + "]", "filename": fl.Name,
+			"content_type": fl.Type, "bytes": len(fl.Data)})
+	}
+	docs := map[string]any{
+		"slack.json":   calls,
+		"discord.json": map[string]any{"request": c.Method + " /api/v10" + c.Path, "content_type": "multipart/form-data", "payload_json": c.Body, "file_parts": parts},
+	}
+	for name, doc := range docs {
+		got, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatalf("%v (go test -run TestDocsReport . -update-docs writes it)", err)
+		got = append(got, '\n')
+		path := filepath.Join(dir, name)
+		if *updateDocs {
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if !bytes.Equal(append(got, '\n'), want) {
-			t.Errorf("docs/report/%s is out of date: the adapters render the digest differently now (go test -run TestDocsReport . -update-docs)", name)
+		want, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("docs/report/%s is not what the senders send (go test -run TestDocsReport . -update-docs): %v", name, err)
 		}
 	}
 }
