@@ -259,3 +259,36 @@ func TestLastFire(t *testing.T) {
 		t.Error("a fire exactly now does not count")
 	}
 }
+
+// TestHourlyCronPostsDaily: a cron that fires every hour for a day report
+// posts once a day, since each firing of the day has the same period.
+func TestHourlyCronPostsDaily(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.Reports = []config.Report{{Name: "daily", Cron: "0 * * * *", Timezone: "UTC", Channel: "ops", Period: "day"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	env := handlertest.New(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)}, cfg)
+	h, err := New(env.Deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hour := range []int{8, 9, 10, 23} {
+		env.Clock.Set(time.Date(2026, 3, 2, hour, 0, 30, 0, time.UTC))
+		if err := h.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.Clock.Set(time.Date(2026, 3, 3, 0, 0, 30, 0, time.UTC))
+	if err := h.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range env.Outbox() {
+		keys = append(keys, m.Key)
+	}
+	if want := "report:daily:2026-03-01T00:00:00Z@log report:daily:2026-03-02T00:00:00Z@log"; strings.Join(keys, " ") != want {
+		t.Errorf("posts %q, want %q", keys, want)
+	}
+}
