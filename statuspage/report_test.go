@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"opsbot/clock"
 	"opsbot/config"
 	"opsbot/storage"
 	"opsbot/storage/storagetest"
@@ -100,3 +101,44 @@ type response struct {
 }
 
 func (r *response) Header() http.Header { return r.h }
+
+// TestReportChartsCached: a chart is drawn once and served again for
+// chartCacheFor; after that, or on a new day, it is drawn anew from what
+// the store holds then.
+func TestReportChartsCached(t *testing.T) {
+	t.Parallel()
+	store := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	cfg := config.Default()
+	cfg.Checks = []config.Check{{Name: "web"}, {Name: "db"}}
+	add := func(check string, ok bool) {
+		t.Helper()
+		if err := store.DB.Create(&storage.CheckResult{Check: check, At: now.Add(-30 * time.Hour), OK: ok}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("web", true)
+	fc := clock.NewFake(now)
+	p, err := New(config.StatusPageConfig{Enabled: true}, Sources{}, fc, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	p.MountReports(mux, cfg, store.DB)
+	png := func() []byte {
+		t.Helper()
+		w := get(t, mux, "/report/week.png", nil)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET: %d %s", w.Code, w.Body)
+		}
+		return w.Body.Bytes()
+	}
+	first := png()
+	add("db", false) // a second row in the heat-strip, once drawn anew
+	if !bytes.Equal(png(), first) {
+		t.Error("the chart was drawn anew within chartCacheFor")
+	}
+	fc.Advance(chartCacheFor)
+	if bytes.Equal(png(), first) {
+		t.Error("the chart was not drawn anew after chartCacheFor")
+	}
+}
