@@ -75,8 +75,9 @@ func newHTTP(c *core, elector *storage.Elector) (*server.Server, error) {
 		return nil, err
 	}
 	if c.cfg.StatusPage.Enabled {
-		sp.Mount(srv)          // GET /incidents/{id}, /api/v1/status
-		srv.SetRoot(sp.Root()) // GET /
+		sp.Mount(srv)                           // GET /incidents/{id}, /api/v1/status
+		sp.MountReports(srv, c.cfg, c.store.DB) // GET /report/{day,week,month}.png
+		srv.SetRoot(sp.Root())                  // GET /
 	}
 	srv.GuardMetrics(sp.Guard)
 	if err := srv.Listen(c.cfg.Listen); err != nil {

@@ -18,6 +18,7 @@ import (
 	"opsbot/handlers/incidents"
 	"opsbot/handlers/oncall"
 	"opsbot/handlers/provision"
+	"opsbot/handlers/reports"
 	"opsbot/handlers/runbooks"
 	"opsbot/handlers/tickets"
 	"opsbot/notify"
@@ -128,6 +129,7 @@ func (c *core) addAreas(ctx context.Context) ([]bot.Command, error) {
 		c.addOncall,
 		c.addProvision,
 		func(d handlers.Deps) ([]bot.Command, error) { return c.addRunbooks(ctx, d) },
+		c.addReports,
 	} {
 		more, err := add(deps)
 		if err != nil {
@@ -215,6 +217,16 @@ func (c *core) addRunbooks(ctx context.Context, deps handlers.Deps) ([]bot.Comma
 	c.workers = append(c.workers, h.Stream)
 	c.scheduled = append(c.scheduled, h.Run)
 	c.closers = append(c.closers, func() { h.Drain(ctx) })
+	return []bot.Command{h.Command()}, nil
+}
+
+func (c *core) addReports(deps handlers.Deps) ([]bot.Command, error) {
+	h, err := reports.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	// The leader posts the scheduled reports.
+	c.scheduled = append(c.scheduled, h.Run)
 	return []bot.Command{h.Command()}, nil
 }
 

@@ -14,11 +14,11 @@ var layers = map[string]int{
 	"opsbot/server": 2, "opsbot/statuspage": 2, "opsbot/bot/slack": 2, "opsbot/bot/discord": 2, "opsbot/bot/shell": 2,
 	"opsbot/handlers/access": 3, "opsbot/handlers/backups": 3, "opsbot/handlers/devices": 3,
 	"opsbot/handlers/incidents": 3, "opsbot/handlers/tickets": 3, "opsbot/handlers/oncall": 3, "opsbot/handlers/runbooks": 3,
-	"opsbot/handlers/provision": 3,
-	"opsbot/handlers":           4, "opsbot/handlers/access/action": 4, "opsbot/handlers/roster": 4,
+	"opsbot/handlers/provision": 3, "opsbot/handlers/reports": 3,
+	"opsbot/handlers": 4, "opsbot/handlers/access/action": 4, "opsbot/handlers/roster": 4, "opsbot/report": 4,
 	"opsbot/checks": 5, "opsbot/notify": 5, "opsbot/storage/storagetest": 5, "opsbot/snmp/snmptest": 5,
 	"opsbot/bot": 6, "opsbot/storage": 6, "opsbot/snmp": 6, "opsbot/proc": 6, "opsbot/docs": 6, "opsbot/oncall": 6,
-	"opsbot/config": 7, "opsbot/clock": 7, "opsbot/suggest": 8,
+	"opsbot/config": 7, "opsbot/clock": 7, "opsbot/chart": 7, "opsbot/suggest": 8,
 }
 
 // TestLayers holds every package's imports (tests aside) against the

@@ -65,6 +65,9 @@ type Config struct {
 	// Runbooks lists the commands people may run from chat with /run
 	// (key runbooks).
 	Runbooks []Runbook `yaml:"runbooks"`
+	// Reports lists the ops digests posted into channels on a schedule
+	// (key reports).
+	Reports []Report `yaml:"reports"`
 
 	// unset maps a key path to the environment variables that its value
 	// referred to without a default but that were not set.
@@ -958,3 +961,27 @@ type RunbookParam struct {
 
 // RunbookParamTypes are the values of runbooks[].params[].type.
 var RunbookParamTypes = []string{"string", "int", "enum", "device", "duration"}
+
+// Report periods: the values of reports[].period and of /report's first
+// argument.
+var ReportPeriods = []string{"day", "week", "month"}
+
+// Report is an ops digest posted into a channel on a schedule.
+type Report struct {
+	// Name is the report's unique name (key name).
+	Name string `yaml:"name"`
+	// Cron is when it is posted, a cron schedule such as "0 8 * * mon"
+	// (key cron).
+	Cron string `yaml:"cron"`
+	// Timezone is the IANA time zone of Cron and of the period's days
+	// (key timezone, default UTC).
+	Timezone string `yaml:"timezone"`
+	// Channel names the channel it is posted into; default: the team's
+	// channel (key channel).
+	Channel string `yaml:"channel"`
+	// Team, when set, limits the digest to that team's checks, queues,
+	// resources and backup jobs (key team).
+	Team string `yaml:"team"`
+	// Period is day, week or month (key period, default week).
+	Period string `yaml:"period"`
+}

@@ -104,3 +104,8 @@ func (c *Config) fill() {
 		}
 	}
 }
+
+func (r *Report) setDefaults() {
+	r.Timezone = "UTC"
+	r.Period = "week"
+}

@@ -351,7 +351,7 @@ func knownKeys(key string, keys []string) string {
 	if syn := suggest.Closest(key, slices.Sorted(maps.Keys(synonyms))); syn != "" && slices.Contains(keys, synonyms[syn]) {
 		return fmt.Sprintf(" (did you mean %q?)", synonyms[syn])
 	}
-	if len(keys) <= 20 {
+	if len(keys) <= 24 { // the top level has 21
 		return " (known keys: " + strings.Join(keys, ", ") + ")"
 	}
 	return ""

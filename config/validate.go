@@ -88,6 +88,7 @@ func (c *Config) validate() problems {
 	v.teams()
 	v.provisioning()
 	v.runbooks()
+	v.reports()
 	return v.problems
 }
 

@@ -24,7 +24,9 @@ type CheckResult struct {
 	ID    int64     `gorm:"primaryKey"`
 	Check string    `gorm:"size:100;not null;index:idx_check_results_check_at,priority:1"`
 	At    time.Time `gorm:"not null;index:idx_check_results_check_at,priority:2;index"`
-	OK    bool      `gorm:"not null"`
+	// OK is false for a failed run; failed runs are also indexed by check
+	// and time (idx_check_results_failed, migration 0109).
+	OK bool `gorm:"not null"`
 	// LatencyMS is how long the run took, in milliseconds.
 	LatencyMS int64  `gorm:"not null"`
 	Error     string `gorm:"type:text"`
