@@ -316,18 +316,29 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 // Run starts checks as they fall due until ctx ends, then waits for the
 // runs in progress. It sleeps until the next run is due.
 func (s *Scheduler) Run(ctx context.Context) error {
+	// Runs go to long-lived workers, one per slot: a goroutine per run
+	// grew a fresh stack through the HTTP client on every run, a tenth of
+	// what checking cost. A run is handed over only once it holds a slot,
+	// so the channel never fills.
+	work := make(chan dueRun, cap(s.sem))
+	for range cap(s.sem) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for r := range work {
+				s.execute(ctx, r, false)
+			}
+		}()
+	}
 	defer s.wg.Wait()
+	defer close(work)
 	for {
 		for _, r := range s.due(s.clock.Now()) {
 			if !s.acquire(ctx) {
 				s.release(r.e, false)
 				continue
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.execute(ctx, r, false)
-			}()
+			work <- r
 		}
 		wait := time.Minute
 		s.mu.Lock()

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -254,5 +255,65 @@ func TestRunErrorsAreUTF8(t *testing.T) {
 	want := "body \uFFFD said no"
 	if len(sunk) != 1 || sunk[0] != want || len(seen) != 1 || seen[0] != want {
 		t.Fatalf("sink got %q, observer %q; want %q once each", sunk, seen, want)
+	}
+}
+
+// Run hands runs to long-lived workers: never more at once than the slots,
+// every due run runs, and Run returns only after the last one ended.
+func TestRunWorkers(t *testing.T) {
+	t.Parallel()
+	const slots, checks = 3, 20
+	var mu sync.Mutex
+	running, most, done := 0, 0, 0
+	release := make(chan struct{})
+	s := NewScheduler(clock.Real{}, slots, nil, nil)
+	s.OnRun(func(Run) { mu.Lock(); done++; mu.Unlock() })
+	for i := range checks {
+		if err := s.Add(Job{Name: fmt.Sprintf("c%d", i), Kind: "tcp", Timeout: time.Minute, Every: 20 * time.Millisecond,
+			Check: fn(func(context.Context) Result {
+				mu.Lock()
+				running++
+				most = max(most, running)
+				mu.Unlock()
+				<-release
+				mu.Lock()
+				running--
+				mu.Unlock()
+				return Result{OK: true}
+			})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			ok := cond()
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s", what)
+			}
+		}
+	}
+	waitFor("were all slots busy", func() bool { return running == slots })
+	close(release)
+	waitFor("did every check run", func() bool { return done >= checks })
+	cancel()
+	if err := <-stopped; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > slots {
+		t.Errorf("%d runs at once with %d slots", most, slots)
+	}
+	if running != 0 {
+		t.Errorf("Run returned with %d runs still going", running)
 	}
 }

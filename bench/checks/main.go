@@ -84,6 +84,7 @@ func run() error {
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the run to this file")
 	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
 	floor := flag.Bool("floor", false, "also run the same checks through opsbot's scheduler with nothing recorded: the HTTP and scheduling floor")
+	floorProfile := flag.String("floorprofile", "", "write a CPU profile of the -floor run to this file")
 	flag.Parse()
 
 	target, stopTarget, err := startTarget()
@@ -110,7 +111,7 @@ func run() error {
 		f.Close()
 	}
 	if *floor {
-		ff, err := runFloor(*n, *every, *warmup, *dur, *workers, url)
+		ff, err := runFloor(*n, *every, *warmup, *dur, *workers, url, *floorProfile)
 		if err != nil {
 			return err
 		}
@@ -236,7 +237,7 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 // runFloor runs the same checks through opsbot's scheduler and http check
 // with nothing recorded: what checking alone costs, below which no storage
 // design can go.
-func runFloor(n int, every, warmup, dur time.Duration, workers int, url string) (figures, error) {
+func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProfile string) (figures, error) {
 	var runs atomic.Int64
 	sched := checks.NewScheduler(clock.Real{}, workers, nil, nil)
 	sched.OnRun(func(checks.Run) { runs.Add(1) })
@@ -256,6 +257,17 @@ func runFloor(n int, every, warmup, dur time.Duration, workers int, url string) 
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sched.Run(ctx) }()
 	time.Sleep(warmup)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return figures{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return figures{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runs0, ru0, start := runs.Load(), rusage(), time.Now()
 	<-done
 	ru1 := rusage()
