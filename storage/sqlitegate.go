@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
 )
 
 // SQLite lets one connection write at a time. When several of a process's
@@ -75,11 +77,11 @@ func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	conn, ok := inner.(gateableConn)
-	if !ok {
+	if !ok || !hasPrepareContext(inner) {
 		inner.Close()
 		return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
 	}
-	return &gatedConn{inner: conn, gate: c.gate}, nil
+	return &gatedConn{inner: conn, gate: c.gate, skipArgs: true}, nil
 }
 
 func (c *gatedConnector) Driver() driver.Driver { return c.drv }
@@ -88,8 +90,11 @@ func (c *gatedConnector) Driver() driver.Driver { return c.drv }
 type gateableConn interface {
 	driver.Conn
 	driver.ConnBeginTx
-	driver.ExecerContext
-	driver.QueryerContext
+}
+
+func hasPrepareContext(c driver.Conn) bool {
+	_, ok := c.(driver.ConnPrepareContext)
+	return ok
 }
 
 // gatedConn is used by one goroutine at a time (database/sql's promise), so
@@ -97,7 +102,10 @@ type gateableConn interface {
 type gatedConn struct {
 	inner gateableConn
 	gate  *writeGate
-	tx    *gatedTx // the open transaction, which holds the gate
+	// skipArgs: the driver runs a statement with arguments only prepared
+	// (it answers ErrSkip).
+	skipArgs bool
+	tx       *gatedTx // the open transaction, which holds the gate
 	// unsure is set when a COMMIT or ROLLBACK failed: SQLite may still be
 	// inside that transaction, so database/sql must close the connection
 	// (which ends it) rather than pool it.
@@ -109,13 +117,7 @@ func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	var st driver.Stmt
-	var err error
-	if p, ok := c.inner.(driver.ConnPrepareContext); ok {
-		st, err = p.PrepareContext(ctx, query)
-	} else {
-		st, err = c.inner.Prepare(query)
-	}
+	st, err := c.inner.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -152,21 +154,35 @@ func (c *gatedConn) gated(ctx context.Context, write bool) (release func(), err 
 	return c.gate.acquire(ctx)
 }
 
+// ExecContext and QueryContext pass a statement straight to the driver
+// where it runs it so; otherwise (the ncruces driver, for a statement with
+// arguments or any query) database/sql prepares it, and the gatedStmt takes
+// the gate. ErrSkip comes before the gate, so a writer does not wait for it
+// twice.
+
 func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	e, ok := c.inner.(driver.ExecerContext)
+	if !ok || len(args) != 0 && c.skipArgs {
+		return nil, driver.ErrSkip
+	}
 	release, err := c.gated(ctx, !readOnly(query))
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return c.inner.ExecContext(ctx, query, args)
+	return e.ExecContext(ctx, query, args)
 }
 
 func (c *gatedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := c.inner.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
 	release, err := c.gated(ctx, !readOnly(query))
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.inner.QueryContext(ctx, query, args)
+	rows, err := q.QueryContext(ctx, query, args)
 	if err != nil {
 		release()
 		return nil, err
@@ -346,14 +362,9 @@ func (r *gatedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok 
 	return 0, 0, false
 }
 
-// openGatedSQLite opens the pure-Go SQLite driver with this process's
-// writers queued at one write gate.
+// openGatedSQLite opens the SQLite driver (ncruces/go-sqlite3: SQLite
+// compiled to Go, no cgo) with this process's writers queued at one write
+// gate.
 func openGatedSQLite(dsn string) (*sql.DB, error) {
-	probe, err := sql.Open("sqlite", "")
-	if err != nil {
-		return nil, fmt.Errorf("open sqlite driver: %w", err)
-	}
-	drv := probe.Driver()
-	probe.Close()
-	return sql.OpenDB(&gatedConnector{dsn: dsn, drv: drv, gate: newWriteGate(busyTimeout)}), nil
+	return sql.OpenDB(&gatedConnector{dsn: dsn, drv: &sqlitedriver.SQLite{}, gate: newWriteGate(busyTimeout)}), nil
 }

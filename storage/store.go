@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/ncruces/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -78,7 +79,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		dialector = sqlite.Dialector{DSN: dsn, Conn: conn}
+		dialector = sqliteDialector{sqlite.Dialector{DSN: dsn, Conn: conn}}
 	case "postgres":
 		dialector = postgres.Open(cfg.DSN)
 	default:
@@ -86,7 +87,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	}
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
-		if d, ok := dialector.(sqlite.Dialector); ok {
+		if d, ok := dialector.(sqliteDialector); ok {
 			d.Conn.(*sql.DB).Close()
 		}
 		return nil, fmt.Errorf("open %s database%s: %w", s.driver, s.named(), err)
@@ -145,10 +146,12 @@ func sqliteDSN(dsn string) (full, path string) {
 			q.Add("_pragma", name+"("+val+")")
 		}
 	}
+	// The busy timeout comes first: setting WAL may have to wait for
+	// another connection.
+	add("busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	if path != ":memory:" {
 		add("journal_mode", "WAL")
 	}
-	add("busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	add("foreign_keys", "1")
 	add("synchronous", "NORMAL")
 	add("temp_store", "MEMORY")
@@ -159,7 +162,33 @@ func sqliteDSN(dsn string) (full, path string) {
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
-	return path + "?" + q.Encode(), path
+	// Times are written, and read from DATETIME columns, as text in one
+	// layout (see sqliteTime).
+	if q.Get("_timefmt") == "" {
+		q.Set("_timefmt", sqliteTime)
+	}
+	// The driver reads _pragma, _txlock and _timefmt only from a "file:"
+	// URI, where SQLite decodes %XX in the path.
+	return "file:" + uriPath.Replace(path) + "?" + q.Encode(), path
+}
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// sqliteDialector is gorm's SQLite dialect over the ncruces driver: the
+// dialect's own error translation knows only the modernc driver's errors.
+type sqliteDialector struct{ sqlite.Dialector }
+
+func (d sqliteDialector) Translate(err error) error {
+	var e *sqlite3.Error
+	if errors.As(err, &e) {
+		switch e.ExtendedCode() {
+		case sqlite3.CONSTRAINT_UNIQUE, sqlite3.CONSTRAINT_PRIMARYKEY:
+			return gorm.ErrDuplicatedKey
+		case sqlite3.CONSTRAINT_FOREIGNKEY:
+			return gorm.ErrForeignKeyViolated
+		}
+	}
+	return err
 }
 
 // Driver is "sqlite" or "postgres".
