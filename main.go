@@ -12,11 +12,37 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // cron and business-hours time zones work without system zone files
 )
 
-func main() { os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	stop := profileCPU(os.Getenv("OPSBOT_CPUPROFILE"), os.Stderr)
+	code := dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// profileCPU writes a CPU profile of the whole run to path ("%p" in it
+// becomes the process id) when path is set: the load programs profile the
+// opsbot they start with OPSBOT_CPUPROFILE. It returns what stops it.
+func profileCPU(path string, stderr io.Writer) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid())))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "opsbot: OPSBOT_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
 
 const usageText = `opsbot — chat-ops for IT operations
 

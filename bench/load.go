@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"opsbot/bot"
@@ -402,7 +403,17 @@ func startOpsbot(bin harness.Binary, dir, db, dsn, secret, pubHex string, fake *
 	if err != nil {
 		return "", 0, nil, err
 	}
-	return p.Addr, p.Cmd.Process.Pid, p.Stop, nil
+	// Stopped as a service manager stops it (so a profile asked for with
+	// OPSBOT_CPUPROFILE is written), killed if it does not end in time.
+	stop := func() {
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.Done:
+		case <-time.After(30 * time.Second):
+			p.Stop()
+		}
+	}
+	return p.Addr, p.Cmd.Process.Pid, stop, nil
 }
 
 func randomDigits(n int) string {
