@@ -184,17 +184,11 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	go func() { defer close(schedDone); _ = h.Run(ctx) }() // returns once the last results are written
 
 	time.Sleep(warmup)
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return figures{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return figures{}, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profileCPU(cpuProfile)
+	if err != nil {
+		return figures{}, err
 	}
+	defer stopProfile()
 	mu.Lock()
 	runs0, delays0 := runs, len(delays)
 	mu.Unlock()
@@ -257,22 +251,33 @@ func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProf
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sched.Run(ctx) }()
 	time.Sleep(warmup)
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return figures{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return figures{}, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := profileCPU(cpuProfile)
+	if err != nil {
+		return figures{}, err
 	}
+	defer stopProfile()
 	runs0, ru0, start := runs.Load(), rusage(), time.Now()
 	<-done
 	ru1 := rusage()
 	return figures{runs: runs.Load() - runs0, elapsed: time.Since(start),
 		cpu: tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)}, nil
+}
+
+// profileCPU starts a CPU profile into path, when it is set, and returns
+// what stops it.
+func profileCPU(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // memSample is the process's resident memory and the Go runtime's view of
