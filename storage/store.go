@@ -5,7 +5,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
-	"github.com/ncruces/go-sqlite3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -79,7 +76,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		dialector = sqliteDialector{sqlite.Dialector{DSN: dsn, Conn: conn}}
+		dialector = sqliteDialector{conn: conn}
 	case "postgres":
 		dialector = postgres.Open(cfg.DSN)
 	default:
@@ -88,7 +85,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
 		if d, ok := dialector.(sqliteDialector); ok {
-			d.Conn.(*sql.DB).Close()
+			d.conn.Close()
 		}
 		return nil, fmt.Errorf("open %s database%s: %w", s.driver, s.named(), err)
 	}
@@ -173,23 +170,6 @@ func sqliteDSN(dsn string) (full, path string) {
 }
 
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-
-// sqliteDialector is gorm's SQLite dialect over the ncruces driver: the
-// dialect's own error translation knows only the modernc driver's errors.
-type sqliteDialector struct{ sqlite.Dialector }
-
-func (d sqliteDialector) Translate(err error) error {
-	var e *sqlite3.Error
-	if errors.As(err, &e) {
-		switch e.ExtendedCode() {
-		case sqlite3.CONSTRAINT_UNIQUE, sqlite3.CONSTRAINT_PRIMARYKEY:
-			return gorm.ErrDuplicatedKey
-		case sqlite3.CONSTRAINT_FOREIGNKEY:
-			return gorm.ErrForeignKeyViolated
-		}
-	}
-	return err
-}
 
 // Driver is "sqlite" or "postgres".
 func (s *Store) Driver() string { return s.driver }
