@@ -130,7 +130,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 			lock = " FOR UPDATE OF m SKIP LOCKED"
 		}
 		q := `SELECT m.* FROM outbox_messages m
-JOIN (SELECT lane, MIN(id) AS id FROM outbox_messages WHERE state IN ('pending', 'sending') GROUP BY lane) h ON h.id = m.id
+JOIN ` + laneHeads(s.driver) + ` h ON h.id = m.id
 WHERE ((m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?))
 AND (` + strings.Join(mine, " OR ") + `)
 ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
@@ -149,6 +149,33 @@ ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
 		return nil, err
 	}
 	return claimed, nil
+}
+
+// laneHeads is a subquery of the id of each lane's head: its oldest
+// message still pending or sending. On PostgreSQL that is a GROUP BY over
+// the queued messages. On SQLite, whose GROUP BY reads every queued message
+// (a backlog of thousands in one channel, read again every few sends), it
+// walks the (state, lane) index from one lane to the next and takes each
+// lane's first message from it: a few index seeks a lane.
+func laneHeads(driver string) string {
+	if driver == "postgres" {
+		return `(SELECT lane, MIN(id) AS id FROM outbox_messages WHERE state IN ('pending', 'sending') GROUP BY lane)`
+	}
+	// next(state, after) is the first lane after the given one with a
+	// message in that state; SQLite's min(a, b) is NULL when either is, so
+	// the COALESCE takes the other.
+	next := func(after string) string {
+		p := `(SELECT lane FROM outbox_messages WHERE state = 'pending'` + after + ` ORDER BY lane LIMIT 1)`
+		s := `(SELECT lane FROM outbox_messages WHERE state = 'sending'` + after + ` ORDER BY lane LIMIT 1)`
+		return `COALESCE(min(` + p + `, ` + s + `), ` + p + `, ` + s + `)`
+	}
+	head := func(state string) string {
+		return `(SELECT id FROM outbox_messages WHERE state = '` + state + `' AND lane = lanes.lane ORDER BY id LIMIT 1)`
+	}
+	return `(WITH RECURSIVE lanes(lane) AS (SELECT ` + next("") + `
+  UNION ALL SELECT ` + next(" AND lane > lanes.lane") + ` FROM lanes WHERE lanes.lane IS NOT NULL)
+SELECT COALESCE(min(` + head("pending") + `, ` + head("sending") + `), ` + head("pending") + `, ` + head("sending") + `) AS id
+FROM lanes WHERE lanes.lane IS NOT NULL)`
 }
 
 // ClaimNextInLane leases the head of lane if it is due, after the caller
