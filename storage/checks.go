@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -101,28 +102,11 @@ type IncidentEvent struct {
 // zero state when the check never ran). On PostgreSQL the row is locked so
 // two writers serialise; SQLite write transactions are already exclusive.
 func LockCheckState(tx *gorm.DB, check string) (CheckState, error) {
-	read := func() (CheckState, error) {
-		var st CheckState
-		q := tx
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		err := q.Where("\"check\" = ?", check).Take(&st).Error
-		return st, err
-	}
-	st, err := read()
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		// First run: create the row (another writer may race us to it),
-		// then lock it.
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&CheckState{Check: check}).Error; err != nil {
-			return CheckState{}, fmt.Errorf("create state of check %s: %w", check, err)
-		}
-		st, err = read()
-	}
+	states, err := LockCheckStates(tx, []string{check})
 	if err != nil {
-		return CheckState{}, fmt.Errorf("read state of check %s: %w", check, err)
+		return CheckState{}, err
 	}
-	return st, nil
+	return *states[check], nil
 }
 
 // LockCheckStates is LockCheckState for many checks in a few statements:
@@ -139,9 +123,7 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 		}
 	}
 	read := func(names []string) error {
-		const perStatement = 500
-		for start := 0; start < len(names); start += perStatement {
-			chunk := names[start:min(start+perStatement, len(names))]
+		for chunk := range slices.Chunk(names, 500) {
 			q := newRawSQL(tx, len(chunk)).sql(`SELECT ` + checkStateColumns + ` FROM check_states WHERE "check" IN `).
 				in(chunk).sql(` ORDER BY "check"`)
 			if q.pg {
@@ -156,10 +138,10 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 	if err := read(names); err != nil {
 		return nil, err
 	}
-	var missing []CheckState
+	var missing [][]any // rows of one column, the check's name
 	for _, n := range names {
 		if out[n] == nil {
-			missing = append(missing, CheckState{Check: n})
+			missing = append(missing, []any{n})
 		}
 	}
 	if len(missing) == 0 {
@@ -167,20 +149,15 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 	}
 	// First runs: create the rows (another writer may race us to them),
 	// then lock them.
-	for start := 0; start < len(missing); start += 500 {
-		chunk := missing[start:min(start+500, len(missing))]
-		rows := make([][]any, len(chunk))
-		for i, m := range chunk {
-			rows[i] = []any{m.Check}
-		}
-		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") `).values(1, rows)
+	for chunk := range slices.Chunk(missing, 500) {
+		q := newRawSQL(tx, len(chunk)).sql(`INSERT INTO check_states ("check") `).values(1, chunk)
 		if err := q.sql(` ON CONFLICT ("check") DO NOTHING`).exec(tx); err != nil {
 			return nil, fmt.Errorf("create the state of %d checks: %w", len(chunk), err)
 		}
 	}
 	again := make([]string, len(missing))
 	for i, m := range missing {
-		again[i] = m.Check
+		again[i] = m[0].(string)
 	}
 	if err := read(again); err != nil {
 		return nil, err
@@ -197,9 +174,9 @@ func LockCheckStates(tx *gorm.DB, checks []string) (map[string]*CheckState, erro
 // whole, as SaveCheckState does one.
 func SaveCheckStates(tx *gorm.DB, sts []*CheckState) error {
 	const cols = 12
-	const perStatement = 400 // cols variables a row, far below SQLite's limit
-	for start := 0; start < len(sts); start += perStatement {
-		chunk := sts[start:min(start+perStatement, len(sts))]
+	// cols variables a row, far below PostgreSQL's limit (SQLite binds
+	// one JSON argument).
+	for chunk := range slices.Chunk(sts, 400) {
 		rows := make([][]any, len(chunk))
 		for i, st := range chunk {
 			rows[i] = []any{st.Check, st.Failures, st.Successes, utcPtr(st.FailingSince), utcPtr(st.LastAt), st.LastOK,
@@ -307,9 +284,9 @@ func AddCheckResult(tx *gorm.DB, r *CheckResult) error {
 // stored.
 func AddCheckResults(tx *gorm.DB, rs []CheckResult) (map[string]bool, error) {
 	stored := make(map[string]bool, len(rs))
-	const perStatement = 500 // 7 variables a row, far below SQLite's limit
-	for start := 0; start < len(rs); start += perStatement {
-		chunk := rs[start:min(start+perStatement, len(rs))]
+	// 7 variables a row, far below PostgreSQL's limit (SQLite binds one
+	// JSON argument).
+	for chunk := range slices.Chunk(rs, 500) {
 		vals := make([][]any, len(chunk))
 		for i, r := range chunk {
 			vals[i] = []any{r.Check, r.At.UTC(), r.OK, r.LatencyMS, r.Error, r.Manual, r.Slot}

@@ -176,8 +176,6 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 		if err != nil {
 			return err
 		}
-		stepped := make([]*storage.CheckState, 0, len(states))
-		seen := make(map[string]bool, len(states))
 		for i, p := range known {
 			c, r := h.checks[p.run.Job.Name], results[i]
 			key := storage.SlotKey(r.Check, *r.Slot)
@@ -188,23 +186,19 @@ func (h *Handler) write(ctx context.Context, runs []pendingRun) error {
 			delete(stored, key) // the same slot twice in one batch counts once
 
 			res := p.run.Result
-			st := states[c.Name]
-			if !seen[c.Name] {
-				seen[c.Name] = true
-				stepped = append(stepped, st)
-			}
-			if err := h.step(tx, c, st, &res, p.at); err != nil {
+			if err := h.step(tx, c, states[c.Name], &res, p.at); err != nil {
 				return err
 			}
 		}
-		if err := storage.SaveCheckStates(tx, stepped); err != nil {
-			return err
-		}
+		// Every state locked is saved, stepped or not (all of a check's
+		// runs may have been recorded already): one statement either way.
+		save := make([]*storage.CheckState, 0, len(states))
 		clear(written) // the transaction may run again
-		for _, st := range stepped {
+		for _, st := range states {
+			save = append(save, st)
 			written[st.Check] = *st
 		}
-		return nil
+		return storage.SaveCheckStates(tx, save)
 	})
 	if err != nil {
 		if errors.Is(err, storage.ErrFenced) {
