@@ -99,12 +99,11 @@ func (g *txGroup) commit(batch []*txJob) {
 		// statement journal, which cost a write-behind flush a third of
 		// its time.)
 		j := batch[0]
-		if err := j.ctx.Err(); err != nil {
-			tx.Rollback()
-			finish(err)
-			return
+		err := j.ctx.Err()
+		if err == nil {
+			err = run(j, tx.WithContext(j.ctx))
 		}
-		if err := run(j, tx.WithContext(j.ctx)); err != nil {
+		if err != nil {
 			tx.Rollback()
 			finish(err)
 			return
