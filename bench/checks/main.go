@@ -135,9 +135,9 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	cfg.CheckSettings.Workers = workers
 	cfg.Channels = map[string]config.Channel{"ops": {}}
 	for i := range n {
-		cfg.Checks = append(cfg.Checks, config.Check{Name: fmt.Sprintf("web-%05d", i), Kind: config.KindHTTP,
-			URL: url, Method: "GET", Every: config.Duration(every), Timeout: config.Duration(5 * time.Second),
-			Channel: "ops", Failures: 2, Successes: 1})
+		c := benchCheck(i, every, url)
+		c.Channel, c.Failures, c.Successes = "ops", 2, 1
+		cfg.Checks = append(cfg.Checks, c)
 	}
 	cfg.Database = config.DatabaseConfig{Driver: driver, DSN: dsn}
 	if dsn == "" {
@@ -228,6 +228,13 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	return f, nil
 }
 
+// benchCheck is the i-th of the benchmark's http checks, the same in every
+// run.
+func benchCheck(i int, every time.Duration, url string) config.Check {
+	return config.Check{Name: fmt.Sprintf("web-%05d", i), Kind: config.KindHTTP, URL: url, Method: "GET",
+		Every: config.Duration(every), Timeout: config.Duration(5 * time.Second)}
+}
+
 // runFloor runs the same checks through opsbot's scheduler and http check
 // with nothing recorded: what checking alone costs, below which no storage
 // design can go.
@@ -237,8 +244,7 @@ func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProf
 	sched.OnRun(func(checks.Run) { runs.Add(1) })
 	env := checks.Env{Clock: clock.Real{}, Transports: checks.NewTransports()}
 	for i := range n {
-		j, err := checks.JobFor(config.Check{Name: fmt.Sprintf("web-%05d", i), Kind: config.KindHTTP, URL: url, Method: "GET",
-			Every: config.Duration(every), Timeout: config.Duration(5 * time.Second)}, env)
+		j, err := checks.JobFor(benchCheck(i, every, url), env)
 		if err != nil {
 			return figures{}, err
 		}
