@@ -274,21 +274,14 @@ func (n *Notifier) renewLeases(ctx context.Context) {
 // lane, and returns how many were sent.
 func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 	sent := 0
-	for i := 0; ; i++ {
-		if !n.deliver(ctx, m) {
+	for i := 1; ; i++ {
+		// The outcome of each message but the run's last is recorded in
+		// one transaction with the claim of the lane's next.
+		next, ok := n.deliver(ctx, m, i < laneRun)
+		if !ok {
 			return sent
 		}
 		sent++
-		if i+1 >= laneRun || ctx.Err() != nil {
-			return sent
-		}
-		next, err := n.store.ClaimNextInLane(ctx, m.Lane, n.id, n.clock.Now(), n.lease())
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Error("claim next notification", "lane", m.Lane, "err", err)
-			}
-			return sent
-		}
 		if next == nil {
 			return sent
 		}
@@ -297,31 +290,42 @@ func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 }
 
 // deliver makes one attempt at m, records its outcome, and reports whether
-// the platform now has the message.
-func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
+// the platform now has the message. With claimNext, recording its sending
+// also claims the next due message of its lane, which it returns.
+func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage, claimNext bool) (next *storage.OutboxMessage, ok bool) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	if ctx.Err() != nil {
+		// Stopping before the attempt began: it goes back as it was, for
+		// the next notifier.
+		// (Uncertain stays as the claim left it: set if an earlier
+		// sender's lease ran out mid-send.)
+		attempts := m.Attempts - 1
+		n.record(rctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: n.clock.Now(),
+			Attempts: &attempts, Uncertain: m.Uncertain, LastError: m.LastError})
+		return nil, false
+	}
 	var to bot.Target
 	var reply bot.Reply
 	if err := json.Unmarshal([]byte(m.Target), &to); err != nil {
 		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable target: %w", err))
-		return false
+		return nil, false
 	}
 	if err := json.Unmarshal([]byte(m.Body), &reply); err != nil {
 		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable message: %w", err))
-		return false
+		return nil, false
 	}
 	sender := n.sender(bot.Platform(m.Platform))
 	if sender == nil {
 		n.retry(ctx, rctx, m, fmt.Errorf("no sender for platform %q is registered", m.Platform), m.Uncertain)
-		return false
+		return nil, false
 	}
 	var edit *bot.MessageRef
 	if m.ThreadKey != "" {
 		ref, wait, err := n.original(rctx, m.ThreadKey)
 		if err != nil || wait {
 			n.postpone(rctx, m, err)
-			return false
+			return nil, false
 		}
 		if ref != nil {
 			to.Thread = ref.ID
@@ -331,7 +335,7 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 		ref, wait, err := n.original(rctx, m.UpdatesKey)
 		if err != nil || wait {
 			n.postpone(rctx, m, err)
-			return false
+			return nil, false
 		}
 		// With no original (it failed or was dropped) the update is posted
 		// as a new message, so its news is not lost.
@@ -353,7 +357,7 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 			var le *bot.LookupError
 			if errors.As(err, &le) {
 				n.hold(rctx, m, le)
-				return false
+				return nil, false
 			}
 			if err == nil && !found {
 				uncertain = false
@@ -382,19 +386,23 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage) bool {
 	}
 	if err != nil {
 		n.retry(ctx, rctx, m, err, uncertain)
-		return false
+		return nil, false
 	}
 	now := n.clock.Now()
-	ok, rerr := n.store.FinishOutbox(rctx, m.ID, n.id, storage.OutboxOutcome{State: storage.OutboxSent,
-		MessageChannel: ref.Channel, MessageID: ref.ID, At: now})
-	if rerr != nil || !ok {
+	lane := ""
+	if claimNext && ctx.Err() == nil {
+		lane = m.Lane
+	}
+	mine, next, rerr := n.store.FinishOutboxClaimNext(rctx, m.ID, n.id, storage.OutboxOutcome{State: storage.OutboxSent,
+		MessageChannel: ref.Channel, MessageID: ref.ID, At: now}, lane, now, n.lease())
+	if rerr != nil || !mine {
 		// The platform has it; whoever holds the message now asks it first.
-		n.log.Error("notification sent but its outcome was not recorded", "key", m.Key, "lost_claim", !ok, "err", rerr)
-		return false
+		n.log.Error("notification sent but its outcome was not recorded", "key", m.Key, "lost_claim", !mine, "err", rerr)
+		return nil, false
 	}
 	n.sent.WithLabelValues(m.Platform).Inc()
 	n.latency.WithLabelValues(m.Platform).Observe(now.Sub(m.CreatedAt).Seconds())
-	return true
+	return next, true
 }
 
 // original finds the message an update edits or a reply threads under: its

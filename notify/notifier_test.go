@@ -791,3 +791,74 @@ func TestUnfindableIsHeld(t *testing.T) {
 		})
 	}
 }
+
+// TestStoppedBetweenSendsLeavesTheRestAsTheyWere: a notifier stopped while
+// a message of its lane was being sent records that one as sent and claims
+// nothing more; one stopped after claiming a message but before sending it
+// puts it back untouched (no attempt counted, nothing to look up). The next
+// notifier then posts the rest at once, asking the platform about none.
+func TestStoppedBetweenSendsLeavesTheRestAsTheyWere(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			byCh, all := e.messages(t, 1, 4)
+			f := newFake(e.clock, nil)
+			// The platform takes n-0-0, answering only once the notifier
+			// is told to stop.
+			inSend := make(chan struct{})
+			f.block = func(ctx context.Context, key string) error {
+				if key == "n-0-0@slack" {
+					close(inSend)
+					<-ctx.Done()
+				}
+				return nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			first := e.notifier(t, e.store, f, nil, nil)
+			done := make(chan int)
+			go func() { sent, _ := first.Drain(ctx); done <- sent }()
+			<-inSend
+			cancel()
+			if sent := <-done; sent != 1 {
+				t.Fatalf("the stopped drain sent %d, want 1", sent)
+			}
+			if m := e.row(t, "n-0-0"); m.State != storage.OutboxSent {
+				t.Fatalf("n-0-0 is %s, want sent", m.State)
+			}
+			if m := e.row(t, "n-0-1"); m.State != storage.OutboxPending || m.Attempts != 0 || m.ClaimedBy != "" {
+				t.Fatalf("n-0-1 after the stop: %+v, want pending and untouched", m)
+			}
+
+			// Claimed, then stopped before its send began.
+			f.mu.Lock()
+			f.block = nil
+			f.mu.Unlock()
+			second := e.notifier(t, e.store, f, nil, nil)
+			claimed, err := e.store.ClaimOutbox(context.Background(), second.ID(), e.clock.Now(), time.Minute, 1, slackScope)
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claim: %v, %v", claimed, err)
+			}
+			stopped, stop := context.WithCancel(context.Background())
+			stop()
+			if sent := second.Work(stopped, claimed[0]); sent != 0 {
+				t.Fatalf("a stopped worker sent %d", sent)
+			}
+			if m := e.row(t, "n-0-1"); m.State != storage.OutboxPending || m.Attempts != 0 || m.Uncertain ||
+				m.ClaimedBy != "" || m.NextAttemptAt.After(e.clock.Now()) {
+				t.Fatalf("n-0-1 put back as %+v, want pending, due, no attempt and certain", m)
+			}
+
+			third := e.notifier(t, storagetest.Open(t, b), f, nil, nil)
+			if sent, err := third.Drain(context.Background()); err != nil || sent != 3 {
+				t.Fatalf("the next notifier sent %d (%v), want 3 at once", sent, err)
+			}
+			f.check(t, all)
+			checkOrder(t, f, byCh)
+			if len(f.finds) != 0 {
+				t.Errorf("looked up %v; nothing was uncertain", f.finds)
+			}
+		})
+	}
+}

@@ -184,39 +184,46 @@ FROM lanes WHERE lanes.lane IS NOT NULL)`
 // someone else's.
 func (s *Store) ClaimNextInLane(ctx context.Context, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
 	var out *OutboxMessage
-	err := s.Tx(ctx, func(tx *gorm.DB) error {
-		var head OutboxMessage
-		err := tx.Where("lane = ? AND state IN ?", lane, []string{OutboxPending, OutboxSending}).
-			Order("id").Limit(1).Take(&head).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("find next notification in %s: %w", lane, err)
-		}
-		if head.State != OutboxPending || head.NextAttemptAt.After(now) {
-			return nil
-		}
-		// Check again under the lock: another notifier may have tried it
-		// meanwhile and put it back to wait.
-		q := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC())
-		if s.driver == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
-		var locked []OutboxMessage
-		if err := q.Find(&locked).Error; err != nil {
-			return fmt.Errorf("lock notification %d: %w", head.ID, err)
-		}
-		if len(locked) == 0 {
-			return nil
-		}
-		if err := claim(tx, &locked[0], owner, now, lease); err != nil {
-			return err
-		}
-		out = &locked[0]
-		return nil
+	err := s.Tx(ctx, func(tx *gorm.DB) (err error) {
+		out, err = s.claimNextInLane(tx, lane, owner, now, lease)
+		return err
 	})
 	return out, err
+}
+
+func (s *Store) claimNextInLane(tx *gorm.DB, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
+	var head OutboxMessage
+	err := tx.Where("lane = ? AND state IN ?", lane, []string{OutboxPending, OutboxSending}).
+		Order("id").Limit(1).Take(&head).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find next notification in %s: %w", lane, err)
+	}
+	if head.State != OutboxPending || head.NextAttemptAt.After(now) {
+		return nil, nil
+	}
+	if s.driver == "postgres" {
+		// Check again under the row's lock: another replica may have
+		// claimed it, or tried it and put it back to wait, meanwhile. (A
+		// SQLite transaction here holds the file's write lock from its
+		// start, so what it read cannot have changed.)
+		var locked []OutboxMessage
+		err := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC()).
+			Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&locked).Error
+		if err != nil {
+			return nil, fmt.Errorf("lock notification %d: %w", head.ID, err)
+		}
+		if len(locked) == 0 {
+			return nil, nil
+		}
+		head = locked[0]
+	}
+	if err := claim(tx, &head, owner, now, lease); err != nil {
+		return nil, err
+	}
+	return &head, nil
 }
 
 func claim(tx *gorm.DB, m *OutboxMessage, owner string, now time.Time, lease time.Duration) error {
@@ -257,6 +264,17 @@ type OutboxOutcome struct {
 // It reports false when the claim was lost (the lease ran out and another
 // notifier took the message, or an operator dropped it).
 func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o OutboxOutcome) (bool, error) {
+	mine, _, err := s.FinishOutboxClaimNext(ctx, id, owner, o, "", time.Time{}, 0)
+	return mine, err
+}
+
+// FinishOutboxClaimNext records the outcome of owner's attempt at message
+// id as FinishOutbox does and, in the same transaction, when the outcome
+// was owner's to record and lane is not empty, leases the lane's next head
+// as ClaimNextInLane does: a worker draining a lane pays one transaction a
+// message, not two.
+func (s *Store) FinishOutboxClaimNext(ctx context.Context, id int64, owner string, o OutboxOutcome,
+	lane string, now time.Time, lease time.Duration) (mine bool, next *OutboxMessage, err error) {
 	set := map[string]any{
 		"state": o.State, "last_error": o.LastError, "uncertain": o.Uncertain,
 		"claimed_by": "", "claimed_until": nil,
@@ -275,17 +293,25 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o Outb
 	}
 	// Through Tx, so on SQLite the outcome joins the group commit of the
 	// requests being handled meanwhile instead of taking the file alone.
-	var mine bool
-	err := s.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.Tx(ctx, func(tx *gorm.DB) error {
+		mine, next = false, nil // a retried transaction starts over
 		res := tx.Model(&OutboxMessage{}).
 			Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
+		if res.Error != nil {
+			return res.Error
+		}
 		mine = res.RowsAffected == 1
-		return res.Error
+		if !mine || lane == "" {
+			return nil
+		}
+		var err error
+		next, err = s.claimNextInLane(tx, lane, owner, now, lease)
+		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("record outcome of notification %d: %w", id, err)
+		return false, nil, fmt.Errorf("record outcome of notification %d: %w", id, err)
 	}
-	return mine, nil
+	return mine, next, nil
 }
 
 // RenewOutbox extends owner's leases on the messages it is sending to until

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
@@ -69,6 +70,10 @@ type gatedConnector struct {
 	dsn  string
 	drv  driver.Driver
 	gate *writeGate
+	// schema counts the statements that changed the schema, through any of
+	// the connections: a connection that sees it move drops the statements
+	// it kept compiled (stmtcache.go).
+	schema atomic.Uint64
 }
 
 func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
@@ -81,7 +86,7 @@ func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
 		inner.Close()
 		return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
 	}
-	return &gatedConn{inner: conn, gate: c.gate, skipArgs: true}, nil
+	return &gatedConn{inner: conn, gate: c.gate, skipArgs: true, schema: &c.schema, schemaSeen: c.schema.Load()}, nil
 }
 
 func (c *gatedConnector) Driver() driver.Driver { return c.drv }
@@ -110,6 +115,11 @@ type gatedConn struct {
 	// inside that transaction, so database/sql must close the connection
 	// (which ends it) rather than pool it.
 	unsure bool
+	stmts  stmtCache // compiled statements kept for reuse (stmtcache.go)
+	// schema is the connector's count of schema changes; schemaSeen, its
+	// value when stmts was last known to match the schema.
+	schema     *atomic.Uint64
+	schemaSeen uint64
 }
 
 func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
@@ -117,14 +127,50 @@ func (c *gatedConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *gatedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if now := c.schema.Load(); now != c.schemaSeen {
+		c.schemaSeen = now
+		if err := c.newSchema(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s := c.stmts.take(query); s != nil {
+		return s, nil
+	}
 	st, err := c.inner.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return &gatedStmt{inner: st, conn: c, write: !readOnly(query)}, nil
+	s := &keptStmt{gatedStmt: gatedStmt{inner: st, conn: c, write: !readOnly(query), ddl: changesSchema(query)}, query: query}
+	if err := c.stmts.keep(s); err != nil {
+		// Finalising the statement it evicted failed: the connection is in
+		// a state nobody expects, so it is not pooled again.
+		c.unsure = true
+	}
+	return s, nil
 }
 
-func (c *gatedConn) Close() error { return c.inner.Close() }
+// newSchema catches the connection up with a schema another connection of
+// the process changed. It finalises the statements it kept, and has SQLite
+// read the schema again: SQLite compiles a statement against the schema the
+// connection last read, and learns that it changed only when the statement
+// first steps, too late for the column names database/sql has asked for by
+// then (a `SELECT *` would answer with the old columns and then fail).
+func (c *gatedConn) newSchema(ctx context.Context) error {
+	if err := c.stmts.close(); err != nil {
+		c.unsure = true
+		return err
+	}
+	e, ok := c.inner.(driver.ExecerContext)
+	if !ok {
+		return nil
+	}
+	_, err := e.ExecContext(ctx, "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
+	return err
+}
+
+func (c *gatedConn) Close() error {
+	return errors.Join(c.stmts.close(), c.inner.Close())
+}
 
 func (c *gatedConn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
@@ -170,6 +216,9 @@ func (c *gatedConn) ExecContext(ctx context.Context, query string, args []driver
 		return nil, err
 	}
 	defer release()
+	if changesSchema(query) {
+		defer c.schema.Add(1)
+	}
 	return e.ExecContext(ctx, query, args)
 }
 
@@ -265,6 +314,7 @@ type gatedStmt struct {
 	inner driver.Stmt
 	conn  *gatedConn
 	write bool
+	ddl   bool // it may change the schema
 }
 
 func (s *gatedStmt) Close() error  { return s.inner.Close() }
@@ -284,6 +334,9 @@ func (s *gatedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 		return nil, err
 	}
 	defer release()
+	if s.ddl {
+		defer s.conn.schema.Add(1)
+	}
 	if e, ok := s.inner.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
