@@ -178,19 +178,10 @@ SELECT COALESCE(min(` + head("pending") + `, ` + head("sending") + `), ` + head(
 FROM lanes WHERE lanes.lane IS NOT NULL)`
 }
 
-// ClaimNextInLane leases the head of lane if it is due, after the caller
+// claimNextInLane leases the head of lane if it is due, after the caller
 // finished the message before it: a worker keeps draining one lane without
 // going back to the queue. It returns nil when the head is not due or is
 // someone else's.
-func (s *Store) ClaimNextInLane(ctx context.Context, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
-	var out *OutboxMessage
-	err := s.Tx(ctx, func(tx *gorm.DB) (err error) {
-		out, err = s.claimNextInLane(tx, lane, owner, now, lease)
-		return err
-	})
-	return out, err
-}
-
 func (s *Store) claimNextInLane(tx *gorm.DB, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
 	var head OutboxMessage
 	err := tx.Where("lane = ? AND state IN ?", lane, []string{OutboxPending, OutboxSending}).
@@ -271,7 +262,7 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o Outb
 // FinishOutboxClaimNext records the outcome of owner's attempt at message
 // id as FinishOutbox does and, in the same transaction, when the outcome
 // was owner's to record and lane is not empty, leases the lane's next head
-// as ClaimNextInLane does: a worker draining a lane pays one transaction a
+// as claimNextInLane does: a worker draining a lane pays one transaction a
 // message, not two.
 func (s *Store) FinishOutboxClaimNext(ctx context.Context, id int64, owner string, o OutboxOutcome,
 	lane string, now time.Time, lease time.Duration) (mine bool, next *OutboxMessage, err error) {
