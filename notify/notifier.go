@@ -30,6 +30,11 @@ const (
 	// laneRun is how many messages a worker sends in one lane before going
 	// back to the queue, so one busy channel does not starve the others.
 	laneRun = 32
+	// runSize is how many messages of a lane a worker claims at once and
+	// sends between two transactions. Each is posted only after the one
+	// before it was accepted; after a crash, the ones claimed and not
+	// recorded are looked up on the platform before they are sent again.
+	runSize = 8
 	// waitStep is how long a message that waits for the message it edits
 	// or threads under sleeps before it looks again.
 	waitStep = time.Second
@@ -271,71 +276,114 @@ func (n *Notifier) renewLeases(ctx context.Context) {
 }
 
 // work delivers m and then, while they are due, the next messages of its
-// lane, and returns how many were sent.
+// lane, and returns how many were sent. It claims them in runs of up to
+// runSize and records each run's outcomes in one transaction with the
+// claim of the next run.
 func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
+	run := []storage.OutboxMessage{m}
 	sent := 0
-	for i := 1; ; i++ {
-		// The outcome of each message but the run's last is recorded in
-		// one transaction with the claim of the lane's next.
-		next, ok := n.deliver(ctx, m, i < laneRun)
-		if !ok {
+	for {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		done := make([]storage.Finished, 0, len(run))
+		var refs map[string]bot.MessageRef // what this run sent, by key
+		var now time.Time
+		i := 0
+		for ; i < len(run) && ctx.Err() == nil; i++ {
+			ref, ok := n.attempt(ctx, rctx, run[i], refs)
+			if !ok {
+				i++ // its outcome is recorded
+				break
+			}
+			now = n.clock.Now()
+			done = append(done, storage.Finished{ID: run[i].ID, Outcome: storage.OutboxOutcome{State: storage.OutboxSent,
+				MessageChannel: ref.Channel, MessageID: ref.ID, At: now}})
+			if refs == nil {
+				refs = map[string]bot.MessageRef{}
+			}
+			refs[run[i].Key] = ref
+		}
+		complete := len(done) == len(run)
+		// The messages the run did not reach go back as they were, for
+		// the next worker or notifier: stopping, or one before them
+		// failed (and now holds the lane).
+		for _, m := range run[i:] {
+			n.release(rctx, m)
+		}
+		lane, size := "", 0
+		if complete && ctx.Err() == nil && sent+len(done) < laneRun {
+			lane, size = run[0].Lane, min(runSize, laneRun-sent-len(done))
+		}
+		var next []storage.OutboxMessage
+		if len(done) > 0 || lane != "" {
+			lost, claimed, err := n.store.FinishOutboxRun(rctx, n.id, done, lane, n.clock.Now(), n.lease(), size)
+			if err != nil || lost > 0 {
+				// The platform has them; whoever holds the messages now
+				// asks it first.
+				n.log.Error("notifications sent but their outcome was not recorded", "lane", run[0].Lane,
+					"sent", len(done), "lost_claims", lost, "err", err)
+			}
+			if err == nil {
+				next = claimed
+				for j := range done {
+					n.sent.WithLabelValues(run[j].Platform).Inc()
+					n.latency.WithLabelValues(run[j].Platform).Observe(done[j].Outcome.At.Sub(run[j].CreatedAt).Seconds())
+				}
+				sent += len(done) - lost
+			}
+		}
+		cancel()
+		if len(next) == 0 {
 			return sent
 		}
-		sent++
-		if next == nil {
-			return sent
-		}
-		m = *next
+		run = next
 	}
 }
 
-// deliver makes one attempt at m, records its outcome, and reports whether
-// the platform now has the message. With claimNext, recording its sending
-// also claims the next due message of its lane, which it returns.
-func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage, claimNext bool) (next *storage.OutboxMessage, ok bool) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if ctx.Err() != nil {
-		// Stopping before the attempt began: it goes back as it was, for
-		// the next notifier.
-		// (Uncertain stays as the claim left it: set if an earlier
-		// sender's lease ran out mid-send.)
-		attempts := m.Attempts - 1
-		n.record(rctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: n.clock.Now(),
-			Attempts: &attempts, Uncertain: m.Uncertain, LastError: m.LastError})
-		return nil, false
-	}
+// release puts m, claimed but not attempted, back as it was.
+// (Uncertain stays as the claim left it: set if an earlier sender's lease
+// ran out mid-send.)
+func (n *Notifier) release(ctx context.Context, m storage.OutboxMessage) {
+	attempts := m.Attempts - 1
+	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: n.clock.Now(),
+		Attempts: &attempts, Uncertain: m.Uncertain, LastError: m.LastError})
+}
+
+// attempt makes one attempt at m and reports whether the platform now has
+// the message, and its reference there. A failure's outcome it records
+// itself; a success is the caller's to record. sent holds what the
+// caller's run sent before m and has not recorded yet.
+func (n *Notifier) attempt(ctx, rctx context.Context, m storage.OutboxMessage, sent map[string]bot.MessageRef) (bot.MessageRef, bool) {
 	var to bot.Target
 	var reply bot.Reply
 	if err := json.Unmarshal([]byte(m.Target), &to); err != nil {
 		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable target: %w", err))
-		return nil, false
+		return bot.MessageRef{}, false
 	}
 	if err := json.Unmarshal([]byte(m.Body), &reply); err != nil {
 		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable message: %w", err))
-		return nil, false
+		return bot.MessageRef{}, false
 	}
 	sender := n.sender(bot.Platform(m.Platform))
 	if sender == nil {
 		n.retry(ctx, rctx, m, fmt.Errorf("no sender for platform %q is registered", m.Platform), m.Uncertain)
-		return nil, false
+		return bot.MessageRef{}, false
 	}
 	var edit *bot.MessageRef
 	if m.ThreadKey != "" {
-		ref, wait, err := n.original(rctx, m.ThreadKey)
+		ref, wait, err := n.original(rctx, m.ThreadKey, sent)
 		if err != nil || wait {
 			n.postpone(rctx, m, err)
-			return nil, false
+			return bot.MessageRef{}, false
 		}
 		if ref != nil {
 			to.Thread = ref.ID
 		}
 	}
 	if m.UpdatesKey != "" {
-		ref, wait, err := n.original(rctx, m.UpdatesKey)
+		ref, wait, err := n.original(rctx, m.UpdatesKey, sent)
 		if err != nil || wait {
 			n.postpone(rctx, m, err)
-			return nil, false
+			return bot.MessageRef{}, false
 		}
 		// With no original (it failed or was dropped) the update is posted
 		// as a new message, so its news is not lost.
@@ -357,7 +405,7 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage, claimNe
 			var le *bot.LookupError
 			if errors.As(err, &le) {
 				n.hold(rctx, m, le)
-				return nil, false
+				return bot.MessageRef{}, false
 			}
 			if err == nil && !found {
 				uncertain = false
@@ -386,29 +434,18 @@ func (n *Notifier) deliver(ctx context.Context, m storage.OutboxMessage, claimNe
 	}
 	if err != nil {
 		n.retry(ctx, rctx, m, err, uncertain)
-		return nil, false
+		return bot.MessageRef{}, false
 	}
-	now := n.clock.Now()
-	lane := ""
-	if claimNext && ctx.Err() == nil {
-		lane = m.Lane
-	}
-	mine, next, rerr := n.store.FinishOutboxClaimNext(rctx, m.ID, n.id, storage.OutboxOutcome{State: storage.OutboxSent,
-		MessageChannel: ref.Channel, MessageID: ref.ID, At: now}, lane, now, n.lease())
-	if rerr != nil || !mine {
-		// The platform has it; whoever holds the message now asks it first.
-		n.log.Error("notification sent but its outcome was not recorded", "key", m.Key, "lost_claim", !mine, "err", rerr)
-		return nil, false
-	}
-	n.sent.WithLabelValues(m.Platform).Inc()
-	n.latency.WithLabelValues(m.Platform).Observe(now.Sub(m.CreatedAt).Seconds())
-	return next, true
+	return ref, true
 }
 
 // original finds the message an update edits or a reply threads under: its
 // reference once sent, wait while it is still to be sent, nil when it never
 // will be (failed, dropped or unknown).
-func (n *Notifier) original(ctx context.Context, key string) (ref *bot.MessageRef, wait bool, err error) {
+func (n *Notifier) original(ctx context.Context, key string, sent map[string]bot.MessageRef) (ref *bot.MessageRef, wait bool, err error) {
+	if r, ok := sent[key]; ok {
+		return &r, false, nil
+	}
 	o, err := n.store.OutboxByKey(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, false, nil

@@ -862,3 +862,46 @@ func TestStoppedBetweenSendsLeavesTheRestAsTheyWere(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureMidRunPutsTheRestBack: a worker sends a lane in runs; when
+// one message of a run fails, those before it are recorded sent, it waits
+// for its retry, and the ones behind it go back untouched (no attempt
+// counted, nothing to look up), to follow it in order.
+func TestFailureMidRunPutsTheRestBack(t *testing.T) {
+	t.Parallel()
+	for _, b := range storagetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b)
+			byCh, all := e.messages(t, 1, 6)
+			f := newFake(e.clock, func(key string, n int) error {
+				if key == "n-0-2@slack" && n == 1 {
+					return bot.Retryable(errors.New("HTTP 503"), 5*time.Second)
+				}
+				return nil
+			})
+			n := e.notifier(t, e.store, f, nil, nil)
+			if sent, err := n.Drain(context.Background()); err != nil || sent != 2 {
+				t.Fatalf("first drain sent %d (%v), want the 2 before the failure", sent, err)
+			}
+			for i, want := range []string{storage.OutboxSent, storage.OutboxSent, storage.OutboxPending,
+				storage.OutboxPending, storage.OutboxPending, storage.OutboxPending} {
+				m := e.row(t, fmt.Sprintf("n-0-%d", i))
+				wantAttempts := 0
+				if i <= 2 {
+					wantAttempts = 1
+				}
+				if m.State != want || m.Attempts != wantAttempts || m.Uncertain || m.ClaimedBy != "" {
+					t.Errorf("n-0-%d: %s, %d attempts, uncertain %v, claimed by %q; want %s and %d attempts",
+						i, m.State, m.Attempts, m.Uncertain, m.ClaimedBy, want, wantAttempts)
+				}
+			}
+			e.until(t, n, e.allSent(t))
+			f.check(t, all)
+			checkOrder(t, f, byCh)
+			if len(f.finds) != 0 {
+				t.Errorf("looked up %v; nothing was uncertain", f.finds)
+			}
+		})
+	}
+}

@@ -178,11 +178,13 @@ SELECT COALESCE(min(` + head("pending") + `, ` + head("sending") + `), ` + head(
 FROM lanes WHERE lanes.lane IS NOT NULL)`
 }
 
-// claimNextInLane leases the head of lane if it is due, after the caller
-// finished the message before it: a worker keeps draining one lane without
-// going back to the queue. It returns nil when the head is not due or is
-// someone else's.
-func (s *Store) claimNextInLane(tx *gorm.DB, lane, owner string, now time.Time, lease time.Duration) (*OutboxMessage, error) {
+// claimLaneRun leases up to n messages of lane from its head on, in
+// order, while each is pending and due, after the caller finished the
+// messages before them: a worker keeps draining one lane without going
+// back to the queue, and sends a run of messages between two
+// transactions. It returns none when the head is not due or is someone
+// else's.
+func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lease time.Duration, n int) ([]OutboxMessage, error) {
 	// The head is the lower of the lane's first pending and first sending
 	// message, each one seek of the (state, lane, id) index. Asked as one
 	// "state IN (…) ORDER BY id", the database reads and sorts every
@@ -202,26 +204,56 @@ func (s *Store) claimNextInLane(tx *gorm.DB, lane, owner string, now time.Time, 
 	if head.State != OutboxPending || head.NextAttemptAt.After(now) {
 		return nil, nil
 	}
+	run := []OutboxMessage{head}
 	if s.driver == "postgres" {
 		// Check again under the row's lock: another replica may have
 		// claimed it, or tried it and put it back to wait, meanwhile. (A
 		// SQLite transaction here holds the file's write lock from its
-		// start, so what it read cannot have changed.)
-		var locked []OutboxMessage
+		// start, so what it read cannot have changed.) Whoever holds the
+		// head holds the lane, so the messages behind it are locked
+		// waiting, not skipped, which could reorder them.
 		err := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC()).
-			Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&locked).Error
+			Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&run).Error
 		if err != nil {
 			return nil, fmt.Errorf("lock notification %d: %w", head.ID, err)
 		}
-		if len(locked) == 0 {
+		if len(run) == 0 {
 			return nil, nil
 		}
-		head = locked[0]
 	}
-	if err := claim(tx, &head, owner, now, lease); err != nil {
-		return nil, err
+	if n > 1 {
+		q := tx.Where("state = ? AND lane = ? AND id > ?", OutboxPending, lane, head.ID).Order("id").Limit(n - 1)
+		if s.driver == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var behind []OutboxMessage
+		if err := q.Find(&behind).Error; err != nil {
+			return nil, fmt.Errorf("find notifications behind %d in %s: %w", head.ID, lane, err)
+		}
+		// A message waiting for its retry holds back the ones behind it.
+		for _, m := range behind {
+			if m.NextAttemptAt.After(now) {
+				break
+			}
+			run = append(run, m)
+		}
 	}
-	return &head, nil
+	ids := make([]int64, len(run))
+	until := now.Add(lease).UTC()
+	for i := range run {
+		ids[i] = run[i].ID
+		run[i].State = OutboxSending
+		run[i].ClaimedBy = owner
+		run[i].ClaimedUntil = &until
+		run[i].Attempts++
+	}
+	err = tx.Model(&OutboxMessage{}).Where("id IN ? AND state = ?", ids, OutboxPending).Updates(map[string]any{
+		"state": OutboxSending, "claimed_by": owner, "claimed_until": until, "attempts": gorm.Expr("attempts + 1"),
+	}).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim notifications in %s: %w", lane, err)
+	}
+	return run, nil
 }
 
 func claim(tx *gorm.DB, m *OutboxMessage, owner string, now time.Time, lease time.Duration) error {
@@ -262,17 +294,20 @@ type OutboxOutcome struct {
 // It reports false when the claim was lost (the lease ran out and another
 // notifier took the message, or an operator dropped it).
 func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o OutboxOutcome) (bool, error) {
-	mine, _, err := s.FinishOutboxClaimNext(ctx, id, owner, o, "", time.Time{}, 0)
-	return mine, err
+	var mine bool
+	// Through Tx, so on SQLite the outcome joins the group commit of the
+	// requests being handled meanwhile instead of taking the file alone.
+	err := s.Tx(ctx, func(tx *gorm.DB) (err error) {
+		mine, err = finishOutbox(tx, id, owner, o)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record outcome of notification %d: %w", id, err)
+	}
+	return mine, nil
 }
 
-// FinishOutboxClaimNext records the outcome of owner's attempt at message
-// id as FinishOutbox does and, in the same transaction, when the outcome
-// was owner's to record and lane is not empty, leases the lane's next head
-// as claimNextInLane does: a worker draining a lane pays one transaction a
-// message, not two.
-func (s *Store) FinishOutboxClaimNext(ctx context.Context, id int64, owner string, o OutboxOutcome,
-	lane string, now time.Time, lease time.Duration) (mine bool, next *OutboxMessage, err error) {
+func finishOutbox(tx *gorm.DB, id int64, owner string, o OutboxOutcome) (bool, error) {
 	set := map[string]any{
 		"state": o.State, "last_error": o.LastError, "uncertain": o.Uncertain,
 		"claimed_by": "", "claimed_until": nil,
@@ -289,27 +324,48 @@ func (s *Store) FinishOutboxClaimNext(ctx context.Context, id int64, owner strin
 	if o.Attempts != nil {
 		set["attempts"] = *o.Attempts
 	}
-	// Through Tx, so on SQLite the outcome joins the group commit of the
-	// requests being handled meanwhile instead of taking the file alone.
+	res := tx.Model(&OutboxMessage{}).
+		Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
+	return res.RowsAffected == 1, res.Error
+}
+
+// Finished is one message's outcome, for FinishOutboxRun.
+type Finished struct {
+	ID      int64
+	Outcome OutboxOutcome
+}
+
+// FinishOutboxRun records the outcomes of owner's attempts at a run of
+// messages as FinishOutbox does and, in the same transaction, when every
+// outcome was still owner's to record and lane is not empty, leases the
+// next run of up to n messages of the lane: a worker draining a lane pays
+// one transaction a run. lost counts the outcomes whose claim had been
+// lost (the lease ran out and another notifier took the message, or an
+// operator dropped it).
+func (s *Store) FinishOutboxRun(ctx context.Context, owner string, done []Finished,
+	lane string, now time.Time, lease time.Duration, n int) (lost int, next []OutboxMessage, err error) {
 	err = s.Tx(ctx, func(tx *gorm.DB) error {
-		mine, next = false, nil // a retried transaction starts over
-		res := tx.Model(&OutboxMessage{}).
-			Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
-		if res.Error != nil {
-			return res.Error
+		lost, next = 0, nil // a retried transaction starts over
+		for _, f := range done {
+			mine, err := finishOutbox(tx, f.ID, owner, f.Outcome)
+			if err != nil {
+				return fmt.Errorf("record outcome of notification %d: %w", f.ID, err)
+			}
+			if !mine {
+				lost++
+			}
 		}
-		mine = res.RowsAffected == 1
-		if !mine || lane == "" {
+		if lost > 0 || lane == "" || n <= 0 {
 			return nil
 		}
 		var err error
-		next, err = s.claimNextInLane(tx, lane, owner, now, lease)
+		next, err = s.claimLaneRun(tx, lane, owner, now, lease, n)
 		return err
 	})
 	if err != nil {
-		return false, nil, fmt.Errorf("record outcome of notification %d: %w", id, err)
+		return 0, nil, err
 	}
-	return mine, next, nil
+	return lost, next, nil
 }
 
 // RenewOutbox extends owner's leases on the messages it is sending to until

@@ -78,11 +78,12 @@ func TestClaimOutboxTakesEachLanesHead(t *testing.T) {
 	}
 }
 
-// TestFinishOutboxClaimsTheLanesNext: recording a sent message also leases
-// its lane's next head when that is due, in the same transaction; it claims
-// nothing when the outcome was not the caller's to record (its claim was
-// lost), when the next head waits for a retry, or when asked for no lane.
-func TestFinishOutboxClaimsTheLanesNext(t *testing.T) {
+// TestFinishOutboxRunClaimsTheLanesNext: recording a run's outcomes also
+// leases the next run of its lane, in order, in the same transaction: up
+// to the size asked, and never past a message that waits for its retry.
+// Nothing is claimed when an outcome was not the caller's to record (its
+// claim was lost) or when no lane is asked for.
+func TestFinishOutboxRunClaimsTheLanesNext(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
@@ -92,59 +93,78 @@ func TestFinishOutboxClaimsTheLanesNext(t *testing.T) {
 			t.Parallel()
 			s := storagetest.Open(t, b)
 			var msgs []storage.OutboxMessage
-			for i, next := range []time.Time{now, now, now, now.Add(time.Hour)} {
+			for i := range 6 {
+				next := now
+				if i == 4 {
+					next = now.Add(time.Hour) // k4 waits for a retry
+				}
 				msgs = append(msgs, storage.OutboxMessage{Key: fmt.Sprintf("k%d", i), Lane: "slack/c1", Platform: "slack",
 					Target: "{}", Body: "{}", NextAttemptAt: next, CreatedAt: now})
 			}
+			// Another lane's messages between them change nothing.
+			msgs = append(msgs[:2], append([]storage.OutboxMessage{{Key: "other", Lane: "slack/c2", Platform: "slack",
+				Target: "{}", Body: "{}", NextAttemptAt: now, CreatedAt: now}}, msgs[2:]...)...)
 			if err := s.Tx(ctx, func(tx *gorm.DB) error { return storage.EnqueueOutbox(tx, msgs...) }); err != nil {
 				t.Fatal(err)
 			}
-			claimed, err := s.ClaimOutbox(ctx, "me", now, lease, 1, storage.OutboxScope{Platforms: []string{"slack"}})
+			scope := storage.OutboxScope{Platforms: []string{"slack"}}
+			claimed, err := s.ClaimOutbox(ctx, "me", now, lease, 1, scope)
 			if err != nil || len(claimed) != 1 || claimed[0].Key != "k0" {
 				t.Fatalf("first claim = %v, %v; want k0", claimed, err)
 			}
-			sent := storage.OutboxOutcome{State: storage.OutboxSent, MessageChannel: "C1", MessageID: "m1", At: now}
+			sent := func(ms ...storage.OutboxMessage) []storage.Finished {
+				var out []storage.Finished
+				for _, m := range ms {
+					out = append(out, storage.Finished{ID: m.ID, Outcome: storage.OutboxOutcome{State: storage.OutboxSent,
+						MessageChannel: "C1", MessageID: "m-" + m.Key, At: now}})
+				}
+				return out
+			}
+			keys := func(ms []storage.OutboxMessage) string {
+				var ks []string
+				for _, m := range ms {
+					ks = append(ks, m.Key)
+				}
+				return fmt.Sprint(ks)
+			}
 
 			// Someone else's outcome to record: nothing changes, nothing is claimed.
-			mine, next, err := s.FinishOutboxClaimNext(ctx, claimed[0].ID, "stranger", sent, "slack/c1", now, lease)
-			if err != nil || mine || next != nil {
-				t.Fatalf("a stranger's finish = %v, %v, %v; want not mine and no claim", mine, next, err)
+			lost, next, err := s.FinishOutboxRun(ctx, "stranger", sent(claimed[0]), "slack/c1", now, lease, 8)
+			if err != nil || lost != 1 || next != nil {
+				t.Fatalf("a stranger's finish = %d lost, %v, %v; want 1 lost and no claim", lost, keys(next), err)
 			}
-			// The owner's: k0 is sent and k1, the lane's next, is leased to it.
-			mine, next, err = s.FinishOutboxClaimNext(ctx, claimed[0].ID, "me", sent, "slack/c1", now, lease)
-			if err != nil || !mine || next == nil || next.Key != "k1" {
-				t.Fatalf("finish k0 = %v, %+v, %v; want mine and k1 claimed", mine, next, err)
+			// The owner's: k0 is sent and the next two, k1 and k2, are leased to it.
+			lost, next, err = s.FinishOutboxRun(ctx, "me", sent(claimed[0]), "slack/c1", now, lease, 2)
+			if err != nil || lost != 0 || keys(next) != "[k1 k2]" {
+				t.Fatalf("finish k0 = %d lost, %v, %v; want k1 and k2 claimed", lost, keys(next), err)
 			}
-			if next.State != storage.OutboxSending || next.ClaimedBy != "me" || next.Attempts != 1 || next.Uncertain {
-				t.Fatalf("k1 returned as %+v", next)
+			for _, m := range next {
+				if m.State != storage.OutboxSending || m.ClaimedBy != "me" || m.Attempts != 1 || m.Uncertain {
+					t.Fatalf("%s returned as %+v", m.Key, m)
+				}
+				stored, err := s.OutboxByKey(ctx, m.Key)
+				if err != nil || stored.State != storage.OutboxSending || stored.ClaimedBy != "me" || stored.Attempts != 1 ||
+					stored.ClaimedUntil == nil || !stored.ClaimedUntil.Equal(now.Add(lease)) {
+					t.Fatalf("%s stored as %+v, %v", m.Key, stored, err)
+				}
 			}
-			stored, err := s.OutboxByKey(ctx, "k1")
-			if err != nil || stored.State != storage.OutboxSending || stored.ClaimedBy != "me" ||
-				stored.ClaimedUntil == nil || !stored.ClaimedUntil.Equal(now.Add(lease)) {
-				t.Fatalf("k1 stored as %+v, %v", stored, err)
-			}
-			if k0, _ := s.OutboxByKey(ctx, "k0"); k0.State != storage.OutboxSent || k0.MessageID != "m1" {
+			if k0, _ := s.OutboxByKey(ctx, "k0"); k0.State != storage.OutboxSent || k0.MessageID != "m-k0" {
 				t.Fatalf("k0 stored as %+v", k0)
 			}
-			// No lane: the outcome alone.
-			mine, next, err = s.FinishOutboxClaimNext(ctx, stored.ID, "me", sent, "", now, lease)
-			if err != nil || !mine || next != nil {
-				t.Fatalf("finish k1 without a lane = %v, %v, %v", mine, next, err)
+			// k4 waits an hour: the run stops before it, and k5 stays behind it.
+			lost, next, err = s.FinishOutboxRun(ctx, "me", sent(next...), "slack/c1", now, lease, 8)
+			if err != nil || lost != 0 || keys(next) != "[k3]" {
+				t.Fatalf("finish k1, k2 = %d lost, %v, %v; want k3 alone", lost, keys(next), err)
 			}
-			if k2, _ := s.OutboxByKey(ctx, "k2"); k2.State != storage.OutboxPending || k2.ClaimedBy != "" {
-				t.Fatalf("k2 was claimed without a lane asked for: %+v", k2)
+			// No lane: the outcomes alone.
+			lost, next, err = s.FinishOutboxRun(ctx, "me", sent(next...), "", now, lease, 8)
+			if err != nil || lost != 0 || next != nil {
+				t.Fatalf("finish k3 without a lane = %d lost, %v, %v", lost, keys(next), err)
 			}
-			claimed, err = s.ClaimOutbox(ctx, "me", now, lease, 1, storage.OutboxScope{Platforms: []string{"slack"}})
-			if err != nil || len(claimed) != 1 || claimed[0].Key != "k2" {
-				t.Fatalf("claim = %v, %v; want k2", claimed, err)
-			}
-			// k3, the next head, waits an hour for a retry: not claimed.
-			mine, next, err = s.FinishOutboxClaimNext(ctx, claimed[0].ID, "me", sent, "slack/c1", now, lease)
-			if err != nil || !mine || next != nil {
-				t.Fatalf("finish k2 = %v, %+v, %v; want mine and k3 left waiting", mine, next, err)
-			}
-			if k3, _ := s.OutboxByKey(ctx, "k3"); k3.State != storage.OutboxPending || k3.Attempts != 0 {
-				t.Fatalf("k3 stored as %+v", k3)
+			for _, k := range []string{"k4", "k5", "other"} {
+				if m, _ := s.OutboxByKey(ctx, k); m.State != storage.OutboxPending || m.Attempts != 0 || m.ClaimedBy != "" {
+					t.Fatalf("%s was touched: %+v", k, m)
+				}
 			}
 		})
 	}
