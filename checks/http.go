@@ -80,7 +80,10 @@ func shownURL(raw string) string {
 		u.RawQuery, u.ForceQuery = "…", false
 	}
 	u.Fragment, u.RawFragment = "", ""
-	return u.Redacted()
+	if shown := u.Redacted(); shown != raw {
+		return shown
+	}
+	return raw // the config's own string, not a second copy of it
 }
 
 // Transports shares HTTP clients (their transports, and so kept-alive

@@ -79,7 +79,7 @@ func TestWriteBehind(t *testing.T) {
 			// for the next flush, not lost.
 			r.run() // steady (still failing, incident open: written at once)
 			r.h.behind.mu.Lock()
-			r.h.behind.cache["web"] = r.state()
+			r.h.behind.cache["web"] = steadyOf(r.state())
 			r.h.behind.mu.Unlock()
 			stored := len(r.results())
 			db := r.env.Deps.Store.DB
