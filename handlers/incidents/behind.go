@@ -116,7 +116,7 @@ func (h *Handler) buffer(run checks.Run, now time.Time) bool {
 		// needs its stored timeline: write such runs at once.
 		return false
 	}
-	ns, acts := checks.Step(h.machineState(c.Name, s.state(), nil, nil, now), &run.Result, now, c.policy)
+	ns, acts := checks.Step(h.machineState(c.Name, s.state(), nil, nil, now), &run.Result, now, *c.policy)
 	if len(acts) > 0 {
 		return false
 	}

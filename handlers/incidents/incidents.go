@@ -68,6 +68,7 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 	}
 	h.sched = checks.NewScheduler(d.Clock, h.set.Workers, h.Record, checks.NewMetrics(d.Reg))
 	var errs []error
+	policies := map[policyKey]*checks.Policy{}
 	for _, c := range d.Config.Checks {
 		j, err := checks.JobFor(c, env)
 		if err != nil {
@@ -80,7 +81,18 @@ func NewWithEnv(d handlers.Deps, env checks.Env) (*Handler, error) {
 		}
 		// A team's check posts into the team's channel unless it names its own.
 		c.Channel = d.Config.RouteChannel(c.Channel, c.Team)
-		h.checks[c.Name] = &check{Name: c.Name, Kind: c.Kind, Channel: c.Channel, Team: c.Team, policy: h.policyOf(c)}
+		// Checks of one policy share it: most checks have the same one.
+		k := policyKey{c.Failures, c.Successes, c.Escalate, c.Team}
+		if c.Escalate != nil {
+			k.team = "" // a check's own escalate wins over its team's
+		}
+		pol, ok := policies[k]
+		if !ok {
+			p := h.policyOf(c)
+			pol = &p
+			policies[k] = pol
+		}
+		h.checks[c.Name] = &check{Name: c.Name, Kind: c.Kind, Channel: c.Channel, Team: c.Team, policy: pol}
 		h.names = append(h.names, c.Name)
 	}
 	if len(errs) > 0 {
@@ -216,7 +228,14 @@ func slotOf(run checks.Run) *string {
 // built once. The scheduler's job holds what a run needs.
 type check struct {
 	Name, Kind, Channel, Team string
-	policy                    checks.Policy
+	policy                    *checks.Policy // shared by the checks it is the same for
+}
+
+// policyKey is what a check's policy is made of.
+type policyKey struct {
+	failures, successes int
+	escalate            *config.Escalation
+	team                string
 }
 
 // policyOf is the state machine's view of a check's config.
@@ -331,7 +350,7 @@ func (h *Handler) step(tx *gorm.DB, c *check, st *storage.CheckState, res *check
 			last = &in
 		}
 	}
-	ns, acts := checks.Step(h.machineState(c.Name, *st, open, last, now), res, now, c.policy)
+	ns, acts := checks.Step(h.machineState(c.Name, *st, open, last, now), res, now, *c.policy)
 	st.Failures, st.Successes = ns.Failures, ns.Successes
 	st.FailingSince = nil
 	if !ns.FailingSince.IsZero() {
