@@ -283,26 +283,26 @@ func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 	run := []storage.OutboxMessage{m}
 	sent := 0
 	for {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		done := make([]storage.Finished, 0, len(run))
 		var refs map[string]bot.MessageRef // what this run sent, by key
-		var now time.Time
 		i := 0
 		for ; i < len(run) && ctx.Err() == nil; i++ {
-			ref, ok := n.attempt(ctx, rctx, run[i], refs)
+			ref, ok := n.attempt(ctx, run[i], refs)
 			if !ok {
 				i++ // its outcome is recorded
 				break
 			}
-			now = n.clock.Now()
 			done = append(done, storage.Finished{ID: run[i].ID, Outcome: storage.OutboxOutcome{State: storage.OutboxSent,
-				MessageChannel: ref.Channel, MessageID: ref.ID, At: now}})
+				MessageChannel: ref.Channel, MessageID: ref.ID, At: n.clock.Now()}})
 			if refs == nil {
 				refs = map[string]bot.MessageRef{}
 			}
 			refs[run[i].Key] = ref
 		}
 		complete := len(done) == len(run)
+		// Recording gets its own time, whatever the sends took, and is
+		// not cut short by stopping.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		// The messages the run did not reach go back as they were, for
 		// the next worker or notifier: stopping, or one before them
 		// failed (and now holds the lane).
@@ -352,7 +352,9 @@ func (n *Notifier) release(ctx context.Context, m storage.OutboxMessage) {
 // the message, and its reference there. A failure's outcome it records
 // itself; a success is the caller's to record. sent holds what the
 // caller's run sent before m and has not recorded yet.
-func (n *Notifier) attempt(ctx, rctx context.Context, m storage.OutboxMessage, sent map[string]bot.MessageRef) (bot.MessageRef, bool) {
+func (n *Notifier) attempt(ctx context.Context, m storage.OutboxMessage, sent map[string]bot.MessageRef) (bot.MessageRef, bool) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	var to bot.Target
 	var reply bot.Reply
 	if err := json.Unmarshal([]byte(m.Target), &to); err != nil {
@@ -404,7 +406,9 @@ func (n *Notifier) attempt(ctx, rctx context.Context, m storage.OutboxMessage, s
 			ref, found, err = f.Find(sctx, to, m.Key)
 			var le *bot.LookupError
 			if errors.As(err, &le) {
-				n.hold(rctx, m, le)
+				hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+				defer hcancel()
+				n.hold(hctx, m, le)
 				return bot.MessageRef{}, false
 			}
 			if err == nil && !found {
@@ -433,7 +437,11 @@ func (n *Notifier) attempt(ctx, rctx context.Context, m storage.OutboxMessage, s
 		uncertain = err != nil && (!errors.As(err, &se) || ctx.Err() != nil)
 	}
 	if err != nil {
-		n.retry(ctx, rctx, m, err, uncertain)
+		// The send may have taken its whole sendTimeout: the outcome gets
+		// a recording time of its own.
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer fcancel()
+		n.retry(ctx, fctx, m, err, uncertain)
 		return bot.MessageRef{}, false
 	}
 	return ref, true
