@@ -247,7 +247,11 @@ func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lea
 		run[i].ClaimedUntil = &until
 		run[i].Attempts++
 	}
-	err = tx.Model(&OutboxMessage{}).Where("id IN ? AND state = ?", ids, OutboxPending).Updates(map[string]any{
+	// By id alone: what was read above cannot have changed (SQLite's write
+	// lock, PostgreSQL's row locks), and with "AND state = ?" SQLite's
+	// planner walked the (state, lane) index through every pending message
+	// of every lane instead of looking the ids up.
+	err = tx.Model(&OutboxMessage{}).Where("id IN ?", ids).Updates(map[string]any{
 		"state": OutboxSending, "claimed_by": owner, "claimed_until": until, "attempts": gorm.Expr("attempts + 1"),
 	}).Error
 	if err != nil {
