@@ -1,7 +1,6 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -60,8 +59,8 @@ func seedBenchPostgres(b *testing.B, db *gorm.DB) {
 	}
 }
 
-// BenchmarkDigestPostgres is BenchmarkDigest on PostgreSQL, when
-// OPSBOT_TEST_POSTGRES is set.
+// BenchmarkDigestPostgres is BenchmarkDigest, the same sub-benchmarks, on
+// PostgreSQL when OPSBOT_TEST_POSTGRES is set.
 func BenchmarkDigestPostgres(b *testing.B) {
 	cfgDB, ok := storagetest.Postgres(b)
 	if !ok {
@@ -69,35 +68,5 @@ func BenchmarkDigestPostgres(b *testing.B) {
 	}
 	store := storagetest.Open(b, storagetest.Backend{Name: "postgres", Config: cfgDB})
 	seedBenchPostgres(b, store.DB)
-	cfg := seedCfg()
-	ctx := context.Background()
-	p, err := NewPeriod(Week, benchNow, time.UTC)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := Compute(ctx, store.DB, cfg, p, "", benchNow)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(d.Checks) != benchChecks || d.Tickets.Opened.Cur == 0 || d.Incidents.Opened.Cur == 0 {
-		b.Fatalf("seeded data not seen: %d checks, %+v tickets, %+v incidents", len(d.Checks), d.Tickets.Opened, d.Incidents.Opened)
-	}
-	b.Run("compute", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := Compute(ctx, store.DB, cfg, p, "", benchNow); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("total", func(b *testing.B) {
-		for b.Loop() {
-			d, err := Compute(ctx, store.DB, cfg, p, "", benchNow)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := d.Reply(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchDigest(b, store.DB, seedCfg())
 }
