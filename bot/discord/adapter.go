@@ -377,7 +377,8 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		Channel: it.ChannelID, Line: Plain(dir, line), Route: route, At: at})
 	bg := a.background()
 	defer a.wg.Done()
-	if call.Slow() {
+	// later answers "thinking…" now and edits in reply's answer after.
+	later := func(reply func() bot.Reply) {
 		if err := respond(ctx, deferred(click)); err != nil {
 			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
 			return
@@ -385,8 +386,11 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			a.finish(bg, it, userID, at, a.outcome(bg, call.Req.Line, a.router.Run(bg, call)), click)
+			a.finish(bg, it, userID, at, reply(), click)
 		}()
+	}
+	if call.Slow() {
+		later(func() bot.Reply { return a.outcome(bg, call.Req.Line, a.router.Run(bg, call)) })
 		return
 	}
 	done := make(chan bot.Reply, 1)
@@ -405,15 +409,7 @@ func (a *Adapter) run(ctx context.Context, it *discordgo.Interaction, line strin
 		}
 		// Pictures are uploaded with the edit of a deferred answer
 		// (multipart), not in the JSON of the immediate one.
-		if err := respond(ctx, deferred(click)); err != nil {
-			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
-			return
-		}
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			a.finish(bg, it, userID, at, r, click)
-		}()
+		later(func() bot.Reply { return r })
 	case <-timer.C:
 		if err := respond(ctx, deferred(click)); err != nil {
 			a.log.Error("defer interaction", "interaction", it.ID, "err", err)
