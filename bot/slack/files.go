@@ -129,23 +129,19 @@ func (s *Sender) postWithImages(ctx context.Context, to bot.Target, channel stri
 		// A refusal is not fatal; completeUploadExternal then says why.
 		_ = s.Join(ctx, channel)
 	}
-	opts := s.options(msg)
-	if to.Thread != "" {
-		opts = append(opts, slack.MsgOptionTS(to.Thread))
-	}
-	ch, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
+	ref, err := s.postWords(ctx, to, channel, msg)
 	if err != nil {
-		return bot.MessageRef{}, classify(fmt.Sprintf("chat.postMessage to %s", to.Name), err)
+		return bot.MessageRef{}, err
 	}
-	if err := s.share(ctx, to, ch, to.Thread, files); err != nil {
+	if err := s.share(ctx, to, ref.Channel, to.Thread, files); err != nil {
 		// The words are there, the pictures may not be: an error that is
 		// no SendError makes the outbox look the message up (Find) and
 		// finish it (Complete) rather than post the words again.
 		// The cause is kept as text only: a SendError inside would tell
 		// the outbox that nothing was posted.
-		return bot.MessageRef{}, fmt.Errorf("slack: the message to %s is posted (ts %s) but its pictures may not be: %s", to.Name, ts, err.Error())
+		return bot.MessageRef{}, fmt.Errorf("slack: the message to %s is posted (ts %s) but its pictures may not be: %s", to.Name, ref.ID, err.Error())
 	}
-	return bot.MessageRef{Channel: ch, ID: ts}, nil
+	return ref, nil
 }
 
 // Complete finishes a message Find found: it uploads the reply's pictures

@@ -52,6 +52,12 @@ func (s *Sender) Post(ctx context.Context, to bot.Target, msg bot.Outgoing) (bot
 	if len(msg.Reply.Images) > 0 {
 		return s.postWithImages(ctx, to, channel, msg)
 	}
+	return s.postWords(ctx, to, channel, msg)
+}
+
+// postWords posts msg's words (its blocks, text and metadata) to channel,
+// in to's thread when it names one.
+func (s *Sender) postWords(ctx context.Context, to bot.Target, channel string, msg bot.Outgoing) (bot.MessageRef, error) {
 	opts := s.options(msg)
 	if to.Thread != "" {
 		opts = append(opts, slack.MsgOptionTS(to.Thread))
