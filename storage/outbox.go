@@ -212,14 +212,16 @@ func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lea
 		// start, so what it read cannot have changed.) Whoever holds the
 		// head holds the lane, so the messages behind it are locked
 		// waiting, not skipped, which could reorder them.
+		var locked []OutboxMessage
 		err := tx.Where("id = ? AND state = ? AND next_attempt_at <= ?", head.ID, OutboxPending, now.UTC()).
-			Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&run).Error
+			Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Find(&locked).Error
 		if err != nil {
 			return nil, fmt.Errorf("lock notification %d: %w", head.ID, err)
 		}
-		if len(run) == 0 {
+		if len(locked) == 0 {
 			return nil, nil
 		}
+		run = locked
 	}
 	if n > 1 {
 		q := tx.Where("state = ? AND lane = ? AND id > ?", OutboxPending, lane, head.ID).Order("id").Limit(n - 1)

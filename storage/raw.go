@@ -92,11 +92,12 @@ const sqliteTime = "2006-01-02 15:04:05.999999999-07:00"
 
 // values appends rows, each of ncols values, as the row source of an
 // INSERT. On PostgreSQL that is a VALUES list. On SQLite it is one JSON
-// array bound as one argument and read back with json_each: the driver
-// re-parses a statement on every execution and matches each of its
-// arguments to its placeholder by a scan of all of them, so a statement of
-// a thousand placeholders costs more than the rows it writes, where one
-// argument and a short statement cost the same for any number of rows.
+// array bound as one argument and read back with json_each, so a batch of
+// any size is the same short statement text: the connection keeps it
+// compiled (stmtcache.go), where a VALUES list would be a new text of up to
+// a thousand placeholders, compiled anew, for every batch size. (It was
+// chosen under the earlier driver, which re-parsed every statement and
+// matched each argument to its placeholder by a scan of all of them.)
 func (q *rawSQL) values(ncols int, rows [][]any) *rawSQL {
 	if q.pg {
 		q.sql("VALUES ")

@@ -106,9 +106,6 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
-// len is how many statements are kept.
-func (c *stmtCache) len() int { return c.order.Len() }
-
 // changesSchema reports whether a statement may change the schema (so every
 // connection's kept statements are dropped after it): one of its statements
 // begins with CREATE, ALTER or DROP. A semicolon inside a string may make it

@@ -42,7 +42,7 @@ func kept(t *testing.T, db *sql.DB, query string) (*keptStmt, int) {
 				t.Errorf("%q is still lent out after its use ended", query)
 			}
 		}
-		n = c.stmts.len()
+		n = c.stmts.order.Len()
 		return nil
 	})
 	if err != nil {
