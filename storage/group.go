@@ -38,8 +38,8 @@ type txGroup struct {
 }
 
 // do runs fn in a savepoint of the next group's transaction (alone in it,
-// without one) and returns
-// once that transaction has committed (or fn's error).
+// without one) and returns once that transaction has committed (or fn's
+// error).
 func (g *txGroup) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
