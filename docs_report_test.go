@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -188,19 +187,7 @@ func TestDocsReport(t *testing.T) {
 	if _, err := ss.Post(ctx, bot.Target{Platform: bot.Slack, Channel: "C01OPS", Name: "#ops"}, bot.Outgoing{Key: key, Reply: r}); err != nil {
 		t.Fatal(err)
 	}
-	var calls []map[string]any
-	for _, req := range fs.Requests() {
-		form := map[string]any{}
-		for k, v := range req.Form {
-			var parsed any
-			if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &parsed) == nil {
-				form[k] = parsed
-				continue
-			}
-			form[k] = v
-		}
-		calls = append(calls, map[string]any{"call": req.Method, "form": form})
-	}
+	calls := fs.Transcript()
 
 	const discordToken = "docs-discord-token"
 	fd := fakediscord.New(t, discordToken)

@@ -416,19 +416,7 @@ func TestPicturesDocExample(t *testing.T) {
 		bot.Outgoing{Key: "report:week:48", Reply: r}); err != nil {
 		t.Fatal(err)
 	}
-	var calls []map[string]any
-	for _, req := range fake.Requests() {
-		form := map[string]any{}
-		for k, v := range req.Form {
-			var parsed any
-			if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &parsed) == nil {
-				form[k] = parsed
-				continue
-			}
-			form[k] = v
-		}
-		calls = append(calls, map[string]any{"call": req.Method, "form": form})
-	}
+	calls := fake.Transcript()
 	got, err := json.MarshalIndent(calls, "", "  ")
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,26 @@ func (f *Server) Requests() []Request {
 	return slices.Clone(f.requests)
 }
 
+// Transcript is every call taken, in order, as the documentation shows
+// them: {"call": method, "form": fields}, with the fields that carry JSON
+// (blocks, metadata, files) parsed.
+func (f *Server) Transcript() []map[string]any {
+	var calls []map[string]any
+	for _, req := range f.Requests() {
+		form := map[string]any{}
+		for k, v := range req.Form {
+			var parsed any
+			if (strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{")) && json.Unmarshal([]byte(v), &parsed) == nil {
+				form[k] = parsed
+				continue
+			}
+			form[k] = v
+		}
+		calls = append(calls, map[string]any{"call": req.Method, "form": form})
+	}
+	return calls
+}
+
 // Files are the completed files, oldest first: what people see.
 func (f *Server) Files() []File {
 	f.mu.Lock()
