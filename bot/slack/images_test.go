@@ -134,6 +134,18 @@ func newNotifierEnv(t *testing.T, b storagetest.Backend, fake *fakeslack.Server,
 	return &notifierEnv{store: store, clock: clk, n: n, key: "report:week:48@slack"}
 }
 
+// sentOnce drains until the message is sent (when says at what point of
+// the test) and checks that Slack has its words once.
+func (e *notifierEnv) sentOnce(t *testing.T, fake *fakeslack.Server, when string) {
+	t.Helper()
+	if m := e.drain(t, 10); m.State != storage.OutboxSent {
+		t.Fatalf("%s: state %s %q, want sent", when, m.State, m.LastError)
+	}
+	if got := fake.Posts()[e.key]; got != 1 {
+		t.Errorf("%s: the words arrived %d times", when, got)
+	}
+}
+
 // drain runs the notifier until the message is no longer pending (or
 // rounds run out), a second of fake time apart, and returns its row.
 func (e *notifierEnv) drain(t *testing.T, rounds int) storage.OutboxMessage {
@@ -185,12 +197,7 @@ func TestPicturesSurviveAnOutage(t *testing.T) {
 				t.Fatalf("while Slack is down: %s", m.State)
 			}
 			fake.Set(t, fakeslack.Up)
-			if m := e.drain(t, 10); m.State != storage.OutboxSent {
-				t.Fatalf("after the outage: %s %q", m.State, m.LastError)
-			}
-			if got := fake.Posts()[e.key]; got != 1 {
-				t.Errorf("the words arrived %d times", got)
-			}
+			e.sentOnce(t, fake, "after the outage")
 			checkShared(t, fake, r, "C0HELP")
 		})
 	}
@@ -209,12 +216,7 @@ func TestLostShareIsLookedUpNotRepeated(t *testing.T) {
 			r := digest(t)
 			e := newNotifierEnv(t, b, fake, r)
 			fake.LoseComplete(1)
-			if m := e.drain(t, 10); m.State != storage.OutboxSent {
-				t.Fatalf("state %s %q", m.State, m.LastError)
-			}
-			if got := fake.Posts()[e.key]; got != 1 {
-				t.Errorf("the words arrived %d times", got)
-			}
+			e.sentOnce(t, fake, "after the retry")
 			if n := fake.UploadURLs(); n != 2 {
 				t.Errorf("%d uploads, want 2: the retry uploaded again", n)
 			}
@@ -252,12 +254,7 @@ func TestFailedShareIsFinishedOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if m := e.drain(t, 10); m.State != storage.OutboxSent {
-				t.Fatalf("state %s %q", m.State, m.LastError)
-			}
-			if got := fake.Posts()[e.key]; got != 1 {
-				t.Errorf("the words arrived %d times", got)
-			}
+			e.sentOnce(t, fake, "after the retry")
 			checkShared(t, fake, r, "C0HELP")
 		})
 	}
