@@ -20,6 +20,9 @@ import (
 // completes (each killed command runs a second time once its lease runs
 // out) and nothing is doubled or lost — every grant revoked, one return
 // ticket per held device, the remove command run, the person inactive.
+// The commands' timeouts are long enough that the kill, not a timeout,
+// ends each first run, and that a loaded machine cannot time out (and so
+// legitimately retry) a second run.
 func TestOffboardingSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -53,13 +56,13 @@ devices:
 access:
   resources:
     - {name: prod-db, roles: [read], approvers: [bob], max_duration: 8h, grant: {manual: true},
-       revoke: {command: [/bin/sh, %[1]q, %[3]q], timeout: 2s}}
+       revoke: {command: [/bin/sh, %[1]q, %[3]q], timeout: 10s}}
     - {name: vpn, roles: [user], approvers: [bob], max_duration: 8h, grant: {manual: true},
-       revoke: {command: [/bin/sh, %[1]q, %[3]q], timeout: 2s}}
+       revoke: {command: [/bin/sh, %[1]q, %[3]q], timeout: 10s}}
 provisioning:
   templates:
     engineer:
-      commands: [{name: account, create: [/bin/true], remove: [/bin/sh, %[2]q, "{{.Person}}", %[3]q], timeout: 2s}]
+      commands: [{name: account, create: [/bin/true], remove: [/bin/sh, %[2]q, "{{.Person}}", %[3]q], timeout: 10s}]
 `, revoke, remove, dir)
 	path := harness.WriteConfig(t, dir, cfg)
 	shell := func(user, input, want string) {
@@ -121,10 +124,10 @@ provisioning:
 		c, _, err := storage.GetChecklist(context.Background(), st.DB, 1)
 		return err == nil && c.State == storage.ChecklistDone
 	}
-	// #1's lease (2 s timeout + 1 min) runs out and the access worker (every
-	// 10 s) revokes it again; the remove command's (2 s + 10 s) runs out and
+	// #1's lease (10 s timeout + 1 min) runs out and the access worker (every
+	// 10 s) revokes it again; the remove command's (10 s + 10 s) runs out and
 	// an offboarding pass (every 30 s) runs it again and closes the checklist.
-	harness.WaitUntil(t, 150*time.Second, "the offboarding to complete after the restart", done)
+	harness.WaitUntil(t, 160*time.Second, "the offboarding to complete after the restart", done)
 
 	if inactive, err := storage.IsInactive(context.Background(), st.DB, "erin"); err != nil || !inactive {
 		t.Errorf("erin inactive = %v (err %v), want true", inactive, err)
