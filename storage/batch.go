@@ -17,6 +17,8 @@ import (
 // each costs a WAL write and, on SQLite, a turn at the single write lock.
 // Under load those turns are most of a request's time, so whoever arrives
 // while a batch is being written waits for it and goes into the next one.
+// On SQLite a batch is itself one transaction of the group commit
+// (group.go), so it also shares a commit with the requests' own writes.
 //
 // There is no background goroutine: the caller that finds the batcher idle
 // writes the batch, then hands the lead to the first caller that queued
@@ -160,8 +162,8 @@ type requestClaim struct {
 // transaction's uncommitted row of the same key waits for it, so two
 // replicas' batches taking shared keys in different orders could each hold
 // a key the other waits for, and one would fail with "deadlock detected".
-func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
-	return &batcher[requestClaim]{max: maxBatch, write: func(ctx context.Context, items []requestClaim) ([]bool, error) {
+func claimBatch(w writer, table, column string) *batcher[requestClaim] {
+	return &batcher[requestClaim]{max: maxBatch, write: func(ctx context.Context, items []requestClaim) (oks []bool, err error) {
 		firstAt := make(map[string]int, len(items))
 		order := make([]int, 0, len(items)) // items to insert, by key
 		for i, c := range items {
@@ -182,28 +184,40 @@ func claimBatch(db *gorm.DB, table, column string) *batcher[requestClaim] {
 			args = append(args, items[i].key, items[i].at.UTC())
 		}
 		fmt.Fprintf(&sql, ` ON CONFLICT (%q) DO NOTHING RETURNING %q`, column, column)
-		// Rows and Scan straight from database/sql: gorm's Scan parses the
-		// destination again for every row.
-		rows, err := db.WithContext(ctx).Raw(sql.String(), args...).Rows()
+		err = w(ctx, func(db *gorm.DB) error {
+			// Rows and Scan straight from database/sql: gorm's Scan parses
+			// the destination again for every row.
+			rows, err := db.Raw(sql.String(), args...).Rows()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			oks = make([]bool, len(items))
+			for rows.Next() {
+				var k string
+				if err := rows.Scan(&k); err != nil {
+					return err
+				}
+				i, ok := firstAt[k]
+				if !ok {
+					return fmt.Errorf("claim batch: %s returned key %q, which it was not given", table, k)
+				}
+				oks[i] = true
+			}
+			return rows.Err()
+		})
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		oks := make([]bool, len(items))
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				return nil, err
-			}
-			i, ok := firstAt[k]
-			if !ok {
-				return nil, fmt.Errorf("claim batch: %s returned key %q, which it was not given", table, k)
-			}
-			oks[i] = true
-		}
-		return oks, rows.Err()
+		return oks, nil
 	}}
 }
+
+// writer runs a batch's statement: on SQLite in a transaction of the
+// group commit (so a batch shares its commit, and its turn at the write
+// lock, with the requests' transactions written at the same moment), on
+// PostgreSQL on its own.
+type writer func(ctx context.Context, fn func(db *gorm.DB) error) error
 
 // maxBatch keeps a batch's statement well under every driver's limit on
 // bound parameters.
@@ -216,7 +230,7 @@ type reply struct {
 
 // replyBatch returns a batcher that records answers to Slack requests in one
 // UPDATE; for a key given twice the first answer stands.
-func replyBatch(db *gorm.DB) *batcher[reply] {
+func replyBatch(w writer) *batcher[reply] {
 	return &batcher[reply]{max: maxBatch, write: func(ctx context.Context, items []reply) ([]bool, error) {
 		var sql strings.Builder
 		args := make([]any, 0, 3*len(items))
@@ -234,7 +248,7 @@ func replyBatch(db *gorm.DB) *batcher[reply] {
 			args = append(args, r.key)
 		}
 		sql.WriteString(")")
-		if err := db.WithContext(ctx).Exec(sql.String(), args...).Error; err != nil {
+		if err := w(ctx, func(db *gorm.DB) error { return db.Exec(sql.String(), args...).Error }); err != nil {
 			return nil, err
 		}
 		oks := make([]bool, len(items))

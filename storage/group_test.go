@@ -153,3 +153,61 @@ func TestGroupOfOne(t *testing.T) {
 		t.Fatalf("stored %q, want only the one that succeeded", actions)
 	}
 }
+
+// TestRequestRecordsJoinTheGroupCommit: on SQLite the batched request
+// records (Slack claims and answers, Discord interactions) are written in
+// the group commit's transactions, not each in a commit and a turn at the
+// write lock of its own: while a transaction holds the group, they queue
+// behind it with the transactions and go into its next commit.
+func TestRequestRecordsJoinTheGroupCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := storagetest.Open(t, storagetest.Backend{Name: "sqlite", Config: storagetest.SQLite(t)})
+	now := time.Now()
+	if first, err := s.ClaimSlackRequest(ctx, "answered", now); err != nil || !first {
+		t.Fatalf("claim: %v, %v", first, err)
+	}
+	hold, held := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- s.Tx(ctx, func(tx *gorm.DB) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	before := storage.GroupCommits(s)
+	var wg sync.WaitGroup
+	var slackFirst, discordFirst bool
+	var claimErr, discordErr, replyErr error
+	wg.Go(func() { slackFirst, claimErr = s.ClaimSlackRequest(ctx, "new", now) })
+	wg.Go(func() { discordFirst, discordErr = s.ClaimDiscordInteraction(ctx, "123", now) })
+	wg.Go(func() { replyErr = s.SaveSlackReply(ctx, "answered", "done") })
+	deadline := time.Now().Add(10 * time.Second)
+	for storage.GroupQueued(s) < 3 {
+		if time.Now().After(deadline) {
+			close(hold)
+			t.Fatalf("%d of the 3 request records queued behind the group's transaction", storage.GroupQueued(s))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	wg.Wait()
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	if claimErr != nil || discordErr != nil || replyErr != nil || !slackFirst || !discordFirst {
+		t.Fatalf("slack claim %v (%v), discord claim %v (%v), answer %v; want both first and no error",
+			slackFirst, claimErr, discordFirst, discordErr, replyErr)
+	}
+	if got := storage.GroupCommits(s) - before; got != 1 {
+		t.Errorf("%d commits for the 3 records queued together, want 1", got)
+	}
+	if reply, err := storage.SlackReply(ctx, s.DB, "answered"); err != nil || reply != "done" {
+		t.Errorf("stored answer %q (%v), want %q", reply, err, "done")
+	}
+	if again, err := s.ClaimSlackRequest(ctx, "new", now); err != nil || again {
+		t.Errorf("claiming the key again: first=%v (%v), want false", again, err)
+	}
+}

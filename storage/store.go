@@ -107,12 +107,14 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s.DB = db
-	s.slackClaims = claimBatch(db, "slack_requests", "key")
-	s.slackReplies = replyBatch(db)
-	s.discordClaims = claimBatch(db, "discord_interactions", "id")
+	w := func(ctx context.Context, fn func(db *gorm.DB) error) error { return fn(db.WithContext(ctx)) }
 	if s.driver == "sqlite" {
 		s.group = &txGroup{db: db}
+		w = s.group.do
 	}
+	s.slackClaims = claimBatch(w, "slack_requests", "key")
+	s.slackReplies = replyBatch(w)
+	s.discordClaims = claimBatch(w, "discord_interactions", "id")
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
