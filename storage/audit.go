@@ -28,7 +28,8 @@ func WriteAudit(tx *gorm.DB, e AuditEntry) error {
 		e.At = time.Now().UTC()
 	}
 	e.At = e.At.UTC()
-	if err := tx.Create(&e).Error; err != nil {
+	if _, err := insertRow(tx, "audit_entries", "at, actor, platform, action, subject, detail, request_id",
+		e.At, e.Actor, e.Platform, e.Action, e.Subject, e.Detail, e.RequestID); err != nil {
 		return fmt.Errorf("write audit %s %s: %w", e.Action, e.Subject, err)
 	}
 	return nil

@@ -88,8 +88,17 @@ func EnqueueOutbox(tx *gorm.DB, msgs ...OutboxMessage) error {
 		msgs[i].QueuedAt = msgs[i].QueuedAt.UTC()
 		msgs[i].NextAttemptAt = msgs[i].NextAttemptAt.UTC()
 	}
-	err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "key"}}, DoNothing: true}).Create(&msgs).Error
-	if err != nil {
+	// Through database/sql, not gorm's Create: this insert is in the
+	// transaction of every change that notifies (see insertRow).
+	q := newRawSQL(tx, 19*len(msgs))
+	q.sql("INSERT INTO outbox_messages (\"key\", lane, platform, target, body, updates_key, thread_key, state, attempts, " +
+		"next_attempt_at, last_error, uncertain, message_channel, message_id, claimed_by, claimed_until, created_at, queued_at, sent_at) VALUES ")
+	for i, m := range msgs {
+		q.row(i == 0, m.Key, m.Lane, m.Platform, m.Target, m.Body, m.UpdatesKey, m.ThreadKey, m.State, m.Attempts,
+			m.NextAttemptAt, m.LastError, m.Uncertain, m.MessageChannel, m.MessageID, m.ClaimedBy, m.ClaimedUntil,
+			m.CreatedAt, m.QueuedAt, m.SentAt)
+	}
+	if err := q.sql(" ON CONFLICT (\"key\") DO NOTHING").exec(tx); err != nil {
 		return fmt.Errorf("enqueue notification %s: %w", msgs[0].Key, err)
 	}
 	return nil

@@ -95,11 +95,31 @@ type TicketEvent struct {
 // CreateTicket inserts a ticket and sets its ID.
 func CreateTicket(tx *gorm.DB, t *Ticket) error {
 	t.Active = TicketActive(t.Status)
-	if err := tx.Create(t).Error; err != nil {
+	if t.ID != 0 {
+		// An id given by the caller (an import) goes through gorm, which
+		// writes it as given.
+		if err := tx.Create(t).Error; err != nil {
+			return fmt.Errorf("create ticket: %w", err)
+		}
+		return nil
+	}
+	id, err := insertRow(tx, "tickets", ticketColumns,
+		t.Summary, t.Description, t.Status, t.Active, t.Priority, t.Category, t.Queue, t.Requester, t.FiledBy, t.Assignee,
+		t.CreatedAt, t.UpdatedAt, t.FirstResponseAt, t.ResolvedAt, t.ClosedAt, t.FirstResponseDue, t.ResolveDue,
+		t.FirstResponseWarnAt, t.FirstResponseBreachAt, t.ResolveWarnAt, t.ResolveBreachAt,
+		t.FirstResponseWarned, t.FirstResponseBreached, t.ResolveWarned, t.ResolveBreached)
+	if err != nil {
 		return fmt.Errorf("create ticket: %w", err)
 	}
+	t.ID = id
 	return nil
 }
+
+// ticketColumns are Ticket's columns but the id, in its fields' order.
+const ticketColumns = "summary, description, status, active, priority, category, queue, requester, filed_by, assignee, " +
+	"created_at, updated_at, first_response_at, resolved_at, closed_at, first_response_due, resolve_due, " +
+	"first_response_warn_at, first_response_breach_at, resolve_warn_at, resolve_breach_at, " +
+	"first_response_warned, first_response_breached, resolve_warned, resolve_breached"
 
 // GetTicket loads a ticket; lock takes a row lock on PostgreSQL (SQLite's
 // write transactions already hold the database lock).
@@ -127,9 +147,12 @@ func SaveTicket(tx *gorm.DB, t *Ticket) error {
 // AddTicketEvent appends an entry to a ticket's history and sets its ID.
 func AddTicketEvent(tx *gorm.DB, e *TicketEvent) error {
 	e.At = e.At.UTC()
-	if err := tx.Create(e).Error; err != nil {
+	id, err := insertRow(tx, "ticket_events", "ticket_id, at, actor, kind, from_status, to_status, text",
+		e.TicketID, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Text)
+	if err != nil {
 		return fmt.Errorf("add ticket #%d %s event: %w", e.TicketID, e.Kind, err)
 	}
+	e.ID = id
 	return nil
 }
 
