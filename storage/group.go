@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -111,13 +112,19 @@ func (g *txGroup) commit(batch []*txJob) {
 		finish(tx.Commit().Error)
 		return
 	}
+	// The savepoints go straight to the connection: through gorm each
+	// statement cost a fresh statement object and its callbacks.
+	exec := func(q string) error {
+		_, err := tx.Statement.ConnPool.ExecContext(context.Background(), q)
+		return err
+	}
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		sp := fmt.Sprintf("opsbot_g%d", i)
-		if err := tx.Exec("SAVEPOINT " + sp).Error; err != nil {
+		sp := "opsbot_g" + strconv.Itoa(i)
+		if err := exec("SAVEPOINT " + sp); err != nil {
 			tx.Rollback()
 			finish(fmt.Errorf("group commit: %w", err))
 			return
@@ -125,7 +132,7 @@ func (g *txGroup) commit(batch []*txJob) {
 		err := run(j, tx.WithContext(j.ctx))
 		if err != nil {
 			errs[i] = err
-			if rerr := tx.Exec("ROLLBACK TO " + sp).Error; rerr != nil {
+			if rerr := exec("ROLLBACK TO " + sp); rerr != nil {
 				// The transaction is in no state to go on: none of it
 				// is kept.
 				tx.Rollback()
@@ -133,7 +140,7 @@ func (g *txGroup) commit(batch []*txJob) {
 				return
 			}
 		}
-		if err := tx.Exec("RELEASE " + sp).Error; err != nil {
+		if err := exec("RELEASE " + sp); err != nil {
 			tx.Rollback()
 			finish(fmt.Errorf("group commit: %w", err))
 			return

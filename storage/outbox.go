@@ -262,10 +262,16 @@ func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lea
 	// lock, PostgreSQL's row locks), and with "AND state = ?" SQLite's
 	// planner walked the (state, lane) index through every pending message
 	// of every lane instead of looking the ids up.
-	err = tx.Model(&OutboxMessage{}).Where("id IN ?", ids).Updates(map[string]any{
-		"state": OutboxSending, "claimed_by": owner, "claimed_until": until, "attempts": gorm.Expr("attempts + 1"),
-	}).Error
-	if err != nil {
+	q := newRawSQL(tx, 3+len(ids))
+	q.sql("UPDATE outbox_messages SET state = ").arg(OutboxSending).sql(", claimed_by = ").arg(owner).
+		sql(", claimed_until = ").arg(until).sql(", attempts = attempts + 1 WHERE id IN (")
+	for i, id := range ids {
+		if i > 0 {
+			q.sql(", ")
+		}
+		q.arg(id)
+	}
+	if err := q.sql(")").exec(tx); err != nil {
 		return nil, fmt.Errorf("claim notifications in %s: %w", lane, err)
 	}
 	return run, nil
@@ -323,25 +329,24 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, owner string, o Outb
 }
 
 func finishOutbox(tx *gorm.DB, id int64, owner string, o OutboxOutcome) (bool, error) {
-	set := map[string]any{
-		"state": o.State, "last_error": o.LastError, "uncertain": o.Uncertain,
-		"claimed_by": "", "claimed_until": nil,
-	}
+	// Through database/sql: a worker draining a lane records every send
+	// here, inside the group commit (see insertRow).
+	q := newRawSQL(tx, 12)
+	q.sql("UPDATE outbox_messages SET state = ").arg(o.State).sql(", last_error = ").arg(o.LastError).
+		sql(", uncertain = ").arg(o.Uncertain).sql(", claimed_by = '', claimed_until = NULL")
 	switch o.State {
 	case OutboxSent:
-		at := o.At.UTC()
-		set["sent_at"] = at
-		set["message_channel"] = o.MessageChannel
-		set["message_id"] = o.MessageID
+		q.sql(", sent_at = ").arg(o.At.UTC()).sql(", message_channel = ").arg(o.MessageChannel).
+			sql(", message_id = ").arg(o.MessageID)
 	case OutboxPending:
-		set["next_attempt_at"] = o.NextAttemptAt.UTC()
+		q.sql(", next_attempt_at = ").arg(o.NextAttemptAt.UTC())
 	}
 	if o.Attempts != nil {
-		set["attempts"] = *o.Attempts
+		q.sql(", attempts = ").arg(*o.Attempts)
 	}
-	res := tx.Model(&OutboxMessage{}).
-		Where("id = ? AND state = ? AND claimed_by = ?", id, OutboxSending, owner).Updates(set)
-	return res.RowsAffected == 1, res.Error
+	q.sql(" WHERE id = ").arg(id).sql(" AND state = ").arg(OutboxSending).sql(" AND claimed_by = ").arg(owner)
+	n, err := q.affected(tx)
+	return n == 1, err
 }
 
 // Finished is one message's outcome, for FinishOutboxRun.

@@ -80,6 +80,16 @@ func (q *rawSQL) exec(tx *gorm.DB) error {
 	return err
 }
 
+// affected runs the statement as exec does and returns how many rows it
+// changed.
+func (q *rawSQL) affected(tx *gorm.DB) (int64, error) {
+	res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q.b.String(), q.args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // query runs the statement on tx's connection and returns its rows.
 func (q *rawSQL) query(tx *gorm.DB) (*sql.Rows, error) {
 	return tx.Statement.ConnPool.QueryContext(tx.Statement.Context, q.b.String(), q.args...)

@@ -91,15 +91,16 @@ func pendingRequest(ctx context.Context) *Request {
 
 // claimIn writes r's record in tx, or returns ErrDuplicateRequest.
 func (r *Request) claimIn(tx *gorm.DB) error {
-	q := "INSERT INTO slack_requests (key, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+	into := `slack_requests ("key", seen_at)`
 	if r.kind == DiscordInteractions {
-		q = "INSERT INTO discord_interactions (id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+		into = "discord_interactions (id, seen_at)"
 	}
-	res := tx.Exec(q, r.key, r.at)
-	if res.Error != nil {
-		return fmt.Errorf("record request: %w", res.Error)
+	q := newRawSQL(tx, 2).sql("INSERT INTO " + into + " VALUES ").row(true, r.key, r.at)
+	n, err := q.sql(" ON CONFLICT DO NOTHING").affected(tx)
+	if err != nil {
+		return fmt.Errorf("record request: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		r.mu.Lock()
 		r.duplicate = true
 		r.mu.Unlock()
