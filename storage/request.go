@@ -95,7 +95,7 @@ func (r *Request) claimIn(tx *gorm.DB) error {
 	if r.kind == DiscordInteractions {
 		into = "discord_interactions (id, seen_at)"
 	}
-	q := newRawSQL(tx, 2).sql("INSERT INTO " + into + " VALUES ").row(true, r.key, r.at)
+	q := newRawSQL(tx, 2).sql("INSERT INTO "+into+" VALUES ").row(true, r.key, r.at)
 	n, err := q.sql(" ON CONFLICT DO NOTHING").affected(tx)
 	if err != nil {
 		return fmt.Errorf("record request: %w", err)
