@@ -50,7 +50,12 @@ func TestElectorPostgresFailover(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	go ea.Run(ctx, work(&aWorking))
+	// a runs under a context of its own: once its lock connection is
+	// killed, its host is taken as gone for good (else a, retrying, could
+	// win the lock back before c, as it may in production).
+	actx, aGone := context.WithCancel(ctx)
+	defer aGone()
+	go ea.Run(actx, work(&aWorking))
 	waitFor(t, "a to lead", ea.Leading)
 	go ec.Run(ctx, work(&cWorking))
 	// c keeps trying but must not lead while a holds the lock.
@@ -63,6 +68,7 @@ func TestElectorPostgresFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a to step down", func() bool { return aWorking.Load() == 0 })
+	aGone()
 	waitFor(t, "c to take over", func() bool { return ec.Leading() && cWorking.Load() == 1 })
 	if aWorking.Load() != 0 {
 		t.Fatalf("a still working after c took over")
