@@ -33,16 +33,7 @@ func TestGroupCommit(t *testing.T) {
 		return n
 	}
 	// The first transaction holds its group open until the others queue.
-	hold, held := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Tx(ctx, func(tx *gorm.DB) error {
-			close(held)
-			<-hold
-			return audit(tx, "first")
-		})
-	}()
-	<-held
+	release := holdGroup(s, func(tx *gorm.DB) error { return audit(tx, "first") })
 	before := storage.GroupCommits(s)
 	const n = 30
 	errs := make([]error, n)
@@ -71,18 +62,11 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}
 	// Wait until every job is queued behind the held group, then let it go.
-	deadline := time.Now().Add(time.Minute)
-	for storage.GroupQueued(s) < n-1 { // job 7's context is done: it never queues
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d transactions queued", storage.GroupQueued(s))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(hold)
-	wg.Wait()
-	if err := <-first; err != nil {
+	waitQueued(t, s, n-1, time.Minute, "transactions") // job 7's context is done: it never queues
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
+	wg.Wait()
 	for i, err := range errs {
 		want := int64(1)
 		switch i {
@@ -112,6 +96,35 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if got := storage.GroupCommits(s) - before; got < 1 || got > 2 {
 		t.Errorf("%d transactions for %d queued callers, want them grouped into one or two", got, n-1)
+	}
+}
+
+// holdGroup starts a transaction that holds its group open, so others
+// queue behind it; release lets it run then and commit, and returns its
+// error.
+func holdGroup(s *storage.Store, then func(tx *gorm.DB) error) (release func() error) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tx(context.Background(), func(tx *gorm.DB) error {
+			close(held)
+			<-hold
+			return then(tx)
+		})
+	}()
+	<-held
+	return func() error { close(hold); return <-done }
+}
+
+// waitQueued waits until n transactions queue behind the running group.
+func waitQueued(t *testing.T, s *storage.Store, n int, within time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for storage.GroupQueued(s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d %s queued behind the running group", storage.GroupQueued(s), n, what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -167,16 +180,7 @@ func TestRequestRecordsJoinTheGroupCommit(t *testing.T) {
 	if first, err := s.ClaimSlackRequest(ctx, "answered", now); err != nil || !first {
 		t.Fatalf("claim: %v, %v", first, err)
 	}
-	hold, held := make(chan struct{}), make(chan struct{})
-	holder := make(chan error, 1)
-	go func() {
-		holder <- s.Tx(ctx, func(tx *gorm.DB) error {
-			close(held)
-			<-hold
-			return nil
-		})
-	}()
-	<-held
+	release := holdGroup(s, func(*gorm.DB) error { return nil })
 	before := storage.GroupCommits(s)
 	var wg sync.WaitGroup
 	var slackFirst, discordFirst bool
@@ -184,19 +188,11 @@ func TestRequestRecordsJoinTheGroupCommit(t *testing.T) {
 	wg.Go(func() { slackFirst, claimErr = s.ClaimSlackRequest(ctx, "new", now) })
 	wg.Go(func() { discordFirst, discordErr = s.ClaimDiscordInteraction(ctx, "123", now) })
 	wg.Go(func() { replyErr = s.SaveSlackReply(ctx, "answered", "done") })
-	deadline := time.Now().Add(10 * time.Second)
-	for storage.GroupQueued(s) < 3 {
-		if time.Now().After(deadline) {
-			close(hold)
-			t.Fatalf("%d of the 3 request records queued behind the group's transaction", storage.GroupQueued(s))
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(hold)
-	wg.Wait()
-	if err := <-holder; err != nil {
+	waitQueued(t, s, 3, 10*time.Second, "request records")
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
+	wg.Wait()
 	if claimErr != nil || discordErr != nil || replyErr != nil || !slackFirst || !discordFirst {
 		t.Fatalf("slack claim %v (%v), discord claim %v (%v), answer %v; want both first and no error",
 			slackFirst, claimErr, discordFirst, discordErr, replyErr)
