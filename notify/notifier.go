@@ -300,15 +300,15 @@ func (n *Notifier) work(ctx context.Context, m storage.OutboxMessage) int {
 			refs[run[i].Key] = ref
 		}
 		complete := len(done) == len(run)
-		// Recording gets its own time, whatever the sends took, and is
-		// not cut short by stopping.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		// The messages the run did not reach go back as they were, for
 		// the next worker or notifier: stopping, or one before them
 		// failed (and now holds the lane).
 		for _, m := range run[i:] {
-			n.release(rctx, m)
+			n.release(ctx, m)
 		}
+		// Recording gets its own time, whatever the sends took, and is
+		// not cut short by stopping.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 		lane, size := "", 0
 		if complete && ctx.Err() == nil && sent+len(done) < laneRun {
 			lane, size = run[0].Lane, min(runSize, laneRun-sent-len(done))
@@ -353,28 +353,30 @@ func (n *Notifier) release(ctx context.Context, m storage.OutboxMessage) {
 // itself; a success is the caller's to record. sent holds what the
 // caller's run sent before m and has not recorded yet.
 func (n *Notifier) attempt(ctx context.Context, m storage.OutboxMessage, sent map[string]bot.MessageRef) (bot.MessageRef, bool) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	// Looking up an original is not cut short by stopping either: its
+	// outcome decides what is recorded.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	var to bot.Target
 	var reply bot.Reply
 	if err := json.Unmarshal([]byte(m.Target), &to); err != nil {
-		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable target: %w", err))
+		n.fail(ctx, m, "permanent", fmt.Errorf("unreadable target: %w", err))
 		return bot.MessageRef{}, false
 	}
 	if err := json.Unmarshal([]byte(m.Body), &reply); err != nil {
-		n.fail(rctx, m, "permanent", fmt.Errorf("unreadable message: %w", err))
+		n.fail(ctx, m, "permanent", fmt.Errorf("unreadable message: %w", err))
 		return bot.MessageRef{}, false
 	}
 	sender := n.sender(bot.Platform(m.Platform))
 	if sender == nil {
-		n.retry(ctx, rctx, m, fmt.Errorf("no sender for platform %q is registered", m.Platform), m.Uncertain)
+		n.retry(ctx, m, fmt.Errorf("no sender for platform %q is registered", m.Platform), m.Uncertain)
 		return bot.MessageRef{}, false
 	}
 	var edit *bot.MessageRef
 	if m.ThreadKey != "" {
-		ref, wait, err := n.original(rctx, m.ThreadKey, sent)
+		ref, wait, err := n.original(lctx, m.ThreadKey, sent)
 		if err != nil || wait {
-			n.postpone(rctx, m, err)
+			n.postpone(ctx, m, err)
 			return bot.MessageRef{}, false
 		}
 		if ref != nil {
@@ -382,9 +384,9 @@ func (n *Notifier) attempt(ctx context.Context, m storage.OutboxMessage, sent ma
 		}
 	}
 	if m.UpdatesKey != "" {
-		ref, wait, err := n.original(rctx, m.UpdatesKey, sent)
+		ref, wait, err := n.original(lctx, m.UpdatesKey, sent)
 		if err != nil || wait {
-			n.postpone(rctx, m, err)
+			n.postpone(ctx, m, err)
 			return bot.MessageRef{}, false
 		}
 		// With no original (it failed or was dropped) the update is posted
@@ -406,9 +408,7 @@ func (n *Notifier) attempt(ctx context.Context, m storage.OutboxMessage, sent ma
 			ref, found, err = f.Find(sctx, to, m.Key)
 			var le *bot.LookupError
 			if errors.As(err, &le) {
-				hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-				defer hcancel()
-				n.hold(hctx, m, le)
+				n.hold(ctx, m, le)
 				return bot.MessageRef{}, false
 			}
 			if err == nil && !found {
@@ -437,11 +437,7 @@ func (n *Notifier) attempt(ctx context.Context, m storage.OutboxMessage, sent ma
 		uncertain = err != nil && (!errors.As(err, &se) || ctx.Err() != nil)
 	}
 	if err != nil {
-		// The send may have taken its whole sendTimeout: the outcome gets
-		// a recording time of its own.
-		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-		defer fcancel()
-		n.retry(ctx, fctx, m, err, uncertain)
+		n.retry(ctx, m, err, uncertain)
 		return bot.MessageRef{}, false
 	}
 	return ref, true
@@ -493,18 +489,18 @@ func (n *Notifier) postpone(ctx context.Context, m storage.OutboxMessage, err er
 // jitter; or gives up when the failure is permanent or m is too old.
 // uncertain says the platform may have accepted m after all, so the next
 // attempt asks it first.
-func (n *Notifier) retry(ctx, rctx context.Context, m storage.OutboxMessage, err error, uncertain bool) {
+func (n *Notifier) retry(ctx context.Context, m storage.OutboxMessage, err error, uncertain bool) {
 	retry, wait := bot.RetryInfo(err)
 	if ctx.Err() != nil {
 		retry, wait = true, 0
 	}
 	if !retry {
-		n.fail(rctx, m, "permanent", err)
+		n.fail(ctx, m, "permanent", err)
 		return
 	}
 	now := n.clock.Now()
 	if ctx.Err() == nil && now.Sub(m.QueuedAt) >= time.Duration(n.cfg.MaxAge) {
-		n.fail(rctx, m, "max_age", err)
+		n.fail(ctx, m, "max_age", err)
 		return
 	}
 	next := now.Add(wait)
@@ -518,7 +514,7 @@ func (n *Notifier) retry(ctx, rctx context.Context, m storage.OutboxMessage, err
 	n.retries.WithLabelValues(m.Platform).Inc()
 	n.log.Warn("notification not sent; will retry", "key", m.Key, "lane", m.Lane, "attempt", m.Attempts,
 		"retry_at", next, "err", err)
-	n.record(rctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: next,
+	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxPending, NextAttemptAt: next,
 		LastError: errText(err), Uncertain: uncertain})
 }
 
@@ -557,7 +553,11 @@ func (n *Notifier) fail(ctx context.Context, m storage.OutboxMessage, reason str
 	n.record(ctx, m, storage.OutboxOutcome{State: storage.OutboxFailed, LastError: errText(err), Uncertain: m.Uncertain})
 }
 
+// record writes m's outcome. It gets a recording time of its own, however
+// long the send before it took, and is not cut short by stopping.
 func (n *Notifier) record(ctx context.Context, m storage.OutboxMessage, o storage.OutboxOutcome) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	ok, err := n.store.FinishOutbox(ctx, m.ID, n.id, o)
 	if err != nil {
 		n.log.Error("record notification outcome", "key", m.Key, "err", err)
