@@ -52,6 +52,17 @@ type fakePlatform struct {
 	seq        int
 }
 
+// failFirst is a fake's script that fails the first attempt at key with
+// err and accepts everything else.
+func failFirst(key string, err error) func(string, int) error {
+	return func(k string, n int) error {
+		if k == key && n == 1 {
+			return err
+		}
+		return nil
+	}
+}
+
 func newFake(clk clock.Clock, script func(string, int) error) *fakePlatform {
 	return &fakePlatform{clock: clk, script: script, attempts: map[string]int{}, accepted: map[string]int{},
 		order: map[string][]string{}, threads: map[string]string{}, updates: map[string][]string{},
@@ -314,12 +325,7 @@ func TestRetryAfterIsHonouredExactly(t *testing.T) {
 			e := newEnv(t, b)
 			e.enqueue(t, notify.Notification{Key: "a", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("a")},
 				notify.Notification{Key: "b", To: notify.Destination{Channel: "c0"}, Reply: bot.Text("b")})
-			f := newFake(e.clock, func(key string, n int) error {
-				if key == "a@slack" && n == 1 {
-					return bot.Retryable(errors.New("HTTP 429"), 90*time.Second)
-				}
-				return nil
-			})
+			f := newFake(e.clock, failFirst("a@slack", bot.Retryable(errors.New("HTTP 429"), 90*time.Second)))
 			n := e.notifier(t, e.store, f, nil, nil)
 			if sent, err := n.Drain(context.Background()); err != nil || sent != 0 {
 				t.Fatalf("first drain: %d sent, %v", sent, err)
@@ -757,12 +763,7 @@ func TestUnfindableIsHeld(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b)
 			_, all := e.messages(t, 1, 2)
-			f := newFake(e.clock, func(key string, n int) error {
-				if key == all[0] && n == 1 {
-					return errors.New("connection reset after the request left")
-				}
-				return nil
-			})
+			f := newFake(e.clock, failFirst(all[0], errors.New("connection reset after the request left")))
 			f.findErr = &bot.LookupError{Err: errors.New("slack conversations.history #c0: missing_scope"),
 				Fix: "add the channels:history scope to the Slack app"}
 			n := e.notifier(t, e.store, f, nil, nil)
@@ -874,12 +875,7 @@ func TestFailureMidRunPutsTheRestBack(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, b)
 			byCh, all := e.messages(t, 1, 6)
-			f := newFake(e.clock, func(key string, n int) error {
-				if key == "n-0-2@slack" && n == 1 {
-					return bot.Retryable(errors.New("HTTP 503"), 5*time.Second)
-				}
-				return nil
-			})
+			f := newFake(e.clock, failFirst("n-0-2@slack", bot.Retryable(errors.New("HTTP 503"), 5*time.Second)))
 			n := e.notifier(t, e.store, f, nil, nil)
 			if sent, err := n.Drain(context.Background()); err != nil || sent != 2 {
 				t.Fatalf("first drain sent %d (%v), want the 2 before the failure", sent, err)
