@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,29 +123,9 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 	if len(scope.Platforms) == 0 && scope.LanePrefix == "" {
 		return nil, nil
 	}
-	// Which messages are ours: the platforms', and the lanes with the prefix.
-	var mine []string
-	var args []any
-	if len(scope.Platforms) > 0 {
-		mine = append(mine, "m.platform IN ?")
-		args = append(args, scope.Platforms)
-	}
-	if scope.LanePrefix != "" {
-		mine = append(mine, "substr(m.lane, 1, ?) = ?")
-		args = append(args, len(scope.LanePrefix), scope.LanePrefix)
-	}
+	q, args := dueQuery(s.driver, scope, now, limit)
 	err := s.Tx(ctx, func(tx *gorm.DB) error {
-		lock := ""
-		if s.driver == "postgres" {
-			lock = " FOR UPDATE OF m SKIP LOCKED"
-		}
-		q := `SELECT m.* FROM outbox_messages m
-JOIN ` + laneHeads(s.driver) + ` h ON h.id = m.id
-WHERE ((m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?))
-AND (` + strings.Join(mine, " OR ") + `)
-ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
-		all := append(append([]any{now.UTC(), now.UTC()}, args...), limit)
-		if err := tx.Raw(q, all...).Scan(&claimed).Error; err != nil {
+		if err := tx.Raw(q, args...).Scan(&claimed).Error; err != nil {
 			return fmt.Errorf("find due notifications: %w", err)
 		}
 		for i := range claimed {
@@ -158,6 +139,38 @@ ORDER BY m.next_attempt_at, m.id LIMIT ?` + lock
 		return nil, err
 	}
 	return claimed, nil
+}
+
+// dueQuery is the statement, and its arguments, that finds the heads of the
+// scope's lanes that are due at now, oldest first, at most limit of them.
+//
+// The limit is written into the text, not bound: SQLite plans a query with
+// a subquery by the bound LIMIT's value, so a bound one makes the statement
+// expire whenever its bindings are cleared, which the driver does after
+// every run, and it was compiled again on every claim (STMTSTATUS_REPREPARE
+// counted one per run). The limit is the notifier's batch size, one text.
+func dueQuery(driver string, scope OutboxScope, now time.Time, limit int) (string, []any) {
+	// Which messages are ours: the platforms', and the lanes with the prefix.
+	var mine []string
+	args := []any{now.UTC(), now.UTC()}
+	if len(scope.Platforms) > 0 {
+		mine = append(mine, "m.platform IN ?")
+		args = append(args, scope.Platforms)
+	}
+	if scope.LanePrefix != "" {
+		mine = append(mine, "substr(m.lane, 1, ?) = ?")
+		args = append(args, len(scope.LanePrefix), scope.LanePrefix)
+	}
+	lock := ""
+	if driver == "postgres" {
+		lock = " FOR UPDATE OF m SKIP LOCKED"
+	}
+	q := `SELECT m.* FROM outbox_messages m
+JOIN ` + laneHeads(driver) + ` h ON h.id = m.id
+WHERE ((m.state = 'pending' AND m.next_attempt_at <= ?) OR (m.state = 'sending' AND m.claimed_until <= ?))
+AND (` + strings.Join(mine, " OR ") + `)
+ORDER BY m.next_attempt_at, m.id LIMIT ` + strconv.Itoa(limit) + lock
+	return q, args
 }
 
 // laneHeads is a subquery of the id of each lane's head: its oldest
