@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	sqlitedriver "github.com/ncruces/go-sqlite3/driver"
 )
 
@@ -74,6 +75,9 @@ type gatedConnector struct {
 	// the connections: a connection that sees it move drops the statements
 	// it kept compiled (stmtcache.go).
 	schema atomic.Uint64
+	// ckpt, for a database file, runs the checkpoints off the writer's
+	// path (checkpoint.go); each connection's commits report to it.
+	ckpt *checkpointer
 }
 
 func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
@@ -85,6 +89,14 @@ func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
 	if !ok || !hasPrepareContext(inner) {
 		inner.Close()
 		return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
+	}
+	if c.ckpt != nil {
+		raw, ok := inner.(interface{ Raw() *sqlite3.Conn })
+		if !ok {
+			inner.Close()
+			return nil, errors.New("sqlite driver does not expose its connection for the WAL hook")
+		}
+		raw.Raw().WALHook(c.ckpt.hook)
 	}
 	return &gatedConn{inner: conn, gate: c.gate, skipArgs: true, schema: &c.schema, schemaSeen: c.schema.Load()}, nil
 }
@@ -419,5 +431,17 @@ func (r *gatedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok 
 // compiled to Go, no cgo) with this process's writers queued at one write
 // gate.
 func openGatedSQLite(dsn string) (*sql.DB, error) {
-	return sql.OpenDB(&gatedConnector{dsn: dsn, drv: &sqlitedriver.SQLite{}, gate: newWriteGate(busyTimeout)}), nil
+	db, _ := openGatedSQLiteFile(dsn, "")
+	return db, nil
+}
+
+// openGatedSQLiteFile opens dsn as openGatedSQLite does and, when path is a
+// database file, with a checkpointer for it, which the caller closes
+// before the pool.
+func openGatedSQLiteFile(dsn, path string) (*sql.DB, *checkpointer) {
+	c := &gatedConnector{dsn: dsn, drv: &sqlitedriver.SQLite{}, gate: newWriteGate(busyTimeout)}
+	if path != "" && path != ":memory:" {
+		c.ckpt = newCheckpointer(path, c.gate)
+	}
+	return sql.OpenDB(c), c.ckpt
 }

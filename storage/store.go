@@ -33,6 +33,8 @@ type Store struct {
 	discordClaims *batcher[requestClaim]
 	// group commits SQLite transactions together (nil on PostgreSQL).
 	group *txGroup
+	// ckpt checkpoints a SQLite file's WAL (nil otherwise).
+	ckpt *checkpointer
 }
 
 // Open connects to the configured database and applies pending migrations.
@@ -72,10 +74,8 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		if err := sqliteWritable(cfg.DSN); err != nil {
 			return nil, err
 		}
-		conn, err := openGatedSQLite(dsn)
-		if err != nil {
-			return nil, err
-		}
+		conn, ckpt := openGatedSQLiteFile(dsn, path)
+		s.ckpt = ckpt
 		dialector = sqliteDialector{conn: conn}
 	case "postgres":
 		dialector = postgres.Open(cfg.DSN)
@@ -85,6 +85,9 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
 		if d, ok := dialector.(sqliteDialector); ok {
+			if s.ckpt != nil {
+				s.ckpt.close()
+			}
 			d.conn.Close()
 		}
 		return nil, fmt.Errorf("open %s database%s: %w", s.driver, s.named(), err)
@@ -199,6 +202,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	sqlDB, err := s.DB.DB()
 	if err != nil {
 		return err
