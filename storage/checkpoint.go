@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +19,8 @@ import (
 // longest stall (CPU idle and I/O wait beside a saturated writer).
 //
 // Here commits only note the WAL's size (SQLite's WAL hook), and a goroutine
-// of the store's own runs PASSIVE checkpoints on a connection outside the
-// write gate. A PASSIVE checkpoint neither waits for nor holds up a writer:
+// of the store's own runs PASSIVE checkpoints on a connection of the pool,
+// without the write gate. A PASSIVE checkpoint neither waits for nor holds up a writer:
 // it copies the frames committed before it began while commits go on.
 // SQLite starts the WAL over from its beginning only after a checkpoint that
 // copied every frame, which under a steady stream of commits a PASSIVE one
@@ -26,8 +28,11 @@ import (
 // pages the checkpointer takes the write gate for one more pass, which only
 // has the frames since its last one left to copy, and the next commit starts
 // the WAL over. Should the checkpointer fall behind (its connection cannot
-// open, a reader holds an old snapshot), the writer checkpoints at walStall
+// get a connection, a reader holds an old snapshot), the writer checkpoints at walStall
 // pages itself, as SQLite would.
+//
+// (A connection of its own would have cost the checkpointer 1.5 MB: each
+// connection is an instance of SQLite with its own memory.)
 const (
 	// walWake is how many pages in the WAL wake the checkpointer
 	// (SQLite's default autocheckpoint).
@@ -48,7 +53,7 @@ const (
 )
 
 type checkpointer struct {
-	path string
+	db   *sql.DB // the pool; set once it is open
 	gate *writeGate
 	// The thresholds, in pages, and the pause: the constants above, which
 	// tests make smaller.
@@ -67,8 +72,8 @@ type checkpointer struct {
 	writers atomic.Int64 // checkpoints the writer ran itself (walStall)
 }
 
-func newCheckpointer(path string, gate *writeGate) *checkpointer {
-	return &checkpointer{path: path, gate: gate,
+func newCheckpointer(gate *writeGate) *checkpointer {
+	return &checkpointer{gate: gate,
 		wakeAt: walWake, limit: walLimit, tail: walTail, stall: walStall, pause: checkpointPause,
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -95,31 +100,13 @@ func (c *checkpointer) hook(db *sqlite3.Conn, schema string, pages int) error {
 
 func (c *checkpointer) run() {
 	defer close(c.done)
-	var conn *sqlite3.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.wake:
 		}
-		if conn == nil {
-			var err error
-			// Its own connection, not one of the pool's: the pool's are
-			// the gate's, and a pass must not hold one of them for its
-			// copying and fsync.
-			conn, err = openCheckpointConn(c.path)
-			if err != nil {
-				// The writer's walStall checkpoint keeps the WAL
-				// bounded meanwhile; try again on the next wake.
-				continue
-			}
-		}
-		c.pass(conn)
+		c.pass()
 		select {
 		case <-c.stop:
 			return
@@ -128,45 +115,55 @@ func (c *checkpointer) run() {
 	}
 }
 
-// openCheckpointConn opens the checkpointer's connection and has it read
-// the database once: until a connection has read it, SQLite does not know
-// the file is in WAL mode, and its checkpoints do nothing.
-func openCheckpointConn(path string) (*sqlite3.Conn, error) {
-	conn, err := sqlite3.OpenFlags(path, sqlite3.OPEN_READWRITE)
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Exec("SELECT 1 FROM sqlite_schema LIMIT 1"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
+// checkpoint runs one PASSIVE checkpoint on conn, a connection of the
+// pool, and returns the WAL's frames and how many of them are copied.
+func checkpoint(ctx context.Context, conn *sql.Conn) (nLog, nCkpt int, err error) {
+	err = conn.Raw(func(dc any) error {
+		g, ok := dc.(*gatedConn)
+		if !ok {
+			return fmt.Errorf("checkpoint: unexpected connection %T", dc)
+		}
+		raw, ok := g.inner.(interface{ Raw() *sqlite3.Conn })
+		if !ok {
+			return fmt.Errorf("checkpoint: the driver does not expose its connection")
+		}
+		var err error
+		nLog, nCkpt, err = raw.Raw().WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+		return err
+	})
+	return nLog, nCkpt, err
 }
 
-// pass runs a PASSIVE checkpoint. When the WAL has grown past the limit,
+// pass runs a PASSIVE checkpoint on a connection of the pool, which it
+// takes without the write gate. When the WAL has grown past the limit,
 // more follow at once until few frames are left to copy (at most eight),
 // and then one under the write gate, which copies every frame, so the next
 // commit starts the WAL over.
-func (c *checkpointer) pass(conn *sqlite3.Conn) {
-	nLog, nCkpt, err := conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+func (c *checkpointer) pass() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.gate.wait)
+	defer cancel()
+	// The connection first, then the gate, as every writer takes them:
+	// writers waiting for the gate hold connections.
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	nLog, nCkpt, err := checkpoint(ctx, conn)
 	c.passes.Add(1)
-	// Past walLimit, passes follow one another until the frames left
-	// are few, so the pass under the gate is short.
 	for tries := 0; err == nil && nLog >= c.limit && nLog-nCkpt > c.tail && tries < 8; tries++ {
-		nLog, nCkpt, err = conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+		nLog, nCkpt, err = checkpoint(ctx, conn)
 		c.passes.Add(1)
 	}
 	if err != nil || nLog < c.limit {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.gate.wait)
 	release, err := c.gate.acquire(ctx)
-	cancel()
 	if err != nil {
 		return
 	}
 	defer release()
-	_, _, _ = conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	_, _, _ = checkpoint(ctx, conn)
 	c.passes.Add(1)
 	c.gated.Add(1)
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncruces/go-sqlite3"
 	"gorm.io/gorm"
 
 	"opsbot/config"
@@ -106,29 +105,28 @@ func TestCheckpointerKeepsTheWALBounded(t *testing.T) {
 // the writer.
 func TestCheckpointPassesOutsideTheGate(t *testing.T) {
 	t.Parallel()
-	s, path := openCheckpointed(t)
+	s, _ := openCheckpointed(t)
 	// This test runs the pass itself, on a WAL under the limit.
 	s.ckpt.wakeAt, s.ckpt.limit = 1<<30, 1<<30
 	fill(t, s, 100)
-	conn, err := openCheckpointConn(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-
 	release, err := s.ckpt.gate.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
 	done := make(chan struct{})
-	go func() { s.ckpt.pass(conn); close(done) }()
+	go func() { s.ckpt.pass(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the pass waited for the write gate")
 	}
-	nLog, nCkpt, err := conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	conn, err := s.ckpt.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	nLog, nCkpt, err := checkpoint(context.Background(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +138,13 @@ func TestCheckpointPassesOutsideTheGate(t *testing.T) {
 	}
 }
 
-// TestWriterCheckpointsWhenTheCheckpointerCannot: with the checkpointer's
-// connection unable to open, the writer checkpoints at the stall size, as
-// SQLite would, and the WAL stays bounded.
+// TestWriterCheckpointsWhenTheCheckpointerCannot: with the checkpointer
+// never running (as when it cannot keep up), the writer checkpoints at the
+// stall size, as SQLite would, and the WAL stays bounded.
 func TestWriterCheckpointsWhenTheCheckpointerCannot(t *testing.T) {
 	t.Parallel()
 	s, path := openCheckpointed(t)
-	s.ckpt.path = filepath.Join(filepath.Dir(path), "missing", "wal.db")
+	s.ckpt.wakeAt = 1 << 30
 	fill(t, s, 3000)
 	if w := s.ckpt.writers.Load(); w == 0 {
 		t.Fatal("the writer never checkpointed, yet the checkpointer could not")

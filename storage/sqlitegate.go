@@ -441,7 +441,11 @@ func openGatedSQLite(dsn string) (*sql.DB, error) {
 func openGatedSQLiteFile(dsn, path string) (*sql.DB, *checkpointer) {
 	c := &gatedConnector{dsn: dsn, drv: &sqlitedriver.SQLite{}, gate: newWriteGate(busyTimeout)}
 	if path != "" && path != ":memory:" {
-		c.ckpt = newCheckpointer(path, c.gate)
+		c.ckpt = newCheckpointer(c.gate)
 	}
-	return sql.OpenDB(c), c.ckpt
+	db := sql.OpenDB(c)
+	if c.ckpt != nil {
+		c.ckpt.db = db
+	}
+	return db, c.ckpt
 }
