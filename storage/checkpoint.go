@@ -70,6 +70,8 @@ type checkpointer struct {
 	passes  atomic.Int64 // checkpoints run by the checkpointer
 	gated   atomic.Int64 // of which under the write gate
 	writers atomic.Int64 // checkpoints the writer ran itself (walStall)
+	frames  atomic.Int64 // frames committed to the WAL
+	last    atomic.Int64 // the WAL's frames after the last commit
 }
 
 func newCheckpointer(gate *writeGate) *checkpointer {
@@ -84,6 +86,11 @@ func newCheckpointer(gate *writeGate) *checkpointer {
 // frames the WAL holds. It wakes the checkpointer (starting it the first
 // time). It must not fail: the commit has happened.
 func (c *checkpointer) hook(db *sqlite3.Conn, schema string, pages int) error {
+	if prev := c.last.Swap(int64(pages)); int64(pages) >= prev {
+		c.frames.Add(int64(pages) - prev)
+	} else {
+		c.frames.Add(int64(pages)) // the WAL started over
+	}
 	switch {
 	case pages >= c.stall:
 		c.writers.Add(1)
