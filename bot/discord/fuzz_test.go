@@ -1,11 +1,13 @@
 package discord
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -58,6 +60,13 @@ func FuzzInteraction(f *testing.F) {
 			t.Fatalf("a good signature failed: %v", err)
 		}
 		it, err := DecodeInteraction(body)
+		if !bytes.Contains(body, []byte(`"components"`)) {
+			// The single decode agrees with the cleaning one.
+			clean, cerr := decodeCleaned(body)
+			if (err == nil) != (cerr == nil) || err == nil && !reflect.DeepEqual(it, clean) {
+				t.Fatalf("decoded once: %+v, %v; cleaned: %+v, %v", it, err, clean, cerr)
+			}
+		}
 		if err != nil {
 			return
 		}

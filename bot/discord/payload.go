@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,32 @@ import (
 // Checkbox), so opsbot decodes a modal's submitted data itself and leaves
 // out the components of messages it is shown (the clicked message, a
 // message command's target), which it never reads.
+//
+// A body with no components in it at all (a slash command, autocomplete, a
+// ping) has nothing to leave out: it is decoded once, straight into
+// discordgo's type, rather than taken apart, cleaned and put together again
+// (a quarter of the cost of a Discord command before its handler runs).
 func DecodeInteraction(body []byte) (*discordgo.Interaction, error) {
+	if !bytes.Contains(body, []byte(`"components"`)) {
+		var it discordgo.Interaction
+		if err := json.Unmarshal(body, &it); err != nil {
+			return nil, fmt.Errorf("decode interaction: %w", err)
+		}
+		switch it.Type {
+		case 0:
+			return nil, errors.New("decode interaction: no type")
+		case discordgo.InteractionModalSubmit:
+			// opsbot reads a modal's data itself (below).
+		default:
+			return &it, nil
+		}
+	}
+	return decodeCleaned(body)
+}
+
+// decodeCleaned decodes a body that may hold components discordgo does
+// not know.
+func decodeCleaned(body []byte) (*discordgo.Interaction, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, fmt.Errorf("decode interaction: %w", err)

@@ -149,3 +149,46 @@ func TestModalSubmitDecodedByOpsbot(t *testing.T) {
 		t.Errorf("values %v, want %v", got, want)
 	}
 }
+
+// TestDecodeOnceMatchesCleaned: a body with no components, decoded once
+// straight into discordgo's type, gives what the cleaning path gives, for
+// every recorded payload and a built command with options.
+func TestDecodeOnceMatchesCleaned(t *testing.T) {
+	t.Parallel()
+	bodies := map[string][]byte{
+		"slash with options": slash(aliceID, "note", sub("add", opt("text", discordgo.ApplicationCommandOptionString, `say "components" here`))),
+	}
+	names, err := filepath.Glob("testdata/payloads/*.json")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no payload fixtures: %v", err)
+	}
+	for _, name := range names {
+		var fx payloadFixture
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &fx); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		bodies[filepath.Base(name)] = []byte(fx.Payload)
+	}
+	once := 0
+	for name, body := range bodies {
+		got, gotErr := DecodeInteraction(body)
+		want, wantErr := decodeCleaned(body)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s: decoded once: %v; cleaned: %v", name, gotErr, wantErr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded once:\n%+v\ncleaned:\n%+v", name, got, want)
+		}
+		if !strings.Contains(string(body), `"components"`) {
+			once++
+		}
+	}
+	if once < 5 {
+		t.Fatalf("only %d bodies took the single decode; the comparison proves little", once)
+	}
+}
