@@ -18,18 +18,19 @@ import (
 // that came every few dozen tickets and, with its fsync, was the writer's
 // longest stall (CPU idle and I/O wait beside a saturated writer).
 //
-// Here commits only note the WAL's size (SQLite's WAL hook), and a goroutine
-// of the store's own runs PASSIVE checkpoints on a connection of the pool,
-// without the write gate. A PASSIVE checkpoint neither waits for nor holds up a writer:
-// it copies the frames committed before it began while commits go on.
-// SQLite starts the WAL over from its beginning only after a checkpoint that
-// copied every frame, which under a steady stream of commits a PASSIVE one
-// never does (frames land while it copies); so once the WAL passes walLimit
-// pages the checkpointer takes the write gate for one more pass, which only
-// has the frames since its last one left to copy, and the next commit starts
-// the WAL over. Should the checkpointer fall behind (its connection cannot
-// get a connection, a reader holds an old snapshot), the writer checkpoints at walStall
-// pages itself, as SQLite would.
+// Here commits only note the WAL's size (SQLite's WAL hook), and a
+// goroutine of the store's own runs PASSIVE checkpoints on a connection of
+// the pool, without the write gate. A PASSIVE checkpoint neither waits for
+// nor holds up a writer: it copies the frames committed before it began
+// while commits go on. SQLite starts the WAL over from its beginning only
+// after a checkpoint that copied every frame, which under a steady stream
+// of commits a PASSIVE one never does (frames land while it copies); so
+// once the WAL passes walLimit pages the checkpointer takes the write gate
+// for one more pass, which only has the frames since its last one left to
+// copy, and the next commit starts the WAL over. Should the checkpointer
+// fall behind (it cannot get a connection, a reader holds an old
+// snapshot), the writer checkpoints at walStall pages itself, as SQLite
+// would.
 //
 // (A connection of its own would have cost the checkpointer 1.5 MB: each
 // connection is an instance of SQLite with its own memory.)
