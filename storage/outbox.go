@@ -262,7 +262,7 @@ func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lea
 			run = append(run, m)
 		}
 	}
-	ids := make([]int64, len(run))
+	ids := make([]any, len(run))
 	until := now.Add(lease).UTC()
 	for i := range run {
 		ids[i] = run[i].ID
@@ -277,14 +277,8 @@ func (s *Store) claimLaneRun(tx *gorm.DB, lane, owner string, now time.Time, lea
 	// of every lane instead of looking the ids up.
 	q := newRawSQL(tx, 3+len(ids))
 	q.sql("UPDATE outbox_messages SET state = ").arg(OutboxSending).sql(", claimed_by = ").arg(owner).
-		sql(", claimed_until = ").arg(until).sql(", attempts = attempts + 1 WHERE id IN (")
-	for i, id := range ids {
-		if i > 0 {
-			q.sql(", ")
-		}
-		q.arg(id)
-	}
-	if err := q.sql(")").exec(tx); err != nil {
+		sql(", claimed_until = ").arg(until).sql(", attempts = attempts + 1 WHERE id IN ").row(true, ids...)
+	if err := q.exec(tx); err != nil {
 		return nil, fmt.Errorf("claim notifications in %s: %w", lane, err)
 	}
 	return run, nil
