@@ -2,6 +2,7 @@ package storage
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -226,20 +227,10 @@ func appendJSONString(b []byte, s string) []byte {
 func insertRow(tx *gorm.DB, table, cols string, vals ...any) (int64, error) {
 	q := newRawSQL(tx, len(vals))
 	q.sql("INSERT INTO ").sql(table).sql(" (").sql(cols).sql(") VALUES ").row(true, vals...).sql(" RETURNING id")
-	rows, err := q.query(tx)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
 	var id int64
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return 0, err
-		}
+	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, q.b.String(), q.args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("insert into %s returned no id", table)
 	}
-	if err := rows.Scan(&id); err != nil {
-		return 0, err
-	}
-	return id, rows.Close()
+	return id, err
 }
