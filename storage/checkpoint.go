@@ -128,15 +128,11 @@ func (c *checkpointer) run() {
 func checkpoint(ctx context.Context, conn *sql.Conn) (nLog, nCkpt int, err error) {
 	err = conn.Raw(func(dc any) error {
 		g, ok := dc.(*gatedConn)
-		if !ok {
-			return fmt.Errorf("checkpoint: unexpected connection %T", dc)
-		}
-		raw, ok := g.inner.(interface{ Raw() *sqlite3.Conn })
-		if !ok {
-			return fmt.Errorf("checkpoint: the driver does not expose its connection")
+		if !ok || g.raw == nil {
+			return fmt.Errorf("checkpoint: a connection without its SQLite connection (%T)", dc)
 		}
 		var err error
-		nLog, nCkpt, err = raw.Raw().WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+		nLog, nCkpt, err = g.raw.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
 		return err
 	})
 	return nLog, nCkpt, err

@@ -90,15 +90,17 @@ func (c *gatedConnector) Connect(context.Context) (driver.Conn, error) {
 		inner.Close()
 		return nil, errors.New("sqlite driver lacks the context interfaces the write gate needs")
 	}
+	gc := &gatedConn{inner: conn, gate: c.gate, skipArgs: true, schema: &c.schema, schemaSeen: c.schema.Load()}
 	if c.ckpt != nil {
 		raw, ok := inner.(interface{ Raw() *sqlite3.Conn })
 		if !ok {
 			inner.Close()
 			return nil, errors.New("sqlite driver does not expose its connection for the WAL hook")
 		}
-		raw.Raw().WALHook(c.ckpt.hook)
+		gc.raw = raw.Raw()
+		gc.raw.WALHook(c.ckpt.hook)
 	}
-	return &gatedConn{inner: conn, gate: c.gate, skipArgs: true, schema: &c.schema, schemaSeen: c.schema.Load()}, nil
+	return gc, nil
 }
 
 func (c *gatedConnector) Driver() driver.Driver { return c.drv }
@@ -128,6 +130,9 @@ type gatedConn struct {
 	// (which ends it) rather than pool it.
 	unsure bool
 	stmts  stmtCache // compiled statements kept for reuse (stmtcache.go)
+	// raw is the driver's SQLite connection, for the checkpointer (set
+	// when the connector has one).
+	raw *sqlite3.Conn
 	// schema is the connector's count of schema changes; schemaSeen, its
 	// value when stmts was last known to match the schema.
 	schema     *atomic.Uint64
@@ -429,16 +434,9 @@ func (r *gatedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok 
 
 // openGatedSQLite opens the SQLite driver (ncruces/go-sqlite3: SQLite
 // compiled to Go, no cgo) with this process's writers queued at one write
-// gate.
-func openGatedSQLite(dsn string) (*sql.DB, error) {
-	db, _ := openGatedSQLiteFile(dsn, "")
-	return db, nil
-}
-
-// openGatedSQLiteFile opens dsn as openGatedSQLite does and, when path is a
-// database file, with a checkpointer for it, which the caller closes
-// before the pool.
-func openGatedSQLiteFile(dsn, path string) (*sql.DB, *checkpointer) {
+// gate and, when path is a database file, with a checkpointer for it
+// (checkpoint.go), which the caller closes before the pool.
+func openGatedSQLite(dsn, path string) (*sql.DB, *checkpointer) {
 	c := &gatedConnector{dsn: dsn, drv: &sqlitedriver.SQLite{}, gate: newWriteGate(busyTimeout)}
 	if path != "" && path != ":memory:" {
 		c.ckpt = newCheckpointer(c.gate)

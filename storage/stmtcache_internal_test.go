@@ -13,10 +13,7 @@ import (
 func openOneConn(t *testing.T) *sql.DB {
 	t.Helper()
 	dsn, _ := sqliteDSN(filepath.Join(t.TempDir(), "stmts.db"))
-	db, err := openGatedSQLite(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openGatedSQLite(dsn, "")
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	t.Cleanup(func() { db.Close() })

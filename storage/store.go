@@ -74,7 +74,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 		if err := sqliteWritable(cfg.DSN); err != nil {
 			return nil, err
 		}
-		conn, ckpt := openGatedSQLiteFile(dsn, path)
+		conn, ckpt := openGatedSQLite(dsn, path)
 		s.ckpt = ckpt
 		dialector = sqliteDialector{conn: conn}
 	case "postgres":
