@@ -14,17 +14,25 @@ import (
 	"opsbot/config"
 )
 
-// openCheckpointed opens a migrated store on a file whose checkpointer
-// works at small sizes: woken at 40 pages, the WAL started over past 300,
-// the writer's own checkpoint at 1,200.
-func openCheckpointed(t *testing.T) (*Store, string) {
+// openFile opens a migrated store on a SQLite file of its own, closed when
+// the test ends, and returns it with the file's path.
+func openFile(t *testing.T) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "wal.db")
+	path := filepath.Join(t.TempDir(), "opsbot.db")
 	s, err := Open(context.Background(), config.DatabaseConfig{Driver: "sqlite", DSN: path})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+// openCheckpointed opens a store as openFile does, whose checkpointer
+// works at small sizes: woken at 40 pages, the WAL started over past 300,
+// the writer's own checkpoint at 1,200.
+func openCheckpointed(t *testing.T) (*Store, string) {
+	t.Helper()
+	s, path := openFile(t)
 	if s.ckpt == nil {
 		t.Fatal("a SQLite file has no checkpointer")
 	}

@@ -1,15 +1,11 @@
 package storage
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-
-	"opsbot/config"
 )
 
 // reprepares runs query three times on a connection of its own to the
@@ -70,15 +66,7 @@ func reprepares(t *testing.T, path, query string, args []any) int {
 // run, in the group commit's single writer.
 func TestNotifierClaimCompilesOnce(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "claim.db")
-	s, err := Open(ctx, config.DatabaseConfig{Driver: "sqlite", DSN: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, path := openFile(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
