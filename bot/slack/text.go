@@ -85,7 +85,20 @@ var slackID = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,31}$`)
 // emphasis (*bold*, _italic_, ~strike~, `code`) cannot hide or fake
 // anything, so it is left as typed; Slack has no way to escape it.
 func mrkdwn(s string) string {
-	s = bareURL.ReplaceAllStringFunc(escape(s), func(u string) string {
+	s = escape(s)
+	// Most answers have neither; a substring search is much cheaper than
+	// running a regular expression over the whole text to find nothing.
+	if strings.Contains(s, "://") {
+		s = linkBareURLs(s)
+	}
+	if strings.Contains(s, "@slack:") {
+		s = idMention.ReplaceAllString(s, "<@$1>")
+	}
+	return s
+}
+
+func linkBareURLs(s string) string {
+	return bareURL.ReplaceAllStringFunc(s, func(u string) string {
 		link := u
 		for _, entity := range []string{"&lt;", "&gt;"} {
 			if i := strings.Index(link, entity); i >= 0 {
@@ -95,7 +108,6 @@ func mrkdwn(s string) string {
 		link = strings.TrimRight(link, ".,;:!?)'\"")
 		return "<" + link + ">" + u[len(link):]
 	})
-	return idMention.ReplaceAllString(s, "<@$1>")
 }
 
 var (
