@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -31,7 +32,7 @@ const (
 	walFrameHeader = 24
 	// walGatherLimit bounds what one connection gathers: a transaction
 	// larger than this is written in pieces of about this size.
-	walGatherLimit = 1 << 20
+	walGatherLimit = 256 << 10
 )
 
 func init() { vfs.Register(walVFSName, walVFS{VFS: vfs.Find(""), n: new(walCounts)}) }
@@ -61,6 +62,11 @@ func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, 
 	}
 	return &walFile{File: f, n: v.n, page: -1}, out, nil
 }
+
+// walBufs holds the gathering buffers between transactions: the write gate
+// lets one of the process's connections write at a time, so one buffer
+// serves them all instead of each pooled connection keeping its own.
+var walBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // walFile gathers contiguous writes to a WAL file.
 type walFile struct {
@@ -106,7 +112,10 @@ func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 		w.n.written.Add(1)
 		return w.File.WriteAt(p, off)
 	}
-	w.buf = append(w.buf[:0], p...)
+	if w.buf == nil {
+		w.buf = (*walBufs.Get().(*[]byte))[:0]
+	}
+	w.buf = append(w.buf, p...)
 	w.off = off
 	return len(p), nil
 }
@@ -124,10 +133,11 @@ func (w *walFile) flush() error {
 	}
 	w.n.written.Add(1)
 	_, err := w.File.WriteAt(w.buf, w.off)
-	w.buf = w.buf[:0]
-	if cap(w.buf) > walGatherLimit*2 {
-		w.buf = nil
+	if cap(w.buf) <= walGatherLimit*2 {
+		b := w.buf[:0]
+		walBufs.Put(&b)
 	}
+	w.buf = nil
 	return err
 }
 

@@ -154,7 +154,7 @@ func TestWALSpilledTransactionRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 MiB against a 1 MiB cache and a 1 MiB gather limit.
+	// 3 MiB against a 1 MiB cache and a 256 KiB gather limit.
 	for i := range 600 {
 		if _, err := tx.Exec("INSERT INTO notes (body, tag) VALUES (randomblob(5000), ?)", "big"+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
