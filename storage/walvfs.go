@@ -32,7 +32,11 @@ const (
 	walFrameHeader = 24
 	// walGatherLimit bounds what one connection gathers: a transaction
 	// larger than this is written in pieces of about this size.
-	walGatherLimit = 256 << 10
+	walGatherLimit = 128 << 10
+	// walBufSize holds what is gathered below the limit, a commit frame's
+	// header and its page of at most 64 KiB (SQLite's largest): appends
+	// never grow a buffer.
+	walBufSize = walGatherLimit + 2*walFrameHeader + 64<<10
 )
 
 func init() { vfs.Register(walVFSName, walVFS{VFS: vfs.Find(""), n: new(walCounts)}) }
@@ -43,8 +47,9 @@ type walVFS struct {
 }
 
 // walCounts counts, over a VFS's WAL files, the writes SQLite asked for and
-// the writes that reached the operating system.
-type walCounts struct{ asked, written atomic.Int64 }
+// the writes that reached the operating system, and keeps the largest
+// gathered write.
+type walCounts struct{ asked, written, largest atomic.Int64 }
 
 func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, vfs.OpenFlag, error) {
 	var (
@@ -66,7 +71,7 @@ func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, 
 // walBufs holds the gathering buffers between transactions: the write gate
 // lets one of the process's connections write at a time, so one buffer
 // serves them all instead of each pooled connection keeping its own.
-var walBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+var walBufs = sync.Pool{New: func() any { b := make([]byte, 0, walBufSize); return &b }}
 
 // walFile gathers contiguous writes to a WAL file.
 type walFile struct {
@@ -132,11 +137,12 @@ func (w *walFile) flush() error {
 		return nil
 	}
 	w.n.written.Add(1)
-	_, err := w.File.WriteAt(w.buf, w.off)
-	if cap(w.buf) <= walGatherLimit*2 {
-		b := w.buf[:0]
-		walBufs.Put(&b)
+	if n := int64(len(w.buf)); n > w.n.largest.Load() {
+		w.n.largest.Store(n)
 	}
+	_, err := w.File.WriteAt(w.buf, w.off)
+	b := w.buf[:0]
+	walBufs.Put(&b)
 	w.buf = nil
 	return err
 }

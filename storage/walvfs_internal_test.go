@@ -145,7 +145,7 @@ func TestWALCommitsAreSeenByAnotherPool(t *testing.T) {
 func TestWALSpilledTransactionRollsBack(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "spill.db")
-	w, _ := openWALCounted(t, path)
+	w, n := openWALCounted(t, path)
 	r, _ := openWALCounted(t, path)
 	if err := insertNotes(w, 3, 100); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestWALSpilledTransactionRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3 MiB against a 1 MiB cache and a 256 KiB gather limit.
+	// 3 MiB against a 1 MiB cache and a 128 KiB gather limit.
 	for i := range 600 {
 		if _, err := tx.Exec("INSERT INTO notes (body, tag) VALUES (randomblob(5000), ?)", "big"+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
@@ -193,6 +193,9 @@ func TestWALSpilledTransactionRollsBack(t *testing.T) {
 	}
 	if err := insertNotes(w, 2, 10); err != nil {
 		t.Fatal(err)
+	}
+	if l := n.largest.Load(); l < walGatherLimit || l > walBufSize {
+		t.Errorf("the largest gathered write was %d bytes; want it between the gather limit %d and the buffer's size %d", l, walGatherLimit, walBufSize)
 	}
 	if got := countNotes(t, r); got != 605 {
 		t.Fatalf("the other pool counts %d rows, want 605", got)
