@@ -150,45 +150,14 @@ func TestWALSpilledTransactionRollsBack(t *testing.T) {
 	if err := insertNotes(w, 3, 100); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := w.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 3 MiB against a 1 MiB cache and a 128 KiB gather limit.
-	for i := range 600 {
-		if _, err := tx.Exec("INSERT INTO notes (body, tag) VALUES (randomblob(5000), ?)", "big"+strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-		// Change early rows again, so that pages already spilled are
-		// written to the WAL a second time, in place.
-		if i%50 == 0 {
-			if _, err := tx.Exec("UPDATE notes SET tag = tag || '.' WHERE id <= 3"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tx.Rollback(); err != nil {
+	if err := bigTx(t, w).Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	if got := countNotes(t, r); got != 3 {
 		t.Fatalf("after the rollback the other pool counts %d rows, want 3", got)
 	}
 	// The same, committed this time.
-	tx, err = w.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 600 {
-		if _, err := tx.Exec("INSERT INTO notes (body, tag) VALUES (randomblob(5000), ?)", "big"+strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-		if i%50 == 0 {
-			if _, err := tx.Exec("UPDATE notes SET tag = tag || '.' WHERE id <= 3"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := bigTx(t, w).Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if err := insertNotes(w, 2, 10); err != nil {
@@ -205,6 +174,29 @@ func TestWALSpilledTransactionRollsBack(t *testing.T) {
 		t.Fatalf("row 1's tag %q (%v), want t0 and twelve dots", tag, err)
 	}
 	integrityOK(t, r)
+}
+
+// bigTx begins a transaction of 3 MiB (against a 1 MiB page cache and a
+// 128 KiB gather limit) that also changes the first rows again every 50
+// inserts, so that pages already spilled to the WAL are written there a
+// second time, in place; the caller ends it.
+func bigTx(t *testing.T, db *sql.DB) *sql.Tx {
+	t.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 600 {
+		if _, err := tx.Exec("INSERT INTO notes (body, tag) VALUES (randomblob(5000), ?)", "big"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			if _, err := tx.Exec("UPDATE notes SET tag = tag || '.' WHERE id <= 3"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return tx
 }
 
 // TestWALCommitsSurviveSIGKILL: a process commits transactions of one to
