@@ -21,14 +21,19 @@ import (
 // COMMIT returns. Every other operation on the file (a read, a sync, a
 // truncate, its size, closing it) first writes out what is gathered.
 //
-// A commit frame's header written on its own (SQLite rewriting the checksums
-// of frames it overwrote in place, each after reading the frame back) goes
-// straight to the file: no page follows it to flush it.
+// Only a run of frames begun by a frame's header (or the WAL's header) is
+// gathered. Anything else goes straight to the file: a commit header with
+// nothing gathered before it (a one-page transaction; SQLite rewriting the
+// checksums of frames it overwrote in place, each after reading the frame
+// back; the padding frames synchronous=FULL writes up to a sector boundary)
+// and the page after it, a page rewritten in place, and the rest of a page
+// SQLite splits at a sync point.
 
 // walVFSName is the name the DSN gives (vfs=…).
 const walVFSName = "opsbot-wal"
 
 const (
+	walHeader      = 32
 	walFrameHeader = 24
 	// walGatherLimit bounds what one connection gathers: a transaction
 	// larger than this is written in pieces of about this size.
@@ -65,7 +70,7 @@ func (v walVFS) OpenFilename(name *vfs.Filename, flags vfs.OpenFlag) (vfs.File, 
 	if err != nil || flags&vfs.OPEN_WAL == 0 {
 		return f, out, err
 	}
-	return &walFile{File: f, n: v.n, page: -1}, out, nil
+	return &walFile{File: f, n: v.n}, out, nil
 }
 
 // walBufs holds the gathering buffers between transactions: the write gate
@@ -80,14 +85,11 @@ type walFile struct {
 	buf    []byte
 	off    int64 // where buf starts in the file
 	commit bool  // the last gathered write was a commit frame's header
-	page   int64 // where the page of a commit header written at once goes
 }
 
 func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 	w.n.asked.Add(1)
-	through := off == w.page
-	w.page = -1
-	if !through && len(w.buf) > 0 && off == w.off+int64(len(w.buf)) {
+	if len(w.buf) > 0 && off == w.off+int64(len(w.buf)) {
 		w.buf = append(w.buf, p...)
 		switch {
 		case w.commit:
@@ -107,13 +109,12 @@ func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := w.flush(); err != nil {
 		return 0, err
 	}
-	if through || isCommitHeader(p) {
-		// A commit header with nothing gathered before it (a one-page
-		// transaction, or a rewritten checksum) goes out at once, and so
-		// does the page after it.
-		if !through {
-			w.page = off + walFrameHeader
-		}
+	if !startsRun(p, off) {
+		// Only a run of frames is gathered, begun by a frame's header or
+		// the WAL's. A commit header with nothing gathered before it (a
+		// one-page transaction, a rewritten checksum, a padding frame), the
+		// page after it, a page rewritten in place or the part of a page
+		// after a sync point goes out at once.
 		w.n.written.Add(1)
 		return w.File.WriteAt(p, off)
 	}
@@ -123,6 +124,12 @@ func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 	w.buf = append(w.buf, p...)
 	w.off = off
 	return len(p), nil
+}
+
+// startsRun reports whether a write may begin a run of gathered frames: the
+// header of a frame that is not a commit frame, or the WAL's own header.
+func startsRun(p []byte, off int64) bool {
+	return (len(p) == walFrameHeader && !isCommitHeader(p)) || (off == 0 && len(p) == walHeader)
 }
 
 // isCommitHeader reports whether p is a WAL frame header whose "database
