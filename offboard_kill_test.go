@@ -22,7 +22,12 @@ import (
 // ticket per held device, the remove command run, the person inactive.
 // The commands' timeouts are long enough that the kill, not a timeout,
 // ends each first run, and that a loaded machine cannot time out (and so
-// legitimately retry) a second run.
+// legitimately retry) a second run. The remove command starts first (the
+// sweep that adds it runs it) and the revoke up to an access-worker pass
+// later (every 10 s, longer on a loaded machine), so the remove's timeout
+// is the longer: with 10 s, CI once saw it time out before the revoke
+// started, be retried, and that retry be killed before its end was
+// recorded, which made three runs.
 func TestOffboardingSurvivesSIGKILL(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -62,7 +67,7 @@ access:
 provisioning:
   templates:
     engineer:
-      commands: [{name: account, create: [/bin/true], remove: [/bin/sh, %[2]q, "{{.Person}}", %[3]q], timeout: 10s}]
+      commands: [{name: account, create: [/bin/true], remove: [/bin/sh, %[2]q, "{{.Person}}", %[3]q], timeout: 30s}]
 `, revoke, remove, dir)
 	path := harness.WriteConfig(t, dir, cfg)
 	shell := func(user, input, want string) {
@@ -125,7 +130,7 @@ provisioning:
 		return err == nil && c.State == storage.ChecklistDone
 	}
 	// #1's lease (10 s timeout + 1 min) runs out and the access worker (every
-	// 10 s) revokes it again; the remove command's (10 s + 10 s) runs out and
+	// 10 s) revokes it again; the remove command's (30 s + 10 s) runs out and
 	// an offboarding pass (every 30 s) runs it again and closes the checklist.
 	harness.WaitUntil(t, 160*time.Second, "the offboarding to complete after the restart", done)
 
@@ -147,7 +152,12 @@ provisioning:
 			len(rs), count("revokes.log", "revoke 1 erin"), calls("revokes.log"))
 	}
 	if n := count("removes.log", "remove erin"); n != 2 {
-		t.Errorf("the remove command ran %d times, want 2 (killed once, then run again)", n)
+		steps, _ := storage.ListAudit(context.Background(), st.DB, storage.AuditFilter{ActionPrefix: "offboard."})
+		var trail strings.Builder
+		for _, e := range steps {
+			fmt.Fprintf(&trail, "%s %s %s\n", e.At.Format(time.RFC3339Nano), e.Action, e.Detail)
+		}
+		t.Errorf("the remove command ran %d times, want 2 (killed once, then run again); the offboarding's steps:\n%s", n, trail.String())
 	}
 	var ts []storage.Ticket
 	if err := st.DB.Order("id").Find(&ts).Error; err != nil {
