@@ -96,6 +96,11 @@ func (q *rawSQL) query(tx *gorm.DB) (*sql.Rows, error) {
 	return tx.Statement.ConnPool.QueryContext(tx.Statement.Context, q.b.String(), q.args...)
 }
 
+// queryRow runs the statement on tx's connection for its one row.
+func (q *rawSQL) queryRow(tx *gorm.DB) *sql.Row {
+	return tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, q.b.String(), q.args...)
+}
+
 // sqliteTime is how the SQLite driver writes a time.Time (its default
 // format), so a time written through a JSON batch reads, sorts and compares
 // as one bound by the driver does.
@@ -228,7 +233,7 @@ func insertRow(tx *gorm.DB, table, cols string, vals ...any) (int64, error) {
 	q := newRawSQL(tx, len(vals))
 	q.sql("INSERT INTO ").sql(table).sql(" (").sql(cols).sql(") VALUES ").row(true, vals...).sql(" RETURNING id")
 	var id int64
-	err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, q.b.String(), q.args...).Scan(&id)
+	err := q.queryRow(tx).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("insert into %s returned no id", table)
 	}
