@@ -124,8 +124,10 @@ func (c *checkpointer) run() {
 }
 
 // checkpoint runs one PASSIVE checkpoint on conn, a connection of the
-// pool, and returns the WAL's frames and how many of them are copied.
-func checkpoint(ctx context.Context, conn *sql.Conn) (nLog, nCkpt int, err error) {
+// pool, counts it, and returns the WAL's frames and how many of them are
+// copied.
+func (c *checkpointer) checkpoint(conn *sql.Conn) (nLog, nCkpt int, err error) {
+	c.passes.Add(1)
 	err = conn.Raw(func(dc any) error {
 		g, ok := dc.(*gatedConn)
 		if !ok || g.raw == nil {
@@ -153,11 +155,9 @@ func (c *checkpointer) pass() {
 		return
 	}
 	defer conn.Close()
-	nLog, nCkpt, err := checkpoint(ctx, conn)
-	c.passes.Add(1)
+	nLog, nCkpt, err := c.checkpoint(conn)
 	for tries := 0; err == nil && nLog >= c.limit && nLog-nCkpt > c.tail && tries < 8; tries++ {
-		nLog, nCkpt, err = checkpoint(ctx, conn)
-		c.passes.Add(1)
+		nLog, nCkpt, err = c.checkpoint(conn)
 	}
 	if err != nil || nLog < c.limit {
 		return
@@ -167,8 +167,7 @@ func (c *checkpointer) pass() {
 		return
 	}
 	defer release()
-	_, _, _ = checkpoint(ctx, conn)
-	c.passes.Add(1)
+	_, _, _ = c.checkpoint(conn)
 	c.gated.Add(1)
 }
 

@@ -136,7 +136,7 @@ func TestCheckpointPassesOutsideTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	nLog, nCkpt, err := checkpoint(context.Background(), conn)
+	nLog, nCkpt, err := s.ckpt.checkpoint(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
