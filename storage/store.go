@@ -153,6 +153,11 @@ func sqliteDSN(dsn string) (full, path string) {
 	add("busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	if path != ":memory:" {
 		add("journal_mode", "WAL")
+		// The WAL's frames go out in one write per transaction
+		// (walvfs.go).
+		if q.Get("vfs") == "" {
+			q.Set("vfs", walVFSName)
+		}
 	}
 	add("foreign_keys", "1")
 	add("synchronous", "NORMAL")
@@ -161,10 +166,6 @@ func sqliteDSN(dsn string) (full, path string) {
 	// (SQLite's default is 2) keeps the hot pages (the ends of the indexes
 	// that grow) while the operating system's cache holds the file.
 	add("cache_size", "-1024")
-	// The WAL's frames go out in one write per transaction (walvfs.go).
-	if path != ":memory:" && q.Get("vfs") == "" {
-		q.Set("vfs", walVFSName)
-	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
