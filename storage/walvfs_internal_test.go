@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -30,9 +29,24 @@ func openWALCounted(t *testing.T, path string, params ...string) (*sql.DB, *walC
 	dsn, _ := sqliteDSN(path + "?vfs=" + name + strings.Join(params, ""))
 	db, _ := openGatedSQLite(dsn, "")
 	t.Cleanup(func() { db.Close() })
-	mustExec(t, db, "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body BLOB, tag TEXT)")
-	mustExec(t, db, "CREATE INDEX IF NOT EXISTS notes_tag ON notes (tag)")
+	if err := createNotes(db); err != nil {
+		t.Fatal(err)
+	}
 	return db, n
+}
+
+// createNotes makes the table the WAL tests write: rows with a blob and an
+// indexed tag, so a row changes a table page and an index page.
+func createNotes(db *sql.DB) error {
+	for _, q := range []string{
+		"CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body BLOB, tag TEXT)",
+		"CREATE INDEX IF NOT EXISTS notes_tag ON notes (tag)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // insertNotes commits one transaction of n rows of size bytes each.
@@ -267,15 +281,9 @@ func TestWALCommitsSurviveSIGKILL(t *testing.T) {
 func walKillChild(path string) {
 	dsn, _ := sqliteDSN(path)
 	db, _ := openGatedSQLite(dsn, "")
-	ctx := context.Background()
-	for _, q := range []string{
-		"CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body BLOB, tag TEXT)",
-		"CREATE INDEX IF NOT EXISTS notes_tag ON notes (tag)",
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			fmt.Println("error", err)
-			os.Exit(1)
-		}
+	if err := createNotes(db); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
 	}
 	total := 0
 	for i := 0; ; i++ {
