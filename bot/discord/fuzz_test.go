@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
@@ -60,7 +59,7 @@ func FuzzInteraction(f *testing.F) {
 			t.Fatalf("a good signature failed: %v", err)
 		}
 		it, err := DecodeInteraction(body)
-		if !bytes.Contains(body, []byte(`"components"`)) {
+		if !hasComponents(body) {
 			// The single decode agrees with the cleaning one.
 			clean, cerr := decodeCleaned(body)
 			if (err == nil) != (cerr == nil) || err == nil && !reflect.DeepEqual(it, clean) {
