@@ -171,8 +171,12 @@ func (c *checkpointer) pass() {
 	c.gated.Add(1)
 }
 
-// close stops the checkpointer and waits for a pass under way.
+// close stops the checkpointer and waits for a pass under way; a store
+// without one (nil) has nothing to stop.
 func (c *checkpointer) close() {
+	if c == nil {
+		return
+	}
 	c.stopOnce.Do(func() {
 		close(c.stop)
 		started := true

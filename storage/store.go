@@ -85,9 +85,7 @@ func connect(ctx context.Context, cfg config.DatabaseConfig) (*Store, error) {
 	db, err := gorm.Open(dialector, gcfg)
 	if err != nil {
 		if d, ok := dialector.(sqliteDialector); ok {
-			if s.ckpt != nil {
-				s.ckpt.close()
-			}
+			s.ckpt.close()
 			d.conn.Close()
 		}
 		return nil, fmt.Errorf("open %s database%s: %w", s.driver, s.named(), err)
@@ -207,9 +205,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	if s.ckpt != nil {
-		s.ckpt.close()
-	}
+	s.ckpt.close()
 	sqlDB, err := s.DB.DB()
 	if err != nil {
 		return err
