@@ -159,6 +159,8 @@ type Scheduler struct {
 	wake    chan struct{}
 
 	observe func(Run)
+	// tick, when set, has Run wake only on multiples of it (see SetTick).
+	tick time.Duration
 
 	mu    sync.Mutex
 	heap  entryHeap
@@ -176,12 +178,27 @@ func NewScheduler(clk clock.Clock, workers int, sink Sink, m *Metrics) *Schedule
 		m = NewMetrics(nil)
 	}
 	return &Scheduler{clock: clk, sink: sink, metrics: m, sem: make(chan struct{}, workers),
-		wake: make(chan struct{}, 1), byKey: map[string]*entry{}}
+		wake: make(chan struct{}, 1), byKey: map[string]*entry{}, tick: DefaultTick}
 }
 
 // OnRun has f called with every finished run before the sink gets it (a
 // load program's figures). Set it before Run.
 func (s *Scheduler) OnRun(f func(Run)) { s.observe = f }
+
+// DefaultTick is the grid Run wakes on (see SetTick). At 100 ms a check
+// starts at most a tenth of a second after its slot (checks run every 1s
+// or less often), always at the same point of its interval, and 200 checks
+// every 2 s wake the process 10 times a second instead of 100: one
+// wake-up starts several checks, and their answers come back together.
+// Each wake-up of an idle process (its timer, a thread woken, a network
+// poll) cost about what the check's own HTTP round trip costs
+// (docs/performance.md, "seventh sitting").
+const DefaultTick = 100 * time.Millisecond
+
+// SetTick has Run wake only at multiples of d (0: at every run's own
+// time): a run due at its slot starts at the next multiple of d, at most d
+// late, together with every other run due by then. Set it before Run.
+func (s *Scheduler) SetTick(d time.Duration) { s.tick = max(d, 0) }
 
 // Add schedules a job; its first run is its next slot after now.
 func (s *Scheduler) Add(j Job) error {
@@ -343,7 +360,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		wait := time.Minute
 		s.mu.Lock()
 		if len(s.heap) > 0 {
-			wait = s.heap[0].next.Sub(s.clock.Now())
+			wait = s.wakeAt(s.heap[0].next).Sub(s.clock.Now())
 		}
 		s.mu.Unlock()
 		if wait > 0 {
@@ -360,6 +377,23 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// wakeAt is when Run wakes for a run due at next: next, or the first tick
+// at or after it.
+func (s *Scheduler) wakeAt(next time.Time) time.Time {
+	t := int64(s.tick)
+	if t <= 0 {
+		return next
+	}
+	r := next.UnixNano() % t
+	if r < 0 {
+		r += t
+	}
+	if r == 0 || next.UnixNano() > math.MaxInt64-t {
+		return next
+	}
+	return next.Add(time.Duration(t - r))
 }
 
 func (s *Scheduler) acquire(ctx context.Context) bool {

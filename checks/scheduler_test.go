@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,81 @@ func TestRunWorkers(t *testing.T) {
 	}
 	if running != 0 {
 		t.Errorf("Run returned with %d runs still going", running)
+	}
+}
+
+func TestWakeAtRoundsUpToTheTick(t *testing.T) {
+	t.Parallel()
+	s := NewScheduler(clock.Real{}, 1, nil, nil)
+	on := time.Date(2026, 3, 2, 9, 0, 0, 50_000_000, time.UTC) // a multiple of 50 ms
+	for _, c := range []struct {
+		name     string
+		tick     time.Duration
+		next     time.Time
+		wantWake time.Time
+	}{
+		{"on a tick", 50 * time.Millisecond, on, on},
+		{"just after a tick", 50 * time.Millisecond, on.Add(time.Nanosecond), on.Add(50 * time.Millisecond)},
+		{"just before a tick", 50 * time.Millisecond, on.Add(-time.Nanosecond), on},
+		{"another tick", 7 * time.Millisecond, time.Unix(0, 7_000_003).UTC(), time.Unix(0, 14_000_000).UTC()},
+		{"before 1970", 50 * time.Millisecond, time.Unix(0, -30_000_000).UTC(), time.Unix(0, 0).UTC()},
+		{"no tick", 0, on.Add(time.Nanosecond), on.Add(time.Nanosecond)},
+		{"never", 50 * time.Millisecond, time.Unix(0, math.MaxInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()},
+	} {
+		s.SetTick(c.tick)
+		if got := s.wakeAt(c.next); !got.Equal(c.wantWake) {
+			t.Errorf("%s: tick %s, due %s: wakes at %s, want %s", c.name, c.tick, c.next.Format(time.RFC3339Nano),
+				got.Format(time.RFC3339Nano), c.wantWake.Format(time.RFC3339Nano))
+		}
+	}
+}
+
+// Run starts a due check at the first tick at or after its slot, never
+// before: checks whose slots fall between two ticks start together.
+func TestRunStartsChecksOnTicks(t *testing.T) {
+	t.Parallel()
+	const tick, checks = 40 * time.Millisecond, 24
+	s := NewScheduler(clock.Real{}, checks, nil, nil)
+	s.SetTick(tick)
+	var mu sync.Mutex
+	var runs []Run
+	s.OnRun(func(r Run) { mu.Lock(); runs = append(runs, r); mu.Unlock() })
+	for i := range checks {
+		// Every second, at offsets the names' hashes spread over it.
+		if err := s.Add(Job{Name: fmt.Sprintf("web-%d", i), Kind: "http", Timeout: time.Second, Every: time.Second,
+			Check: fn(func(context.Context) Result { return Result{OK: true} })}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(runs)
+		mu.Unlock()
+		if n >= checks {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d checks ran in a minute", n, checks)
+		}
+	}
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	between := 0
+	for _, r := range runs {
+		if r.Scheduled.UnixNano()%int64(tick) != 0 {
+			between++
+		}
+		if wake := s.wakeAt(r.Scheduled); r.Started.Before(wake) {
+			t.Errorf("%s, due %s, started %s: before the tick at %s", r.Job.Name, r.Scheduled.Format(time.RFC3339Nano),
+				r.Started.Format(time.RFC3339Nano), wake.Format(time.RFC3339Nano))
+		}
+	}
+	if between == 0 {
+		t.Fatal("every slot fell on a tick: the test shows nothing")
 	}
 }

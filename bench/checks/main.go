@@ -85,6 +85,7 @@ func run() error {
 	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
 	floor := flag.Bool("floor", false, "also run the same checks through opsbot's scheduler with nothing recorded: the HTTP and scheduling floor")
 	floorProfile := flag.String("floorprofile", "", "write a CPU profile of the -floor run to this file")
+	tick := flag.Duration("tick", checks.DefaultTick, "the scheduler wakes only at multiples of this (0: at each check's own time)")
 	flag.Parse()
 
 	target, stopTarget, err := startTarget()
@@ -96,7 +97,7 @@ func run() error {
 	fmt.Printf("checks=%d every=%s workers=%d warmup=%s measured=%s nproc=%d GOMAXPROCS=%d target=%s (own process)\n",
 		*n, *every, *workers, *warmup, *dur, runtime.NumCPU(), runtime.GOMAXPROCS(0), target)
 
-	ob, err := runOpsbot(*n, *every, *warmup, *dur, *workers, *driver, *dsn, *cpuProfile, url)
+	ob, err := runOpsbot(*n, *every, *warmup, *dur, *workers, *driver, *dsn, *cpuProfile, url, *tick)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func run() error {
 		f.Close()
 	}
 	if *floor {
-		ff, err := runFloor(*n, *every, *warmup, *dur, *workers, url, *floorProfile)
+		ff, err := runFloor(*n, *every, *warmup, *dur, *workers, url, *floorProfile, *tick)
 		if err != nil {
 			return err
 		}
@@ -130,7 +131,7 @@ func run() error {
 	return nil
 }
 
-func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn, cpuProfile, url string) (figures, error) {
+func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn, cpuProfile, url string, tick time.Duration) (figures, error) {
 	cfg := config.Default()
 	cfg.CheckSettings.Workers = workers
 	cfg.Channels = map[string]config.Channel{"ops": {}}
@@ -168,6 +169,7 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	var failed, runs int64
 	// The handler's own scheduler runs the checks and records them, as in
 	// serve; the program only watches its runs.
+	h.Scheduler().SetTick(tick)
 	h.Scheduler().OnRun(func(r checks.Run) {
 		mu.Lock()
 		delays = append(delays, r.Started.Sub(r.Scheduled))
@@ -238,10 +240,11 @@ func benchCheck(i int, every time.Duration, url string) config.Check {
 // runFloor runs the same checks through opsbot's scheduler and http check
 // with nothing recorded: what checking alone costs, below which no storage
 // design can go.
-func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProfile string) (figures, error) {
+func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProfile string, tick time.Duration) (figures, error) {
 	var runs atomic.Int64
 	sched := checks.NewScheduler(clock.Real{}, workers, nil, nil)
 	sched.OnRun(func(checks.Run) { runs.Add(1) })
+	sched.SetTick(tick)
 	env := checks.Env{Clock: clock.Real{}, Transports: checks.NewTransports()}
 	for i := range n {
 		j, err := checks.JobFor(benchCheck(i, every, url), env)
