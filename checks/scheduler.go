@@ -159,8 +159,11 @@ type Scheduler struct {
 	wake    chan struct{}
 
 	observe func(Run)
-	// tick, when set, has Run wake only on multiples of it (see SetTick).
-	tick time.Duration
+	// tick: Run wakes only on multiples of it (see perWake), the one the
+	// jobs' rate gives unless fixedTick.
+	tick      time.Duration
+	fixedTick bool
+	rate      float64 // runs per second of the interval and spread jobs
 
 	mu    sync.Mutex
 	heap  entryHeap
@@ -178,27 +181,57 @@ func NewScheduler(clk clock.Clock, workers int, sink Sink, m *Metrics) *Schedule
 		m = NewMetrics(nil)
 	}
 	return &Scheduler{clock: clk, sink: sink, metrics: m, sem: make(chan struct{}, workers),
-		wake: make(chan struct{}, 1), byKey: map[string]*entry{}, tick: DefaultTick}
+		wake: make(chan struct{}, 1), byKey: map[string]*entry{}, tick: maxTick}
 }
 
 // OnRun has f called with every finished run before the sink gets it (a
 // load program's figures). Set it before Run.
 func (s *Scheduler) OnRun(f func(Run)) { s.observe = f }
 
-// DefaultTick is the grid Run wakes on (see SetTick). At 100 ms a check
-// starts at most a tenth of a second after its slot (checks run every 1s
-// or less often), always at the same point of its interval, and 200 checks
-// every 2 s wake the process 10 times a second instead of 100: one
-// wake-up starts several checks, and their answers come back together.
-// Each wake-up of an idle process (its timer, a thread woken, a network
-// poll) cost about what the check's own HTTP round trip costs
-// (docs/performance.md, "seventh sitting").
-const DefaultTick = 100 * time.Millisecond
+// Run wakes on a grid (a tick) rather than at each run's own time: a run
+// due at its slot starts at the first multiple of the tick at or after it,
+// together with every other run due by then. Each wake-up of an idle
+// process (its timer, a thread woken, a network poll) cost about what a
+// check's own HTTP round trip costs, so one wake-up for several checks
+// halves what checking costs (docs/performance.md, "seventh sitting").
+//
+// The tick is what gathers about perWake runs at the scheduled checks'
+// rate (the sum of 1/interval), between minTick and maxTick: 200 checks
+// every 2 s wake the process every 80 ms instead of every 10 ms, 10,000
+// every 30 s every 24 ms. A check so starts at most maxTick after its slot,
+// at the same point of its interval every time. More runs a wake-up would
+// save little more CPU and hold more connections and stacks at once.
+const (
+	perWake = 8
+	minTick = 5 * time.Millisecond
+	maxTick = 100 * time.Millisecond
+)
 
-// SetTick has Run wake only at multiples of d (0: at every run's own
-// time): a run due at its slot starts at the next multiple of d, at most d
-// late, together with every other run due by then. Set it before Run.
-func (s *Scheduler) SetTick(d time.Duration) { s.tick = max(d, 0) }
+// SetTick fixes the grid Run wakes on at d (0: at every run's own time)
+// instead of the one the checks' rate gives. Set it before Run.
+func (s *Scheduler) SetTick(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tick, s.fixedTick = max(d, 0), true
+}
+
+// Tick is the grid Run wakes on.
+func (s *Scheduler) Tick() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tick
+}
+
+// retick sets the tick from the rate of the scheduled jobs; s.mu is held.
+func (s *Scheduler) retick() {
+	if s.fixedTick {
+		return
+	}
+	s.tick = maxTick
+	if s.rate > 0 {
+		s.tick = min(max(time.Duration(perWake/s.rate*float64(time.Second)).Round(time.Millisecond), minTick), maxTick)
+	}
+}
 
 // Add schedules a job; its first run is its next slot after now.
 func (s *Scheduler) Add(j Job) error {
@@ -220,6 +253,13 @@ func (s *Scheduler) Add(j Job) error {
 		e.offset = time.Duration(h.Sum64() % uint64(time.Minute))
 	}
 	e.next = e.after(s.clock.Now())
+	switch {
+	case j.Every > 0:
+		s.rate += float64(time.Second) / float64(j.Every)
+	case j.Spread:
+		s.rate += 1.0 / 60 // most cron schedules run at most once a minute
+	}
+	s.retick()
 	heap.Push(&s.heap, e)
 	s.byKey[j.Name] = e
 	select {
@@ -380,7 +420,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // wakeAt is when Run wakes for a run due at next: next, or the first tick
-// at or after it.
+// at or after it; s.mu is held.
 func (s *Scheduler) wakeAt(next time.Time) time.Time {
 	t := int64(s.tick)
 	if t <= 0 {

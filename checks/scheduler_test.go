@@ -394,3 +394,54 @@ func TestRunStartsChecksOnTicks(t *testing.T) {
 		t.Fatal("every slot fell on a tick: the test shows nothing")
 	}
 }
+
+// The grid gathers about perWake runs at the checks' rate, between
+// minTick and maxTick, unless SetTick fixed it.
+func TestTickFollowsTheChecksRate(t *testing.T) {
+	t.Parallel()
+	ok := fn(func(context.Context) Result { return Result{OK: true} })
+	for _, c := range []struct {
+		name  string
+		jobs  int
+		every time.Duration
+		want  time.Duration
+	}{
+		{"no checks", 0, 0, maxTick},
+		{"one hourly check", 1, time.Hour, maxTick},
+		{"200 every 2s", 200, 2 * time.Second, 80 * time.Millisecond},
+		{"10,000 every 30s", 10000, 30 * time.Second, 24 * time.Millisecond},
+		{"5,000 every second", 5000, time.Second, minTick},
+	} {
+		s := NewScheduler(clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), 1, nil, nil)
+		for i := range c.jobs {
+			if err := s.Add(Job{Name: fmt.Sprintf("c%d", i), Kind: "http", Every: c.every, Check: ok}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.Tick(); got != c.want {
+			t.Errorf("%s: tick %s, want %s", c.name, got, c.want)
+		}
+	}
+	// Cron checks count as once a minute each: 6,000 of them, 100 a second.
+	s := NewScheduler(clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), 1, nil, nil)
+	for i := range 6000 {
+		j, err := JobFor(config.Check{Name: fmt.Sprintf("cron-%d", i), Kind: config.KindTCP, Address: "127.0.0.1:1",
+			Schedule: "*/5 * * * *"}, Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Add(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := s.Tick(), 80*time.Millisecond; got != want {
+		t.Errorf("6,000 cron checks: tick %s, want %s", got, want)
+	}
+	s.SetTick(0)
+	if err := s.Add(Job{Name: "later", Kind: "http", Every: time.Second, Check: ok}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Tick(); got != 0 {
+		t.Errorf("after SetTick(0) and another check: tick %s, want 0", got)
+	}
+}

@@ -85,7 +85,7 @@ func run() error {
 	gatus := flag.String("gatus", "", "a Gatus binary to run on the same endpoints after opsbot, for comparison")
 	floor := flag.Bool("floor", false, "also run the same checks through opsbot's scheduler with nothing recorded: the HTTP and scheduling floor")
 	floorProfile := flag.String("floorprofile", "", "write a CPU profile of the -floor run to this file")
-	tick := flag.Duration("tick", checks.DefaultTick, "the scheduler wakes only at multiples of this (0: at each check's own time)")
+	tick := flag.Duration("tick", -1, "the grid the scheduler wakes on (0: at each check's own time; default: the one the checks' rate gives)")
 	flag.Parse()
 
 	target, stopTarget, err := startTarget()
@@ -135,6 +135,8 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	cfg := config.Default()
 	cfg.CheckSettings.Workers = workers
 	cfg.Channels = map[string]config.Channel{"ops": {}}
+	// As long as the list, as a config file's is.
+	cfg.Checks = make([]config.Check, 0, n)
 	for i := range n {
 		c := benchCheck(i, every, url)
 		c.Channel, c.Failures, c.Successes = "ops", 2, 1
@@ -169,7 +171,9 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	var failed, runs int64
 	// The handler's own scheduler runs the checks and records them, as in
 	// serve; the program only watches its runs.
-	h.Scheduler().SetTick(tick)
+	if tick >= 0 {
+		h.Scheduler().SetTick(tick)
+	}
 	h.Scheduler().OnRun(func(r checks.Run) {
 		mu.Lock()
 		delays = append(delays, r.Started.Sub(r.Scheduled))
@@ -216,7 +220,8 @@ func runOpsbot(n int, every, warmup, dur time.Duration, workers int, driver, dsn
 	results, _ := storage.CountCheckResults(context.Background(), store.DB, "")
 	fmt.Printf("opsbot: db=%s runs=%d (measured %d) failed=%d results_stored=%d checks/s=%.1f\n",
 		cfg.Database.Driver, runs, f.runs, fails, results, float64(f.runs)/elapsed.Seconds())
-	fmt.Printf("opsbot: start delay p50=%s p99=%s max=%s\n", pct(0.50), pct(0.99), pct(1))
+	fmt.Printf("opsbot: start delay p50=%s p99=%s max=%s, the scheduler waking on a %s grid\n", pct(0.50), pct(0.99), pct(1),
+		h.Scheduler().Tick())
 	fmt.Printf("opsbot: cpu=%.2fs cpu-s per 1000 checks=%.3f peak RSS=%.1f MB\n", f.cpu, f.per1000(), f.peakRSS)
 	if m := <-peak; m.rss > 0 {
 		mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
@@ -244,7 +249,9 @@ func runFloor(n int, every, warmup, dur time.Duration, workers int, url, cpuProf
 	var runs atomic.Int64
 	sched := checks.NewScheduler(clock.Real{}, workers, nil, nil)
 	sched.OnRun(func(checks.Run) { runs.Add(1) })
-	sched.SetTick(tick)
+	if tick >= 0 {
+		sched.SetTick(tick)
+	}
 	env := checks.Env{Clock: clock.Real{}, Transports: checks.NewTransports()}
 	for i := range n {
 		j, err := checks.JobFor(benchCheck(i, every, url), env)
