@@ -61,6 +61,9 @@ type Router struct {
 	// inactive, when set, says whether a configured person was offboarded:
 	// they are then treated as an unknown employee with no roles.
 	inactive func(ctx context.Context, name string) (bool, error)
+	// list is /help's list of the commands, made once: the router's
+	// commands are fixed when it is made.
+	list string
 }
 
 // SetInactive plugs in the stored inactive state of people (offboarding);
@@ -107,6 +110,7 @@ func NewRouter(dir *Directory, log *slog.Logger, reg prometheus.Registerer, now 
 		r.byName[c.Name] = c
 		r.cmds = append(r.cmds, c)
 	}
+	r.list = r.commandList()
 	r.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "opsbot_commands_total", Help: "Commands handled, by command and outcome.",
 	}, []string{"command", "outcome"})
@@ -337,12 +341,17 @@ func (r *Router) help(_ context.Context, req *Request) (Reply, error) {
 		}
 		return r.commandHelp(cmd), nil
 	}
+	return Reply{Title: "opsbot commands", Text: r.list}, nil
+}
+
+// commandList is /help's text: every command with its summary.
+func (r *Router) commandList() string {
 	var b strings.Builder
 	for _, c := range r.cmds {
 		fmt.Fprintf(&b, "/%-9s %s\n", c.Name, c.Summary)
 	}
 	b.WriteString("\nType /COMMAND help for its subcommands, e.g. /ticket help.")
-	return Reply{Title: "opsbot commands", Text: b.String()}, nil
+	return b.String()
 }
 
 func (r *Router) commandHelp(cmd Command) Reply {

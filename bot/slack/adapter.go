@@ -294,7 +294,7 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 		// A retry of a request already handled: acknowledge, show nothing.
 		return
 	}
-	_ = json.NewEncoder(w).Encode(msg)
+	_ = json.NewEncoder(w).Encode(flatWebhook(msg))
 }
 
 // command handles a verified slash command and returns the immediate answer;
@@ -356,7 +356,7 @@ func (a *Adapter) command(ctx context.Context, sc Command, key string) (*slack.W
 // reaching any replica gets it too, and returns msg. Failing to record is
 // only logged: the answer still goes out.
 func (a *Adapter) remember(ctx context.Context, key string, msg *slack.WebhookMessage) *slack.WebhookMessage {
-	b, err := json.Marshal(msg)
+	b, err := webhookJSON(msg)
 	if err == nil {
 		err = a.store.SaveSlackReply(context.WithoutCancel(ctx), key, string(b))
 	}

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/slack-go/slack"
 
 	"opsbot/bot"
 )
@@ -122,6 +125,43 @@ func TestUnescape(t *testing.T) {
 	} {
 		if got := Unescape(in); got != want {
 			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The answer opsbot writes (webhookJSON, its blocks as a plain list) says
+// what slack-go's own encoding says, for every fixture, replace_original
+// either way and no blocks at all.
+func TestWebhookJSONMatchesSlackGo(t *testing.T) {
+	t.Parallel()
+	msgs := []*slack.WebhookMessage{{Text: "no blocks", ResponseType: "ephemeral"}}
+	for _, f := range renderFixtures {
+		msgs = append(msgs, Render(f.reply).Webhook(false), Render(f.reply).Webhook(true))
+	}
+	for i, m := range msgs {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := webhookJSON(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(want, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(got, &b); err != nil {
+			t.Fatalf("message %d: %v in %s", i, err, got)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("message %d:\n got %s\nwant %s", i, got, want)
+		}
+		var back slack.WebhookMessage
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Errorf("message %d: slack-go cannot read it back: %v", i, err)
+		} else if m.Blocks != nil && len(back.Blocks.BlockSet) != len(m.Blocks.BlockSet) {
+			t.Errorf("message %d: %d blocks read back, want %d", i, len(back.Blocks.BlockSet), len(m.Blocks.BlockSet))
 		}
 	}
 }

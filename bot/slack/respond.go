@@ -61,7 +61,7 @@ func (a *Adapter) postResponse(ctx context.Context, rawURL string, msg *slack.We
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return errors.New("response_url is not an http(s) URL")
 	}
-	body, err := json.Marshal(msg)
+	body, err := webhookJSON(msg)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
