@@ -159,16 +159,16 @@ type Scheduler struct {
 	wake    chan struct{}
 
 	observe func(Run)
-	// tick: Run wakes only on multiples of it (see perWake), the one the
-	// jobs' rate gives unless fixedTick.
-	tick      time.Duration
-	fixedTick bool
-	rate      float64 // runs per second of the interval and spread jobs
 
 	mu    sync.Mutex
 	heap  entryHeap
 	byKey map[string]*entry
-	wg    sync.WaitGroup
+	// tick: Run wakes only on multiples of it (see perWake), the one the
+	// jobs' rate gives unless fixedTick.
+	tick      time.Duration
+	fixedTick bool
+	rate      float64 // runs a second of the interval and spread jobs
+	wg        sync.WaitGroup
 }
 
 // NewScheduler returns a scheduler that runs at most workers checks at
@@ -198,7 +198,7 @@ func (s *Scheduler) OnRun(f func(Run)) { s.observe = f }
 // The tick is what gathers about perWake runs at the scheduled checks'
 // rate (the sum of 1/interval), between minTick and maxTick: 200 checks
 // every 2 s wake the process every 80 ms instead of every 10 ms, 10,000
-// every 30 s every 24 ms. A check so starts at most maxTick after its slot,
+// every 30 s every 24 ms. So a check starts at most maxTick after its slot,
 // at the same point of its interval every time. More runs a wake-up would
 // save little more CPU and hold more connections and stacks at once.
 const (
