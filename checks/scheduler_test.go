@@ -345,8 +345,9 @@ func TestWakeAtRoundsUpToTheTick(t *testing.T) {
 	}
 }
 
-// Run starts a due check at the first tick at or after its slot, never
-// before: checks whose slots fall between two ticks start together.
+// Run starts a due check no earlier than the first tick at or after its
+// slot. (That checks of one tick start together, and what it saves, is
+// what bench/checks measures.)
 func TestRunStartsChecksOnTicks(t *testing.T) {
 	t.Parallel()
 	const tick, checks = 40 * time.Millisecond, 24
